@@ -1,0 +1,111 @@
+# landfall top-level Makefile.
+#
+#   make            build build/landfall
+#   make check      unit tests, integration tests and fuzz-corpus replay,
+#                   then all of it again built with ASan+UBSan (build-asan/)
+#   make demo       install dependencies, convert a built-in sample, show it
+#   make bench      benchmarks against qemu-img (timings only here)
+#   make fuzz       libFuzzer targets (clang) in build-fuzz/
+#   make deps       install build and test dependencies (Debian 12, root)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+CC      ?= cc
+
+# Each directory is one layer (see DESIGN.md); only supervisor/ holds mains.
+LIBDIRS := common convert
+
+PKGS    := libcrypto zlib libzstd jansson
+TESTPKGS := check
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wvla -Werror \
+           -Wformat=2 -Wmissing-prototypes -Wno-format-nonliteral \
+           -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
+           $(addprefix -I,$(LIBDIRS)) $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -pthread
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
+           -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIBSRCS  := $(filter-out %/test-%.c,$(foreach d,$(LIBDIRS),$(wildcard $(d)/*.c)))
+LIBOBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRCS))
+MAINSRCS := $(wildcard supervisor/*.c)
+MAINOBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/test-%.c,$(MAINSRCS)))
+UNITSRCS := $(foreach d,$(LIBDIRS) supervisor,$(wildcard $(d)/test-*.c))
+UNITBINS := $(patsubst %.c,$(BUILD)/%,$(UNITSRCS))
+FUZZSRCS := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZBINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZSRCS))
+HEADERS  := $(foreach d,$(LIBDIRS) supervisor,$(wildcard $(d)/*.h))
+
+.PHONY: all check check-one check-unit check-integration check-fuzz-corpus \
+        demo bench fuzz deps install clean
+
+all: $(BUILD)/landfall
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/liblandfall.a: $(LIBOBJS)
+	@rm -f $@-t
+	$(AR) rcs $@-t $^
+	mv $@-t $@
+
+$(BUILD)/landfall: $(MAINOBJS) $(BUILD)/liblandfall.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit suites live beside the code they test (convert/test-vhd.c).
+$(BUILD)/%/test-%: ;
+$(UNITBINS): $(BUILD)/%: %.c $(BUILD)/liblandfall.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(TESTPKGS)) $(LDFLAGS) \
+	  -o $@ $< $(BUILD)/liblandfall.a $(LDLIBS) $(shell pkg-config --libs $(TESTPKGS))
+
+# Fuzz targets built without FUZZ_TARGET are corpus replayers.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/liblandfall.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblandfall.a $(LDLIBS)
+
+# check: everything once normally, then once under ASan+UBSan.
+check:
+	$(MAKE) check-one BUILD=build
+	$(MAKE) check-one BUILD=build-asan SAN=1
+
+check-one: $(BUILD)/landfall $(UNITBINS) $(FUZZBINS)
+	BUILD=$(BUILD) tests/run-tests.sh
+
+demo: deps
+	$(MAKE) all
+	tests/demo.sh
+
+bench: all
+	tests/bench/bench-convert.sh
+
+# libFuzzer builds need clang; the tree also builds them as replayers.
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+  -DFUZZ_TARGET -fsanitize=fuzzer,address,undefined -pthread \
+  $(addprefix -I,$(LIBDIRS)) $(PKG_CFLAGS)
+fuzz:
+	@mkdir -p build-fuzz
+	for f in $(FUZZSRCS); do \
+	  n=$$(basename $$f .c); \
+	  clang $(FUZZ_CFLAGS) -o build-fuzz/$$n $$f $(LIBSRCS) $(PKG_LIBS) || exit 1; \
+	done
+	@echo "run e.g.: build-fuzz/fuzz-vhd -max_total_time=60 tests/fuzz/corpus/vhd"
+
+deps:
+	tests/install-deps.sh
+
+install: all
+	install -D -m 0755 $(BUILD)/landfall $(DESTDIR)$(PREFIX)/bin/landfall
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,33 @@
+/* landfall: debug output, to stderr (stdout carries --json). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common.h"
+
+int lf_debug_level;
+
+void
+lf_debug_init (void)
+{
+  const char *s = getenv ("LANDFALL_DEBUG");
+
+  if (s && *s) {
+    int n = atoi (s);
+    if (n > lf_debug_level)
+      lf_debug_level = n;
+  }
+}
+
+void
+lf_debug_print (const char *func, const char *fmt, ...)
+{
+  va_list ap;
+
+  /* One fprintf per line keeps lines from worker threads whole. */
+  char line[2048];
+  va_start (ap, fmt);
+  vsnprintf (line, sizeof line, fmt, ap);
+  va_end (ap);
+  fprintf (stderr, "landfall: debug: %s: %s\n", func, line);
+}

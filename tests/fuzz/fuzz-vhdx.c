@@ -1,0 +1,3 @@
+/* landfall fuzz target: the vhdx reader (see fuzz-common.h). */
+#define FUZZ_FORMAT "vhdx"
+#include "fuzz-common.h"

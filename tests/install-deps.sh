@@ -1,0 +1,28 @@
+#!/bin/sh
+# Install what landfall needs to build, test and run its demo on Debian 12.
+# Idempotent: does nothing when every package is already installed.
+set -e
+
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+      check libssl-dev zlib1g-dev libjansson-dev
+      liblzma-dev libzstd-dev liblz4-dev libbz2-dev
+      libblkid-dev libext2fs-dev e2fsprogs ntfs-3g-dev ntfs-3g
+      libhivex-dev libhivex-bin libwin-hivex-perl
+      qemu-utils xz-utils bzip2 fdisk util-linux python3"
+
+missing=
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && { echo "install-deps: all packages present"; exit 0; }
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing packages:$missing" >&2
+    echo "install-deps: run as root (or: sudo apt-get install$missing)" >&2
+    exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=600 update -q
+apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $missing

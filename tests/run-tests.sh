@@ -1,0 +1,55 @@
+#!/bin/bash
+# Run landfall's unit suites, integration scripts and fuzz-corpus replay
+# for one build directory ($BUILD), and print one summary line.
+set -u
+: "${BUILD:=build}"
+cd "$(dirname "$0")/.."
+
+pass=0 fail=0 skip=0 failed=()
+log_dir="$BUILD/test-logs"
+mkdir -p "$log_dir"
+
+run () {   # run NAME CMD...
+    local name=$1; shift
+    local log="$log_dir/$(echo "$name" | tr '/ ' '__').log"
+    local start=$SECONDS
+    "$@" >"$log" 2>&1
+    local r=$?
+    local t=$((SECONDS - start))
+    case $r in
+        0)  pass=$((pass + 1)); echo "PASS: $name (${t}s)" ;;
+        77) skip=$((skip + 1)); echo "SKIP: $name: $(grep -m1 SKIP "$log")" ;;
+        *)  fail=$((fail + 1)); failed+=("$name"); echo "FAIL: $name (exit $r)"
+            tail -n 30 "$log" | sed 's/^/    /' ;;
+    esac
+}
+
+# Unit suites (check prints "100%: Checks: N, Failures: 0, Errors: 0").
+for t in "$BUILD"/*/test-*; do
+    [ -x "$t" ] || continue
+    run "unit/$(basename "$t")" "$t"
+    grep -h "Checks:" "$log_dir/unit_$(basename "$t").log" | sed 's/^/    /'
+done
+
+# Fuzz corpus replay: every seed and every past crash, under this build.
+for f in "$BUILD"/fuzz/fuzz-*; do
+    [ -x "$f" ] || continue
+    n=$(basename "$f"); n=${n#fuzz-}
+    if compgen -G "tests/fuzz/corpus/$n/*" >/dev/null; then
+        run "fuzz-replay/$n" "$f" tests/fuzz/corpus/"$n"/*
+    fi
+done
+
+# Integration scripts.
+for t in tests/test-*.sh; do
+    [ -e "$t" ] || continue
+    if [ -n "${TESTS:-}" ] && [[ " $TESTS " != *" $(basename "$t") "* ]]; then
+        continue
+    fi
+    run "$(basename "$t")" env BUILD="$BUILD" bash "$t"
+done
+
+echo
+echo "$BUILD: $pass passed, $fail failed, $skip skipped"
+for f in "${failed[@]}"; do echo "  failed: $f"; done
+[ "$fail" -eq 0 ]
