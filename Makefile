@@ -26,7 +26,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wvla -Werror \
            -Wformat=2 -Wmissing-prototypes -Wno-format-nonliteral \
            -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
-           $(addprefix -I,$(LIBDIRS)) $(PKG_CFLAGS)
+           $(addprefix -I,$(LIBDIRS) supervisor) $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -pthread
 
 ifeq ($(SAN),1)

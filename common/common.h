@@ -7,6 +7,7 @@
 #ifndef LF_COMMON_H
 #define LF_COMMON_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +66,9 @@ extern void lf_cleanup_free (void *ptr);
 extern void lf_cleanup_close (int *fd);
 #define CLEANUP_FREE  __attribute__ ((cleanup (lf_cleanup_free)))
 #define CLEANUP_CLOSE __attribute__ ((cleanup (lf_cleanup_close)))
+
+/* Set from a signal handler to stop long work at the next safe point. */
+extern volatile sig_atomic_t lf_cancel;
 
 /* util.c */
 extern bool lf_is_zero (const void *buf, size_t len);

@@ -209,3 +209,4 @@ lf_utf16_to_utf8 (const void *buf, size_t bytes, bool big_endian)
   out[o] = '\0';
   return out;
 }
+volatile sig_atomic_t lf_cancel;

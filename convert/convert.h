@@ -67,8 +67,12 @@ extern struct lf_disk *lf_disk_open_ova_member (const char *ova_path,
 #define LF_AZURE_MAX_OS_DISK   (UINT64_C (4) * 1024 * 1024 * 1024 * 1024)
 #define LF_AZURE_MIN_DISK      (UINT64_C (20) * 1024 * 1024)
 
-/* Fill FOOTER (512 bytes) for a fixed disk of SIZE bytes. */
-extern void lf_vhd_make_fixed_footer (uint8_t *footer, uint64_t size);
+/* Fill FOOTER (512 bytes) for a fixed disk of SIZE bytes.  UUID (16
+ * bytes) and TIMESTAMP (seconds since 2000) make the output reproducible;
+ * NULL and 0 mean a random UUID and now.
+ */
+extern void lf_vhd_make_fixed_footer (uint8_t *footer, uint64_t size,
+                                      const uint8_t *uuid, uint32_t timestamp);
 extern uint32_t lf_vhd_checksum (const uint8_t *buf, size_t len,
                                  size_t checksum_offset);
 /* Spec CHS for SIZE (disks.md §4). */
@@ -114,5 +118,10 @@ extern int lf_convert_to_vhd (struct lf_disk *src, const char *dest,
 extern int lf_convert_in_place (const char *path,
                                 const struct lf_convert_opts *opts,
                                 struct lf_convert_result *res);
+
+/* SHA-256 of the first SIZE bytes of FD as 64 hex digits and a NUL in HEX.
+ * Holes are hashed without being read.
+ */
+extern int lf_sha256_file (int fd, uint64_t size, char *hex);
 
 #endif /* LF_CONVERT_H */

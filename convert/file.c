@@ -66,6 +66,9 @@ file_open (const char *path, bool window, uint64_t base, uint64_t size)
   }
   else
     f->size = (uint64_t) st.st_size;
+  /* EINVAL or similar: the filesystem cannot tell holes; all is data. */
+  f->seek_data = lseek (f->fd, (off_t) f->base, SEEK_DATA) != -1 ||
+    errno == ENXIO;
   return f;
 
  error:
@@ -145,4 +148,40 @@ lf_file_read_alloc (struct lf_file *f, uint64_t len, uint64_t off,
     return NULL;
   }
   return buf;
+}
+
+int
+lf_file_extent (struct lf_file *f, uint64_t offset, uint64_t *len,
+                unsigned *type)
+{
+  off_t data, hole;
+
+  *type = LF_EXTENT_DATA;
+  if (!f->seek_data)
+    return 0;
+  /* The file may be a window (an OVA member): offsets are relative. */
+  data = lseek (f->fd, (off_t) (f->base + offset), SEEK_DATA);
+  if (data == -1 && errno == ENXIO) {  /* only a hole up to the end */
+    *type = LF_EXTENT_ZERO;
+    return 0;
+  }
+  if (data == -1) {
+    lf_error (errno, "%s: SEEK_DATA at 0x%" PRIx64 ": %m", f->path, offset);
+    return -1;
+  }
+  data -= (off_t) f->base;
+  if ((uint64_t) data > offset) {
+    *type = LF_EXTENT_ZERO;
+    *len = LF_MIN (*len, (uint64_t) data - offset);
+    return 0;
+  }
+  hole = lseek (f->fd, (off_t) (f->base + offset), SEEK_HOLE);
+  if (hole == -1) {
+    lf_error (errno, "%s: SEEK_HOLE at 0x%" PRIx64 ": %m", f->path, offset);
+    return -1;
+  }
+  hole -= (off_t) f->base;
+  if ((uint64_t) hole > offset)
+    *len = LF_MIN (*len, (uint64_t) hole - offset);
+  return 0;
 }

@@ -29,6 +29,7 @@ struct lf_file {
   uint64_t size;                /* window length */
   dev_t dev;                    /* identity, for backing-chain loops */
   ino_t ino;
+  bool seek_data;               /* the filesystem answers SEEK_DATA */
 };
 
 extern struct lf_file *lf_file_open (const char *path);
@@ -44,6 +45,11 @@ extern int lf_file_read (struct lf_file *f, void *buf, size_t len,
 extern void *lf_file_read_alloc (struct lf_file *f, uint64_t len,
                                  uint64_t off, uint64_t max,
                                  const char *what);
+/* Holes of the file itself (SEEK_DATA/SEEK_HOLE): the type of the range at
+ * OFFSET and its length, at most *LEN.  All data where holes are unknown.
+ */
+extern int lf_file_extent (struct lf_file *f, uint64_t offset, uint64_t *len,
+                           unsigned *type);
 /* True if [OFF, OFF+LEN) lies inside the file. */
 extern bool lf_file_contains (const struct lf_file *f, uint64_t off,
                               uint64_t len);

@@ -1,0 +1,28 @@
+/* landfall supervisor/: the command-line interface, grouped by source file.
+ *
+ * supervisor/ is the only layer that knows a whole job; the CLI around it
+ * lives here too (DESIGN.md).  Each subcommand is one file.
+ */
+#ifndef LF_CLI_H
+#define LF_CLI_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+/* Exit codes, documented in README.md and every --help. */
+#define LF_EXIT_OK       0
+#define LF_EXIT_FAILED   1
+#define LF_EXIT_USAGE    2
+
+/* main.c */
+extern const char *lf_progname;
+/* Print "landfall: MESSAGE" for the recorded error, once. */
+extern void lf_cli_print_error (void);
+/* Print JSON to stdout, indented, with a final newline. */
+extern int lf_cli_print_json (json_t *j);
+
+/* cmd-convert.c */
+extern int lf_cmd_convert (int argc, char *argv[]);
+
+#endif /* LF_CLI_H */
