@@ -33,7 +33,7 @@ pass () { echo "ok: $*"; }
 # expect_fail DESC CMD...: CMD must exit non-zero with a message on stderr.
 expect_fail () {
     desc=$1; shift
-    if "$@" >"$tmp/out" 2>"$tmp/err"; then
+    if "$@" >"$tmp/stdout" 2>"$tmp/err"; then
         fail "$desc: expected failure, got success"
     fi
     [ -s "$tmp/err" ] || fail "$desc: failed without an error message"
