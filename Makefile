@@ -35,10 +35,10 @@ CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIBSRCS  := $(filter-out %/test-%.c,$(foreach d,$(LIBDIRS),$(wildcard $(d)/*.c)))
+LIBSRCS  := $(foreach d,$(LIBDIRS),$(filter-out $(d)/test-%.c,$(wildcard $(d)/*.c)))
 LIBOBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRCS))
 MAINSRCS := $(wildcard supervisor/*.c)
-MAINOBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out %/test-%.c,$(MAINSRCS)))
+MAINOBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out supervisor/test-%.c,$(MAINSRCS)))
 UNITSRCS := $(foreach d,$(LIBDIRS) supervisor,$(wildcard $(d)/test-*.c))
 UNITBINS := $(patsubst %.c,$(BUILD)/%,$(UNITSRCS))
 FUZZSRCS := $(wildcard tests/fuzz/fuzz-*.c)
@@ -63,7 +63,6 @@ $(BUILD)/landfall: $(MAINOBJS) $(BUILD)/liblandfall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit suites live beside the code they test (convert/test-vhd.c).
-$(BUILD)/%/test-%: ;
 $(UNITBINS): $(BUILD)/%: %.c $(BUILD)/liblandfall.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(TESTPKGS)) $(LDFLAGS) \
