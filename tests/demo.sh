@@ -1,0 +1,51 @@
+#!/bin/bash
+# make demo: build a small VMware-style sample (an OVA holding a
+# streamOptimized VMDK of an MBR disk with an ext4 filesystem), convert it
+# for Azure, and show the result checked by qemu-img and an independent
+# footer check.  Everything happens under build/demo/.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+L="$top/${BUILD:-build}/landfall"
+dir="$top/${BUILD:-build}/demo"
+rm -rf "$dir"
+mkdir -p "$dir/root/etc" "$dir/root/home/azure"
+cd "$dir"
+
+say () { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "Making the sample: web01, a VMware VM exported as an OVA"
+echo "web01" > root/etc/hostname
+printf '/dev/sda1 / ext4 defaults 0 1\n' > root/etc/fstab
+head -c 3M /dev/urandom > root/home/azure/data.bin
+truncate -s 200M web01.raw
+printf 'label: dos\nstart=2048, type=83, bootable\n' | sfdisk -q web01.raw
+mkfs.ext4 -q -F -L web01-root -d root -E offset=$((2048 * 512)) web01.raw $(( (200 - 1) * 1024 ))k
+qemu-img convert -f raw -O vmdk -o subformat=streamOptimized,adapter_type=lsilogic web01.raw web01-disk1.vmdk
+cat > web01.ovf <<'OVF'
+<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1">
+  <References><File ovf:href="web01-disk1.vmdk" ovf:id="file1"/></References>
+  <DiskSection><Disk ovf:diskId="vmdisk1" ovf:fileRef="file1" ovf:capacity="209715200"/></DiskSection>
+</Envelope>
+OVF
+tar --format=ustar -cf web01.ova web01.ovf web01-disk1.vmdk
+ls -l web01.ova
+
+say "landfall convert web01.ova -o azure/ --checksum"
+"$L" convert --checksum web01.ova -o azure
+
+say "What Azure will see (qemu-img info -f vpc azure/web01-disk1.vhd)"
+qemu-img info -f vpc azure/web01-disk1.vhd
+python3 "$top/tests/tools/vhd-check.py" azure/web01-disk1.vhd &&
+    echo "footer: valid fixed VHD, size a whole MiB, file = size + 512 (independent check)"
+qemu-img compare -f raw -F vpc web01.raw azure/web01-disk1.vhd
+
+say "In place: a raw disk becomes a fixed VHD by appending a footer"
+cp --sparse=always web01.raw inplace.raw
+"$L" convert --in-place inplace.raw
+"$L" convert --in-place inplace.raw
+
+say "The report as JSON (landfall convert --json)"
+"$L" convert --json --no-progress web01-disk1.vmdk -o azure/again.vhd
+echo
+echo "demo: done; files are in $dir"
