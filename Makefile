@@ -13,14 +13,26 @@ BUILD   ?= build
 PREFIX  ?= /usr/local
 CC      ?= cc
 
-# Each directory is one layer (see DESIGN.md); only supervisor/ holds mains.
-LIBDIRS := common convert
+# Each directory is one layer (DESIGN.md); only supervisor/ holds mains.
+LIBDIRS := common convert guest
 
-PKGS    := libcrypto zlib libzstd jansson
+PKGS    := libcrypto zlib libzstd jansson blkid ext2fs com_err libntfs-3g hivex
 TESTPKGS := check
 
+# A missing -dev package fails here, by name, before anything compiles.
+ifneq ($(filter-out deps clean,$(or $(MAKECMDGOALS),all)),)
+PKG_CHECK := $(shell pkg-config --exists --print-errors $(PKGS) 2>&1)
+ifneq ($(PKG_CHECK),)
+$(error $(PKG_CHECK) -- run 'make deps' (as root) first)
+endif
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libguestfs is optional (a workstation backend): compiled in when present.
+ifeq ($(shell pkg-config --exists libguestfs && echo yes),yes)
+PKG_CFLAGS += $(shell pkg-config --cflags libguestfs) -DHAVE_LIBGUESTFS
+PKG_LIBS   += $(shell pkg-config --libs libguestfs)
+endif
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wvla -Werror \
@@ -50,28 +62,35 @@ HEADERS  := $(foreach d,$(LIBDIRS) supervisor,$(wildcard $(d)/*.h))
 
 all: $(BUILD)/landfall
 
+# V=1 shows the full commands.
+Q := $(if $(V),,@)
+
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/liblandfall.a: $(LIBOBJS)
 	@rm -f $@-t
-	$(AR) rcs $@-t $^
-	mv $@-t $@
+	$(Q)$(AR) rcs $@-t $^
+	$(Q)mv $@-t $@
 
 $(BUILD)/landfall: $(MAINOBJS) $(BUILD)/liblandfall.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit suites live beside the code they test (convert/test-vhd.c).
 $(UNITBINS): $(BUILD)/%: %.c $(BUILD)/liblandfall.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags $(TESTPKGS)) $(LDFLAGS) \
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(CFLAGS) $(shell pkg-config --cflags $(TESTPKGS)) $(LDFLAGS) \
 	  -o $@ $< $(BUILD)/liblandfall.a $(LDLIBS) $(shell pkg-config --libs $(TESTPKGS))
 
 # Fuzz targets built without FUZZ_TARGET are corpus replayers.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/liblandfall.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblandfall.a $(LDLIBS)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblandfall.a $(LDLIBS)
 
 # check: everything once normally, then once under ASan+UBSan.
 check:

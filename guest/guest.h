@@ -1,0 +1,235 @@
+/* landfall guest/: everything that reads or writes inside a guest disk,
+ * grouped by source file.
+ *
+ * guest/ decides no changes and knows no job.  It turns disks (from
+ * convert/) into block devices (whole disks, partitions, logical volumes),
+ * finds filesystems on them, gives one filesystem interface over several
+ * backends, and inspects the operating systems found.
+ *
+ * Paths given to this layer are guest paths ("/etc/fstab").  Symlinks are
+ * resolved by one function (fs.c: lf_mounts_resolve) as if in a chroot: a
+ * link to "/../../etc/shadow" names the guest's /etc/shadow, never the
+ * host's.  Backends receive only resolved paths with no symlink in them
+ * except, where stated, the last component.
+ */
+#ifndef LF_GUEST_H
+#define LF_GUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "convert.h"
+
+/* blockdev.c
+ *
+ * A linear range of bytes: a whole disk, a window of one (a partition), or
+ * a concatenation of windows (an LVM linear logical volume).  Reads go
+ * through convert/ (any image format); writes need a disk whose bytes are
+ * stored as they are (raw, fixed VHD) opened writable.  Thread-compatible
+ * (not thread-safe): one guest is worked on by one thread.
+ */
+struct lf_blockdev;
+
+struct lf_bd_segment {
+  struct lf_blockdev *dev;      /* the underlying device (a PV) */
+  uint64_t dev_offset;          /* where the segment starts in it */
+  uint64_t len;                 /* bytes */
+};
+
+/* WRITABLE: open the image file for writing too (raw or fixed VHD only).
+ * The disk stays owned by the caller and must outlive the device.
+ */
+extern struct lf_blockdev *lf_bd_new_disk (struct lf_disk *disk,
+                                           bool writable, const char *name);
+extern struct lf_blockdev *lf_bd_new_window (struct lf_blockdev *parent,
+                                             uint64_t offset, uint64_t size,
+                                             const char *name);
+extern struct lf_blockdev *lf_bd_new_linear (const struct lf_bd_segment *segs,
+                                             size_t n, const char *name);
+/* Children hold no reference: free them before their parent. */
+extern void lf_bd_free (struct lf_blockdev *bd);
+extern int lf_bd_pread (struct lf_blockdev *bd, void *buf, size_t count,
+                        uint64_t offset);
+extern int lf_bd_pwrite (struct lf_blockdev *bd, const void *buf,
+                         size_t count, uint64_t offset);
+extern int lf_bd_flush (struct lf_blockdev *bd);
+extern uint64_t lf_bd_size (const struct lf_blockdev *bd);
+extern const char *lf_bd_name (const struct lf_blockdev *bd);
+extern bool lf_bd_writable (const struct lf_blockdev *bd);
+/* For a whole disk or a window of one stored as raw bytes (raw, fixed
+ * VHD): the image file and the device's offset in it, so that libraries
+ * that want a path (libblkid, libext2fs' unix I/O, hivex) can use it
+ * directly.  Returns false for anything else (VMDK, LVM...).
+ */
+extern bool lf_bd_raw_location (const struct lf_blockdev *bd,
+                                const char **path, uint64_t *offset);
+/* Extent map of the device (holes of the image), for reads that skip
+ * holes.  Same contract as lf_disk_extent.
+ */
+extern int lf_bd_extent (struct lf_blockdev *bd, uint64_t offset,
+                         uint64_t *len, unsigned *type);
+
+/* partition.c: partition tables, probed with libblkid. */
+struct lf_partition {
+  unsigned number;              /* 1-based, as Linux names them */
+  uint64_t offset, size;        /* bytes */
+  char type[40];                /* "0x83", or a GPT type GUID */
+  char uuid[40];                /* GPT partition GUID, or "SIGNATURE-NN" */
+  char name[72];                /* GPT name (UTF-8), or "" */
+  bool bootable;                /* MBR active flag */
+  bool extended;                /* the MBR extended container itself */
+  bool logical;                 /* inside an extended partition */
+};
+
+struct lf_partition_table {
+  char type[8];                 /* "dos", "gpt", or "" for none */
+  char id[40];                  /* MBR signature "0x1234abcd" or GPT GUID */
+  bool hybrid;                  /* GPT with a populated MBR too */
+  size_t n;
+  struct lf_partition *parts;
+};
+
+/* Probe BD's partition table.  A disk with none gives type "" and n = 0
+ * (a bare filesystem).  Damaged tables are errors.
+ */
+extern int lf_partitions_probe (struct lf_blockdev *bd,
+                                struct lf_partition_table *ret);
+extern void lf_partitions_free (struct lf_partition_table *t);
+
+/* probe.c: what is on a block device (libblkid's superblock probe). */
+struct lf_fsinfo {
+  char type[32];                /* "ext4", "ntfs", "xfs", "LVM2_member",
+                                   "crypto_LUKS", "swap", or "" */
+  char uuid[64];
+  char label[256];
+  char version[32];
+  uint64_t block_size;
+};
+extern int lf_fs_probe (struct lf_blockdev *bd, struct lf_fsinfo *ret);
+
+/* lvm.c: LVM2 volume groups read natively (text metadata); linear
+ * logical volumes become block devices without device-mapper.
+ */
+struct lf_lvm_lv {
+  char vg[128], name[128];
+  char uuid[64];
+  struct lf_blockdev *bd;       /* NULL if not mappable (with reason) */
+  char why_not[128];            /* e.g. "raid1 segments need libguestfs" */
+};
+struct lf_lvm {
+  size_t n;
+  struct lf_lvm_lv *lvs;
+};
+/* PVS are the LVM2_member devices found; LVs of every VG complete across
+ * them are mapped.
+ */
+extern int lf_lvm_scan (struct lf_blockdev **pvs, size_t npvs,
+                        struct lf_lvm *ret);
+extern void lf_lvm_free (struct lf_lvm *lvm);
+
+/* fs.c: the filesystem interface. */
+struct lf_stat {
+  uint32_t mode;                /* S_IFREG|0644 etc., as stat(2) */
+  uint64_t size;
+  uint64_t ino;
+  uint32_t nlink, uid, gid;
+  int64_t mtime;
+};
+
+struct lf_fs;
+
+struct lf_fs_ops {
+  const char *name;             /* "ext2fs", "ntfs-3g", "tree", "guestfs" */
+  /* lstat: the last component is not followed.  Required. */
+  int (*lstat) (struct lf_fs *fs, const char *path, struct lf_stat *st);
+  /* Required. */
+  int (*readlink) (struct lf_fs *fs, const char *path, char **target);
+  /* Whole file into a new buffer; more than MAX bytes is an error (EFBIG).
+   * Required.
+   */
+  int (*read) (struct lf_fs *fs, const char *path, size_t max, char **buf,
+               size_t *len);
+  /* Entry names without "." and "..", sorted, NULL-terminated. Required. */
+  int (*list) (struct lf_fs *fs, const char *path, char ***names);
+  /* The rest are NULL on a read-only backend. */
+  /* Replace or create PATH with BUF: a temporary name in the same
+   * directory, flushed, then renamed over PATH (or the backend's closest
+   * equivalent, documented in it).  MODE applies to a new file; an
+   * existing file keeps its mode and owner.
+   */
+  int (*write_atomic) (struct lf_fs *fs, const char *path, const void *buf,
+                       size_t len, uint32_t mode);
+  int (*mkdir) (struct lf_fs *fs, const char *path, uint32_t mode);
+  int (*rename) (struct lf_fs *fs, const char *from, const char *to);
+  /* A file, a symlink or an empty directory; not followed. */
+  int (*remove) (struct lf_fs *fs, const char *path);
+  int (*symlink) (struct lf_fs *fs, const char *target, const char *path);
+  int (*sync) (struct lf_fs *fs);
+  void (*close) (struct lf_fs *fs);
+};
+
+struct lf_fs {
+  const struct lf_fs_ops *ops;
+  char *name;                   /* for messages, e.g. "disk.img:p1 (ext4)" */
+  bool writable;
+  void *priv;                   /* the backend's */
+};
+
+/* Open the filesystem on BD with the backend that fits its type (ext2/3/4
+ * with libext2fs, ntfs with libntfs-3g), writable if asked and possible.
+ * Types no native backend reads are an error naming the type.
+ */
+extern struct lf_fs *lf_fs_open (struct lf_blockdev *bd,
+                                 const struct lf_fsinfo *info, bool writable);
+extern void lf_fs_close (struct lf_fs *fs);
+
+/* ext2.c, ntfs.c, tree.c, guestfs.c: the backends' constructors. */
+extern struct lf_fs *lf_fs_open_ext2 (struct lf_blockdev *bd, bool writable);
+extern struct lf_fs *lf_fs_open_ntfs (struct lf_blockdev *bd, bool writable);
+/* A directory on the host that holds a guest filesystem (a kernel mount in
+ * the appliance, or a test fixture).  Every path is resolved beneath ROOT
+ * (openat2 RESOLVE_IN_ROOT): nothing outside ROOT is ever reached.
+ */
+extern struct lf_fs *lf_fs_open_tree (const char *root, bool writable);
+
+/* mounts.c: a guest's filesystems at their mount points. */
+struct lf_mount {
+  char *mountpoint;             /* "/", "/boot", "/var", or "C:" */
+  struct lf_fs *fs;             /* not owned */
+};
+
+struct lf_mounts {
+  size_t n;
+  struct lf_mount *m;           /* longest mount point first */
+};
+
+extern int lf_mounts_add (struct lf_mounts *ms, const char *mountpoint,
+                          struct lf_fs *fs);
+extern void lf_mounts_free (struct lf_mounts *ms);
+
+/* Resolve guest PATH: every symlink followed (the last one only if
+ * FOLLOW_LAST), ".." clamped at "/", at most LF_MAX_SYMLINKS links.
+ * Returns the filesystem and the path inside it (new string).
+ */
+#define LF_MAX_SYMLINKS 40
+extern int lf_mounts_resolve (struct lf_mounts *ms, const char *path,
+                              bool follow_last, struct lf_fs **fs,
+                              char **fspath);
+
+/* Convenience wrappers over lf_mounts_resolve + the ops. */
+extern int lf_guest_stat (struct lf_mounts *ms, const char *path,
+                          struct lf_stat *st);      /* follows */
+extern int lf_guest_lstat (struct lf_mounts *ms, const char *path,
+                           struct lf_stat *st);
+extern bool lf_guest_exists (struct lf_mounts *ms, const char *path);
+extern int lf_guest_read (struct lf_mounts *ms, const char *path, size_t max,
+                          char **buf, size_t *len);
+extern int lf_guest_readlink (struct lf_mounts *ms, const char *path,
+                              char **target);
+extern int lf_guest_list (struct lf_mounts *ms, const char *path,
+                          char ***names);
+extern void lf_free_names (char **names);
+
+#endif /* LF_GUEST_H */
