@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common.h"
 #include "convert.h"
 
@@ -108,6 +110,11 @@ struct lf_fsinfo {
   uint64_t block_size;
 };
 extern int lf_fs_probe (struct lf_blockdev *bd, struct lf_fsinfo *ret);
+/* For partition.c: a file descriptor libblkid can read BD through, and
+ * BD's offset in it (the image file itself, or a sparse memfd holding the
+ * regions libblkid reads).  The caller closes it.
+ */
+extern int lf_bd_probe_fd (struct lf_blockdev *bd, uint64_t *offset);
 
 /* lvm.c: LVM2 volume groups read natively (text metadata); linear
  * logical volumes become block devices without device-mapper.
@@ -231,5 +238,104 @@ extern int lf_guest_readlink (struct lf_mounts *ms, const char *path,
 extern int lf_guest_list (struct lf_mounts *ms, const char *path,
                           char ***names);
 extern void lf_free_names (char **names);
+
+/* fstab.c: /etc/fstab (fstab(5)), parsed as hostile input. */
+struct lf_fstab_entry {
+  char *spec, *file, *vfstype, *mntops;  /* octal escapes decoded */
+  int freq, passno;
+  unsigned line;                /* 1-based line number */
+  bool valid;                   /* has at least the first three fields */
+};
+struct lf_fstab {
+  size_t n;
+  struct lf_fstab_entry *e;
+};
+/* NAME is used in messages.  Comments and blank lines are skipped. */
+extern int lf_fstab_parse (const char *buf, size_t len, const char *name,
+                           struct lf_fstab *ret);
+extern void lf_fstab_free (struct lf_fstab *t);
+extern bool lf_fstab_has_option (const struct lf_fstab_entry *e,
+                                 const char *opt);
+
+/* hive.c: registry hives through hivex, on a private copy. */
+struct lf_hive;
+/* WRITE opens the copy for editing (committed elsewhere, atomically). */
+extern struct lf_hive *lf_hive_open (struct lf_mounts *ms, const char *path,
+                                     bool write);
+extern void lf_hive_close (struct lf_hive *hv);
+/* Header sequence numbers differ: changes sit in unreplayed logs. */
+extern bool lf_hive_dirty (const struct lf_hive *hv);
+extern void *lf_hive_handle (struct lf_hive *hv);     /* hive_h * */
+/* A node by backslash path from the root ("" is the root), or 0. */
+extern uint64_t lf_hive_node (struct lf_hive *hv, const char *path);
+extern int lf_hive_get_dword (struct lf_hive *hv, uint64_t node,
+                              const char *name, uint32_t *ret);
+extern char *lf_hive_get_string (struct lf_hive *hv, uint64_t node,
+                                 const char *name);
+extern char **lf_hive_get_multi (struct lf_hive *hv, uint64_t node,
+                                 const char *name);
+/* Subkey names, NULL-terminated (free with lf_free_names). */
+extern char **lf_hive_children (struct lf_hive *hv, uint64_t node);
+extern int lf_hive_values (struct lf_hive *hv, uint64_t node,
+                           int (*fn) (void *opaque, const char *name,
+                                      uint32_t type, const void *data,
+                                      size_t len),
+                           void *opaque);
+
+/* inspect.c: everything found on a set of disks. */
+struct lf_guest_fs {
+  struct lf_blockdev *bd;       /* not owned (the guest's bds are) */
+  size_t disk;                  /* index of its disk, SIZE_MAX for an LV */
+  unsigned part;                /* partition number, 0 for a whole disk */
+  char lv[300];                 /* "vg/lv" for a logical volume */
+  struct lf_fsinfo info;
+  struct lf_fs *fs;             /* opened, or NULL (see error) */
+  char error[512];              /* why it could not be probed or opened */
+};
+
+struct lf_os {
+  const char *type;             /* "linux" or "windows" */
+  size_t root;                  /* index into fss */
+  struct lf_mounts mounts;      /* "/" and, for Linux, fstab's mounts */
+  json_t *facts;                /* what inspection found, for reports */
+};
+
+struct lf_guest {
+  bool writable;
+  size_t ndisks;
+  struct lf_disk **disks;
+  struct lf_blockdev **disk_bds;
+  struct lf_partition_table *tables;
+  size_t nbds;
+  struct lf_blockdev **bds;     /* partitions (LVs belong to lvm) */
+  struct lf_lvm lvm;
+  size_t nfs;
+  struct lf_guest_fs *fss;
+  size_t nos;
+  struct lf_os *oses;
+};
+
+/* Open PATHS (the disks of one machine) and find their filesystems. */
+extern struct lf_guest *lf_guest_open (const char *const *paths, size_t n,
+                                       bool writable);
+extern void lf_guest_close (struct lf_guest *g);
+/* Find and inspect every OS root. */
+extern int lf_guest_inspect (struct lf_guest *g);
+extern json_t *lf_guest_report (struct lf_guest *g);
+/* "disk.img:p1" or "vg0/root". */
+extern const char *lf_guest_fs_device (const struct lf_guest *g,
+                                       const struct lf_guest_fs *f);
+/* By "UUID" or "LABEL" (case-insensitive), or NULL. */
+extern struct lf_guest_fs *lf_guest_find_fs (struct lf_guest *g,
+                                             const char *key,
+                                             const char *value);
+
+/* inspect-linux.c, inspect-windows.c: fill os->facts (and os->mounts). */
+/* KEY's value in a shell-style KEY=value text (os-release, sysconfig),
+ * quotes removed; a new string or NULL.
+ */
+extern char *lf_shvar_get (const char *text, const char *key);
+extern int lf_inspect_linux (struct lf_guest *g, struct lf_os *os);
+extern int lf_inspect_windows (struct lf_guest *g, struct lf_os *os);
 
 #endif /* LF_GUEST_H */

@@ -25,4 +25,7 @@ extern int lf_cli_print_json (json_t *j);
 /* cmd-convert.c */
 extern int lf_cmd_convert (int argc, char *argv[]);
 
+/* cmd-inspect.c */
+extern int lf_cmd_inspect (int argc, char *argv[]);
+
 #endif /* LF_CLI_H */

@@ -21,6 +21,8 @@ static const struct command {
 } commands[] = {
   { "convert", lf_cmd_convert,
     "convert a disk image to an Azure fixed VHD (or in place)" },
+  { "inspect", lf_cmd_inspect,
+    "report the disks, filesystems and operating systems of a machine" },
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
 

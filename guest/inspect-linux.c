@@ -1,0 +1,609 @@
+/* landfall guest/: Linux inspection.
+ *
+ * Reads files only (never runs anything from the guest) and records what
+ * later steps need: distribution and family, architecture, kernels and
+ * their Hyper-V drivers, initramfs images and their generator, boot loader
+ * and firmware, fstab and what each entry resolves to, network stacks,
+ * persistent-net rules, VMware tools, Azure agents and SELinux.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "guest.h"
+
+/* Config files are small; anything larger is not what we expect. */
+#define CONF_MAX (1 << 20)
+
+static char *
+read_text (struct lf_os *os, const char *path)
+{
+  char *buf = NULL;
+  size_t len;
+
+  if (lf_guest_read (&os->mounts, path, CONF_MAX, &buf, &len) == -1) {
+    lf_error_clear ();
+    return NULL;
+  }
+  return buf;                   /* backends NUL-terminate */
+}
+
+static bool
+exists (struct lf_os *os, const char *path)
+{
+  bool r = lf_guest_exists (&os->mounts, path);
+  lf_error_clear ();
+  return r;
+}
+
+/* VALUE of KEY in a shell-style KEY=value file (os-release, sysconfig),
+ * quotes removed, or NULL.
+ */
+char *
+lf_shvar_get (const char *text, const char *key)
+{
+  size_t klen = strlen (key);
+  const char *p = text;
+
+  while (p && *p) {
+    const char *eol = strchr (p, '\n');
+    size_t n = eol ? (size_t) (eol - p) : strlen (p);
+    while (n && (*p == ' ' || *p == '\t')) {
+      p++;
+      n--;
+    }
+    if (n > klen && strncmp (p, key, klen) == 0 && p[klen] == '=') {
+      const char *v = p + klen + 1;
+      size_t vn = n - klen - 1;
+      while (vn && (v[vn - 1] == '\r' || v[vn - 1] == ' '))
+        vn--;
+      if (vn >= 2 && (v[0] == '"' || v[0] == '\'') && v[vn - 1] == v[0]) {
+        v++;
+        vn -= 2;
+      }
+      return strndup (v, vn);
+    }
+    p = eol ? eol + 1 : NULL;
+  }
+  return NULL;
+}
+
+static void
+set_str (json_t *o, const char *key, const char *v)
+{
+  json_object_set_new (o, key, v ? json_string (v) : json_null ());
+}
+
+static const char *
+family_of (const char *id, const char *like)
+{
+  static const struct { const char *word, *family; } map[] = {
+    { "debian", "debian" }, { "ubuntu", "debian" },
+    { "rhel", "rhel" }, { "centos", "rhel" }, { "fedora", "rhel" },
+    { "rocky", "rhel" }, { "almalinux", "rhel" }, { "ol", "rhel" },
+    { "suse", "suse" }, { "sles", "suse" }, { "opensuse", "suse" },
+  };
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (id && strcmp (id, map[i].word) == 0)
+      return map[i].family;
+  for (size_t i = 0; like && i < sizeof map / sizeof map[0]; i++) {
+    const char *w = strstr (like, map[i].word);
+    if (w && (w == like || w[-1] == ' ') &&
+        (w[strlen (map[i].word)] == '\0' || w[strlen (map[i].word)] == ' '))
+      return map[i].family;
+  }
+  return "unknown";
+}
+
+static void
+inspect_distro (struct lf_os *os)
+{
+  CLEANUP_FREE char *osr = read_text (os, "/etc/os-release");
+  json_t *d = json_object ();
+
+  if (!osr)
+    osr = read_text (os, "/usr/lib/os-release");
+  if (osr) {
+    CLEANUP_FREE char *id = lf_shvar_get (osr, "ID");
+    CLEANUP_FREE char *like = lf_shvar_get (osr, "ID_LIKE");
+    CLEANUP_FREE char *ver = lf_shvar_get (osr, "VERSION_ID");
+    CLEANUP_FREE char *name = lf_shvar_get (osr, "PRETTY_NAME");
+    set_str (d, "id", id);
+    set_str (d, "version", ver);
+    set_str (d, "name", name);
+    set_str (d, "family", family_of (id, like));
+    set_str (d, "source", "/etc/os-release");
+  }
+  else {
+    /* Older systems, in Azure's order (reference/linux.md §1). */
+    static const struct { const char *file, *id, *family; } old[] = {
+      { "/etc/enterprise-release", "oracle", "rhel" },
+      { "/etc/oracle-release", "ol", "rhel" },
+      { "/etc/redhat-release", "rhel", "rhel" },
+      { "/etc/SuSE-release", "sles", "suse" },
+      { "/etc/lsb-release", "ubuntu", "debian" },
+      { "/etc/debian_version", "debian", "debian" },
+    };
+    for (size_t i = 0; i < sizeof old / sizeof old[0]; i++) {
+      CLEANUP_FREE char *t = read_text (os, old[i].file);
+      if (!t)
+        continue;
+      char *nl = strchr (t, '\n');
+      if (nl)
+        *nl = '\0';
+      const char *v = t + strcspn (t, "0123456789");
+      set_str (d, "id", old[i].id);
+      set_str (d, "name", t);
+      json_object_set_new (d, "version", *v ? json_stringn (v, strspn (v, "0123456789.")) : json_null ());
+      set_str (d, "family", old[i].family);
+      set_str (d, "source", old[i].file);
+      break;
+    }
+  }
+  json_object_set_new (os->facts, "distro", d);
+}
+
+/* ELF e_machine of the first of a few binaries. */
+static void
+inspect_arch (struct lf_os *os)
+{
+  static const char *const bins[] = { "/sbin/init", "/bin/sh", "/bin/ls",
+                                      "/usr/bin/ls" };
+  const char *arch = NULL;
+
+  for (size_t i = 0; i < sizeof bins / sizeof bins[0] && !arch; i++) {
+    char *buf = NULL;
+    size_t len;
+    if (lf_guest_read (&os->mounts, bins[i], 64 << 20, &buf, &len) == -1) {
+      lf_error_clear ();
+      continue;
+    }
+    if (len >= 20 && memcmp (buf, "\177ELF", 4) == 0) {
+      uint16_t m = buf[5] == 2 ? lf_be16 (buf + 18) : lf_le16 (buf + 18);
+      bool is64 = buf[4] == 2;
+      arch = m == 62 ? "x86_64" : m == 3 ? "i386" : m == 183 ? "aarch64"
+        : m == 40 ? "arm" : m == 21 ? (is64 ? "ppc64" : "ppc")
+        : m == 22 ? "s390x" : "unknown";
+    }
+    free (buf);
+  }
+  set_str (os->facts, "arch", arch);
+}
+
+/* "builtin", "module" or "missing" for module NAME of kernel KVER. */
+static const char *
+module_state (struct lf_os *os, const char *kver, const char *name,
+              const char *builtin, const char *dep, char **path)
+{
+  char pat[128];
+
+  *path = NULL;
+  snprintf (pat, sizeof pat, "/%s.ko", name);
+  if (builtin) {
+    for (const char *p = strstr (builtin, pat); p; p = strstr (p + 1, pat))
+      if (p[strlen (pat)] == '\n' || p[strlen (pat)] == '\0')
+        return "builtin";
+  }
+  if (dep) {
+    for (const char *p = strstr (dep, pat); p; p = strstr (p + 1, pat)) {
+      const char *end = p + strlen (pat);
+      /* ".ko:", ".ko.xz:", ".ko.zst:", ".ko.gz:" at the start of a line */
+      size_t ext = strcspn (end, ":\n");
+      if (end[ext] != ':' || ext > 4)
+        continue;
+      const char *bol = p;
+      while (bol > dep && bol[-1] != '\n')
+        bol--;
+      if (memchr (bol, ' ', (size_t) (p - bol)))
+        continue;               /* it was a dependency, not an entry */
+      char full[512];
+      snprintf (full, sizeof full, "/lib/modules/%s/%.*s", kver,
+                (int) (end + ext - bol), bol);
+      *path = strdup (full);
+      return exists (os, full) ? "module" : "missing";
+    }
+  }
+  (void) os;
+  return "missing";
+}
+
+static const char *
+initramfs_generator (struct lf_os *os)
+{
+  if (exists (os, "/etc/initramfs-tools/initramfs.conf"))
+    return "initramfs-tools";
+  if (exists (os, "/etc/dracut.conf") || exists (os, "/usr/bin/dracut") ||
+      exists (os, "/sbin/dracut"))
+    return "dracut";
+  if (exists (os, "/sbin/mkinitrd") || exists (os, "/etc/sysconfig/kernel"))
+    return "mkinitrd";
+  return "unknown";
+}
+
+static void
+inspect_kernels (struct lf_os *os)
+{
+  static const char *const hv[] = { "hv_vmbus", "hv_storvsc", "hv_netvsc" };
+  json_t *kernels = json_array (), *initrds = json_array ();
+  char **names = NULL;
+  const char *gen = initramfs_generator (os);
+
+  set_str (os->facts, "initramfs_generator", gen);
+  if (lf_guest_list (&os->mounts, "/boot", &names) == -1) {
+    lf_error_clear ();
+    names = NULL;
+  }
+  for (char **n = names; n && *n; n++) {
+    const char *kver;
+    if (strncmp (*n, "vmlinuz-", 8) == 0)
+      kver = *n + 8;
+    else if (strncmp (*n, "vmlinux-", 8) == 0)
+      kver = *n + 8;
+    else
+      continue;
+    char moddir[512], f[600];
+    snprintf (moddir, sizeof moddir, "/lib/modules/%s", kver);
+    json_t *k = json_object ();
+    json_object_set_new (k, "version", json_string (kver));
+    json_object_set_new (k, "path", json_sprintf ("/boot/%s", *n));
+    json_object_set_new (k, "modules_dir", json_boolean (exists (os, moddir)));
+    snprintf (f, sizeof f, "%s/modules.builtin", moddir);
+    CLEANUP_FREE char *builtin = read_text (os, f);
+    snprintf (f, sizeof f, "%s/modules.dep", moddir);
+    char *dep = NULL;
+    size_t deplen;
+    if (lf_guest_read (&os->mounts, f, 64 << 20, &dep, &deplen) == -1) {
+      lf_error_clear ();
+      dep = NULL;
+    }
+    json_t *mods = json_object ();
+    for (size_t i = 0; i < 3; i++) {
+      CLEANUP_FREE char *path = NULL;
+      const char *st = module_state (os, kver, hv[i], builtin, dep, &path);
+      json_t *m = json_pack ("{s:s}", "state", st);
+      if (path)
+        json_object_set_new (m, "file", json_string (path));
+      json_object_set_new (mods, hv[i], m);
+    }
+    free (dep);
+    json_object_set_new (k, "hyperv_modules", mods);
+
+    /* Its initramfs, by each generator's naming. */
+    static const char *const patterns[] = {
+      "/boot/initrd.img-%s", "/boot/initramfs-%s.img", "/boot/initrd-%s",
+      "/boot/initramfs-%s", "/boot/initrd-%s.img",
+    };
+    json_t *img = json_null ();
+    for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++) {
+      snprintf (f, sizeof f, patterns[i], kver);
+      if (exists (os, f)) {
+        img = json_string (f);
+        json_array_append_new (initrds,
+                               json_pack ("{s:s, s:s, s:s}", "path", f,
+                                          "kernel", kver, "generator", gen));
+        break;
+      }
+    }
+    json_object_set_new (k, "initramfs", img);
+    json_array_append_new (kernels, k);
+  }
+  lf_free_names (names);
+  json_object_set_new (os->facts, "kernels", kernels);
+  json_object_set_new (os->facts, "initramfs", initrds);
+}
+
+/* Resolve an fstab spec to a filesystem of the guest. */
+static struct lf_guest_fs *
+resolve_spec (struct lf_guest *g, const char *spec, const char **how)
+{
+  static const struct { const char *prefix, *key; } keyed[] = {
+    { "UUID=", "UUID" }, { "LABEL=", "LABEL" },
+    { "/dev/disk/by-uuid/", "UUID" }, { "/dev/disk/by-label/", "LABEL" },
+  };
+  for (size_t i = 0; i < sizeof keyed / sizeof keyed[0]; i++)
+    if (strncmp (spec, keyed[i].prefix, strlen (keyed[i].prefix)) == 0) {
+      *how = keyed[i].key;
+      return lf_guest_find_fs (g, keyed[i].key, spec + strlen (keyed[i].prefix));
+    }
+  /* /dev/sda1, /dev/vdb2, /dev/hda1, /dev/xvda1: disk letter and number,
+   * in the order the disks were given (what the source VM had).
+   */
+  const char *d = NULL;
+  if (strncmp (spec, "/dev/sd", 7) == 0 || strncmp (spec, "/dev/vd", 7) == 0 ||
+      strncmp (spec, "/dev/hd", 7) == 0)
+    d = spec + 7;
+  else if (strncmp (spec, "/dev/xvd", 8) == 0)
+    d = spec + 8;
+  if (d && d[0] >= 'a' && d[0] <= 'z') {
+    size_t disk = (size_t) (d[0] - 'a');
+    unsigned part = (unsigned) atoi (d + 1);
+    *how = "device name";
+    for (size_t i = 0; i < g->nfs; i++)
+      if (g->fss[i].disk == disk && g->fss[i].part == part)
+        return &g->fss[i];
+    return NULL;
+  }
+  /* /dev/mapper/vg-lv ("-" in names doubled) and /dev/vg/lv. */
+  char vg[128], lv[128];
+  if (strncmp (spec, "/dev/mapper/", 12) == 0) {
+    const char *s = spec + 12;
+    size_t o = 0, i = 0;
+    *how = "LVM name";
+    while (s[i] && o < sizeof vg - 1) {
+      if (s[i] == '-' && s[i + 1] == '-') { vg[o++] = '-'; i += 2; continue; }
+      if (s[i] == '-') break;
+      vg[o++] = s[i++];
+    }
+    vg[o] = '\0';
+    if (s[i] != '-')
+      return NULL;
+    o = 0;
+    for (i++; s[i] && o < sizeof lv - 1; ) {
+      if (s[i] == '-' && s[i + 1] == '-') { lv[o++] = '-'; i += 2; continue; }
+      lv[o++] = s[i++];
+    }
+    lv[o] = '\0';
+  }
+  else if (sscanf (spec, "/dev/%127[^/]/%127s", vg, lv) == 2)
+    *how = "LVM name";
+  else {
+    *how = "unsupported";
+    return NULL;
+  }
+  char want[300];
+  snprintf (want, sizeof want, "%s/%s", vg, lv);
+  for (size_t i = 0; i < g->nfs; i++)
+    if (strcmp (g->fss[i].lv, want) == 0)
+      return &g->fss[i];
+  return NULL;
+}
+
+static void
+inspect_fstab (struct lf_guest *g, struct lf_os *os)
+{
+  char *buf = NULL;
+  size_t len;
+  struct lf_fstab t;
+  json_t *arr = json_array ();
+
+  if (lf_guest_read (&os->mounts, "/etc/fstab", CONF_MAX, &buf, &len) == -1) {
+    json_object_set_new (os->facts, "fstab_error", json_string (lf_last_error ()));
+    lf_error_clear ();
+    json_object_set_new (os->facts, "fstab", arr);
+    return;
+  }
+  if (lf_fstab_parse (buf, len, "/etc/fstab", &t) == -1) {
+    json_object_set_new (os->facts, "fstab_error", json_string (lf_last_error ()));
+    free (buf);
+    json_object_set_new (os->facts, "fstab", arr);
+    return;
+  }
+  free (buf);
+  for (size_t i = 0; i < t.n; i++) {
+    const struct lf_fstab_entry *e = &t.e[i];
+    const char *how = "";
+    json_t *j = json_pack ("{s:i, s:s, s:s, s:s, s:s, s:b}",
+                           "line", (int) e->line, "spec", e->spec,
+                           "mountpoint", e->file, "type", e->vfstype,
+                           "options", e->mntops,
+                           "nofail", lf_fstab_has_option (e, "nofail"));
+    if (!e->valid) {
+      json_object_set_new (j, "error", json_string ("fewer than 3 fields"));
+      json_array_append_new (arr, j);
+      continue;
+    }
+    bool virtual_fs = strcmp (e->vfstype, "proc") == 0 ||
+      strcmp (e->vfstype, "sysfs") == 0 || strcmp (e->vfstype, "tmpfs") == 0 ||
+      strcmp (e->vfstype, "devpts") == 0 || strcmp (e->vfstype, "swap") == 0 ||
+      strncmp (e->vfstype, "nfs", 3) == 0 || strcmp (e->vfstype, "cifs") == 0 ||
+      strcmp (e->vfstype, "none") == 0;
+    if (strcmp (e->vfstype, "swap") == 0 || !virtual_fs) {
+      struct lf_guest_fs *f = resolve_spec (g, e->spec, &how);
+      json_object_set_new (j, "resolved_by", json_string (how));
+      json_object_set_new (j, "resolves_to",
+                           f ? json_string (lf_guest_fs_device (g, f)) : json_null ());
+      if (f && f->fs && e->file[0] == '/' && strcmp (e->file, "/") != 0 &&
+          strcmp (e->vfstype, "swap") != 0)
+        (void) lf_mounts_add (&os->mounts, e->file, f->fs);
+    }
+    json_array_append_new (arr, j);
+  }
+  lf_fstab_free (&t);
+  json_object_set_new (os->facts, "fstab", arr);
+}
+
+static void
+inspect_boot (struct lf_guest *g, struct lf_os *os)
+{
+  json_t *loaders = json_array ();
+  static const struct { const char *path, *name; } cfgs[] = {
+    { "/boot/grub/grub.cfg", "grub2" }, { "/boot/grub2/grub.cfg", "grub2" },
+    { "/boot/grub/menu.lst", "grub-legacy" }, { "/boot/grub/grub.conf", "grub-legacy" },
+    { "/boot/extlinux/extlinux.conf", "extlinux" },
+    { "/boot/syslinux/syslinux.cfg", "extlinux" },
+    { "/boot/loader/entries", "bls" },
+  };
+  for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++)
+    if (exists (os, cfgs[i].path))
+      json_array_append_new (loaders, json_pack ("{s:s, s:s}", "type",
+                                                 cfgs[i].name, "config",
+                                                 cfgs[i].path));
+  json_object_set_new (os->facts, "bootloaders", loaders);
+
+  /* Firmware: an EFI system partition means UEFI; MBR boot code or a
+   * BIOS boot partition means BIOS.  A disk may have both (hybrid).
+   */
+  bool esp = false, bios = false;
+  for (size_t d = 0; d < g->ndisks; d++) {
+    const struct lf_partition_table *t = &g->tables[d];
+    for (size_t p = 0; p < t->n; p++) {
+      const char *ty = t->parts[p].type;
+      if (strcasecmp (ty, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b") == 0 ||
+          strcasecmp (ty, "0xef") == 0)
+        esp = true;
+      if (strcasecmp (ty, "21686148-6449-6e6f-744e-656564454649") == 0)
+        bios = true;
+    }
+    if (strcmp (t->type, "dos") == 0) {
+      uint8_t mbr[440];
+      if (lf_bd_pread (g->disk_bds[d], mbr, sizeof mbr, 0) == 0 &&
+          !lf_is_zero (mbr, sizeof mbr))
+        bios = true;
+      lf_error_clear ();
+    }
+  }
+  json_t *fw = json_array ();
+  if (bios)
+    json_array_append_new (fw, json_string ("bios"));
+  if (esp)
+    json_array_append_new (fw, json_string ("uefi"));
+  json_object_set_new (os->facts, "firmware", fw);
+  json_t *gen = json_array ();
+  if (bios)
+    json_array_append_new (gen, json_pack ("{s:s, s:s}", "generation",
+      "azure-gen1", "why", "BIOS boot code (MBR or BIOS boot partition)"));
+  if (esp)
+    json_array_append_new (gen, json_pack ("{s:s, s:s}", "generation",
+      "azure-gen2", "why", "an EFI system partition"));
+  json_object_set_new (os->facts, "azure_generations", gen);
+}
+
+/* One network config file: its stack and whether it is static or DHCP. */
+static void
+add_net (json_t *arr, const char *stack, const char *file, const char *iface,
+         const char *mode)
+{
+  json_array_append_new (arr, json_pack ("{s:s, s:s, s:s?, s:s}", "stack", stack,
+                                         "file", file, "interface", iface,
+                                         "mode", mode));
+}
+
+static void
+list_dir_files (struct lf_os *os, const char *dir, const char *suffix,
+                const char *prefix, json_t *arr, const char *stack)
+{
+  char **names = NULL;
+  if (lf_guest_list (&os->mounts, dir, &names) == -1) {
+    lf_error_clear ();
+    return;
+  }
+  for (char **n = names; *n; n++) {
+    size_t l = strlen (*n), sl = suffix ? strlen (suffix) : 0;
+    if (suffix && (l < sl || strcmp (*n + l - sl, suffix) != 0))
+      continue;
+    if (prefix && strncmp (*n, prefix, strlen (prefix)) != 0)
+      continue;
+    char path[1024];
+    snprintf (path, sizeof path, "%s/%s", dir, *n);
+    CLEANUP_FREE char *t = read_text (os, path);
+    if (!t)
+      continue;
+    const char *mode = "unknown";
+    CLEANUP_FREE char *iface = NULL;
+    if (strcmp (stack, "ifcfg") == 0) {
+      CLEANUP_FREE char *bp = lf_shvar_get (t, "BOOTPROTO");
+      iface = lf_shvar_get (t, "DEVICE");
+      mode = bp && (strcasecmp (bp, "dhcp") == 0) ? "dhcp"
+        : (bp && strcasecmp (bp, "static") != 0 && strcasecmp (bp, "none") != 0)
+        ? bp : "static";
+      if (!bp && strstr (t, "IPADDR") == NULL)
+        mode = "unknown";
+    }
+    else if (strcmp (stack, "networkmanager") == 0) {
+      const char *m = strstr (t, "method=");
+      mode = !m ? "unknown" : strncmp (m + 7, "auto", 4) == 0 ? "dhcp"
+        : strncmp (m + 7, "manual", 6) == 0 ? "static" : "other";
+      iface = lf_shvar_get (t, "interface-name");
+    }
+    else if (strcmp (stack, "netplan") == 0)
+      mode = strstr (t, "dhcp4: true") || strstr (t, "dhcp4: yes") ? "dhcp"
+        : strstr (t, "addresses") ? "static" : "unknown";
+    else if (strcmp (stack, "systemd-networkd") == 0) {
+      mode = strstr (t, "DHCP=yes") || strstr (t, "DHCP=ipv4") ||
+        strstr (t, "DHCP=true") ? "dhcp" : strstr (t, "Address=") ? "static"
+        : "unknown";
+      iface = lf_shvar_get (t, "Name");
+    }
+    add_net (arr, stack, path, iface, mode);
+  }
+  lf_free_names (names);
+}
+
+static void
+inspect_network (struct lf_os *os)
+{
+  json_t *arr = json_array ();
+  CLEANUP_FREE char *ifs = read_text (os, "/etc/network/interfaces");
+
+  if (ifs) {
+    /* "iface NAME inet static|dhcp|manual|loopback" lines. */
+    for (char *p = ifs; p; ) {
+      char *eol = strchr (p, '\n');
+      if (eol)
+        *eol = '\0';
+      char name[64], fam[16], method[16];
+      if (sscanf (p, " iface %63s %15s %15s", name, fam, method) == 3 &&
+          strcmp (method, "loopback") != 0)
+        add_net (arr, "ifupdown", "/etc/network/interfaces", name, method);
+      p = eol ? eol + 1 : NULL;
+    }
+  }
+  list_dir_files (os, "/etc/netplan", ".yaml", NULL, arr, "netplan");
+  list_dir_files (os, "/etc/sysconfig/network-scripts", NULL, "ifcfg-", arr, "ifcfg");
+  list_dir_files (os, "/etc/sysconfig/network", NULL, "ifcfg-", arr, "ifcfg");
+  list_dir_files (os, "/etc/NetworkManager/system-connections", NULL, NULL, arr,
+                  "networkmanager");
+  list_dir_files (os, "/etc/systemd/network", ".network", NULL, arr,
+                  "systemd-networkd");
+  json_object_set_new (os->facts, "network", arr);
+
+  json_t *rules = json_array ();
+  static const char *const pn[] = {
+    "/etc/udev/rules.d/70-persistent-net.rules",
+    "/etc/udev/rules.d/75-persistent-net-generator.rules",
+  };
+  for (size_t i = 0; i < 2; i++)
+    if (exists (os, pn[i]))
+      json_array_append_new (rules, json_string (pn[i]));
+  json_object_set_new (os->facts, "persistent_net_rules", rules);
+}
+
+static void
+inspect_agents (struct lf_os *os)
+{
+  json_t *vmw = json_array ();
+  static const char *const tools[] = {
+    "/usr/bin/vmtoolsd", "/etc/vmware-tools",
+    "/etc/systemd/system/multi-user.target.wants/open-vm-tools.service",
+    "/etc/systemd/system/multi-user.target.wants/vmtoolsd.service",
+    "/etc/init.d/vmware-tools",
+  };
+  for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++)
+    if (exists (os, tools[i]))
+      json_array_append_new (vmw, json_string (tools[i]));
+  json_object_set_new (os->facts, "vmware_tools", vmw);
+  json_object_set_new (os->facts, "waagent",
+                       json_boolean (exists (os, "/usr/sbin/waagent") ||
+                                     exists (os, "/etc/waagent.conf")));
+  json_object_set_new (os->facts, "cloud_init",
+                       json_boolean (exists (os, "/etc/cloud/cloud.cfg")));
+  CLEANUP_FREE char *se = read_text (os, "/etc/selinux/config");
+  CLEANUP_FREE char *mode = se ? lf_shvar_get (se, "SELINUX") : NULL;
+  set_str (os->facts, "selinux", mode ? mode : "absent");
+}
+
+int
+lf_inspect_linux (struct lf_guest *g, struct lf_os *os)
+{
+  inspect_distro (os);
+  inspect_arch (os);
+  inspect_fstab (g, os);        /* first: later files may be on /boot etc. */
+  inspect_kernels (os);
+  inspect_boot (g, os);
+  inspect_network (os);
+  inspect_agents (os);
+  return 0;
+}

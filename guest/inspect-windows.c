@@ -1,0 +1,313 @@
+/* landfall guest/: Windows inspection, from the registry hives alone.
+ *
+ * SOFTWARE gives the product, version, build and edition; SYSTEM gives the
+ * control sets, the state of the boot drivers Azure needs, the SAN policy,
+ * MountedDevices (drive letters), the NICs' addressing, VMware Tools and
+ * the Azure agent.  The hives are also checked for unreplayed transaction
+ * logs, and the volume for BitLocker and hibernation.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "guest.h"
+
+/* The drivers Azure's Hyper-V boot needs (reference/windows.md). */
+static const char *const boot_drivers[] = {
+  "storvsc", "vmbus", "storflt", "intelide", "atapi",
+};
+
+static const char *const vmware_services[] = {
+  "VMTools", "vmci", "vmhgfs", "vmmouse", "VMMemCtl", "vmrawdsk",
+  "vmvss", "vm3dmp", "vmxnet3ndis6", "vsock",
+};
+
+static const char *
+start_name (uint32_t s)
+{
+  static const char *const names[] = { "boot", "system", "automatic",
+                                       "manual", "disabled" };
+  return s < 5 ? names[s] : "invalid";
+}
+
+static void
+inspect_software (struct lf_os *os, const char *sysroot)
+{
+  char path[256];
+  struct lf_hive *hv;
+  json_t *w = json_object ();
+
+  snprintf (path, sizeof path, "%s/System32/config/SOFTWARE", sysroot);
+  hv = lf_hive_open (&os->mounts, path, false);
+  if (!hv) {
+    json_object_set_new (w, "error", json_string (lf_last_error ()));
+    json_object_set_new (os->facts, "product", w);
+    return;
+  }
+  uint64_t cv = lf_hive_node (hv, "Microsoft\\Windows NT\\CurrentVersion");
+  static const char *const keys[][2] = {
+    { "ProductName", "name" }, { "CurrentVersion", "version" },
+    { "CurrentBuildNumber", "build" }, { "EditionID", "edition" },
+    { "InstallationType", "installation_type" },
+    { "DisplayVersion", "display_version" }, { "CSDVersion", "service_pack" },
+  };
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    CLEANUP_FREE char *v = lf_hive_get_string (hv, cv, keys[i][0]);
+    if (v)
+      json_object_set_new (w, keys[i][1], json_string (v));
+  }
+  if (!json_object_get (w, "build")) {
+    CLEANUP_FREE char *b = lf_hive_get_string (hv, cv, "CurrentBuild");
+    if (b)
+      json_object_set_new (w, "build", json_string (b));
+  }
+  /* Windows 10 and later keep "6.3" in CurrentVersion for old programs. */
+  uint32_t major, minor;
+  if (lf_hive_get_dword (hv, cv, "CurrentMajorVersionNumber", &major) == 0 &&
+      lf_hive_get_dword (hv, cv, "CurrentMinorVersionNumber", &minor) == 0)
+    json_object_set_new (w, "version", json_sprintf ("%u.%u", major, minor));
+  json_object_set_new (w, "hive_dirty", json_boolean (lf_hive_dirty (hv)));
+  json_object_set_new (os->facts, "product", w);
+  lf_hive_close (hv);
+}
+
+/* MountedDevices: "\DosDevices\C:" -> 12 bytes (MBR signature, offset) or
+ * "DMIO:ID:" + a GPT partition GUID.
+ */
+struct md_ctx {
+  struct lf_guest *g;
+  json_t *letters;
+};
+
+static void
+guid_str (const uint8_t *b, char *out)
+{
+  sprintf (out, "%08x-%04x-%04x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           lf_le32 (b), lf_le16 (b + 4), lf_le16 (b + 6), b[8], b[9], b[10],
+           b[11], b[12], b[13], b[14], b[15]);
+}
+
+static int
+md_value (void *opaque, const char *name, uint32_t type, const void *data,
+          size_t len)
+{
+  struct md_ctx *c = opaque;
+  const uint8_t *d = data;
+  json_t *j;
+
+  (void) type;
+  if (strncmp (name, "\\DosDevices\\", 12) != 0)
+    return 0;
+  j = json_pack ("{s:s}", "letter", name + 12);
+  if (len == 12) {
+    uint32_t sig = lf_le32 (d);
+    uint64_t off = lf_le64 (d + 4);
+    char id[16];
+    snprintf (id, sizeof id, "0x%08" PRIx32, sig);
+    json_object_set_new (j, "mbr_signature", json_string (id));
+    json_object_set_new (j, "offset", json_integer ((json_int_t) off));
+    for (size_t i = 0; i < c->g->ndisks; i++)
+      if (strcasecmp (c->g->tables[i].id, id) == 0)
+        for (size_t p = 0; p < c->g->tables[i].n; p++)
+          if (c->g->tables[i].parts[p].offset == off) {
+            char dev[600];
+            snprintf (dev, sizeof dev, "%s:p%u", lf_disk_path (c->g->disks[i]),
+                      c->g->tables[i].parts[p].number);
+            json_object_set_new (j, "partition", json_string (dev));
+          }
+  }
+  else if (len == 24 && memcmp (d, "DMIO:ID:", 8) == 0) {
+    char guid[40];
+    guid_str (d + 8, guid);
+    json_object_set_new (j, "gpt_partition_guid", json_string (guid));
+    for (size_t i = 0; i < c->g->ndisks; i++)
+      for (size_t p = 0; p < c->g->tables[i].n; p++)
+        if (strcasecmp (c->g->tables[i].parts[p].uuid, guid) == 0) {
+          char dev[600];
+          snprintf (dev, sizeof dev, "%s:p%u", lf_disk_path (c->g->disks[i]),
+                    c->g->tables[i].parts[p].number);
+          json_object_set_new (j, "partition", json_string (dev));
+        }
+  }
+  else
+    json_object_set_new (j, "bytes", json_integer ((json_int_t) len));
+  json_array_append_new (c->letters, j);
+  return 0;
+}
+
+static json_t *
+control_set_json (struct lf_os *os, struct lf_hive *hv, const char *cs,
+                  const char *sysroot)
+{
+  json_t *j = json_object (), *drivers = json_object (), *vmw = json_array ();
+  json_t *nics = json_array ();
+  char path[512];
+
+  for (size_t i = 0; i < sizeof boot_drivers / sizeof boot_drivers[0]; i++) {
+    uint32_t start;
+    snprintf (path, sizeof path, "%s\\Services\\%s", cs, boot_drivers[i]);
+    uint64_t n = lf_hive_node (hv, path);
+    char sys[512];
+    snprintf (sys, sizeof sys, "%s/System32/drivers/%s.sys", sysroot,
+              boot_drivers[i]);
+    bool file = lf_guest_exists (&os->mounts, sys);
+    lf_error_clear ();
+    json_t *d = json_pack ("{s:b, s:b}", "service", n != 0, "file", file);
+    if (n && lf_hive_get_dword (hv, n, "Start", &start) == 0) {
+      json_object_set_new (d, "start", json_integer (start));
+      json_object_set_new (d, "start_name", json_string (start_name (start)));
+    }
+    json_object_set_new (drivers, boot_drivers[i], d);
+  }
+  json_object_set_new (j, "boot_drivers", drivers);
+
+  uint32_t san;
+  snprintf (path, sizeof path, "%s\\Services\\partmgr\\Parameters", cs);
+  if (lf_hive_get_dword (hv, lf_hive_node (hv, path), "SanPolicy", &san) == 0)
+    json_object_set_new (j, "san_policy", json_integer (san));
+  else
+    json_object_set_new (j, "san_policy", json_null ());
+
+  for (size_t i = 0; i < sizeof vmware_services / sizeof vmware_services[0]; i++) {
+    uint32_t start;
+    snprintf (path, sizeof path, "%s\\Services\\%s", cs, vmware_services[i]);
+    uint64_t n = lf_hive_node (hv, path);
+    if (n && lf_hive_get_dword (hv, n, "Start", &start) == 0)
+      json_array_append_new (vmw, json_pack ("{s:s, s:i, s:s}", "service",
+                                             vmware_services[i], "start",
+                                             (int) start, "start_name",
+                                             start_name (start)));
+  }
+  json_object_set_new (j, "vmware_tools", vmw);
+
+  static const char *const agents[] = { "WindowsAzureGuestAgent", "RdAgent" };
+  json_t *ag = json_array ();
+  for (size_t i = 0; i < 2; i++) {
+    snprintf (path, sizeof path, "%s\\Services\\%s", cs, agents[i]);
+    if (lf_hive_node (hv, path))
+      json_array_append_new (ag, json_string (agents[i]));
+  }
+  json_object_set_new (j, "azure_agent", ag);
+
+  snprintf (path, sizeof path, "%s\\Services\\Tcpip\\Parameters\\Interfaces", cs);
+  uint64_t ifs = lf_hive_node (hv, path);
+  char **names = lf_hive_children (hv, ifs);
+  for (char **n = names; n && *n; n++) {
+    char ipath[700];
+    snprintf (ipath, sizeof ipath, "%s\\%s", path, *n);
+    uint64_t node = lf_hive_node (hv, ipath);
+    uint32_t dhcp = 0;
+    bool has = lf_hive_get_dword (hv, node, "EnableDHCP", &dhcp) == 0;
+    json_t *nic = json_pack ("{s:s}", "interface", *n);
+    json_object_set_new (nic, "dhcp", has ? json_boolean (dhcp) : json_null ());
+    static const char *const multi[] = { "IPAddress", "SubnetMask",
+                                         "DefaultGateway" };
+    for (size_t k = 0; k < 3; k++) {
+      char **v = lf_hive_get_multi (hv, node, multi[k]);
+      json_t *a = json_array ();
+      for (char **p = v; p && *p; p++) {
+        if (**p)
+          json_array_append_new (a, json_string (*p));
+        free (*p);
+      }
+      free (v);
+      json_object_set_new (nic, multi[k], a);
+    }
+    CLEANUP_FREE char *ns = lf_hive_get_string (hv, node, "NameServer");
+    if (ns && *ns)
+      json_object_set_new (nic, "NameServer", json_string (ns));
+    json_array_append_new (nics, nic);
+  }
+  lf_free_names (names);
+  json_object_set_new (j, "nics", nics);
+  return j;
+}
+
+static void
+inspect_system (struct lf_guest *g, struct lf_os *os, const char *sysroot)
+{
+  char path[256];
+  struct lf_hive *hv;
+  json_t *sets = json_object ();
+  uint32_t current = 0, lkg = 0, def = 0;
+
+  snprintf (path, sizeof path, "%s/System32/config/SYSTEM", sysroot);
+  hv = lf_hive_open (&os->mounts, path, false);
+  if (!hv) {
+    json_object_set_new (os->facts, "system_hive_error",
+                         json_string (lf_last_error ()));
+    return;
+  }
+  /* A hive whose sequence numbers differ was not flushed at shutdown:
+   * its .LOG1/.LOG2 hold changes hivex does not replay.
+   */
+  json_t *hive = json_pack ("{s:s, s:b}", "path", path,
+                            "dirty", lf_hive_dirty (hv));
+  json_t *logs = json_array ();
+  for (int i = 1; i <= 2; i++) {
+    char lp[300];
+    snprintf (lp, sizeof lp, "%s.LOG%d", path, i);
+    if (lf_guest_exists (&os->mounts, lp))
+      json_array_append_new (logs, json_string (lp));
+    lf_error_clear ();
+  }
+  json_object_set_new (hive, "logs", logs);
+  json_object_set_new (os->facts, "system_hive", hive);
+
+  uint64_t sel = lf_hive_node (hv, "Select");
+  (void) lf_hive_get_dword (hv, sel, "Current", &current);
+  (void) lf_hive_get_dword (hv, sel, "Default", &def);
+  (void) lf_hive_get_dword (hv, sel, "LastKnownGood", &lkg);
+  json_object_set_new (os->facts, "select",
+                       json_pack ("{s:i, s:i, s:i}", "current", (int) current,
+                                  "default", (int) def,
+                                  "last_known_good", (int) lkg));
+  char **roots = lf_hive_children (hv, lf_hive_node (hv, ""));
+  for (char **n = roots; n && *n; n++)
+    if (strncasecmp (*n, "ControlSet", 10) == 0)
+      json_object_set_new (sets, *n, control_set_json (os, hv, *n, sysroot));
+  lf_free_names (roots);
+  json_object_set_new (os->facts, "control_sets", sets);
+  snprintf (path, sizeof path, "ControlSet%03u", current);
+  json_object_set_new (os->facts, "current_control_set", json_string (path));
+
+  char envp[300];
+  snprintf (envp, sizeof envp, "%s\\Control\\Session Manager\\Environment", path);
+  CLEANUP_FREE char *arch = lf_hive_get_string (hv, lf_hive_node (hv, envp),
+                                                "PROCESSOR_ARCHITECTURE");
+  json_object_set_new (os->facts, "arch",
+                       !arch ? json_null ()
+                       : json_string (strcasecmp (arch, "AMD64") == 0 ? "x86_64"
+                                      : strcasecmp (arch, "x86") == 0 ? "i386"
+                                      : strcasecmp (arch, "ARM64") == 0 ? "aarch64"
+                                      : arch));
+
+  struct md_ctx c = { .g = g, .letters = json_array () };
+  uint64_t md = lf_hive_node (hv, "MountedDevices");
+  if (md)
+    (void) lf_hive_values (hv, md, md_value, &c);
+  json_object_set_new (os->facts, "drive_letters", c.letters);
+  lf_hive_close (hv);
+}
+
+int
+lf_inspect_windows (struct lf_guest *g, struct lf_os *os)
+{
+  const char *sysroot = lf_guest_exists (&os->mounts, "/Windows/System32")
+    ? "/Windows" : "/WINNT";
+  lf_error_clear ();
+  json_object_set_new (os->facts, "systemroot", json_string (sysroot));
+  inspect_software (os, sysroot);
+  inspect_system (g, os, sysroot);
+
+  bool bitlocker = false;
+  for (size_t i = 0; i < g->nfs; i++)
+    if (strcmp (g->fss[i].info.type, "BitLocker") == 0)
+      bitlocker = true;
+  json_object_set_new (os->facts, "bitlocker", json_boolean (bitlocker));
+  json_object_set_new (os->facts, "azure_generations", json_array ());
+  return 0;
+}

@@ -1,0 +1,344 @@
+/* landfall guest/: finding what is on a set of disks.
+ *
+ * Every disk given is opened (any convert/ format), its partition table
+ * read, every partition and every mappable LVM logical volume probed, each
+ * filesystem a native backend reads opened, and every operating system
+ * root found inspected (inspect-linux.c, inspect-windows.c).  Multi-disk
+ * guests work: /boot, /var or D: may live on another disk given together.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "guest.h"
+
+#define GUEST_MAX_DISKS 64
+#define GUEST_MAX_BDS   1024
+
+static int
+add_bd (struct lf_guest *g, struct lf_blockdev *bd)
+{
+  if (g->nbds == GUEST_MAX_BDS) {
+    lf_error (EINVAL, "more than %d block devices", GUEST_MAX_BDS);
+    lf_bd_free (bd);
+    return -1;
+  }
+  struct lf_blockdev **n = realloc (g->bds, (g->nbds + 1) * sizeof *n);
+  if (!n) {
+    lf_bd_free (bd);
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  g->bds = n;
+  g->bds[g->nbds++] = bd;
+  return 0;
+}
+
+/* Probe BD and record it as a filesystem (or a PV, or something we only
+ * report).  DISK is the index of the disk, PART the partition number or
+ * 0, LV the logical volume name or NULL.
+ */
+static int
+add_fs (struct lf_guest *g, struct lf_blockdev *bd, size_t disk,
+        unsigned part, const char *lv)
+{
+  struct lf_guest_fs *f;
+  struct lf_guest_fs *n = realloc (g->fss, (g->nfs + 1) * sizeof *n);
+
+  if (!n) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  g->fss = n;
+  f = &g->fss[g->nfs];
+  memset (f, 0, sizeof *f);
+  f->bd = bd;
+  f->disk = disk;
+  f->part = part;
+  if (lv)
+    snprintf (f->lv, sizeof f->lv, "%s", lv);
+  if (lf_fs_probe (bd, &f->info) == -1) {
+    snprintf (f->error, sizeof f->error, "%s", lf_last_error ());
+    g->nfs++;
+    return 0;                   /* a finding, not a failure of inspection */
+  }
+  g->nfs++;
+  return 0;
+}
+
+struct lf_guest *
+lf_guest_open (const char *const *paths, size_t n, bool writable)
+{
+  struct lf_guest *g = calloc (1, sizeof *g);
+  struct lf_blockdev **pvs = NULL;
+  size_t npvs = 0;
+
+  if (!g) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  if (n == 0 || n > GUEST_MAX_DISKS) {
+    lf_error (EINVAL, "between 1 and %d disks, please", GUEST_MAX_DISKS);
+    goto error;
+  }
+  g->writable = writable;
+  g->disks = calloc (n, sizeof *g->disks);
+  g->disk_bds = calloc (n, sizeof *g->disk_bds);
+  g->tables = calloc (n, sizeof *g->tables);
+  if (!g->disks || !g->disk_bds || !g->tables) {
+    lf_error (ENOMEM, "out of memory");
+    goto error;
+  }
+  g->ndisks = n;
+
+  for (size_t i = 0; i < n; i++) {
+    g->disks[i] = lf_disk_open (paths[i], NULL);
+    if (!g->disks[i])
+      goto error;
+    g->disk_bds[i] = lf_bd_new_disk (g->disks[i], writable, paths[i]);
+    if (!g->disk_bds[i])
+      goto error;
+    if (lf_partitions_probe (g->disk_bds[i], &g->tables[i]) == -1)
+      goto error;
+    if (g->tables[i].n == 0) {
+      if (add_fs (g, g->disk_bds[i], i, 0, NULL) == -1)
+        goto error;
+      continue;
+    }
+    for (size_t p = 0; p < g->tables[i].n; p++) {
+      const struct lf_partition *pt = &g->tables[i].parts[p];
+      char name[512];
+      if (pt->extended)
+        continue;
+      snprintf (name, sizeof name, "%s:p%u", paths[i], pt->number);
+      struct lf_blockdev *bd = lf_bd_new_window (g->disk_bds[i], pt->offset,
+                                                 pt->size, name);
+      if (!bd || add_bd (g, bd) == -1 || add_fs (g, bd, i, pt->number, NULL) == -1)
+        goto error;
+    }
+  }
+
+  /* LVM: every PV found, across all disks, then the LVs on them. */
+  for (size_t i = 0; i < g->nfs; i++)
+    if (strcmp (g->fss[i].info.type, "LVM2_member") == 0) {
+      struct lf_blockdev **np = realloc (pvs, (npvs + 1) * sizeof *np);
+      if (!np) {
+        lf_error (ENOMEM, "out of memory");
+        goto error;
+      }
+      pvs = np;
+      pvs[npvs++] = g->fss[i].bd;
+    }
+  if (npvs > 0) {
+    if (lf_lvm_scan (pvs, npvs, &g->lvm) == -1)
+      goto error;
+    for (size_t i = 0; i < g->lvm.n; i++) {
+      struct lf_lvm_lv *lv = &g->lvm.lvs[i];
+      char name[300];
+      if (!lv->bd)
+        continue;
+      snprintf (name, sizeof name, "%s/%s", lv->vg, lv->name);
+      if (add_fs (g, lv->bd, SIZE_MAX, 0, name) == -1)
+        goto error;
+    }
+  }
+  free (pvs);
+
+  /* Open what the native backends read. */
+  for (size_t i = 0; i < g->nfs; i++) {
+    struct lf_guest_fs *f = &g->fss[i];
+    const char *t = f->info.type;
+    if (f->error[0] || !*t || strcmp (t, "LVM2_member") == 0 ||
+        strcmp (t, "swap") == 0)
+      continue;
+    f->fs = lf_fs_open (f->bd, &f->info, writable);
+    if (!f->fs)
+      snprintf (f->error, sizeof f->error, "%s", lf_last_error ());
+  }
+  return g;
+
+ error:
+  free (pvs);
+  lf_guest_close (g);
+  return NULL;
+}
+
+void
+lf_guest_close (struct lf_guest *g)
+{
+  if (!g)
+    return;
+  for (size_t i = 0; i < g->nos; i++) {
+    lf_mounts_free (&g->oses[i].mounts);
+    json_decref (g->oses[i].facts);
+  }
+  free (g->oses);
+  for (size_t i = 0; i < g->nfs; i++)
+    lf_fs_close (g->fss[i].fs);
+  free (g->fss);
+  /* LVs map onto partitions: free them first, then partitions, then disks. */
+  lf_lvm_free (&g->lvm);
+  for (size_t i = g->nbds; i-- > 0; )
+    lf_bd_free (g->bds[i]);
+  free (g->bds);
+  for (size_t i = 0; i < g->ndisks; i++) {
+    if (g->tables)
+      lf_partitions_free (&g->tables[i]);
+    if (g->disk_bds)
+      lf_bd_free (g->disk_bds[i]);
+    if (g->disks)
+      lf_disk_close (g->disks[i]);
+  }
+  free (g->tables);
+  free (g->disk_bds);
+  free (g->disks);
+  free (g);
+}
+
+const char *
+lf_guest_fs_device (const struct lf_guest *g, const struct lf_guest_fs *f)
+{
+  (void) g;
+  return f->lv[0] ? f->lv : lf_bd_name (f->bd);
+}
+
+/* Does FS look like the root of an OS?  Returns the type or NULL. */
+static const char *
+os_type (struct lf_fs *fs)
+{
+  struct lf_mounts ms = { 0 };
+  const char *type = NULL;
+
+  if (lf_mounts_add (&ms, "/", fs) == -1)
+    return NULL;
+  if (lf_guest_exists (&ms, "/Windows/System32/config/SYSTEM") ||
+      lf_guest_exists (&ms, "/WINNT/system32/config/system"))
+    type = "windows";
+  else if (lf_guest_exists (&ms, "/etc") &&
+           (lf_guest_exists (&ms, "/etc/os-release") ||
+            lf_guest_exists (&ms, "/usr/lib/os-release") ||
+            lf_guest_exists (&ms, "/etc/redhat-release") ||
+            lf_guest_exists (&ms, "/etc/SuSE-release") ||
+            lf_guest_exists (&ms, "/etc/debian_version")) &&
+           (lf_guest_exists (&ms, "/bin") || lf_guest_exists (&ms, "/usr/bin")))
+    type = "linux";
+  lf_mounts_free (&ms);
+  lf_error_clear ();
+  return type;
+}
+
+int
+lf_guest_inspect (struct lf_guest *g)
+{
+  for (size_t i = 0; i < g->nfs; i++) {
+    struct lf_guest_fs *f = &g->fss[i];
+    const char *type;
+    struct lf_os *os;
+
+    if (!f->fs || !(type = os_type (f->fs)))
+      continue;
+    struct lf_os *n = realloc (g->oses, (g->nos + 1) * sizeof *n);
+    if (!n) {
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    g->oses = n;
+    os = &g->oses[g->nos++];
+    memset (os, 0, sizeof *os);
+    os->root = i;
+    os->type = type;
+    os->facts = json_object ();
+    if (!os->facts || lf_mounts_add (&os->mounts, "/", f->fs) == -1)
+      return -1;
+    json_object_set_new (os->facts, "type", json_string (type));
+    json_object_set_new (os->facts, "root",
+                         json_string (lf_guest_fs_device (g, f)));
+    int r = strcmp (type, "linux") == 0
+      ? lf_inspect_linux (g, os) : lf_inspect_windows (g, os);
+    if (r == -1)
+      return -1;
+  }
+  return 0;
+}
+
+/* Find the filesystem an fstab spec (or a Windows volume) names. */
+struct lf_guest_fs *
+lf_guest_find_fs (struct lf_guest *g, const char *key, const char *value)
+{
+  for (size_t i = 0; i < g->nfs; i++) {
+    struct lf_guest_fs *f = &g->fss[i];
+    const char *v = strcmp (key, "UUID") == 0 ? f->info.uuid
+      : strcmp (key, "LABEL") == 0 ? f->info.label : NULL;
+    if (v && *v && strcasecmp (v, value) == 0)
+      return f;
+  }
+  return NULL;
+}
+
+static json_t *
+partition_json (const struct lf_partition *p)
+{
+  return json_pack ("{s:i, s:I, s:I, s:s, s:s, s:s, s:b, s:b, s:b}",
+                    "number", (int) p->number,
+                    "offset", (json_int_t) p->offset,
+                    "size", (json_int_t) p->size,
+                    "type", p->type, "uuid", p->uuid, "name", p->name,
+                    "bootable", p->bootable, "extended", p->extended,
+                    "logical", p->logical);
+}
+
+json_t *
+lf_guest_report (struct lf_guest *g)
+{
+  json_t *disks = json_array (), *fss = json_array (), *oses = json_array ();
+  json_t *lvs = json_array ();
+
+  for (size_t i = 0; i < g->ndisks; i++) {
+    json_t *parts = json_array ();
+    for (size_t p = 0; p < g->tables[i].n; p++)
+      json_array_append_new (parts, partition_json (&g->tables[i].parts[p]));
+    json_array_append_new (disks, json_pack (
+      "{s:s, s:s, s:s, s:I, s:{s:s, s:s, s:b, s:o}}",
+      "path", lf_disk_path (g->disks[i]),
+      "format", lf_disk_format (g->disks[i]),
+      "subformat", lf_disk_subformat (g->disks[i]),
+      "virtual_size", (json_int_t) lf_disk_size (g->disks[i]),
+      "partition_table",
+        "type", g->tables[i].type, "id", g->tables[i].id,
+        "hybrid", g->tables[i].hybrid, "partitions", parts));
+  }
+  for (size_t i = 0; i < g->lvm.n; i++) {
+    const struct lf_lvm_lv *lv = &g->lvm.lvs[i];
+    json_t *j = json_pack ("{s:s, s:s, s:s, s:b}", "vg", lv->vg,
+                           "name", lv->name, "uuid", lv->uuid,
+                           "mapped", lv->bd != NULL);
+    if (!lv->bd)
+      json_object_set_new (j, "why_not", json_string (lv->why_not));
+    json_array_append_new (lvs, j);
+  }
+  for (size_t i = 0; i < g->nfs; i++) {
+    const struct lf_guest_fs *f = &g->fss[i];
+    json_t *j = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I}",
+                           "device", lf_guest_fs_device (g, f),
+                           "type", f->info.type, "uuid", f->info.uuid,
+                           "label", f->info.label, "version", f->info.version,
+                           "size", (json_int_t) lf_bd_size (f->bd));
+    if (f->disk != SIZE_MAX) {
+      json_object_set_new (j, "disk", json_integer ((json_int_t) f->disk));
+      json_object_set_new (j, "partition", json_integer (f->part));
+    }
+    if (f->fs)
+      json_object_set_new (j, "backend", json_string (f->fs->ops->name));
+    if (f->error[0])
+      json_object_set_new (j, "error", json_string (f->error));
+    json_array_append_new (fss, j);
+  }
+  for (size_t i = 0; i < g->nos; i++)
+    json_array_append (oses, g->oses[i].facts);
+  return json_pack ("{s:o, s:o, s:o, s:o}", "disks", disks,
+                    "logical_volumes", lvs, "filesystems", fss,
+                    "operating_systems", oses);
+}

@@ -1,0 +1,140 @@
+/* landfall inspect: what is on a machine's disks. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+#include "guest.h"
+#include "cli.h"
+
+static void
+usage (FILE *fp)
+{
+  fprintf (fp,
+"Usage: landfall inspect [OPTIONS] DISK...\n"
+"\n"
+"Report what is on the disks of one machine, read-only, without running\n"
+"anything from the guest: per disk its format, size, partition table and\n"
+"partitions; filesystems (type, UUID, label); LVM logical volumes; and for\n"
+"each operating system found:\n"
+"  Windows: product, version, build, edition, architecture, control sets,\n"
+"    the boot drivers Azure needs (storvsc, vmbus, storflt, intelide,\n"
+"    atapi: service, Start, .sys), SAN policy, drive letters mapped to\n"
+"    partitions, NICs (static or DHCP), VMware Tools, Azure agent,\n"
+"    BitLocker, hive state;\n"
+"  Linux: distribution, version, family, architecture, kernels with their\n"
+"    Hyper-V modules, initramfs images and generator, boot loaders,\n"
+"    firmware, fstab and what each entry resolves to, network stacks and\n"
+"    their addressing, persistent-net rules, VMware tools, waagent,\n"
+"    cloud-init, SELinux;\n"
+"  and which Azure generations the disk can boot as, and why.\n"
+"\n"
+"Give every disk of the machine, in the order the source VM had them:\n"
+"/boot, /var or D: may live on another disk, and /dev/sdb means the\n"
+"second disk given.\n"
+"\n"
+"Options:\n"
+"      --json        the report as JSON on stdout\n"
+"  -v, --verbose     debug output on stderr\n"
+"  -h, --help        this help\n"
+"\n"
+"Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+static void
+print_human (json_t *r)
+{
+  size_t i;
+  json_t *d, *f, *os;
+
+  json_array_foreach (json_object_get (r, "disks"), i, d) {
+    json_t *pt = json_object_get (d, "partition_table");
+    printf ("disk %zu: %s (%s%s%s, %lld bytes), partition table: %s\n", i,
+            json_string_value (json_object_get (d, "path")),
+            json_string_value (json_object_get (d, "format")),
+            *json_string_value (json_object_get (d, "subformat")) ? " " : "",
+            json_string_value (json_object_get (d, "subformat")),
+            (long long) json_integer_value (json_object_get (d, "virtual_size")),
+            *json_string_value (json_object_get (pt, "type"))
+            ? json_string_value (json_object_get (pt, "type")) : "none");
+  }
+  json_array_foreach (json_object_get (r, "filesystems"), i, f) {
+    json_t *err = json_object_get (f, "error");
+    printf ("  %-28s %-12s %s%s%s\n",
+            json_string_value (json_object_get (f, "device")),
+            *json_string_value (json_object_get (f, "type"))
+            ? json_string_value (json_object_get (f, "type")) : "(unknown)",
+            json_string_value (json_object_get (f, "uuid")),
+            err ? "  ! " : "", err ? json_string_value (err) : "");
+  }
+  json_array_foreach (json_object_get (r, "operating_systems"), i, os) {
+    const char *type = json_string_value (json_object_get (os, "type"));
+    printf ("%s on %s", type, json_string_value (json_object_get (os, "root")));
+    if (strcmp (type, "linux") == 0) {
+      json_t *dist = json_object_get (os, "distro");
+      printf (": %s (family %s)\n",
+              json_string_value (json_object_get (dist, "name")) ?: "?",
+              json_string_value (json_object_get (dist, "family")) ?: "?");
+    }
+    else {
+      json_t *p = json_object_get (os, "product");
+      printf (": %s, build %s\n",
+              json_string_value (json_object_get (p, "name")) ?: "?",
+              json_string_value (json_object_get (p, "build")) ?: "?");
+    }
+  }
+}
+
+int
+lf_cmd_inspect (int argc, char *argv[])
+{
+  enum { OPT_JSON = 256 };
+  static const struct option longopts[] = {
+    { "json",    no_argument, NULL, OPT_JSON },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help",    no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  bool json = false;
+  struct lf_guest *g = NULL;
+  json_t *report = NULL;
+  int c, ret = LF_EXIT_FAILED;
+
+  optind = 1;
+  while ((c = getopt_long (argc, argv, "vh", longopts, NULL)) != -1) {
+    switch (c) {
+    case OPT_JSON: json = true; break;
+    case 'v': lf_debug_level++; break;
+    case 'h': usage (stdout); return LF_EXIT_OK;
+    default: usage (stderr); return LF_EXIT_USAGE;
+    }
+  }
+  if (optind >= argc) {
+    fprintf (stderr, "%s inspect: expected at least one disk (see --help)\n",
+             lf_progname);
+    return LF_EXIT_USAGE;
+  }
+  g = lf_guest_open ((const char *const *) argv + optind,
+                     (size_t) (argc - optind), false);
+  if (!g || lf_guest_inspect (g) == -1)
+    goto out;
+  report = lf_guest_report (g);
+  if (json)
+    lf_cli_print_json (report);
+  else
+    print_human (report);
+  ret = LF_EXIT_OK;
+ out:
+  if (ret != LF_EXIT_OK) {
+    lf_cli_print_error ();
+    if (json) {
+      json_t *e = json_pack ("{s:s, s:b, s:s}", "command", "inspect", "ok", 0,
+                             "error", lf_last_error ());
+      lf_cli_print_json (e);
+      json_decref (e);
+    }
+  }
+  json_decref (report);
+  lf_guest_close (g);
+  return ret;
+}

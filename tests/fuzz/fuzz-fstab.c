@@ -1,0 +1,14 @@
+/* landfall fuzz target: the fstab parser (guest/fstab.c). */
+#include "guest.h"
+#include "fuzz-buffer.h"
+
+static void
+fuzz_one (const char *data, size_t size)
+{
+  struct lf_fstab t;
+  if (lf_fstab_parse (data, size, "fstab", &t) == 0) {
+    for (size_t i = 0; i < t.n; i++)
+      (void) lf_fstab_has_option (&t.e[i], "nofail");
+    lf_fstab_free (&t);
+  }
+}
