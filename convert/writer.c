@@ -26,7 +26,7 @@
 #include "format.h"
 
 #define CHUNK_SIZE      (4 * LF_MiB)     /* one worker's read */
-#define ZERO_GRANULE    (64 * LF_KiB)    /* zero detection unit */
+#define ZERO_GRANULE    (4 * LF_KiB)     /* zero detection: a filesystem block */
 #define MAX_THREADS     64
 #define QUEUE_LEN       (2 * MAX_THREADS)
 
@@ -115,6 +115,12 @@ write_nonzero (struct copy *c, const char *buf, uint64_t len, uint64_t offset)
       lf_error_prefix ("%s", c->dest);
       return -1;
     }
+    /* Start writeback now, so that the fsync before the rename finds
+     * little left to do and the disk works while we read.  Advisory: an
+     * error here shows up again at fsync.
+     */
+    (void) sync_file_range (c->fd, (off_t) (offset + start),
+                            (off_t) (i - start), SYNC_FILE_RANGE_WRITE);
     written += i - start;
   }
   return (int64_t) written;
