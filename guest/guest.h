@@ -195,6 +195,13 @@ extern void lf_fs_close (struct lf_fs *fs);
 /* ext2.c, ntfs.c, tree.c, guestfs.c: the backends' constructors. */
 extern struct lf_fs *lf_fs_open_ext2 (struct lf_blockdev *bd, bool writable);
 extern struct lf_fs *lf_fs_open_ntfs (struct lf_blockdev *bd, bool writable);
+/* ntfs.c: the state of an NTFS volume, found when it was opened (also
+ * read-only, as findings).  DIRTY: the volume's dirty flag is set (not
+ * shut down cleanly, or chkdsk pending).  HIBERNATED: hiberfil.sys holds a
+ * hibernation image (hibernate or Windows fast startup).  A writable open
+ * refuses both, as it refuses BitLocker (EACCES).  -1 if FS is not NTFS.
+ */
+extern int lf_ntfs_state (struct lf_fs *fs, bool *dirty, bool *hibernated);
 /* A directory on the host that holds a guest filesystem (a kernel mount in
  * the appliance, or a test fixture).  Every path is resolved beneath ROOT
  * (openat2 RESOLVE_IN_ROOT): nothing outside ROOT is ever reached.
