@@ -337,6 +337,9 @@ extern struct lf_guest_fs *lf_guest_find_fs (struct lf_guest *g,
                                              const char *key,
                                              const char *value);
 
+/* Firmware the disks boot with and the Azure generations that fit. */
+extern void lf_guest_firmware (struct lf_guest *g, struct lf_os *os);
+
 /* inspect-linux.c, inspect-windows.c: fill os->facts (and os->mounts). */
 /* KEY's value in a shell-style KEY=value text (os-release, sysconfig),
  * quotes removed; a new string or NULL.

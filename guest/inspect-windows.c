@@ -132,8 +132,12 @@ md_value (void *opaque, const char *name, uint32_t type, const void *data,
           json_object_set_new (j, "partition", json_string (dev));
         }
   }
-  else
-    json_object_set_new (j, "bytes", json_integer ((json_int_t) len));
+  else if (len % 2 == 0 && len >= 4) {
+    /* A device path in UTF-16 (CD-ROMs, removable media, volumes). */
+    CLEANUP_FREE char *dev = lf_utf16_to_utf8 (d, len, false);
+    if (dev)
+      json_object_set_new (j, "device", json_string (dev));
+  }
   json_array_append_new (c->letters, j);
   return 0;
 }
@@ -308,6 +312,15 @@ lf_inspect_windows (struct lf_guest *g, struct lf_os *os)
     if (strcmp (g->fss[i].info.type, "BitLocker") == 0)
       bitlocker = true;
   json_object_set_new (os->facts, "bitlocker", json_boolean (bitlocker));
-  json_object_set_new (os->facts, "azure_generations", json_array ());
+  /* A hibernated or dirty volume (fast startup) must not be changed: the
+   * fix refuses it, inspection reports it.
+   */
+  bool dirty = false, hibernated = false;
+  if (lf_ntfs_state (g->fss[os->root].fs, &dirty, &hibernated) == 0) {
+    json_object_set_new (os->facts, "ntfs_dirty", json_boolean (dirty));
+    json_object_set_new (os->facts, "hibernated", json_boolean (hibernated));
+  }
+  lf_error_clear ();
+  lf_guest_firmware (g, os);
   return 0;
 }

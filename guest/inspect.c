@@ -278,6 +278,46 @@ lf_guest_find_fs (struct lf_guest *g, const char *key, const char *value)
   return NULL;
 }
 
+void
+lf_guest_firmware (struct lf_guest *g, struct lf_os *os)
+{
+  /* An EFI system partition means UEFI; MBR boot code or a BIOS boot
+   * partition means BIOS.  A disk may have both (hybrid).
+   */
+  bool esp = false, bios = false;
+  for (size_t d = 0; d < g->ndisks; d++) {
+    const struct lf_partition_table *t = &g->tables[d];
+    for (size_t p = 0; p < t->n; p++) {
+      const char *ty = t->parts[p].type;
+      if (strcasecmp (ty, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b") == 0 ||
+          strcasecmp (ty, "0xef") == 0)
+        esp = true;
+      if (strcasecmp (ty, "21686148-6449-6e6f-744e-656564454649") == 0)
+        bios = true;
+    }
+    if (strcmp (t->type, "dos") == 0) {
+      uint8_t mbr[440];
+      if (lf_bd_pread (g->disk_bds[d], mbr, sizeof mbr, 0) == 0 &&
+          !lf_is_zero (mbr, sizeof mbr))
+        bios = true;
+      lf_error_clear ();
+    }
+  }
+  json_t *fw = json_array (), *gen = json_array ();
+  if (bios) {
+    json_array_append_new (fw, json_string ("bios"));
+    json_array_append_new (gen, json_pack ("{s:s, s:s}", "generation",
+      "azure-gen1", "why", "BIOS boot code (MBR or BIOS boot partition)"));
+  }
+  if (esp) {
+    json_array_append_new (fw, json_string ("uefi"));
+    json_array_append_new (gen, json_pack ("{s:s, s:s}", "generation",
+      "azure-gen2", "why", "an EFI system partition"));
+  }
+  json_object_set_new (os->facts, "firmware", fw);
+  json_object_set_new (os->facts, "azure_generations", gen);
+}
+
 static json_t *
 partition_json (const struct lf_partition *p)
 {
