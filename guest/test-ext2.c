@@ -1,0 +1,736 @@
+/* Unit tests for the libext2fs backend (guest/ext2.c).
+ *
+ * Fixtures are made here by the real tools: mkfs.ext4/ext3/ext2 -d over
+ * a small tree, most at a 1 MiB partition offset (so every access goes
+ * through a window block device), and the results are checked from the
+ * outside with e2fsck -fn and debugfs (which take "IMAGE?offset=N").
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guest.h"
+
+#define OFFSET   (1024 * 1024)
+#define BIG_SIZE (5 * 1024 * 1024)
+#define NMANY    500
+#define SLOW_TARGET \
+  "/a/rather/long/symlink/target/that/does/not/fit/in/the/sixty/bytes/" \
+  "of/i_block/so/it/needs/a/data/block"
+
+static char tmp[64];
+
+/* Run a shell command built from FMT; returns its exit status. */
+static int run (const char *fmt, ...) LF_PRINTF (1, 2);
+static int
+run (const char *fmt, ...)
+{
+  char cmd[4096];
+  va_list ap;
+  int r;
+
+  va_start (ap, fmt);
+  vsnprintf (cmd, sizeof cmd, fmt, ap);
+  va_end (ap);
+  r = system (cmd);
+  return r == -1 ? -1 : WEXITSTATUS (r);
+}
+
+/* Output of a shell command (at most 64 KiB) as a new string. */
+static char *
+capture (const char *cmd)
+{
+  FILE *fp = popen (cmd, "r");
+  char *buf = calloc (1, 65536);
+  size_t n;
+
+  ck_assert (fp && buf);
+  n = fread (buf, 1, 65535, fp);
+  buf[n] = '\0';
+  pclose (fp);
+  return buf;
+}
+
+static void
+setup (void)
+{
+  strcpy (tmp, "/tmp/lf-test-ext2-XXXXXX");
+  ck_assert (mkdtemp (tmp) != NULL);
+  lf_error_clear ();
+}
+
+static void
+teardown (void)
+{
+  run ("rm -rf %s", tmp);
+}
+
+static void
+make_tree (void)
+{
+  ck_assert_int_eq (run (
+    "set -e; cd %s; mkdir -p src/etc/many src/usr/bin src/emptydir src/sub/d;"
+    "printf 'UUID=1234 / ext4 defaults 0 1\\n' > src/etc/fstab;"
+    "chmod 600 src/etc/fstab;"
+    "echo myhost > src/etc/hostname;"
+    "i=1; while [ $i -le %d ]; do echo $i > src/etc/many/file-$i; "
+    "  i=$((i+1)); done;"
+    "head -c %d /dev/urandom > src/big;"
+    "ln -s /usr/share/zoneinfo/UTC src/etc/localtime;"
+    "ln -s %s src/etc/slowlink;"
+    "ln -s usr/bin src/bin;"
+    "echo hi > src/usr/bin/ls;"
+    "echo x > src/sub/d/f",
+    tmp, NMANY, BIG_SIZE, SLOW_TARGET), 0);
+}
+
+/* An image "NAME" holding the tree, the filesystem at OFF. */
+static void
+make_image (const char *mkfs, const char *name, unsigned off)
+{
+  make_tree ();
+  ck_assert_int_eq (run ("cd %s && %s -q -F -d src %s%u %s 60M >/dev/null", tmp, mkfs,
+                         off ? "-E offset=" : "-E lazy_itable_init=",
+                         off ? off : 0, name), 0);
+}
+
+/* debugfs / e2fsck name for an image with its offset. */
+static const char *
+dev (const char *name, unsigned off)
+{
+  static char buf[256];
+  snprintf (buf, sizeof buf, "%s/%s?offset=%u", tmp, name, off);
+  return buf;
+}
+
+struct opened {
+  struct lf_disk *disk;
+  struct lf_blockdev *bd, *win;
+  struct lf_fs *fs;
+};
+
+static struct lf_fs *
+open_fs (struct opened *o, const char *name, unsigned off, bool writable)
+{
+  char path[256];
+
+  snprintf (path, sizeof path, "%s/%s", tmp, name);
+  memset (o, 0, sizeof *o);
+  o->disk = lf_disk_open (path, "raw");
+  ck_assert_msg (o->disk, "%s", lf_last_error ());
+  o->bd = lf_bd_new_disk (o->disk, writable, "disk.img");
+  ck_assert_msg (o->bd, "%s", lf_last_error ());
+  o->win = lf_bd_new_window (o->bd, off, lf_bd_size (o->bd) - off,
+                             "disk.img:p1");
+  ck_assert_msg (o->win, "%s", lf_last_error ());
+  o->fs = lf_fs_open_ext2 (o->win, writable);
+  return o->fs;
+}
+
+static void
+close_fs (struct opened *o)
+{
+  if (o->fs)
+    o->fs->ops->close (o->fs);
+  lf_bd_free (o->win);
+  lf_bd_free (o->bd);
+  lf_disk_close (o->disk);
+}
+
+static void
+free_names (char **names)
+{
+  for (size_t i = 0; names && names[i]; i++)
+    free (names[i]);
+  free (names);
+}
+
+static size_t
+count_names (char **names)
+{
+  size_t n = 0;
+  while (names[n])
+    n++;
+  return n;
+}
+
+static void
+check_fsck (const char *name, unsigned off)
+{
+  char cmd[512];
+  snprintf (cmd, sizeof cmd, "e2fsck -fn '%s' 2>&1", dev (name, off));
+  char *out = capture (cmd);
+  int r = run ("e2fsck -fn '%s' >/dev/null 2>&1", dev (name, off));
+  ck_assert_msg (r == 0, "e2fsck -fn failed (%d):\n%s", r, out);
+  free (out);
+}
+
+static char *
+debugfs (const char *name, unsigned off, const char *request)
+{
+  char cmd[1024];
+  snprintf (cmd, sizeof cmd, "debugfs -R '%s' '%s' 2>/dev/null", request,
+            dev (name, off));
+  return capture (cmd);
+}
+
+static void
+check_content (struct lf_fs *fs, const char *path, const void *want,
+               size_t wantlen)
+{
+  char *buf = NULL;
+  size_t len = 0;
+
+  ck_assert_msg (fs->ops->read (fs, path, 64 * LF_MiB, &buf, &len) == 0,
+                 "%s", lf_last_error ());
+  ck_assert_uint_eq (len, wantlen);
+  ck_assert (memcmp (buf, want, len) == 0);
+  free (buf);
+}
+
+START_TEST (test_read_ops)
+{
+  struct opened o;
+  struct lf_fs *fs;
+  struct lf_stat st;
+  char **names = NULL, *buf = NULL, *target = NULL;
+  size_t len;
+
+  make_image ("mkfs.ext4", "disk.img", OFFSET);
+  fs = open_fs (&o, "disk.img", OFFSET, false);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  ck_assert_str_eq (fs->name, "disk.img:p1 (ext4)");
+  ck_assert (!fs->writable);
+
+  /* lstat */
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/fstab", &st), 0);
+  ck_assert_uint_eq (st.mode, S_IFREG | 0600);
+  ck_assert_uint_eq (st.size, strlen ("UUID=1234 / ext4 defaults 0 1\n"));
+  ck_assert_uint_eq (st.nlink, 1);
+  ck_assert (st.mtime > 1600000000);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/", &st), 0);
+  ck_assert_uint_eq (st.ino, 2);
+  ck_assert (S_ISDIR (st.mode));
+  ck_assert_int_eq (fs->ops->lstat (fs, "/bin", &st), 0);
+  ck_assert (S_ISLNK (st.mode));        /* not followed */
+
+  /* read */
+  check_content (fs, "/etc/fstab", "UUID=1234 / ext4 defaults 0 1\n", 30);
+  {
+    char path[256];
+    FILE *fp;
+    char *want = malloc (BIG_SIZE);
+    snprintf (path, sizeof path, "%s/src/big", tmp);
+    fp = fopen (path, "rb");
+    ck_assert (fp && want);
+    ck_assert_uint_eq (fread (want, 1, BIG_SIZE, fp), BIG_SIZE);
+    fclose (fp);
+    check_content (fs, "/big", want, BIG_SIZE);
+    free (want);
+  }
+  ck_assert_int_eq (fs->ops->read (fs, "/big", 1000, &buf, &len), -1);
+  ck_assert_int_eq (lf_last_errno (), EFBIG);
+  ck_assert_int_eq (fs->ops->read (fs, "/etc", LF_MiB, &buf, &len), -1);
+  ck_assert_int_eq (lf_last_errno (), EISDIR);
+  ck_assert_msg (strstr (lf_last_error (), "/etc: is a directory"), "%s",
+                 lf_last_error ());
+  ck_assert_int_eq (fs->ops->read (fs, "/bin", LF_MiB, &buf, &len), -1);
+  ck_assert_msg (strstr (lf_last_error (), "not a regular file"), "%s",
+                 lf_last_error ());
+
+  /* missing paths, and a symlink in the middle of a path */
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/nope/x", &st), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  ck_assert_msg (strstr (lf_last_error (), "disk.img:p1 (ext4): /etc/nope/x"),
+                 "%s", lf_last_error ());
+  ck_assert_int_eq (fs->ops->lstat (fs, "/bin/ls", &st), -1);
+  ck_assert_int_eq (lf_last_errno (), ELOOP);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/fstab/x", &st), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOTDIR);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/../etc", &st), -1);
+  ck_assert_int_eq (lf_last_errno (), EINVAL);
+
+  /* readlink: fast, slow, and not a link */
+  ck_assert_int_eq (fs->ops->readlink (fs, "/etc/localtime", &target), 0);
+  ck_assert_str_eq (target, "/usr/share/zoneinfo/UTC");
+  free (target);
+  ck_assert_int_eq (fs->ops->readlink (fs, "/etc/slowlink", &target), 0);
+  ck_assert_str_eq (target, SLOW_TARGET);
+  free (target);
+  ck_assert_int_eq (fs->ops->readlink (fs, "/bin", &target), 0);
+  ck_assert_str_eq (target, "usr/bin");
+  free (target);
+  ck_assert_int_eq (fs->ops->readlink (fs, "/etc/fstab", &target), -1);
+  ck_assert_int_eq (lf_last_errno (), EINVAL);
+
+  /* list */
+  ck_assert_int_eq (fs->ops->list (fs, "/", &names), 0);
+  {
+    const char *want[] = { "big", "bin", "emptydir", "etc", "lost+found",
+                           "sub", "usr", NULL };
+    for (size_t i = 0; want[i]; i++) {
+      ck_assert_ptr_nonnull (names[i]);
+      ck_assert_str_eq (names[i], want[i]);
+    }
+    ck_assert_ptr_null (names[7]);
+  }
+  free_names (names);
+  ck_assert_int_eq (fs->ops->list (fs, "/etc/many", &names), 0);
+  ck_assert_uint_eq (count_names (names), NMANY);
+  for (size_t i = 1; names[i]; i++)
+    ck_assert (strcmp (names[i - 1], names[i]) < 0);
+  free_names (names);
+  ck_assert_int_eq (fs->ops->list (fs, "/emptydir", &names), 0);
+  ck_assert_ptr_null (names[0]);
+  free_names (names);
+  ck_assert_int_eq (fs->ops->list (fs, "/etc/fstab", &names), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOTDIR);
+
+  close_fs (&o);
+}
+END_TEST
+
+START_TEST (test_read_only_refuses_writes)
+{
+  struct opened o;
+  struct lf_fs *fs;
+
+  make_image ("mkfs.ext4", "disk.img", OFFSET);
+  fs = open_fs (&o, "disk.img", OFFSET, false);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/fstab", "x", 1, 0644),
+                    -1);
+  ck_assert_int_eq (lf_last_errno (), EROFS);
+  ck_assert_msg (strstr (lf_last_error (), "/etc/fstab"), "%s",
+                 lf_last_error ());
+  ck_assert_int_eq (fs->ops->mkdir (fs, "/d", 0755), -1);
+  ck_assert_int_eq (lf_last_errno (), EROFS);
+  ck_assert_int_eq (fs->ops->remove (fs, "/etc/fstab"), -1);
+  ck_assert_int_eq (lf_last_errno (), EROFS);
+  ck_assert_int_eq (fs->ops->rename (fs, "/etc/fstab", "/x"), -1);
+  ck_assert_int_eq (lf_last_errno (), EROFS);
+  ck_assert_int_eq (fs->ops->symlink (fs, "t", "/l"), -1);
+  ck_assert_int_eq (lf_last_errno (), EROFS);
+  ck_assert_int_eq (fs->ops->sync (fs), 0);
+  close_fs (&o);
+
+  /* A writable open of a read-only device is refused up front. */
+  {
+    char path[256];
+    struct lf_disk *d;
+    struct lf_blockdev *bd;
+    snprintf (path, sizeof path, "%s/disk.img", tmp);
+    d = lf_disk_open (path, "raw");
+    bd = lf_bd_new_disk (d, false, "disk.img");
+    struct lf_blockdev *w = lf_bd_new_window (bd, OFFSET,
+                                              lf_bd_size (bd) - OFFSET, "p1");
+    ck_assert_ptr_null (lf_fs_open_ext2 (w, true));
+    ck_assert_int_eq (lf_last_errno (), EROFS);
+    lf_bd_free (w);
+    lf_bd_free (bd);
+    lf_disk_close (d);
+  }
+  check_fsck ("disk.img", OFFSET);
+}
+END_TEST
+
+START_TEST (test_write_atomic)
+{
+  struct opened o;
+  struct lf_fs *fs;
+  struct lf_stat st, before;
+  const char *fstab = "UUID=abcd / ext4 defaults 0 1\n/dev/sdb1 /data xfs 0 0\n";
+  char **names = NULL, *out;
+  char *big = malloc (BIG_SIZE);
+
+  ck_assert_ptr_nonnull (big);
+  for (size_t i = 0; i < BIG_SIZE; i++)
+    big[i] = (char) (i * 7 + i / 4096);
+  make_image ("mkfs.ext4", "disk.img", OFFSET);
+  /* An owner with high 16 bits, and an extended attribute. */
+  ck_assert_int_eq (run ("debugfs -w -R 'set_inode_field /etc/fstab uid "
+                         "100000' '%s' >/dev/null 2>&1",
+                         dev ("disk.img", OFFSET)), 0);
+  ck_assert_int_eq (run ("debugfs -w -R 'set_inode_field /etc/fstab gid "
+                         "70001' '%s' >/dev/null 2>&1",
+                         dev ("disk.img", OFFSET)), 0);
+  ck_assert_int_eq (run ("debugfs -w -R 'ea_set /etc/fstab user.landfall "
+                         "kept' '%s' >/dev/null 2>&1",
+                         dev ("disk.img", OFFSET)), 0);
+
+  fs = open_fs (&o, "disk.img", OFFSET, true);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  ck_assert (fs->writable);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/fstab", &before), 0);
+  ck_assert_uint_eq (before.uid, 100000);
+  ck_assert_uint_eq (before.gid, 70001);
+
+  /* Replace: mode, owner and xattrs kept, new inode in place. */
+  ck_assert_msg (fs->ops->write_atomic (fs, "/etc/fstab", fstab,
+                                        strlen (fstab), 0644) == 0,
+                 "%s", lf_last_error ());
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/fstab", &st), 0);
+  ck_assert_uint_eq (st.mode, S_IFREG | 0600);
+  ck_assert_uint_eq (st.uid, 100000);
+  ck_assert_uint_eq (st.gid, 70001);
+  ck_assert_uint_eq (st.nlink, 1);
+  ck_assert_uint_eq (st.size, strlen (fstab));
+  ck_assert_uint_ne (st.ino, before.ino);
+  check_content (fs, "/etc/fstab", fstab, strlen (fstab));
+
+  /* Create: MODE applies. */
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/new.conf", "a=1\n", 4,
+                                           0640), 0);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/new.conf", &st), 0);
+  ck_assert_uint_eq (st.mode, S_IFREG | 0640);
+  ck_assert_uint_eq (st.uid, 0);
+  /* Empty file. */
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/empty", "", 0, 0644), 0);
+  check_content (fs, "/etc/empty", "", 0);
+  /* A large file, then replace the 5 MiB random one by a small one. */
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/big2", big, BIG_SIZE, 0644),
+                    0);
+  check_content (fs, "/big2", big, BIG_SIZE);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/big", "small\n", 6, 0644),
+                    0);
+  check_content (fs, "/big", "small\n", 6);
+  /* A directory with many entries (an htree). */
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/many/file-250", "new\n",
+                                           4, 0644), 0);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/many/zz-added", "z\n",
+                                           2, 0644), 0);
+  ck_assert_int_eq (fs->ops->list (fs, "/etc/many", &names), 0);
+  ck_assert_uint_eq (count_names (names), NMANY + 1);
+  free_names (names);
+  /* Rewriting twice is fine (no stale temporary left). */
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/fstab", fstab,
+                                           strlen (fstab), 0644), 0);
+  ck_assert_int_eq (fs->ops->list (fs, "/etc", &names), 0);
+  for (size_t i = 0; names[i]; i++)
+    ck_assert_msg (!strstr (names[i], ".landfall-tmp"), "%s", names[i]);
+  free_names (names);
+
+  /* Refusals. */
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc", "x", 1, 0644), -1);
+  ck_assert_int_eq (lf_last_errno (), EISDIR);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/localtime", "x", 1,
+                                           0644), -1);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/nodir/f", "x", 1, 0644), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/bin/f", "x", 1, 0644), -1);
+  ck_assert_int_eq (lf_last_errno (), ELOOP);
+
+  ck_assert_int_eq (fs->ops->sync (fs), 0);
+  close_fs (&o);
+
+  check_fsck ("disk.img", OFFSET);
+  out = debugfs ("disk.img", OFFSET, "cat /etc/fstab");
+  ck_assert_str_eq (out, fstab);
+  free (out);
+  out = debugfs ("disk.img", OFFSET, "cat /etc/many/file-250");
+  ck_assert_str_eq (out, "new\n");
+  free (out);
+  out = debugfs ("disk.img", OFFSET, "ea_get /etc/fstab user.landfall");
+  ck_assert_msg (strstr (out, "kept"), "%s", out);
+  free (out);
+  {
+    char cmd[512];
+    snprintf (cmd, sizeof cmd, "debugfs -R 'dump /big2 %s/big2.out' '%s' "
+              "2>/dev/null", tmp, dev ("disk.img", OFFSET));
+    ck_assert_int_eq (run ("%s", cmd), 0);
+    snprintf (cmd, sizeof cmd, "%s/big2.out", tmp);
+    FILE *fp = fopen (cmd, "rb");
+    char *got = malloc (BIG_SIZE + 1);
+    ck_assert (fp && got);
+    ck_assert_uint_eq (fread (got, 1, BIG_SIZE + 1, fp), BIG_SIZE);
+    ck_assert (memcmp (got, big, BIG_SIZE) == 0);
+    fclose (fp);
+    free (got);
+  }
+  free (big);
+}
+END_TEST
+
+/* A temporary left by a crashed run is removed by the next write. */
+START_TEST (test_stale_temporary)
+{
+  struct opened o;
+  struct lf_fs *fs;
+  char **names = NULL;
+
+  make_image ("mkfs.ext4", "disk.img", OFFSET);
+  fs = open_fs (&o, "disk.img", OFFSET, true);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/hostname.landfall-tmp",
+                                           "half", 4, 0644), 0);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/hostname", "new\n", 4,
+                                           0644), 0);
+  check_content (fs, "/etc/hostname", "new\n", 4);
+  ck_assert_int_eq (fs->ops->list (fs, "/etc", &names), 0);
+  for (size_t i = 0; names[i]; i++)
+    ck_assert_msg (!strstr (names[i], ".landfall-tmp"), "%s", names[i]);
+  free_names (names);
+  close_fs (&o);
+  check_fsck ("disk.img", OFFSET);
+}
+END_TEST
+
+START_TEST (test_namespace_ops)
+{
+  struct opened o;
+  struct lf_fs *fs;
+  struct lf_stat st, st2;
+  char *target = NULL, *out;
+
+  make_image ("mkfs.ext4", "disk.img", OFFSET);
+  fs = open_fs (&o, "disk.img", OFFSET, true);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+
+  /* mkdir */
+  ck_assert_msg (fs->ops->mkdir (fs, "/newdir", 0700) == 0, "%s",
+                 lf_last_error ());
+  ck_assert_int_eq (fs->ops->lstat (fs, "/newdir", &st), 0);
+  ck_assert_uint_eq (st.mode, S_IFDIR | 0700);
+  ck_assert_uint_eq (st.nlink, 2);
+  ck_assert_int_eq (fs->ops->mkdir (fs, "/newdir", 0700), -1);
+  ck_assert_int_eq (lf_last_errno (), EEXIST);
+  ck_assert_int_eq (fs->ops->mkdir (fs, "/etc/many/sub", 0755), 0);
+
+  /* symlink, fast and slow */
+  ck_assert_int_eq (fs->ops->symlink (fs, "../etc/fstab", "/newdir/fast"), 0);
+  ck_assert_int_eq (fs->ops->symlink (fs, SLOW_TARGET, "/newdir/slow"), 0);
+  ck_assert_int_eq (fs->ops->readlink (fs, "/newdir/fast", &target), 0);
+  ck_assert_str_eq (target, "../etc/fstab");
+  free (target);
+  ck_assert_int_eq (fs->ops->readlink (fs, "/newdir/slow", &target), 0);
+  ck_assert_str_eq (target, SLOW_TARGET);
+  free (target);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/newdir/slow", &st), 0);
+  ck_assert (S_ISLNK (st.mode));
+  ck_assert_int_eq (fs->ops->symlink (fs, "x", "/newdir/fast"), -1);
+  ck_assert_int_eq (lf_last_errno (), EEXIST);
+
+  /* rename: a file into another directory */
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/hostname", &st), 0);
+  ck_assert_msg (fs->ops->rename (fs, "/etc/hostname", "/newdir/hostname")
+                 == 0, "%s", lf_last_error ());
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/hostname", &st2), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/newdir/hostname", &st2), 0);
+  ck_assert_uint_eq (st.ino, st2.ino);
+  ck_assert_uint_eq (st2.nlink, 1);
+  /* over an existing file: the replaced one is freed */
+  ck_assert_int_eq (fs->ops->rename (fs, "/newdir/hostname", "/etc/fstab"),
+                    0);
+  check_content (fs, "/etc/fstab", "myhost\n", 7);
+  /* a directory across parents, then back under another name */
+  ck_assert_int_eq (fs->ops->rename (fs, "/sub/d", "/newdir/d2"), 0);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/sub", &st), 0);
+  ck_assert_uint_eq (st.nlink, 2);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/newdir", &st), 0);
+  ck_assert_uint_eq (st.nlink, 3);
+  check_content (fs, "/newdir/d2/f", "x\n", 2);
+  /* over an empty directory */
+  ck_assert_int_eq (fs->ops->rename (fs, "/newdir/d2", "/emptydir"), 0);
+  check_content (fs, "/emptydir/f", "x\n", 2);
+  /* refusals */
+  ck_assert_int_eq (fs->ops->rename (fs, "/newdir", "/newdir/slowdir"), -1);
+  ck_assert_int_eq (lf_last_errno (), EINVAL);
+  ck_assert_int_eq (fs->ops->rename (fs, "/etc/fstab", "/etc"), -1);
+  ck_assert_int_eq (lf_last_errno (), EISDIR);
+  ck_assert_int_eq (fs->ops->rename (fs, "/emptydir", "/etc/fstab"), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOTDIR);
+  ck_assert_int_eq (fs->ops->rename (fs, "/usr", "/etc"), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOTEMPTY);
+  ck_assert_int_eq (fs->ops->rename (fs, "/nothere", "/x"), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  ck_assert_int_eq (fs->ops->rename (fs, "/etc/fstab", "/etc/fstab"), 0);
+
+  /* remove */
+  ck_assert_int_eq (fs->ops->remove (fs, "/newdir/fast"), 0);
+  ck_assert_int_eq (fs->ops->remove (fs, "/newdir/slow"), 0);
+  ck_assert_int_eq (fs->ops->remove (fs, "/etc/slowlink"), 0);
+  ck_assert_int_eq (fs->ops->remove (fs, "/bin"), 0);   /* the link only */
+  ck_assert_int_eq (fs->ops->lstat (fs, "/usr/bin/ls", &st), 0);
+  ck_assert_int_eq (fs->ops->remove (fs, "/emptydir"), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOTEMPTY);
+  ck_assert_int_eq (fs->ops->remove (fs, "/emptydir/f"), 0);
+  ck_assert_int_eq (fs->ops->remove (fs, "/emptydir"), 0);
+  ck_assert_int_eq (fs->ops->remove (fs, "/etc/many/file-1"), 0);
+  ck_assert_int_eq (fs->ops->remove (fs, "/big"), 0);
+  ck_assert_int_eq (fs->ops->remove (fs, "/nothere"), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  ck_assert_int_eq (fs->ops->remove (fs, "/"), -1);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/", &st), 0);
+  close_fs (&o);
+
+  check_fsck ("disk.img", OFFSET);
+  out = debugfs ("disk.img", OFFSET, "cat /etc/fstab");
+  ck_assert_str_eq (out, "myhost\n");
+  free (out);
+  out = debugfs ("disk.img", OFFSET, "ls -l /newdir");
+  ck_assert_msg (strstr (out, "hostname") == NULL, "%s", out);
+  free (out);
+}
+END_TEST
+
+/* ext2 (block maps, no journal) and ext3, at offset 0. */
+static void
+exercise_old_format (const char *mkfs, const char *type)
+{
+  struct opened o;
+  struct lf_fs *fs;
+  char want[64], *target = NULL, *out;
+  char *data = malloc (300000);
+
+  ck_assert_ptr_nonnull (data);
+  memset (data, 'q', 300000);
+  make_image (mkfs, "fs.img", 0);
+  fs = open_fs (&o, "fs.img", 0, true);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  snprintf (want, sizeof want, "disk.img:p1 (%s)", type);
+  ck_assert_str_eq (fs->name, want);
+  check_content (fs, "/etc/hostname", "myhost\n", 7);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/hostname", data, 300000,
+                                           0644), 0);
+  ck_assert_int_eq (fs->ops->mkdir (fs, "/d", 0755), 0);
+  ck_assert_int_eq (fs->ops->symlink (fs, SLOW_TARGET, "/d/slow"), 0);
+  ck_assert_int_eq (fs->ops->readlink (fs, "/d/slow", &target), 0);
+  ck_assert_str_eq (target, SLOW_TARGET);
+  free (target);
+  ck_assert_int_eq (fs->ops->rename (fs, "/etc/fstab", "/d/fstab"), 0);
+  ck_assert_int_eq (fs->ops->remove (fs, "/big"), 0);
+  close_fs (&o);
+  check_fsck ("fs.img", 0);
+  out = debugfs ("fs.img", 0, "cat /d/fstab");
+  ck_assert_str_eq (out, "UUID=1234 / ext4 defaults 0 1\n");
+  free (out);
+  free (data);
+}
+
+START_TEST (test_ext2) { exercise_old_format ("mkfs.ext2", "ext2"); }
+END_TEST
+
+START_TEST (test_ext3) { exercise_old_format ("mkfs.ext3", "ext3"); }
+END_TEST
+
+START_TEST (test_needs_recovery)
+{
+  struct opened o;
+  struct lf_fs *fs;
+
+  make_image ("mkfs.ext4", "disk.img", OFFSET);
+  ck_assert_int_eq (run ("debugfs -w -R 'feature needs_recovery' '%s' "
+                         ">/dev/null 2>&1", dev ("disk.img", OFFSET)), 0);
+  fs = open_fs (&o, "disk.img", OFFSET, true);
+  ck_assert_ptr_null (fs);
+  ck_assert_msg (strstr (lf_last_error (), "journal needs recovery: the guest "
+                         "was not shut down cleanly"), "%s", lf_last_error ());
+  ck_assert_msg (strstr (lf_last_error (), "disk.img:p1"), "%s",
+                 lf_last_error ());
+  close_fs (&o);
+  /* Reading is allowed. */
+  fs = open_fs (&o, "disk.img", OFFSET, false);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  check_content (fs, "/etc/hostname", "myhost\n", 7);
+  close_fs (&o);
+}
+END_TEST
+
+START_TEST (test_bad_magic)
+{
+  struct opened o;
+  char path[256];
+  int fd;
+
+  make_image ("mkfs.ext4", "disk.img", OFFSET);
+  snprintf (path, sizeof path, "%s/disk.img", tmp);
+  fd = open (path, O_WRONLY);
+  ck_assert (fd >= 0);
+  /* s_magic is at 0x38 in the superblock, which is at 1024. */
+  ck_assert_int_eq (pwrite (fd, "\0\0", 2, OFFSET + 1024 + 0x38), 2);
+  close (fd);
+  ck_assert_ptr_null (open_fs (&o, "disk.img", OFFSET, false));
+  ck_assert_msg (strstr (lf_last_error (), "disk.img:p1: ext2/3/4 superblock: "
+                         "Bad magic number in super-block"), "%s",
+                 lf_last_error ());
+  close_fs (&o);
+}
+END_TEST
+
+/* A window too small for the filesystem: the device's own error. */
+START_TEST (test_truncated_device)
+{
+  char path[256];
+  struct lf_disk *d;
+  struct lf_blockdev *bd, *w;
+
+  make_image ("mkfs.ext4", "disk.img", OFFSET);
+  snprintf (path, sizeof path, "%s/disk.img", tmp);
+  d = lf_disk_open (path, "raw");
+  ck_assert_ptr_nonnull (d);
+  bd = lf_bd_new_disk (d, false, "disk.img");
+  w = lf_bd_new_window (bd, OFFSET, 1536, "disk.img:p1");
+  ck_assert_ptr_null (lf_fs_open_ext2 (w, false));
+  ck_assert_msg (strstr (lf_last_error (), "disk.img:p1"), "%s",
+                 lf_last_error ());
+  lf_bd_free (w);
+  lf_bd_free (bd);
+  lf_disk_close (d);
+}
+END_TEST
+
+static Suite *
+ext2_suite (void)
+{
+  Suite *s = suite_create ("ext2");
+  TCase *tc = tcase_create ("ext2");
+
+  tcase_add_checked_fixture (tc, setup, teardown);
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_read_ops);
+  tcase_add_test (tc, test_read_only_refuses_writes);
+  tcase_add_test (tc, test_write_atomic);
+  tcase_add_test (tc, test_stale_temporary);
+  tcase_add_test (tc, test_namespace_ops);
+  tcase_add_test (tc, test_ext2);
+  tcase_add_test (tc, test_ext3);
+  tcase_add_test (tc, test_needs_recovery);
+  tcase_add_test (tc, test_bad_magic);
+  tcase_add_test (tc, test_truncated_device);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (void)
+{
+  const char *old = getenv ("PATH");
+  char *path = NULL;
+  SRunner *sr;
+  int failed;
+
+  /* The tools live in sbin, which a user's PATH may lack. */
+  if (asprintf (&path, "%s:/usr/sbin:/sbin", old ? old : "/usr/bin:/bin")
+      == -1)
+    return EXIT_FAILURE;
+  setenv ("PATH", path, 1);
+  free (path);
+  if (system ("(command -v mkfs.ext4 && command -v mkfs.ext3 && "
+              "command -v mkfs.ext2 && command -v debugfs && "
+              "command -v e2fsck) >/dev/null 2>&1") != 0) {
+    printf ("SKIP: mkfs.ext2/3/4, debugfs or e2fsck not found\n");
+    return 77;
+  }
+  sr = srunner_create (ext2_suite ());
+  srunner_run_all (sr, CK_NORMAL);
+  failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,136 @@
+/* landfall fuzz target: the libext2fs backend (guest/ext2.c).
+ *
+ * Self-contained like fuzz-common.h: built with -DFUZZ_TARGET and
+ * -fsanitize=fuzzer it is a libFuzzer target; built normally it is a
+ * replayer whose main runs every file named on the command line, so
+ * make check replays the corpus under ASan.
+ *
+ * The input is written to a temporary file, opened as a raw disk, a
+ * block device and an ext2/3/4 filesystem read-only, then walked from
+ * "/": every entry is lstat'ed, links are read, small files are read and
+ * directories listed, within caps.  Errors are expected; crashes and
+ * sanitizer reports are the bugs.  libext2fs itself is not built with
+ * the sanitizers, so this mostly exercises our adapter and I/O manager.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "convert.h"
+#include "guest.h"
+
+/* Caps so that one input cannot make the harness run for minutes. */
+#define FUZZ_MAX_DEPTH   8
+#define FUZZ_MAX_VISITS  512
+#define FUZZ_MAX_READ    (1024 * 1024)
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+static void
+walk (struct lf_fs *fs, const char *path, int depth, int *visits)
+{
+  char **names = NULL;
+
+  if (depth > FUZZ_MAX_DEPTH || fs->ops->list (fs, path, &names) == -1)
+    return;
+  for (size_t i = 0; names[i] && *visits < FUZZ_MAX_VISITS; i++) {
+    struct lf_stat st;
+    char *child = NULL, *buf = NULL;
+    size_t len;
+
+    ++*visits;
+    if (asprintf (&child, "%s%s%s", path, strcmp (path, "/") ? "/" : "",
+                  names[i]) == -1)
+      break;
+    if (fs->ops->lstat (fs, child, &st) == 0) {
+      if (S_ISDIR (st.mode))
+        walk (fs, child, depth + 1, visits);
+      else if (S_ISLNK (st.mode)) {
+        if (fs->ops->readlink (fs, child, &buf) == 0)
+          free (buf);
+      }
+      else if (fs->ops->read (fs, child, FUZZ_MAX_READ, &buf, &len) == 0)
+        free (buf);
+    }
+    free (child);
+  }
+  for (size_t i = 0; names[i]; i++)
+    free (names[i]);
+  free (names);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  char path[] = "/tmp/landfall-fuzz-ext2-XXXXXX";
+  int fd = mkstemp (path);
+  struct lf_disk *d;
+
+  if (fd == -1)
+    abort ();
+  if (size && lf_pwrite_all (fd, data, size, 0) == -1)
+    abort ();
+  close (fd);
+  d = lf_disk_open (path, "raw");
+  if (d) {
+    struct lf_blockdev *bd = lf_bd_new_disk (d, false, "fuzz.img");
+    struct lf_fs *fs = bd ? lf_fs_open_ext2 (bd, false) : NULL;
+    if (fs) {
+      struct lf_stat st;
+      char *buf = NULL;
+      size_t len;
+      int visits = 0;
+
+      (void) fs->ops->lstat (fs, "/", &st);
+      walk (fs, "/", 0, &visits);
+      /* Paths that need not exist, and refusals. */
+      if (fs->ops->read (fs, "/etc/fstab", FUZZ_MAX_READ, &buf, &len) == 0)
+        free (buf);
+      (void) fs->ops->lstat (fs, "/lost+found/x", &st);
+      (void) fs->ops->write_atomic (fs, "/x", "x", 1, 0644);
+      fs->ops->close (fs);
+    }
+    lf_bd_free (bd);
+    lf_disk_close (d);
+  }
+  unlink (path);
+  return 0;
+}
+
+#ifndef FUZZ_TARGET
+int
+main (int argc, char *argv[])
+{
+  int bad = 0;
+
+  lf_debug_init ();             /* LANDFALL_DEBUG=1 shows the errors */
+  for (int i = 1; i < argc; i++) {
+    FILE *fp = fopen (argv[i], "rb");
+    char *buf = NULL;
+    long n;
+    if (!fp || fseek (fp, 0, SEEK_END) == -1 || (n = ftell (fp)) < 0) {
+      perror (argv[i]);
+      bad = 1;
+      if (fp)
+        fclose (fp);
+      continue;
+    }
+    rewind (fp);
+    buf = malloc ((size_t) n + 1);
+    if (!buf || fread (buf, 1, (size_t) n, fp) != (size_t) n) {
+      perror (argv[i]);
+      bad = 1;
+    }
+    else
+      LLVMFuzzerTestOneInput ((const uint8_t *) buf, (size_t) n);
+    free (buf);
+    fclose (fp);
+  }
+  return bad;
+}
+#endif
