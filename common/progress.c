@@ -63,6 +63,9 @@ print_locked (struct lf_progress *p, bool final)
   else {
     if (!final && (now - p->last_print < 5.0 || pct == p->last_pct))
       return;
+    /* Work that ended before the first line needs no "100%" either. */
+    if (final && p->last_pct < 0 && now - p->start < 5.0)
+      return;
     snprintf (line, sizeof line, "%s: %d%% (%.1f s)\n", p->label, pct,
               now - p->start);
   }

@@ -103,39 +103,56 @@ overlaps (uint64_t off, uint64_t len, uint64_t start, uint64_t n)
   return off < start + n && start < off + len;
 }
 
-/* Turn a Windows path from a locator into something to try beside the
- * child: backslashes become slashes, a drive letter or ".\" is dropped.
+/* Turn a path from a locator or the header into one to try beside the
+ * child: backslashes become slashes, a leading ".\" goes, and a Windows
+ * absolute path ("C:\dir\parent.vhd", which cannot exist here) becomes
+ * its base name.  Modifies P in place.
  */
 static void
-windows_path_to_unix (char *p)
+normalise_parent_path (char *p)
 {
+  char *s;
+
   for (char *q = p; *q; q++)
     if (*q == '\\')
       *q = '/';
+  while (p[0] == '.' && p[1] == '/')
+    memmove (p, p + 2, strlen (p + 2) + 1);
+  if (p[0] && p[1] == ':' && (s = strrchr (p, '/')) != NULL)
+    memmove (p, s + 1, strlen (s + 1) + 1);
 }
 
-static const char *
-path_basename (const char *p)
+/* Add candidate S (taking ownership) unless it is empty or a duplicate. */
+static void
+add_candidate (char **cands, size_t *n, char *s)
 {
-  const char *s = strrchr (p, '/');
-  return s ? s + 1 : p;
+  normalise_parent_path (s);
+  for (size_t i = 0; i < *n; i++)
+    if (strcmp (cands[i], s) == 0) {
+      free (s);
+      return;
+    }
+  if (*s)
+    cands[(*n)++] = s;
+  else
+    free (s);
 }
 
 /* Find and open the parent of a differencing disk.  Tried in order: the
- * relative locator (W2ru), the absolute one (W2ku) as given, its base name
- * beside the child, MacX, then the parent name from the header beside the
- * child.  The parent's unique id must match the header's.
+ * locators in the header's order (W2ru relative, W2ku absolute, MacX),
+ * then the parent name from the header, each resolved beside the child.
+ * The parent's unique id must match the header's.
  */
 static int
 open_parent (struct vhd_handle *h, const struct vhd_dyn_header *dh)
 {
   struct lf_file *f = h->f;
-  char *cands[20];
+  char *cands[9];               /* 8 locators and the header's name */
   size_t n = 0;
   int ret = -1;
   char tried[1024] = "";
 
-  for (int i = 0; i < 8 && n + 2 < sizeof cands / sizeof cands[0]; i++) {
+  for (int i = 0; i < 8; i++) {
     const struct vhd_parent_locator *l = &dh->locators[i];
     uint32_t code = lf_be32 (&l->platform_code);
     uint32_t len = lf_be32 (&l->data_length);
@@ -164,40 +181,20 @@ open_parent (struct vhd_handle *h, const struct vhd_dyn_header *dh)
       if (s && strncmp (s, "file://", 7) == 0)
         memmove (s, s + 7, strlen (s + 7) + 1);
     }
-    else {
+    else
       s = lf_utf16_to_utf8 (data, len, false);
-      if (s)
-        windows_path_to_unix (s);
-    }
     if (!s) {
       lf_error (ENOMEM, "out of memory");
       goto out;
     }
-    if (code == PLAT_W2KU && strlen (s) > 2 && s[1] == ':') {
-      /* "C:/dir/parent.vhd" cannot exist here: try its name beside us. */
-      char *base = strdup (path_basename (s));
-      free (s);
-      s = base;
-    }
-    else if (code == PLAT_W2KU) {
-      cands[n++] = s;
-      s = strdup (path_basename (cands[n - 1]));
-    }
-    if (!s) {
-      lf_error (ENOMEM, "out of memory");
-      goto out;
-    }
-    cands[n++] = s;
+    add_candidate (cands, &n, s);
   }
   {
     char *name = lf_utf16_to_utf8 (dh->parent_name, sizeof dh->parent_name,
                                    true);
     if (!name)
       goto out;
-    if (*name)
-      cands[n++] = name;
-    else
-      free (name);
+    add_candidate (cands, &n, name);
   }
 
   for (size_t i = 0; i < n; i++) {
