@@ -1866,6 +1866,24 @@ lf_fs_open_ext2 (struct lf_blockdev *bd, bool writable)
   if (channel_data (p->fs->io))
     channel_data (p->fs->io)->reg = NULL;
 
+  /* libext2fs trusts the superblock's size; a filesystem larger than its
+   * device (a truncated image, a wrong partition size) would fail later,
+   * at some random read.  Say so now, as e2fsck does.
+   */
+  {
+    uint64_t fs_bytes;
+    if (MUL_OVERFLOW ((uint64_t) ext2fs_blocks_count (p->fs->super),
+                      (uint64_t) p->fs->blocksize, &fs_bytes) ||
+        fs_bytes > lf_bd_size (bd)) {
+      lf_error (EINVAL, "%s: ext2/3/4 superblock: the filesystem is %llu "
+                "blocks of %u bytes, larger than its device (%llu bytes): "
+                "truncated image or wrong partition size", lf_bd_name (bd),
+                (unsigned long long) ext2fs_blocks_count (p->fs->super),
+                p->fs->blocksize, (unsigned long long) lf_bd_size (bd));
+      goto error;
+    }
+  }
+
   if (asprintf (&fs->name, "%s (%s)", lf_bd_name (bd), fs_type (p->fs))
       == -1) {
     fs->name = NULL;
