@@ -14,9 +14,9 @@ PREFIX  ?= /usr/local
 CC      ?= cc
 
 # Each directory is one layer (DESIGN.md); only supervisor/ holds mains.
-LIBDIRS := common convert guest
+LIBDIRS := common convert guest initramfs
 
-PKGS    := libcrypto zlib libzstd jansson blkid ext2fs com_err libntfs-3g hivex
+PKGS    := libcrypto zlib libzstd jansson blkid ext2fs com_err libntfs-3g hivex liblzma liblz4
 TESTPKGS := check
 
 # A missing -dev package fails here, by name, before anything compiles.
@@ -27,7 +27,7 @@ $(error $(PKG_CHECK) -- run 'make deps' (as root) first)
 endif
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2  # bzip2 has no .pc
 # libguestfs is optional (a workstation backend): compiled in when present.
 ifeq ($(shell pkg-config --exists libguestfs && echo yes),yes)
 PKG_CFLAGS += $(shell pkg-config --cflags libguestfs) -DHAVE_LIBGUESTFS

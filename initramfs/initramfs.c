@@ -1,0 +1,1209 @@
+/* landfall: an initramfs image as Linux reads it (see initramfs.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "initramfs.h"
+
+const struct lf_initramfs_limits lf_initramfs_default_limits = {
+  .max_uncompressed = INITRAMFS_MAX_UNCOMPRESSED,
+  .max_entry_size = INITRAMFS_MAX_ENTRY_SIZE,
+  .max_entries = CPIO_MAX_ENTRIES,
+  .bomb_floor = INITRAMFS_BOMB_FLOOR,
+  .max_ratio = INITRAMFS_MAX_RATIO,
+  .ignore_checksums = false,
+};
+
+/* An entry: the public part first, so a public pointer converts back. */
+struct ent {
+  struct lf_initramfs_entry pub;
+  char *path;
+  char *target;
+  uint8_t *owned;               /* data of added entries */
+};
+
+struct seg {
+  struct lf_initramfs_segment pub;
+  enum lf_compression comp;
+  uint8_t *decoded;             /* owned; NULL for "none" */
+};
+
+struct lf_initramfs {
+  char *name;
+  uint8_t *raw;                 /* a copy of the input */
+  size_t rawlen;
+  struct seg *segs;
+  size_t nsegs;
+  struct ent **ents;
+  size_t nents, entcap;
+  /* Path index: open addressing, the last entry with a path wins. */
+  struct ent **tab;
+  size_t tabcap;
+  bool tab_stale;
+  uint64_t next_ino;
+  uint64_t decoded_total;
+  struct lf_initramfs_limits lim;
+};
+
+static void
+ent_free (struct ent *e)
+{
+  if (e) {
+    free (e->path);
+    free (e->target);
+    free (e->owned);
+    free (e);
+  }
+}
+
+void
+lf_initramfs_free (struct lf_initramfs *img)
+{
+  if (!img)
+    return;
+  for (size_t i = 0; i < img->nents; i++)
+    ent_free (img->ents[i]);
+  free (img->ents);
+  for (size_t i = 0; i < img->nsegs; i++)
+    free (img->segs[i].decoded);
+  free (img->segs);
+  free (img->tab);
+  free (img->raw);
+  free (img->name);
+  free (img);
+}
+
+/* Paths. */
+
+/* Normalise N bytes of NAME: drop leading "/" and "./", empty and "."
+ * components; keep ".." (flagged).  The root is ".".
+ */
+static char *
+normalise (const char *name, size_t n, bool *dotdot)
+{
+  char *out = malloc (n + 2);
+  size_t o = 0, i = 0;
+
+  if (!out) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  *dotdot = false;
+  while (i < n) {
+    size_t j = i;
+    while (j < n && name[j] != '/')
+      j++;
+    size_t len = j - i;
+    if (len == 0 || (len == 1 && name[i] == '.'))
+      ;
+    else {
+      if (len == 2 && name[i] == '.' && name[i + 1] == '.')
+        *dotdot = true;
+      if (o)
+        out[o++] = '/';
+      memcpy (out + o, name + i, len);
+      o += len;
+    }
+    i = j + 1;
+  }
+  if (o == 0)
+    out[o++] = '.';
+  out[o] = '\0';
+  return out;
+}
+
+static uint64_t
+hash_path (const char *s)
+{
+  uint64_t h = UINT64_C (14695981039346656037);
+  for (; *s; s++)
+    h = (h ^ (uint8_t) *s) * UINT64_C (1099511628211);
+  return h;
+}
+
+static int
+rebuild_index (struct lf_initramfs *img)
+{
+  size_t cap = 16;
+
+  while (cap < img->nents * 2 + 16)
+    cap *= 2;
+  free (img->tab);
+  img->tab = calloc (cap, sizeof *img->tab);
+  if (!img->tab) {
+    img->tabcap = 0;
+    lf_error (ENOMEM, "out of memory for the path index");
+    return -1;
+  }
+  img->tabcap = cap;
+  for (size_t i = 0; i < img->nents; i++) {
+    struct ent *e = img->ents[i];
+    size_t k = (size_t) hash_path (e->path) & (cap - 1);
+    while (img->tab[k] && strcmp (img->tab[k]->path, e->path) != 0)
+      k = (k + 1) & (cap - 1);
+    img->tab[k] = e;            /* later entries override */
+  }
+  img->tab_stale = false;
+  return 0;
+}
+
+/* Exact (normalised) name; NULL if absent, no error recorded. */
+static struct ent *
+find_exact (struct lf_initramfs *img, const char *path)
+{
+  if (img->tab_stale && rebuild_index (img) == -1)
+    return NULL;
+  if (img->tabcap == 0)
+    return NULL;
+  size_t k = (size_t) hash_path (path) & (img->tabcap - 1);
+  while (img->tab[k]) {
+    if (strcmp (img->tab[k]->path, path) == 0)
+      return img->tab[k];
+    k = (k + 1) & (img->tabcap - 1);
+  }
+  return NULL;
+}
+
+/* Resolve PATH with chroot semantics (see initramfs.h). */
+static char *
+resolve (struct lf_initramfs *img, const char *path, bool follow_last)
+{
+  CLEANUP_FREE char *rest = NULL;
+  char res[CPIO_MAX_NAME];
+  size_t reslen = 0, pos = 0;
+  unsigned hops = 0;
+  char *ret;
+
+  rest = strdup (path);
+  if (!rest) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  res[0] = '\0';
+  for (;;) {
+    while (rest[pos] == '/')
+      pos++;
+    if (rest[pos] == '\0')
+      break;
+    size_t start = pos;
+    while (rest[pos] && rest[pos] != '/')
+      pos++;
+    size_t clen = pos - start;
+    size_t after = pos;
+    while (rest[after] == '/')
+      after++;
+    bool last = rest[after] == '\0';
+
+    if (clen == 1 && rest[start] == '.')
+      continue;
+    if (clen == 2 && rest[start] == '.' && rest[start + 1] == '.') {
+      while (reslen > 0 && res[reslen - 1] != '/')
+        reslen--;
+      if (reslen > 0)
+        reslen--;               /* the '/' */
+      res[reslen] = '\0';
+      continue;
+    }
+    size_t oldlen = reslen, newlen = reslen + (reslen ? 1 : 0) + clen;
+    if (newlen >= sizeof res) {
+      lf_error (ENAMETOOLONG, "%s: resolving \"%.64s\": path longer than "
+                "CPIO_MAX_NAME %d", img->name, path, CPIO_MAX_NAME);
+      return NULL;
+    }
+    if (reslen)
+      res[reslen++] = '/';
+    memcpy (res + reslen, rest + start, clen);
+    reslen = newlen;
+    res[reslen] = '\0';
+
+    struct ent *e = find_exact (img, res);
+    if (e && S_ISLNK (e->pub.mode) && (!last || follow_last)) {
+      if (++hops > INITRAMFS_MAX_SYMLINK_HOPS) {
+        lf_error (ELOOP, "%s: resolving \"%s\": more than %d symlinks "
+                  "(INITRAMFS_MAX_SYMLINK_HOPS) at \"%s\"", img->name, path,
+                  INITRAMFS_MAX_SYMLINK_HOPS, res);
+        return NULL;
+      }
+      const char *t = e->target;
+      size_t tlen = strlen (t), rlen = strlen (rest + pos);
+      if (tlen + rlen + 2 > 16 * CPIO_MAX_NAME) {
+        lf_error (ENAMETOOLONG, "%s: resolving \"%.64s\": symlink "
+                  "expansion too long", img->name, path);
+        return NULL;
+      }
+      char *nrest = malloc (tlen + rlen + 2);
+      if (!nrest) {
+        lf_error (ENOMEM, "out of memory");
+        return NULL;
+      }
+      memcpy (nrest, t, tlen);
+      nrest[tlen] = '/';
+      memcpy (nrest + tlen + 1, rest + pos, rlen + 1);
+      free (rest);
+      rest = nrest;
+      pos = 0;
+      /* An absolute target restarts at the archive root; a relative one
+       * at the symlink's directory.
+       */
+      reslen = t[0] == '/' ? 0 : oldlen;
+      res[reslen] = '\0';
+      continue;
+    }
+    if (e && !last && !S_ISDIR (e->pub.mode)) {
+      lf_error (ENOTDIR, "%s: resolving \"%s\": \"%s\" is not a directory",
+                img->name, path, res);
+      return NULL;
+    }
+  }
+  ret = strdup (reslen ? res : ".");
+  if (!ret)
+    lf_error (ENOMEM, "out of memory");
+  return ret;
+}
+
+char *
+lf_initramfs_resolve (struct lf_initramfs *img, const char *path, bool follow)
+{
+  return resolve (img, path, follow);
+}
+
+const struct lf_initramfs_entry *
+lf_initramfs_find (struct lf_initramfs *img, const char *path)
+{
+  CLEANUP_FREE char *norm = NULL;
+  bool dotdot;
+  struct ent *e;
+
+  norm = normalise (path, strlen (path), &dotdot);
+  if (!norm)
+    return NULL;
+  e = find_exact (img, norm);
+  if (!e) {
+    lf_error (ENOENT, "%s: no entry \"%s\"", img->name, norm);
+    return NULL;
+  }
+  return &e->pub;
+}
+
+const struct lf_initramfs_entry *
+lf_initramfs_lookup (struct lf_initramfs *img, const char *path, bool follow)
+{
+  CLEANUP_FREE char *real = NULL;
+  struct ent *e;
+
+  real = resolve (img, path, follow);
+  if (!real)
+    return NULL;
+  e = find_exact (img, real);
+  if (!e) {
+    lf_error (ENOENT, "%s: \"%s\" (resolved to \"%s\") not found",
+              img->name, path, real);
+    return NULL;
+  }
+  return &e->pub;
+}
+
+/* Accessors. */
+
+size_t
+lf_initramfs_nsegments (const struct lf_initramfs *img)
+{
+  return img->nsegs;
+}
+
+const struct lf_initramfs_segment *
+lf_initramfs_segment (const struct lf_initramfs *img, size_t i)
+{
+  return i < img->nsegs ? &img->segs[i].pub : NULL;
+}
+
+size_t
+lf_initramfs_nentries (const struct lf_initramfs *img)
+{
+  return img->nents;
+}
+
+const struct lf_initramfs_entry *
+lf_initramfs_entry (const struct lf_initramfs *img, size_t i)
+{
+  return i < img->nents ? &img->ents[i]->pub : NULL;
+}
+
+/* Parsing. */
+
+static int
+push_entry (struct lf_initramfs *img, struct ent *e, size_t at)
+{
+  if (img->nents == img->entcap) {
+    size_t ncap = img->entcap ? img->entcap * 2 : 64;
+    struct ent **p = realloc (img->ents, ncap * sizeof *p);
+    if (!p) {
+      lf_error (ENOMEM, "out of memory for %zu entries", ncap);
+      return -1;
+    }
+    img->ents = p;
+    img->entcap = ncap;
+  }
+  memmove (img->ents + at + 1, img->ents + at,
+           (img->nents - at) * sizeof *img->ents);
+  img->ents[at] = e;
+  img->nents++;
+  img->tab_stale = true;
+  return 0;
+}
+
+static bool
+valid_type (uint32_t mode)
+{
+  switch (mode & S_IFMT) {
+  case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR: case S_IFBLK:
+  case S_IFIFO: case S_IFSOCK:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Hardlinks within one archive (the kernel forgets links at each
+ * trailer): regular files with nlink >= 2 and the same (dev, ino) are one
+ * file; members stored with no data (newc keeps it on the last, odc on
+ * the first) get the data of the last member that has some.
+ */
+static int
+cmp_link (const void *a, const void *b)
+{
+  const struct ent *x = *(struct ent * const *) a;
+  const struct ent *y = *(struct ent * const *) b;
+#define CMP(f) if (x->pub.f != y->pub.f) return x->pub.f < y->pub.f ? -1 : 1
+  CMP (dev_major); CMP (dev_minor); CMP (ino); CMP (header_offset);
+#undef CMP
+  return 0;
+}
+
+static int
+resolve_hardlinks (struct lf_initramfs *img, size_t first)
+{
+  CLEANUP_FREE struct ent **v = NULL;
+  size_t n = 0;
+
+  for (size_t i = first; i < img->nents; i++)
+    if (S_ISREG (img->ents[i]->pub.mode) && img->ents[i]->pub.nlink >= 2)
+      n++;
+  if (n < 2)
+    return 0;
+  v = malloc (n * sizeof *v);
+  if (!v) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  n = 0;
+  for (size_t i = first; i < img->nents; i++)
+    if (S_ISREG (img->ents[i]->pub.mode) && img->ents[i]->pub.nlink >= 2)
+      v[n++] = img->ents[i];
+  qsort (v, n, sizeof *v, cmp_link);
+  for (size_t i = 0; i < n; ) {
+    size_t j = i;
+    const struct ent *donor = NULL;
+    while (j < n && v[j]->pub.ino == v[i]->pub.ino &&
+           v[j]->pub.dev_major == v[i]->pub.dev_major &&
+           v[j]->pub.dev_minor == v[i]->pub.dev_minor) {
+      if (v[j]->pub.size)
+        donor = v[j];
+      j++;
+    }
+    for (size_t k = i; donor && k < j; k++)
+      if (v[k]->pub.size == 0) {
+        v[k]->pub.data = donor->pub.data;
+        v[k]->pub.size = donor->pub.size;
+      }
+    i = j;
+  }
+  return 0;
+}
+
+static uint32_t
+sum_bytes (const uint8_t *p, size_t n)
+{
+  uint32_t s = 0;
+  for (size_t i = 0; i < n; i++)
+    s += p[i];
+  return s;
+}
+
+/* Read one cpio archive starting at START of BUF (a segment's bytes);
+ * *END is just past its trailer record.  SEGNO names the segment.
+ */
+static int
+read_archive (struct lf_initramfs *img, size_t segno, const uint8_t *buf,
+              size_t len, uint64_t start, uint64_t *end)
+{
+  struct seg *s = &img->segs[segno];
+  uint64_t off = start;
+  size_t first = img->nents;
+  struct lf_cpio_record r;
+
+  for (;;) {
+    struct ent *e = NULL;
+    bool dotdot;
+
+    if (off >= len) {
+      lf_error (EINVAL, "archive at 0x%" PRIx64 " ends at 0x%" PRIx64
+                " without a " CPIO_TRAILER " entry (truncated?)", start, off);
+      return -1;
+    }
+    if (lf_cpio_read (buf, len, off, start, &r) == -1)
+      return -1;
+    if (lf_cpio_is_trailer (&r)) {
+      *end = LF_MIN (r.next_off, (uint64_t) len);
+      break;
+    }
+    if (r.next_off > len) {
+      lf_error (EINVAL, "entry \"%s\" at 0x%" PRIx64 ": padding runs past "
+                "the end, and no " CPIO_TRAILER " follows", r.name, off);
+      return -1;
+    }
+    if (img->nents >= img->lim.max_entries) {
+      lf_error (EFBIG, "entry \"%s\" at 0x%" PRIx64 ": more than %" PRIu64
+                " entries (CPIO_MAX_ENTRIES)", r.name, off,
+                img->lim.max_entries);
+      return -1;
+    }
+    if (r.mode > UINT32_MAX || !valid_type ((uint32_t) r.mode)) {
+      lf_error (EINVAL, "entry \"%s\" at 0x%" PRIx64 ": mode 0%" PRIo64
+                " is not a known file type", r.name, off, r.mode);
+      return -1;
+    }
+    if (r.uid > UINT32_MAX || r.gid > UINT32_MAX || r.nlink > UINT32_MAX) {
+      lf_error (EINVAL, "entry \"%s\" at 0x%" PRIx64 ": uid, gid or nlink "
+                "over 32 bits", r.name, off);
+      return -1;
+    }
+    if (!S_ISREG (r.mode) && !S_ISLNK (r.mode) && r.size != 0) {
+      lf_error (EINVAL, "entry \"%s\" at 0x%" PRIx64 ": mode 0%" PRIo64
+                " with a body of %" PRIu64 " bytes (the kernel would skip "
+                "this entry)", r.name, off, r.mode, r.size);
+      return -1;
+    }
+    if (S_ISREG (r.mode) && r.size > img->lim.max_entry_size) {
+      lf_error (EFBIG, "entry \"%s\" at 0x%" PRIx64 ": size %" PRIu64
+                " is over %" PRIu64 " (INITRAMFS_MAX_ENTRY_SIZE)", r.name,
+                off, r.size, img->lim.max_entry_size);
+      return -1;
+    }
+    if (S_ISLNK (r.mode) && (r.size == 0 || r.size > CPIO_MAX_SYMLINK)) {
+      lf_error (r.size ? ENAMETOOLONG : EINVAL, "symlink \"%s\" at 0x%"
+                PRIx64 ": target of %" PRIu64 " bytes (CPIO_MAX_SYMLINK %d, "
+                "the kernel would skip it)", r.name, off, r.size,
+                CPIO_MAX_SYMLINK);
+      return -1;
+    }
+    if (S_ISLNK (r.mode) && memchr (buf + r.data_off, '\0',
+                                    (size_t) r.size) != NULL) {
+      lf_error (EINVAL, "symlink \"%s\" at 0x%" PRIx64 ": target contains "
+                "a NUL byte", r.name, off);
+      return -1;
+    }
+    if (r.format == LF_CPIO_CRC && S_ISREG (r.mode) &&
+        !img->lim.ignore_checksums &&
+        sum_bytes (buf + r.data_off, (size_t) r.size) != r.check) {
+      lf_error (EINVAL, "entry \"%s\" at 0x%" PRIx64 ": checksum 0x%08"
+                PRIx32 " does not match the data (0x%08" PRIx32 ")", r.name,
+                off, r.check, sum_bytes (buf + r.data_off, (size_t) r.size));
+      return -1;
+    }
+
+    e = calloc (1, sizeof *e);
+    if (!e) {
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    e->path = normalise (r.name, r.namelen, &dotdot);
+    if (!e->path) {
+      ent_free (e);
+      return -1;
+    }
+    e->pub.path = e->path;
+    e->pub.mode = (uint32_t) r.mode;
+    e->pub.uid = (uint32_t) r.uid;
+    e->pub.gid = (uint32_t) r.gid;
+    e->pub.nlink = (uint32_t) r.nlink;
+    e->pub.mtime = r.mtime;
+    e->pub.ino = r.ino;
+    e->pub.dev_major = r.dev_major;
+    e->pub.dev_minor = r.dev_minor;
+    e->pub.rdev_major = r.rdev_major;
+    e->pub.rdev_minor = r.rdev_minor;
+    e->pub.segment = segno;
+    e->pub.header_offset = off;
+    if (S_ISREG (r.mode) && r.size) {
+      e->pub.data = buf + r.data_off;
+      e->pub.size = (size_t) r.size;
+    }
+    else if (S_ISLNK (r.mode)) {
+      e->target = strndup ((const char *) buf + r.data_off, (size_t) r.size);
+      if (!e->target) {
+        ent_free (e);
+        lf_error (ENOMEM, "out of memory");
+        return -1;
+      }
+      e->pub.symlink = e->target;
+      e->pub.data = buf + r.data_off;
+      e->pub.size = (size_t) r.size;
+    }
+    if (push_entry (img, e, img->nents) == -1) {
+      ent_free (e);
+      return -1;
+    }
+    if (e->pub.ino >= img->next_ino)
+      img->next_ino = e->pub.ino + 1;
+    s->pub.nentries++;
+    off = r.next_off;
+  }
+  s->pub.narchives++;
+  return resolve_hardlinks (img, first);
+}
+
+static struct seg *
+new_segment (struct lf_initramfs *img, enum lf_compression c, uint64_t off)
+{
+  struct seg *p;
+
+  if (img->nsegs >= INITRAMFS_MAX_SEGMENTS) {
+    lf_error (EFBIG, "%s: more than %d segments at 0x%" PRIx64
+              " (INITRAMFS_MAX_SEGMENTS)", img->name, INITRAMFS_MAX_SEGMENTS,
+              off);
+    return NULL;
+  }
+  p = realloc (img->segs, (img->nsegs + 1) * sizeof *p);
+  if (!p) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  img->segs = p;
+  p = &img->segs[img->nsegs++];
+  memset (p, 0, sizeof *p);
+  p->comp = c;
+  p->pub.compression = lf_compression_name (c);
+  p->pub.offset = off;
+  return p;
+}
+
+static int
+parse_uncompressed (struct lf_initramfs *img, uint64_t off, uint64_t *next)
+{
+  struct seg *s;
+  enum lf_cpio_format f = LF_CPIO_NEWC;
+  uint64_t end = 0;
+  size_t segno = img->nsegs;
+
+  (void) lf_cpio_magic (img->raw + off, img->rawlen - off, &f);
+  if ((f == LF_CPIO_NEWC || f == LF_CPIO_CRC) && (off & 3) != 0) {
+    lf_error (EINVAL, "%s: cpio archive at 0x%" PRIx64 " is not 4-byte "
+              "aligned (the kernel reports broken padding)", img->name, off);
+    return -1;
+  }
+  s = new_segment (img, LF_COMP_NONE, off);
+  if (!s)
+    return -1;
+  s->pub.format = lf_cpio_format_name (f);
+  if (read_archive (img, segno, img->raw, img->rawlen, off, &end) == -1) {
+    lf_error_prefix ("%s: segment %zu (none at 0x%" PRIx64 ")", img->name,
+                     segno, off);
+    return -1;
+  }
+  s = &img->segs[segno];
+  s->pub.length = end - off;
+  s->pub.uncompressed_size = end - off;
+  if (end - off > img->lim.max_uncompressed - img->decoded_total) {
+    lf_error (EFBIG, "%s: segment %zu (none at 0x%" PRIx64 "): the image "
+              "decodes to more than %" PRIu64 " bytes "
+              "(INITRAMFS_MAX_UNCOMPRESSED)", img->name, segno, off,
+              img->lim.max_uncompressed);
+    return -1;
+  }
+  img->decoded_total += end - off;
+  *next = end;
+  return 0;
+}
+
+static int
+parse_compressed (struct lf_initramfs *img, enum lf_compression c,
+                  uint64_t off, uint64_t *next)
+{
+  struct seg *s;
+  size_t segno = img->nsegs, outlen = 0, consumed = 0, inlen;
+  uint8_t *out = NULL;
+  uint64_t budget, ratio_cap, cap;
+  char what[160];
+
+  s = new_segment (img, c, off);
+  if (!s)
+    return -1;
+  inlen = img->rawlen - (size_t) off;
+  budget = img->lim.max_uncompressed - img->decoded_total;
+  if (MUL_OVERFLOW ((uint64_t) inlen, img->lim.max_ratio, &ratio_cap))
+    ratio_cap = UINT64_MAX;
+  ratio_cap = LF_MAX (ratio_cap, img->lim.bomb_floor);
+  if (budget <= ratio_cap) {
+    cap = budget;
+    snprintf (what, sizeof what, "the image may decode to %" PRIu64
+              " bytes: INITRAMFS_MAX_UNCOMPRESSED",
+              img->lim.max_uncompressed);
+  }
+  else {
+    cap = ratio_cap;
+    snprintf (what, sizeof what, "decompression bomb: ratio cap %" PRIu64
+              ":1 above %" PRIu64 " bytes", img->lim.max_ratio,
+              img->lim.bomb_floor);
+  }
+  if (lf_decompress (c, img->raw + off, inlen, cap, what, &out, &outlen,
+                     &consumed) == -1)
+    goto error;
+  s = &img->segs[segno];
+  s->decoded = out;
+  s->pub.length = consumed;
+  s->pub.uncompressed_size = outlen;
+  img->decoded_total += outlen;
+
+  /* The decoded bytes: cpio archives separated by zero padding, as
+   * flush_buffer () accepts them.
+   */
+  uint64_t p = 0;
+  for (;;) {
+    enum lf_cpio_format f;
+    uint64_t end = 0;
+    while (p < outlen && out[p] == 0)
+      p++;
+    if (p >= outlen)
+      break;
+    if (lf_cpio_magic (out + p, outlen - p, &f) != LF_MATCH) {
+      lf_error (EINVAL, "junk at decoded offset 0x%" PRIx64 " (byte 0x%02x)"
+                ": not a cpio header", p, out[p]);
+      goto error;
+    }
+    if ((f == LF_CPIO_NEWC || f == LF_CPIO_CRC) && (p & 3) != 0) {
+      lf_error (EINVAL, "cpio archive at decoded offset 0x%" PRIx64
+                " is not 4-byte aligned", p);
+      goto error;
+    }
+    if (s->pub.format == NULL)
+      s->pub.format = lf_cpio_format_name (f);
+    if (read_archive (img, segno, out, outlen, p, &end) == -1)
+      goto error;
+    s = &img->segs[segno];
+    p = end;
+  }
+  if (s->pub.narchives == 0) {
+    lf_error (EINVAL, "%zu decoded bytes hold no cpio archive", outlen);
+    goto error;
+  }
+  *next = off + consumed;
+  return 0;
+
+ error:
+  if (img->segs[segno].decoded == NULL)
+    free (out);
+  lf_error_prefix ("%s: segment %zu (%s at 0x%" PRIx64 ")", img->name, segno,
+                   lf_compression_name (c), off);
+  return -1;
+}
+
+struct lf_initramfs *
+lf_initramfs_parse_limits (const void *buf, size_t len, const char *name,
+                           const struct lf_initramfs_limits *limits)
+{
+  struct lf_initramfs *img = NULL;
+  uint64_t off = 0;
+
+  img = calloc (1, sizeof *img);
+  if (!img) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  img->lim = *limits;
+  img->next_ino = 1;
+  img->tab_stale = true;
+  img->name = strdup (name ? name : "initramfs");
+  if (!img->name) {
+    lf_error (ENOMEM, "out of memory");
+    goto error;
+  }
+  if (len > img->lim.max_uncompressed) {
+    lf_error (EFBIG, "%s: image of %zu bytes is over %" PRIu64
+              " (INITRAMFS_MAX_UNCOMPRESSED)", img->name, len,
+              img->lim.max_uncompressed);
+    goto error;
+  }
+  img->raw = malloc (len ? len : 1);
+  if (!img->raw) {
+    lf_error (ENOMEM, "%s: cannot copy %zu bytes", img->name, len);
+    goto error;
+  }
+  if (len)
+    memcpy (img->raw, buf, len);
+  img->rawlen = len;
+
+  /* unpack_to_rootfs (): zeros are padding, a cpio magic starts an
+   * uncompressed archive, anything else must be a compressed stream.
+   */
+  while (off < len) {
+    enum lf_cpio_format f;
+    enum lf_compression c;
+    int r;
+
+    if (img->raw[off] == 0) {
+      off++;
+      continue;
+    }
+    if (lf_cpio_magic (img->raw + off, len - off, &f) == LF_MATCH) {
+      if (parse_uncompressed (img, off, &off) == -1)
+        goto error;
+      continue;
+    }
+    r = lf_compression_detect (img->raw + off, len - off, &c);
+    if (r == -1) {
+      lf_error_prefix ("%s: segment %zu at 0x%" PRIx64, img->name,
+                       img->nsegs, off);
+      goto error;
+    }
+    if (r == LF_NO_MATCH) {
+      const uint8_t *p = img->raw + off;
+      size_t n = LF_MIN (len - off, (size_t) 4);
+      lf_error (EINVAL, "%s: junk at 0x%" PRIx64 " (bytes %02x %02x %02x "
+                "%02x): neither a cpio header nor a known compression",
+                img->name, off, p[0], n > 1 ? p[1] : 0, n > 2 ? p[2] : 0,
+                n > 3 ? p[3] : 0);
+      goto error;
+    }
+    if (parse_compressed (img, c, off, &off) == -1)
+      goto error;
+  }
+  if (img->nsegs == 0) {
+    lf_error (EINVAL, "%s: no cpio archive in %zu bytes", img->name, len);
+    goto error;
+  }
+  if (rebuild_index (img) == -1)
+    goto error;
+  return img;
+
+ error:
+  lf_initramfs_free (img);
+  return NULL;
+}
+
+struct lf_initramfs *
+lf_initramfs_parse (const void *buf, size_t len, const char *name)
+{
+  return lf_initramfs_parse_limits (buf, len, name,
+                                    &lf_initramfs_default_limits);
+}
+
+/* Editing the main segment. */
+
+static size_t
+main_segment (const struct lf_initramfs *img)
+{
+  return img->nsegs - 1;
+}
+
+/* Index of the last main-segment entry named PATH, or -1. */
+static ssize_t
+find_in_main (const struct lf_initramfs *img, const char *path)
+{
+  size_t m = main_segment (img);
+  for (size_t i = img->nents; i-- > 0; ) {
+    if (img->ents[i]->pub.segment != m)
+      break;
+    if (strcmp (img->ents[i]->path, path) == 0)
+      return (ssize_t) i;
+  }
+  return -1;
+}
+
+static void
+remove_at (struct lf_initramfs *img, size_t i)
+{
+  struct ent *e = img->ents[i];
+
+  img->segs[e->pub.segment].pub.nentries--;
+  ent_free (e);
+  memmove (img->ents + i, img->ents + i + 1,
+           (img->nents - i - 1) * sizeof *img->ents);
+  img->nents--;
+  img->tab_stale = true;
+}
+
+/* Put E (named E->path) in the main segment, replacing same-named
+ * entries there.
+ */
+static int
+insert_main (struct lf_initramfs *img, struct ent *e)
+{
+  ssize_t at;
+  size_t pos = img->nents;
+
+  while ((at = find_in_main (img, e->path)) >= 0) {
+    pos = (size_t) at;
+    remove_at (img, (size_t) at);
+  }
+  e->pub.segment = main_segment (img);
+  if (push_entry (img, e, pos) == -1)
+    return -1;
+  img->segs[e->pub.segment].pub.nentries++;
+  return 0;
+}
+
+static struct ent *
+new_entry (struct lf_initramfs *img, const char *path, uint32_t mode)
+{
+  struct ent *e = calloc (1, sizeof *e);
+
+  if (!e || !(e->path = strdup (path))) {
+    free (e);
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  e->pub.path = e->path;
+  e->pub.mode = mode;
+  e->pub.nlink = S_ISDIR (mode) ? 2 : 1;
+  e->pub.ino = img->next_ino++ & UINT32_MAX;
+  return e;
+}
+
+/* Resolve the parent of PATH, create missing directories, and return the
+ * real path at which an entry for PATH belongs.
+ */
+static char *
+place (struct lf_initramfs *img, const char *path)
+{
+  CLEANUP_FREE char *norm = NULL, *parent = NULL;
+  const char *base, *slash;
+  bool dotdot;
+  char *final;
+  size_t plen;
+
+  norm = normalise (path, strlen (path), &dotdot);
+  if (!norm)
+    return NULL;
+  if (dotdot || strcmp (norm, ".") == 0) {
+    lf_error (EINVAL, "%s: cannot add \"%s\": %s", img->name, path,
+              dotdot ? "the path has a \"..\" component" : "it is the root");
+    return NULL;
+  }
+  slash = strrchr (norm, '/');
+  base = slash ? slash + 1 : norm;
+  if (slash) {
+    norm[slash - norm] = '\0';
+    parent = resolve (img, norm, true);
+  }
+  else
+    parent = strdup (".");
+  if (!parent) {
+    if (slash)
+      lf_error_prefix ("cannot add \"%s\"", path);
+    else
+      lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+
+  /* Missing directories, outermost first.  Each existing prefix of the
+   * resolved parent is a directory (or nothing): resolve () checked them.
+   */
+  if (strcmp (parent, ".") != 0) {
+    plen = strlen (parent);
+    for (size_t i = 0; i <= plen; i++) {
+      if (parent[i] != '/' && parent[i] != '\0')
+        continue;
+      char save = parent[i];
+      parent[i] = '\0';
+      struct ent *p = find_exact (img, parent);
+      if (!p) {
+        struct ent *d = new_entry (img, parent, S_IFDIR | 0755);
+        if (!d || insert_main (img, d) == -1) {
+          ent_free (d);
+          parent[i] = save;
+          return NULL;
+        }
+      }
+      else if (!S_ISDIR (p->pub.mode)) {
+        lf_error (ENOTDIR, "%s: cannot add \"%s\": \"%s\" is not a "
+                  "directory", img->name, path, parent);
+        parent[i] = save;
+        return NULL;
+      }
+      parent[i] = save;
+    }
+  }
+  if (strcmp (parent, ".") == 0)
+    final = strdup (base);
+  else if (asprintf (&final, "%s/%s", parent, base) == -1)
+    final = NULL;
+  if (!final) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  if (strlen (final) + 1 > CPIO_MAX_NAME) {
+    lf_error (ENAMETOOLONG, "%s: cannot add \"%.64s...\": name over "
+              "CPIO_MAX_NAME %d", img->name, final, CPIO_MAX_NAME);
+    free (final);
+    return NULL;
+  }
+  return final;
+}
+
+static int
+add_entry (struct lf_initramfs *img, const char *path, uint32_t mode,
+           const void *data, size_t size, const char *target)
+{
+  CLEANUP_FREE char *real = NULL;
+  struct ent *e = NULL, *old;
+
+  if (S_ISREG (mode) && size > img->lim.max_entry_size) {
+    lf_error (EFBIG, "%s: cannot add \"%s\": %zu bytes is over %" PRIu64
+              " (INITRAMFS_MAX_ENTRY_SIZE)", img->name, path, size,
+              img->lim.max_entry_size);
+    return -1;
+  }
+  if (target && (target[0] == '\0' || strlen (target) > CPIO_MAX_SYMLINK)) {
+    lf_error (EINVAL, "%s: cannot add symlink \"%s\": target is empty or "
+              "over CPIO_MAX_SYMLINK %d", img->name, path, CPIO_MAX_SYMLINK);
+    return -1;
+  }
+  real = place (img, path);
+  if (!real)
+    return -1;
+  old = find_exact (img, real);
+  if (old && S_ISDIR (old->pub.mode) && !S_ISDIR (mode)) {
+    lf_error (EISDIR, "%s: cannot add \"%s\": \"%s\" is a directory",
+              img->name, path, real);
+    return -1;
+  }
+  e = new_entry (img, real, mode);
+  if (!e)
+    return -1;
+  if (target) {
+    e->target = strdup (target);
+    if (!e->target) {
+      lf_error (ENOMEM, "out of memory");
+      goto error;
+    }
+    e->pub.symlink = e->target;
+    e->pub.data = (const uint8_t *) e->target;
+    e->pub.size = strlen (target);
+  }
+  else if (size) {
+    e->owned = malloc (size);
+    if (!e->owned) {
+      lf_error (ENOMEM, "%s: cannot allocate %zu bytes for \"%s\"",
+                img->name, size, path);
+      goto error;
+    }
+    memcpy (e->owned, data, size);
+    e->pub.data = e->owned;
+    e->pub.size = size;
+  }
+  if (insert_main (img, e) == -1)
+    goto error;
+  return 0;
+
+ error:
+  ent_free (e);
+  return -1;
+}
+
+static int
+check_perm (struct lf_initramfs *img, const char *path, uint32_t perm)
+{
+  if (perm & ~UINT32_C (07777)) {
+    lf_error (EINVAL, "%s: cannot add \"%s\": mode 0%o has bits other than "
+              "permissions", img->name, path, perm);
+    return -1;
+  }
+  return 0;
+}
+
+int
+lf_initramfs_add (struct lf_initramfs *img, const char *path, uint32_t perm,
+                  const void *data, size_t size)
+{
+  if (check_perm (img, path, perm) == -1)
+    return -1;
+  return add_entry (img, path, S_IFREG | perm, data, size, NULL);
+}
+
+int
+lf_initramfs_add_symlink (struct lf_initramfs *img, const char *path,
+                          const char *target)
+{
+  return add_entry (img, path, S_IFLNK | 0777, NULL, 0, target);
+}
+
+int
+lf_initramfs_add_dir (struct lf_initramfs *img, const char *path,
+                      uint32_t perm)
+{
+  if (check_perm (img, path, perm) == -1)
+    return -1;
+  return add_entry (img, path, S_IFDIR | perm, NULL, 0, NULL);
+}
+
+int
+lf_initramfs_remove (struct lf_initramfs *img, const char *path)
+{
+  CLEANUP_FREE char *norm = NULL, *parent = NULL, *real = NULL;
+  bool dotdot;
+  ssize_t at;
+  char *slash;
+  struct ent *e;
+
+  norm = normalise (path, strlen (path), &dotdot);
+  if (!norm)
+    return -1;
+  slash = strrchr (norm, '/');
+  if (slash) {
+    *slash = '\0';
+    parent = resolve (img, norm, true);
+    if (!parent)
+      return -1;
+  }
+  if (!parent || strcmp (parent, ".") == 0)
+    real = strdup (slash ? slash + 1 : norm);
+  else if (asprintf (&real, "%s/%s", parent, slash + 1) == -1)
+    real = NULL;
+  if (!real) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  e = find_exact (img, real);
+  if (!e) {
+    lf_error (ENOENT, "%s: cannot remove \"%s\": no such entry", img->name,
+              path);
+    return -1;
+  }
+  if (e->pub.segment != main_segment (img)) {
+    lf_error (EPERM, "%s: cannot remove \"%s\": it is in segment %zu, "
+              "which is kept byte for byte", img->name, path,
+              e->pub.segment);
+    return -1;
+  }
+  if (S_ISDIR (e->pub.mode)) {
+    size_t n = strlen (e->path);
+    for (size_t i = 0; i < img->nents; i++)
+      if (strncmp (img->ents[i]->path, e->path, n) == 0 &&
+          img->ents[i]->path[n] == '/') {
+        lf_error (ENOTEMPTY, "%s: cannot remove \"%s\": directory is not "
+                  "empty", img->name, path);
+        return -1;
+      }
+  }
+  /* Every main-segment entry of that name; one in an earlier segment, if
+   * any, is what the kernel will then leave there.
+   */
+  while ((at = find_in_main (img, real)) >= 0)
+    remove_at (img, (size_t) at);
+  return 0;
+}
+
+/* Writing. */
+
+static bool
+same_file (const struct ent *a, const struct ent *b)
+{
+  return a->pub.ino == b->pub.ino && a->pub.dev_major == b->pub.dev_major &&
+    a->pub.dev_minor == b->pub.dev_minor;
+}
+
+static int
+encode_main (struct lf_initramfs *img, struct lf_ird_buf *b)
+{
+  size_t m = main_segment (img), first = img->nents;
+
+  while (first > 0 && img->ents[first - 1]->pub.segment == m)
+    first--;
+  for (size_t i = first; i < img->nents; i++) {
+    const struct ent *e = img->ents[i];
+    struct lf_cpio_record r = {
+      .format = LF_CPIO_NEWC, .ino = e->pub.ino, .mode = e->pub.mode,
+      .uid = e->pub.uid, .gid = e->pub.gid, .nlink = e->pub.nlink,
+      .mtime = e->pub.mtime, .size = e->pub.size,
+      .dev_major = e->pub.dev_major, .dev_minor = e->pub.dev_minor,
+      .rdev_major = e->pub.rdev_major, .rdev_minor = e->pub.rdev_minor,
+      .name = e->path, .namelen = strlen (e->path),
+    };
+    /* An entry normalised to "TRAILER!!!" (from "./TRAILER!!!", or a
+     * symlink) must not become the end of the archive.
+     */
+    if (strcmp (e->path, CPIO_TRAILER) == 0) {
+      r.name = "./" CPIO_TRAILER;
+      r.namelen += 2;
+    }
+    /* Hardlinks: the data goes on the last link only (newc, as GNU cpio
+     * writes it), when every link has the same data.
+     */
+    if (S_ISREG (e->pub.mode) && e->pub.nlink >= 2 && e->pub.size) {
+      for (size_t j = i + 1; j < img->nents; j++) {
+        const struct ent *o = img->ents[j];
+        if (S_ISREG (o->pub.mode) && o->pub.nlink >= 2 && same_file (e, o) &&
+            o->pub.size == e->pub.size &&
+            memcmp (o->pub.data, e->pub.data, e->pub.size) == 0) {
+          r.size = 0;
+          break;
+        }
+      }
+    }
+    if (lf_cpio_write_newc (b, &r, e->pub.data) == -1) {
+      lf_error_prefix ("%s: writing segment %zu", img->name, m);
+      return -1;
+    }
+  }
+  return lf_cpio_write_trailer (b, 512);
+}
+
+int
+lf_initramfs_write (struct lf_initramfs *img, void **out, size_t *outlen)
+{
+  struct lf_ird_buf cpio = { NULL, 0, 0 }, res = { NULL, 0, 0 };
+  const struct seg *s = &img->segs[main_segment (img)];
+  CLEANUP_FREE uint8_t *packed = NULL;
+  size_t packedlen = 0;
+
+  if (encode_main (img, &cpio) == -1)
+    goto error;
+  if (s->comp == LF_COMP_NONE) {
+    packed = cpio.p;
+    packedlen = cpio.len;
+    cpio.p = NULL;
+  }
+  else if (lf_compress (s->comp, cpio.p, cpio.len, &packed,
+                        &packedlen) == -1) {
+    lf_error_prefix ("%s: compressing segment %zu", img->name,
+                     main_segment (img));
+    goto error;
+  }
+  /* Everything before the main segment, byte for byte.  An odc or
+   * binary main segment may have started unaligned: newc must not (zero
+   * padding is skipped by every reader).
+   */
+  if (lf_ird_buf_append (&res, img->raw, (size_t) s->pub.offset) == -1 ||
+      (s->comp == LF_COMP_NONE &&
+       lf_ird_buf_zeros (&res, (4 - (res.len & 3)) & 3) == -1) ||
+      lf_ird_buf_append (&res, packed, packedlen) == -1)
+    goto error;
+  free (cpio.p);
+  if (res.p == NULL && (res.p = malloc (1)) == NULL) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  *out = res.p;
+  *outlen = res.len;
+  return 0;
+
+ error:
+  free (cpio.p);
+  free (res.p);
+  return -1;
+}
