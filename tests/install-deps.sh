@@ -9,7 +9,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
       libblkid-dev libext2fs-dev e2fsprogs ntfs-3g-dev ntfs-3g
       libhivex-dev libhivex-bin libwin-hivex-perl
       qemu-utils xz-utils bzip2 fdisk util-linux python3 strace time
-      gdisk xfsprogs dosfstools cryptsetup-bin lvm2"
+      gdisk xfsprogs dosfstools cryptsetup-bin lvm2
+      liblz4-dev initramfs-tools-core dracut-core cpio"
 
 missing=
 for p in $PKGS; do
