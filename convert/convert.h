@@ -84,6 +84,8 @@ struct lf_convert_opts {
   unsigned threads;             /* 0: one per core */
   bool checksum;                /* SHA-256 of the output */
   bool os_disk;                 /* apply the OS disk size limit */
+  bool no_sync;                 /* skip the fsyncs (the caller syncs, or
+                                   accepts losing the output in a crash) */
   struct lf_progress *progress; /* may be NULL */
 };
 

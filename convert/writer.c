@@ -115,12 +115,6 @@ write_nonzero (struct copy *c, const char *buf, uint64_t len, uint64_t offset)
       lf_error_prefix ("%s", c->dest);
       return -1;
     }
-    /* Start writeback now, so that the fsync before the rename finds
-     * little left to do and the disk works while we read.  Advisory: an
-     * error here shows up again at fsync.
-     */
-    (void) sync_file_range (c->fd, (off_t) (offset + start),
-                            (off_t) (i - start), SYNC_FILE_RANGE_WRITE);
     written += i - start;
   }
   return (int64_t) written;
@@ -370,7 +364,7 @@ lf_convert_to_vhd (struct lf_disk *src, const char *dest,
     lf_error_prefix ("%s: footer", dest);
     goto out;
   }
-  if (fsync (c.fd) == -1) {
+  if (!opts->no_sync && fsync (c.fd) == -1) {
     lf_error (errno, "%s: fsync: %m", dest);
     goto out;
   }
@@ -382,7 +376,7 @@ lf_convert_to_vhd (struct lf_disk *src, const char *dest,
   }
   free (tmp);
   tmp = NULL;
-  if (lf_fsync_dir_of (dest) == -1)
+  if (!opts->no_sync && lf_fsync_dir_of (dest) == -1)
     goto out;
 
   lf_progress_done (opts->progress);

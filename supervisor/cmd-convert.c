@@ -43,6 +43,9 @@ usage (FILE *fp)
 "      --os-disk       check the OS disk limit (4 TiB) instead of the data\n"
 "                      disk limit (32767 GiB)\n"
 "      --checksum      add the SHA-256 of the output to the report\n"
+"      --no-sync       do not wait for the output to reach the disk (as\n"
+"                      qemu-img's default cache mode); faster, but a crash\n"
+"                      soon after may leave the output incomplete\n"
 "  -j, --threads N     worker threads (default: one per core)\n"
 "      --json          print the report as JSON on stdout\n"
 "      --no-progress   no progress bar or percentage lines\n"
@@ -64,7 +67,7 @@ usage (FILE *fp)
 
 struct options {
   const char *output, *format;
-  bool in_place, os_disk, checksum, json, quiet, progress;
+  bool in_place, os_disk, checksum, json, quiet, progress, no_sync;
   unsigned threads;
 };
 
@@ -167,7 +170,8 @@ convert_disk (const struct options *o, struct lf_disk *d, const char *label,
   struct lf_convert_result r;
   struct lf_convert_opts co = { .threads = o->threads,
                                 .checksum = o->checksum,
-                                .os_disk = o->os_disk };
+                                .os_disk = o->os_disk,
+                                .no_sync = o->no_sync };
   char desc[96];
   double t0 = lf_now ();
   int ret;
@@ -252,7 +256,7 @@ int
 lf_cmd_convert (int argc, char *argv[])
 {
   enum { OPT_IN_PLACE = 256, OPT_OS_DISK, OPT_CHECKSUM, OPT_JSON,
-         OPT_NO_PROGRESS };
+         OPT_NO_PROGRESS, OPT_NO_SYNC };
   static const struct option longopts[] = {
     { "output",      required_argument, NULL, 'o' },
     { "format",      required_argument, NULL, 'f' },
@@ -262,6 +266,7 @@ lf_cmd_convert (int argc, char *argv[])
     { "checksum",    no_argument,       NULL, OPT_CHECKSUM },
     { "json",        no_argument,       NULL, OPT_JSON },
     { "no-progress", no_argument,       NULL, OPT_NO_PROGRESS },
+    { "no-sync",     no_argument,       NULL, OPT_NO_SYNC },
     { "quiet",       no_argument,       NULL, 'q' },
     { "verbose",     no_argument,       NULL, 'v' },
     { "help",        no_argument,       NULL, 'h' },
@@ -294,6 +299,7 @@ lf_cmd_convert (int argc, char *argv[])
     case OPT_CHECKSUM: o.checksum = true; break;
     case OPT_JSON: o.json = true; break;
     case OPT_NO_PROGRESS: o.progress = false; break;
+    case OPT_NO_SYNC: o.no_sync = true; break;
     case 'q': o.quiet = true; break;
     case 'v': lf_debug_level++; break;
     case 'h': usage (stdout); return LF_EXIT_OK;
