@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "format.h"
 
@@ -827,8 +827,10 @@ struct vmdk_io {
   size_t comp_size;
   uint8_t *grain;                     /* one inflated grain */
   size_t grain_size;
-  z_stream zs;
-  bool zs_ready;
+  /* libdeflate, not zlib: grains are whole buffers, which libdeflate
+   * inflates two to three times faster (the conversion's hot loop).
+   */
+  struct libdeflate_decompressor *dd;
 };
 
 static void
@@ -836,8 +838,8 @@ io_free (struct vmdk_io *io)
 {
   free (io->comp);
   free (io->grain);
-  if (io->zs_ready)
-    inflateEnd (&io->zs);
+  if (io->dd)
+    libdeflate_free_decompressor (io->dd);
 }
 
 /* The GTE of grain GRAIN of sparse extent E: 0 with *ABSENT set if the GD
@@ -889,7 +891,6 @@ inflate_grain (const struct vmdk_extent *e, struct vmdk_io *io,
   uint64_t max = VMDK_MAX_COMPRESSED (e->grain_size);
   uint64_t want = grain_bytes (e, grain), got;
   size_t first;
-  int r;
 
   if (!io->comp || io->comp_size < max + VMDK_GRAIN_MARKER_SIZE) {
     free (io->comp);
@@ -953,32 +954,26 @@ inflate_grain (const struct vmdk_extent *e, struct vmdk_io *io,
     data_len = first;
   }
 
-  if (!io->zs_ready) {
-    memset (&io->zs, 0, sizeof io->zs);
-    if (inflateInit (&io->zs) != Z_OK) {
-      lf_error (ENOMEM, "%s: inflateInit failed", f->path);
-      return -1;
-    }
-    io->zs_ready = true;
+  if (!io->dd && !(io->dd = libdeflate_alloc_decompressor ())) {
+    lf_error (ENOMEM, "%s: cannot allocate a decompressor", f->path);
+    return -1;
   }
-  else
-    inflateReset (&io->zs);
-  io->zs.next_in = io->comp + data_off;
-  io->zs.avail_in = (uInt) data_len;
-  io->zs.next_out = dst;
-  io->zs.avail_out = (uInt) e->grain_size;
-  r = inflate (&io->zs, Z_FINISH);
-  got = e->grain_size - io->zs.avail_out;
-  if (r != Z_STREAM_END) {
-    if (r == Z_BUF_ERROR && io->zs.avail_out == 0)
+  size_t in_used = 0, out_len = 0;
+  enum libdeflate_result r =
+    libdeflate_zlib_decompress_ex (io->dd, io->comp + data_off,
+                                   (size_t) data_len, dst,
+                                   (size_t) e->grain_size, &in_used, &out_len);
+  got = out_len;
+  if (r != LIBDEFLATE_SUCCESS) {
+    if (r == LIBDEFLATE_INSUFFICIENT_SPACE)
       lf_error (EINVAL, "%s: grain %" PRIu64 ": compressed grain at 0x%"
                 PRIx64 " inflates to more than the grain size (%" PRIu64
                 " bytes)", f->path, grain, off, e->grain_size);
     else
       lf_error (EINVAL, "%s: grain %" PRIu64 ": compressed grain at 0x%"
-                PRIx64 " (%" PRIu64 " bytes) is not valid deflate data: %s",
+                PRIx64 " (%" PRIu64 " bytes) is not valid zlib data%s",
                 f->path, grain, off, data_len,
-                io->zs.msg ? io->zs.msg : "truncated");
+                r == LIBDEFLATE_BAD_DATA ? "" : " (truncated)");
     return -1;
   }
   if (got < want) {
