@@ -40,6 +40,9 @@ python3 "$top/tests/tools/vhd-check.py" azure/web01-disk1.vhd &&
     echo "footer: valid fixed VHD, size a whole MiB, file = size + 512 (independent check)"
 qemu-img compare -f raw -F vpc web01.raw azure/web01-disk1.vhd
 
+say "landfall inspect azure/web01-disk1.vhd (read through libblkid and libext2fs, no mount)"
+"$L" inspect azure/web01-disk1.vhd
+
 say "In place: a raw disk becomes a fixed VHD by appending a footer"
 cp --sparse=always web01.raw inplace.raw
 "$L" convert --in-place inplace.raw
