@@ -208,6 +208,69 @@ extern int lf_ntfs_state (struct lf_fs *fs, bool *dirty, bool *hibernated);
  */
 extern struct lf_fs *lf_fs_open_tree (const char *root, bool writable);
 
+/* guestfs.c: the libguestfs backend, for what no native backend reads
+ * (XFS, btrfs, LUKS with a key, LVM volumes that are not linear), on a
+ * workstation.  One appliance per guest, holding all its disks, launched
+ * when a call first needs it (30 s or so under TCG).  The handle is
+ * reference-counted: each filesystem opened on it holds a reference, so
+ * lf_guestfs_close may come as soon as the filesystems are open; the
+ * appliance shuts down when the last of them is closed.  Built without
+ * libguestfs, lf_kvm_works, lf_guestfs_available and
+ * lf_guestfs_parse_device still work and the rest fails with ENOTSUP.
+ */
+/* Does KVM really work here?  /dev/kvm is opened, its API version read, a
+ * VM and a vCPU created, and the CPU must show vmx or svm (a software KVM
+ * such as kvm_pvm answers every ioctl, yet ordinary guests hang on it).
+ * LANDFALL_KVM=0 or 1 in the environment decides instead.  The probe runs
+ * once per process.  *REASON (if REASON is not NULL) says why, in a
+ * static string.
+ */
+extern bool lf_kvm_works (const char **reason);
+/* Compiled with libguestfs? */
+extern bool lf_guestfs_available (void);
+
+struct lf_guestfs;
+struct lf_guestfs_fs {
+  char device[128];             /* "/dev/sda1", "/dev/VG/LV", "/dev/mapper/x" */
+  struct lf_fsinfo info;        /* type ("" if unknown), uuid, label */
+};
+extern struct lf_guestfs *lf_guestfs_new (void);
+/* FORMAT: lf_disk_format's name ("raw", "qcow2", "vmdk", "vhd", "vhdx")
+ * or QEMU's ("vpc").  Disks become /dev/sda, /dev/sdb... in this order.
+ * READONLY disks get a throwaway overlay: filesystems on them cannot be
+ * opened writable (EROFS).  Only before the launch.
+ */
+extern int lf_guestfs_add_disk (struct lf_guestfs *g, const char *path,
+                                const char *format, bool readonly);
+/* Explicit launch (the calls below launch when needed).  A failed launch
+ * fails again, at once, on every later call.
+ */
+extern int lf_guestfs_launch (struct lf_guestfs *g);
+/* Every filesystem the appliance sees (list_filesystems, with vfs_uuid and
+ * vfs_label), in a new array.  btrfs subvolumes are left out.
+ */
+extern int lf_guestfs_filesystems (struct lf_guestfs *g,
+                                   struct lf_guestfs_fs **ret, size_t *n);
+/* Open LUKS DEVICE with KEY as /dev/mapper/NAME (returned, new string) and
+ * activate any LVM inside it.
+ */
+extern char *lf_guestfs_open_luks (struct lf_guestfs *g, const char *device,
+                                   const char *key, const char *name);
+/* Mount DEVICE (as the appliance names it) at a private mount point,
+ * read-only unless WRITABLE; the filesystem holds a reference to G.
+ */
+extern struct lf_fs *lf_fs_open_guestfs (struct lf_guestfs *g,
+                                         const char *device, bool writable);
+/* Drop the caller's reference (NULL is fine). */
+extern void lf_guestfs_close (struct lf_guestfs *g);
+/* The appliance's name for a disk, partition or LV back to ours:
+ * "/dev/sdb2" gives DISK 1, PART 2, LV ""; "/dev/sdc" DISK 2, PART 0;
+ * "/dev/rhel/root" DISK SIZE_MAX and LV "rhel/root".  -1 (EINVAL) for
+ * anything else (/dev/mapper/..., /dev/md127).
+ */
+extern int lf_guestfs_parse_device (const char *device, size_t *disk,
+                                    unsigned *part, char *lv, size_t lvlen);
+
 /* mounts.c: a guest's filesystems at their mount points. */
 struct lf_mount {
   char *mountpoint;             /* "/", "/boot", "/var", or "C:" */
@@ -291,7 +354,8 @@ extern int lf_hive_values (struct lf_hive *hv, uint64_t node,
 
 /* inspect.c: everything found on a set of disks. */
 struct lf_guest_fs {
-  struct lf_blockdev *bd;       /* not owned (the guest's bds are) */
+  struct lf_blockdev *bd;       /* not owned (the guest's bds are); NULL
+                                   for an LV only libguestfs reaches */
   size_t disk;                  /* index of its disk, SIZE_MAX for an LV */
   unsigned part;                /* partition number, 0 for a whole disk */
   char lv[300];                 /* "vg/lv" for a logical volume */
@@ -326,6 +390,15 @@ struct lf_guest {
 extern struct lf_guest *lf_guest_open (const char *const *paths, size_t n,
                                        bool writable);
 extern void lf_guest_close (struct lf_guest *g);
+/* After lf_guest_open: open with libguestfs (guestfs.c) what no native
+ * backend read: XFS, btrfs and the like, and LVs lvm.c cannot map (added
+ * to fss with bd NULL).  One appliance for the guest's disks, launched
+ * only if some such filesystem exists (vfat alone is not worth 30 s), or
+ * if ALWAYS; once it runs, it opens every filesystem still unopened that
+ * it can mount.  Failing to launch is a finding recorded in the waiting
+ * filesystems' error, not a failure.  Returns how many were opened, or -1.
+ */
+extern int lf_guest_open_guestfs (struct lf_guest *g, bool always);
 /* Find and inspect every OS root. */
 extern int lf_guest_inspect (struct lf_guest *g);
 extern json_t *lf_guest_report (struct lf_guest *g);

@@ -166,6 +166,110 @@ lf_guest_open (const char *const *paths, size_t n, bool writable)
   return NULL;
 }
 
+/* Types no native backend reads that are worth launching an appliance
+ * for: they hold roots, /boot or /var.  (vfat, iso9660... are opened too
+ * once the appliance runs, but launch nothing.)
+ */
+static bool
+guestfs_worthy (const char *type)
+{
+  static const char *const types[] = {
+    "xfs", "btrfs", "f2fs", "jfs", "reiserfs", "ufs", "hfsplus", "nilfs2",
+  };
+  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+    if (strcmp (type, types[i]) == 0)
+      return true;
+  return false;
+}
+
+int
+lf_guest_open_guestfs (struct lf_guest *g, bool always)
+{
+  struct lf_guestfs *h = NULL;
+  struct lf_guestfs_fs *l = NULL;
+  size_t nl = 0, wanted = 0;
+  int opened = 0;
+
+  for (size_t i = 0; i < g->nfs; i++)
+    wanted += !g->fss[i].fs && guestfs_worthy (g->fss[i].info.type);
+  for (size_t i = 0; i < g->lvm.n; i++)
+    wanted += g->lvm.lvs[i].bd == NULL;
+  if ((!wanted && !always) || !lf_guestfs_available ()) {
+    LF_DEBUG (1, "libguestfs: %zu filesystems for it%s: no appliance", wanted,
+              lf_guestfs_available () ? "" : ", but built without it");
+    return 0;
+  }
+  LF_DEBUG (1, "libguestfs: %zu filesystems no native backend reads", wanted);
+  h = lf_guestfs_new ();
+  if (!h)
+    goto not_launched;
+  for (size_t d = 0; d < g->ndisks; d++)
+    if (lf_guestfs_add_disk (h, lf_disk_path (g->disks[d]),
+                             lf_disk_format (g->disks[d]), !g->writable) == -1)
+      goto not_launched;
+  if (lf_guestfs_filesystems (h, &l, &nl) == -1)
+    goto not_launched;
+  for (size_t k = 0; k < nl; k++) {
+    const char *type = l[k].info.type;
+    struct lf_guest_fs *f = NULL;
+    size_t disk;
+    unsigned part;
+    char lv[300];
+
+    if (!*type || strcmp (type, "swap") == 0 ||
+        strcmp (type, "LVM2_member") == 0 || strcmp (type, "crypto_LUKS") == 0 ||
+        lf_guestfs_parse_device (l[k].device, &disk, &part, lv, sizeof lv) == -1) {
+      lf_error_clear ();
+      continue;
+    }
+    for (size_t i = 0; i < g->nfs && !f; i++)
+      if (lv[0] ? strcmp (g->fss[i].lv, lv) == 0
+          : !g->fss[i].lv[0] && g->fss[i].disk == disk && g->fss[i].part == part)
+        f = &g->fss[i];
+    if (!f && lv[0]) {          /* an LV lvm.c could not map */
+      struct lf_guest_fs *n = realloc (g->fss, (g->nfs + 1) * sizeof *n);
+      if (!n) {
+        free (l);
+        lf_guestfs_close (h);
+        lf_error (ENOMEM, "out of memory");
+        return -1;
+      }
+      g->fss = n;
+      f = &g->fss[g->nfs++];
+      memset (f, 0, sizeof *f);
+      f->disk = SIZE_MAX;
+      snprintf (f->lv, sizeof f->lv, "%s", lv);
+      f->info = l[k].info;
+    }
+    if (!f || f->fs)
+      continue;
+    f->fs = lf_fs_open_guestfs (h, l[k].device, g->writable);
+    if (!f->fs)
+      snprintf (f->error, sizeof f->error, "%s", lf_last_error ());
+    else {
+      f->error[0] = '\0';
+      opened++;
+    }
+  }
+  free (l);
+  lf_guestfs_close (h);         /* the filesystems keep it running */
+  return opened;
+
+ not_launched:
+  /* A finding for each filesystem that waited for it. */
+  for (size_t i = 0; i < g->nfs; i++) {
+    struct lf_guest_fs *f = &g->fss[i];
+    size_t len = strlen (f->error);
+    if (!f->fs && guestfs_worthy (f->info.type) && len < sizeof f->error - 3)
+      snprintf (f->error + len, sizeof f->error - len, "%s%s",
+                len ? "; " : "", lf_last_error ());
+  }
+  free (l);
+  lf_guestfs_close (h);
+  lf_error_clear ();
+  return 0;
+}
+
 void
 lf_guest_close (struct lf_guest *g)
 {
@@ -361,11 +465,12 @@ lf_guest_report (struct lf_guest *g)
   }
   for (size_t i = 0; i < g->nfs; i++) {
     const struct lf_guest_fs *f = &g->fss[i];
-    json_t *j = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I}",
+    json_t *j = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o}",
                            "device", lf_guest_fs_device (g, f),
                            "type", f->info.type, "uuid", f->info.uuid,
                            "label", f->info.label, "version", f->info.version,
-                           "size", (json_int_t) lf_bd_size (f->bd));
+                           "size", f->bd ? json_integer ((json_int_t) lf_bd_size (f->bd))
+                                         : json_null ());
     if (f->disk != SIZE_MAX) {
       json_object_set_new (j, "disk", json_integer ((json_int_t) f->disk));
       json_object_set_new (j, "partition", json_integer (f->part));

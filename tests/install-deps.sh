@@ -10,7 +10,9 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
       libhivex-dev libhivex-bin libwin-hivex-perl
       qemu-utils xz-utils bzip2 fdisk util-linux python3 strace time
       gdisk xfsprogs dosfstools cryptsetup-bin lvm2
-      liblz4-dev initramfs-tools-core dracut-core cpio"
+      liblz4-dev initramfs-tools-core dracut-core cpio
+      debootstrap qemu-system-x86 grub-common fuse3 openssl zstd
+      libguestfs-dev libguestfs-tools linux-image-amd64 libguestfs-xfs"
 
 missing=
 for p in $PKGS; do
