@@ -6,6 +6,7 @@
 
 #include "common.h"
 #include "guest.h"
+#include "bootfix.h"
 #include "cli.h"
 
 static void
@@ -140,6 +141,13 @@ lf_cmd_inspect (int argc, char *argv[])
       lf_guest_open_guestfs (g, strcmp (guestfs, "always") == 0) == -1)
     goto out;
   if (lf_guest_inspect (g) == -1)
+    goto out;
+  /* What the initramfs images hold needs initramfs/, a layer guest/ does
+   * not use; bootfix/ reads both.
+   */
+  for (size_t i = 0; i < g->nos; i++)
+    if (strcmp (g->oses[i].type, "linux") == 0 &&
+        lf_linux_initramfs_facts (g, &g->oses[i]) == -1)
     goto out;
   report = lf_guest_report (g);
   if (json)

@@ -48,6 +48,9 @@ for m in ("hv_vmbus", "hv_storvsc", "hv_netvsc"):
     assert k[0]["hyperv_modules"][m]["state"] == "module", k[0]["hyperv_modules"]
 assert k[0]["initramfs"] == "/boot/initrd.img-" + f["KERNEL_VERSION"]
 assert os["initramfs_generator"] == "initramfs-tools"
+i = [i for i in os["initramfs"] if i["kernel"] == f["KERNEL_VERSION"]][0]
+assert i["contents_generator"] == "initramfs-tools" and i["segments"], i
+assert all(v == "present" for v in i["hyperv_modules"].values()), i
 assert {"type": "grub2", "config": "/boot/grub/grub.cfg"} in os["bootloaders"]
 assert os["firmware"] == ["bios"] and os["azure_generations"][0]["generation"] == "azure-gen1"
 root = [e for e in os["fstab"] if e["mountpoint"] == "/"][0]
@@ -82,8 +85,11 @@ assert os["persistent_net_rules"] == ["/etc/udev/rules.d/70-persistent-net.rules
 assert os["vmware_tools"], os["vmware_tools"]
 k = [k for k in os["kernels"] if k["version"] == f["KERNEL_VERSION"]][0]
 assert k["hyperv_modules"]["hv_vmbus"]["state"] == "module"
+# The initramfs was rebuilt without them, as on a VMware guest.
+i = [i for i in os["initramfs"] if i["kernel"] == f["KERNEL_VERSION"]][0]
+assert all(v == "absent" for v in i["hyperv_modules"].values()), i
 '
-pass "debian12-vmware: fstab by /dev/sda1 resolved, persistent-net rules, VMware tools found"
+pass "debian12-vmware: fstab by /dev/sda1 resolved, persistent-net rules, VMware tools, initramfs without Hyper-V modules"
 
 check "$fix/windows-ntfs.img" '
 assert os["type"] == "windows" and os["systemroot"] == "/Windows"
