@@ -132,3 +132,31 @@ assert t == ["linux", "windows"], t
 assert len(r["disks"]) == 2
 ' || fail "two disks: both systems not found"
 pass "two disks given together: both systems found"
+
+# One Linux guest spread over two disks: / on the first, /var (by UUID) and
+# /srv (by the device name /dev/sdb2) on the second.
+mkdir -p mroot/etc mroot/bin mroot/var mroot/srv mvar/lib/landfall msrv
+printf 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="split guest"\n' > mroot/etc/os-release
+cp /bin/true mroot/bin/sh
+echo marker-on-var > mvar/lib/landfall/where
+cat > mroot/etc/fstab <<FSTAB
+UUID=11111111-2222-3333-4444-555555555555 / ext4 defaults 0 1
+UUID=66666666-7777-8888-9999-000000000000 /var ext4 defaults 0 2
+/dev/sdb2 /srv ext4 defaults 0 2
+FSTAB
+truncate -s 64M d1.img d2.img
+printf 'label: dos\nstart=2048, type=83\n' | sfdisk -q d1.img
+printf 'label: dos\nstart=2048, size=40960, type=83\nstart=43008, type=83\n' | sfdisk -q d2.img
+mkfs.ext4 -q -F -U 11111111-2222-3333-4444-555555555555 -d mroot -E offset=1048576 d1.img 60M
+mkfs.ext4 -q -F -U 66666666-7777-8888-9999-000000000000 -d mvar -E offset=1048576 d2.img 20M
+mkfs.ext4 -q -F -d msrv -E offset=$((43008 * 512)) d2.img 20M
+"$LANDFALL" inspect --json d1.img d2.img >report.json || fail "split guest: inspect failed"
+python3 -c '
+import json
+o = json.load(open("report.json"))["operating_systems"]
+assert len(o) == 1 and o[0]["distro"]["name"] == "split guest", o
+m = {e["mountpoint"]: e for e in o[0]["fstab"]}
+assert m["/var"]["resolves_to"] == "d2.img:p1" and m["/var"]["resolved_by"] == "UUID", m["/var"]
+assert m["/srv"]["resolves_to"] == "d2.img:p2" and m["/srv"]["resolved_by"] == "device name", m["/srv"]
+' || fail "split guest: fstab across disks not resolved: $(cat report.json)"
+pass "one guest over two disks: /var by UUID and /srv by /dev/sdb2 resolve to the second disk"
