@@ -24,24 +24,4 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   return 0;
 }
 
-#ifndef FUZZ_TARGET
-int
-main (int argc, char *argv[])
-{
-  int bad = 0;
-  for (int i = 1; i < argc; i++) {
-    FILE *fp = fopen (argv[i], "rb");
-    static char buf[4 << 20];
-    size_t n;
-    if (!fp) {
-      perror (argv[i]);
-      bad = 1;
-      continue;
-    }
-    n = fread (buf, 1, sizeof buf, fp);
-    fclose (fp);
-    LLVMFuzzerTestOneInput ((const uint8_t *) buf, n);
-  }
-  return bad;
-}
-#endif
+#include "fuzz-main.h"

@@ -155,34 +155,4 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   return 0;
 }
 
-#ifndef FUZZ_TARGET
-int
-main (int argc, char *argv[])
-{
-  int bad = 0;
-
-  for (int i = 1; i < argc; i++) {
-    FILE *fp = fopen (argv[i], "rb");
-    char *b = NULL;
-    long n;
-    if (!fp || fseek (fp, 0, SEEK_END) == -1 || (n = ftell (fp)) < 0) {
-      perror (argv[i]);
-      bad = 1;
-      if (fp)
-        fclose (fp);
-      continue;
-    }
-    rewind (fp);
-    b = malloc ((size_t) n + 1);
-    if (!b || fread (b, 1, (size_t) n, fp) != (size_t) n) {
-      perror (argv[i]);
-      bad = 1;
-    }
-    else
-      LLVMFuzzerTestOneInput ((const uint8_t *) b, (size_t) n);
-    free (b);
-    fclose (fp);
-  }
-  return bad;
-}
-#endif
+#include "fuzz-main.h"
