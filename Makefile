@@ -107,17 +107,20 @@ demo: deps
 bench: all
 	tests/bench/bench-convert.sh
 
-# libFuzzer builds need clang; the tree also builds them as replayers.
-FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-  -DFUZZ_TARGET -fsanitize=fuzzer,address,undefined -pthread \
-  $(addprefix -I,$(LIBDIRS)) $(PKG_CFLAGS)
+# libFuzzer builds need clang.  The library is compiled once with fuzzer
+# instrumentation (fuzzer-no-link) into build-fuzz/, then each target is
+# linked with libFuzzer's main.  The tree also builds every target as a
+# corpus replayer (above), which make check runs.
+ifeq ($(FUZZ),1)
+CC      := clang
+CFLAGS  := -g -O1 $(filter-out -O2 -g -Werror,$(CFLAGS)) -DFUZZ_TARGET \
+           -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=fuzzer,address,undefined
+endif
+
 fuzz:
-	@mkdir -p build-fuzz
-	for f in $(FUZZSRCS); do \
-	  n=$$(basename $$f .c); \
-	  clang $(FUZZ_CFLAGS) -o build-fuzz/$$n $$f $(LIBSRCS) $(PKG_LIBS) || exit 1; \
-	done
-	@echo "run e.g.: build-fuzz/fuzz-vhd -max_total_time=60 tests/fuzz/corpus/vhd"
+	$(MAKE) FUZZ=1 BUILD=build-fuzz $(patsubst $(BUILD)/%,build-fuzz/%,$(FUZZBINS))
+	@echo "run e.g.: build-fuzz/fuzz/fuzz-vhd -max_total_time=60 tests/fuzz/corpus/vhd"
 
 deps:
 	tests/install-deps.sh
