@@ -69,19 +69,27 @@ if [ ! -f src.vmdk ]; then
 fi
 
 # run NAME CMD...: wall seconds (nanosecond clock: GNU time rounds to
-# 10 ms, too coarse for the in-place case) and peak RSS.
+# 10 ms, too coarse for the in-place case) and peak RSS, BENCH_RUNS times
+# (default 3); the median is reported with the range, since one run on
+# this machine varies by +-40 %.
+RUNS=${BENCH_RUNS:-3}
 run () {
     local name=$1; shift
-    local t0 t1
-    rm -f out.vhd
-    sync
-    t0=$(date +%s%N)
-    $TIME -f "%M" -o time.out "$@" >/dev/null 2>run.err || {
-        cat run.err >&2; echo "bench: $name failed" >&2; exit 1; }
-    t1=$(date +%s%N)
-    read -r rss <time.out
-    last=$(python3 -c "print(($t1 - $t0) / 1e9)")
-    printf '  %-46s %8.3f s  %7d KiB max RSS\n' "$name" "$last" "$rss"
+    local t0 t1 times=() rss=0 r
+    for ((i = 0; i < RUNS; i++)); do
+        rm -f out.vhd
+        [ "$name" != "${name%in-place*}" ] && { rm -f inplace.raw; cp --sparse=always src.raw inplace.raw; }
+        sync
+        t0=$(date +%s%N)
+        $TIME -f "%M" -o time.out "$@" >/dev/null 2>run.err || {
+            cat run.err >&2; echo "bench: $name failed" >&2; exit 1; }
+        t1=$(date +%s%N)
+        read -r r <time.out
+        [ "$r" -gt "$rss" ] && rss=$r
+        times+=("$((t1 - t0))")
+    done
+    read -r last lo hi < <(python3 -c "import sys; t=sorted(int(x)/1e9 for x in sys.argv[1:]); print(t[len(t)//2], t[0], t[-1])" "${times[@]}")
+    printf '  %-46s %8.3f s  (%.3f-%.3f)  %7d KiB max RSS\n' "$name" "$last" "$lo" "$hi" "$rss"
 }
 
 # Each tool twice: as it comes (qemu-img's default cache mode leaves the
@@ -100,8 +108,6 @@ la=$last
 run "landfall convert (durable)" "$LANDFALL" convert -q --no-progress src.raw -o out.vhd
 lad=$last
 qemu-img compare -q -f raw -F vpc src.raw out.vhd || { echo "bench: (a) output differs" >&2; exit 1; }
-cp --sparse=always src.raw inplace.raw
-sync
 run "landfall convert --in-place (durable)" "$LANDFALL" convert -q --in-place inplace.raw
 lip=$last
 rm -f inplace.raw
