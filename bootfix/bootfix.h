@@ -10,8 +10,75 @@
 #include "guest.h"
 #include "initramfs.h"
 
+#include <stdio.h>
+
 /* The drivers every Azure (Hyper-V) Linux guest needs early. */
 extern const char *const lf_hyperv_modules[3];
+
+/* Options of a fix, from the CLI or the job. */
+struct lf_fix_opts {
+  const char *profile;          /* "azure-gen1" (default) or "azure-gen2" */
+  int rootdelay;                /* seconds for rootdelay=, -1: per profile
+                                   and initramfs generator */
+  bool rdp_no_nla;              /* Windows: RDP without NLA */
+};
+
+/* plan.c
+ *
+ * Every change is planned first: a list of edits (file contents to write,
+ * files to remove) that --dry-run prints as diffs, and findings (already
+ * right, skipped, warning, error) for the report.  Concerns read through
+ * the plan (lf_plan_read), so a later concern sees an earlier one's
+ * planned content.  Applying is done once for all concerns (journal.c).
+ */
+struct lf_plan;
+
+enum lf_finding { LF_CHANGED, LF_ALREADY_RIGHT, LF_SKIPPED, LF_WARNING,
+                  LF_FAILED };
+
+extern struct lf_plan *lf_plan_new (struct lf_mounts *ms);
+extern void lf_plan_free (struct lf_plan *p);
+/* Plan PATH (a guest path) to hold BUF.  Content equal to what the file
+ * holds (or will hold) is recorded as already right, not as an edit.  MODE
+ * is for a new file; an existing file keeps its mode and owner.  WHY is one
+ * line for the report ("hv_vmbus added to the early-load list").
+ */
+extern int lf_plan_write (struct lf_plan *p, const char *concern,
+                          const char *path, const void *buf, size_t len,
+                          uint32_t mode, const char *why);
+/* Plan the removal of a file or symlink (not followed); nothing if absent. */
+extern int lf_plan_remove (struct lf_plan *p, const char *concern,
+                           const char *path, const char *why);
+/* A finding that is not an edit (printf-style message). */
+extern void lf_plan_note (struct lf_plan *p, const char *concern,
+                          enum lf_finding what, const char *fmt, ...)
+  LF_PRINTF (4, 5);
+/* PATH as the plan will leave it: planned content, or the guest's.  ENOENT
+ * if absent or planned for removal.  The buffer is NUL-terminated.
+ */
+extern int lf_plan_read (struct lf_plan *p, const char *path, size_t max,
+                         char **buf, size_t *len);
+extern bool lf_plan_exists (struct lf_plan *p, const char *path);
+extern size_t lf_plan_nedits (const struct lf_plan *p);
+/* Unified diffs of text edits, a summary of binary ones (--dry-run). */
+extern void lf_plan_print (const struct lf_plan *p, FILE *fp);
+/* The findings and edits for the report. */
+extern json_t *lf_plan_report (const struct lf_plan *p);
+/* Did any concern record LF_FAILED? */
+extern bool lf_plan_failed (const struct lf_plan *p);
+
+/* journal.c
+ *
+ * Applying a plan, for every guest file the same sequence (STYLE.md):
+ * journal the intent and flush it; keep the original under a backup name,
+ * once; write the new content atomically; mark the entry done.  A re-run
+ * finds each entry done, half done or not started; undo walks the journal
+ * backwards and leaves every file byte for byte as it was, then removes
+ * the journal and backups.  DIR is the journal's guest directory
+ * ("/var/lib/landfall" on Linux, "/landfall" on a Windows volume).
+ */
+extern int lf_plan_apply (struct lf_plan *p, const char *dir);
+extern int lf_undo (struct lf_mounts *ms, const char *dir, json_t **report);
 
 /* linux/initramfs.c */
 
@@ -22,5 +89,34 @@ extern const char *const lf_hyperv_modules[3];
  * its entry ("error"), not returned.
  */
 extern int lf_linux_initramfs_facts (struct lf_guest *g, struct lf_os *os);
+
+/* linux/fix.c: the whole Linux fix, every concern in order, into P. */
+extern int lf_fix_linux (struct lf_guest *g, struct lf_os *os,
+                         struct lf_plan *p, const struct lf_fix_opts *o);
+#define LF_LINUX_JOURNAL_DIR "/var/lib/landfall"
+
+/* The Linux concerns, one file each.  Each reads the guest through the
+ * plan (lf_plan_read / lf_plan_exists), plans its edits and records its
+ * findings; -1 only for errors that should stop the whole fix (the plan
+ * is then not applied).  A problem limited to one item (one kernel, one
+ * NIC) is a finding (LF_FAILED or LF_WARNING), not -1.
+ */
+/* linux/initramfs.c: Hyper-V modules into every initramfs */
+extern int lf_fix_linux_initramfs (struct lf_guest *g, struct lf_os *os,
+                                   struct lf_plan *p,
+                                   const struct lf_fix_opts *o);
+/* linux/fstab.c: fstab by UUID, nofail for data disks */
+extern int lf_fix_linux_fstab (struct lf_guest *g, struct lf_os *os,
+                               struct lf_plan *p, const struct lf_fix_opts *o);
+/* linux/boot.c: kernel command line in every boot loader config */
+extern int lf_fix_linux_boot (struct lf_guest *g, struct lf_os *os,
+                              struct lf_plan *p, const struct lf_fix_opts *o);
+/* linux/network.c: primary NIC on DHCP in every stack, udev rules */
+extern int lf_fix_linux_network (struct lf_guest *g, struct lf_os *os,
+                                 struct lf_plan *p,
+                                 const struct lf_fix_opts *o);
+/* linux/agents.c: VMware tools off, waagent/cloud-init for Azure */
+extern int lf_fix_linux_agents (struct lf_guest *g, struct lf_os *os,
+                                struct lf_plan *p, const struct lf_fix_opts *o);
 
 #endif /* LF_BOOTFIX_H */

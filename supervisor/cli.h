@@ -25,6 +25,10 @@ extern int lf_cli_print_json (json_t *j);
 /* cmd-convert.c */
 extern int lf_cmd_convert (int argc, char *argv[]);
 
+/* cmd-fix.c */
+extern int lf_cmd_fix (int argc, char *argv[]);
+extern int lf_cmd_undo (int argc, char *argv[]);
+
 /* cmd-inspect.c */
 extern int lf_cmd_inspect (int argc, char *argv[]);
 

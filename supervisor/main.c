@@ -23,6 +23,10 @@ static const struct command {
     "convert a disk image to an Azure fixed VHD (or in place)" },
   { "inspect", lf_cmd_inspect,
     "report the disks, filesystems and operating systems of a machine" },
+  { "fix", lf_cmd_fix,
+    "make a guest boot and connect on Azure (changes journalled)" },
+  { "undo", lf_cmd_undo,
+    "revert what 'landfall fix' changed, byte for byte" },
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
 

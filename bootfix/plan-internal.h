@@ -1,0 +1,47 @@
+/* landfall bootfix/: what plan.c and journal.c share about a plan.  Only
+ * those two files include this; concerns use bootfix.h.
+ */
+#ifndef LF_PLAN_INTERNAL_H
+#define LF_PLAN_INTERNAL_H
+
+#include "bootfix.h"
+
+enum lf_edit_kind { LF_EDIT_WRITE, LF_EDIT_REMOVE, LF_EDIT_MKDIR };
+
+struct lf_edit {
+  enum lf_edit_kind kind;
+  char *concern;
+  char *path;                   /* as the concern named it */
+  struct lf_fs *fs;             /* where it resolves */
+  char *fspath;
+  char *why;
+  /* Before: */
+  bool old_exists;
+  uint32_t old_mode;
+  char *old;                    /* regular file content */
+  size_t oldlen;
+  char *old_link;               /* or a symlink's target */
+  /* After (LF_EDIT_WRITE): */
+  char *new;
+  size_t newlen;
+  uint32_t mode;
+};
+
+struct lf_finding_rec {
+  char *concern;
+  enum lf_finding what;
+  char *msg;
+};
+
+struct lf_plan {
+  struct lf_mounts *ms;
+  size_t nedits;
+  struct lf_edit *edits;
+  size_t nfindings;
+  struct lf_finding_rec *findings;
+};
+
+/* SHA-256 of BUF as 64 hex digits and a NUL. */
+extern void lf_sha256_hex (const void *buf, size_t len, char *hex);
+
+#endif /* LF_PLAN_INTERNAL_H */

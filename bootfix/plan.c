@@ -1,0 +1,510 @@
+/* landfall bootfix/: the plan of edits (see bootfix.h).
+ *
+ * Edits are keyed by the file they resolve to (filesystem + path inside
+ * it), so two spellings of one file through a symlink are one edit.  A
+ * missing parent directory is planned as its own edit, so undo removes it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+
+#include "bootfix.h"
+#include "plan-internal.h"
+
+/* Configuration and initramfs files; nothing larger is edited. */
+#define PLAN_MAX_FILE (512 * LF_MiB)
+
+struct lf_plan *
+lf_plan_new (struct lf_mounts *ms)
+{
+  struct lf_plan *p = calloc (1, sizeof *p);
+
+  if (!p) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  p->ms = ms;
+  return p;
+}
+
+static void
+edit_free (struct lf_edit *e)
+{
+  free (e->concern);
+  free (e->path);
+  free (e->fspath);
+  free (e->why);
+  free (e->old);
+  free (e->new);
+  free (e->old_link);
+}
+
+void
+lf_plan_free (struct lf_plan *p)
+{
+  if (!p)
+    return;
+  for (size_t i = 0; i < p->nedits; i++)
+    edit_free (&p->edits[i]);
+  free (p->edits);
+  for (size_t i = 0; i < p->nfindings; i++) {
+    free (p->findings[i].concern);
+    free (p->findings[i].msg);
+  }
+  free (p->findings);
+  free (p);
+}
+
+void
+lf_sha256_hex (const void *buf, size_t len, char *hex)
+{
+  static const char digits[] = "0123456789abcdef";
+  unsigned char md[32];
+  unsigned n = 0;
+
+  EVP_Digest (buf, len, md, &n, EVP_sha256 (), NULL);
+  for (unsigned i = 0; i < 32; i++) {
+    hex[2 * i] = digits[md[i] >> 4];
+    hex[2 * i + 1] = digits[md[i] & 15];
+  }
+  hex[64] = '\0';
+}
+
+static struct lf_edit *
+find_edit (struct lf_plan *p, struct lf_fs *fs, const char *fspath)
+{
+  for (size_t i = p->nedits; i-- > 0; )
+    if (p->edits[i].fs == fs && strcmp (p->edits[i].fspath, fspath) == 0)
+      return &p->edits[i];
+  return NULL;
+}
+
+static struct lf_edit *
+new_edit (struct lf_plan *p)
+{
+  struct lf_edit *e = realloc (p->edits, (p->nedits + 1) * sizeof *e);
+  if (!e) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  p->edits = e;
+  e = &p->edits[p->nedits++];
+  memset (e, 0, sizeof *e);
+  return e;
+}
+
+void
+lf_plan_note (struct lf_plan *p, const char *concern, enum lf_finding what,
+              const char *fmt, ...)
+{
+  struct lf_finding_rec *f;
+  va_list ap;
+  char *msg = NULL;
+
+  va_start (ap, fmt);
+  if (vasprintf (&msg, fmt, ap) == -1)
+    msg = NULL;
+  va_end (ap);
+  f = realloc (p->findings, (p->nfindings + 1) * sizeof *f);
+  if (!f || !msg) {
+    free (msg);
+    return;                     /* a lost note is not worth failing for */
+  }
+  p->findings = f;
+  f = &p->findings[p->nfindings++];
+  f->concern = strdup (concern);
+  f->what = what;
+  f->msg = msg;
+}
+
+/* Resolve PATH, keeping the last component unresolved when REMOVE. */
+static int
+resolve (struct lf_plan *p, const char *path, bool follow, struct lf_fs **fs,
+         char **fspath)
+{
+  if (lf_mounts_resolve (p->ms, path, follow, fs, fspath) == -1)
+    return -1;
+  if (!(*fs)->ops->write_atomic) {
+    lf_error (EROFS, "%s: the filesystem holding it (%s) is read-only",
+              path, (*fs)->name);
+    free (*fspath);
+    return -1;
+  }
+  return 0;
+}
+
+/* Plan the parent directories of PATH that do not exist. */
+static int
+plan_parents (struct lf_plan *p, const char *concern, const char *path)
+{
+  CLEANUP_FREE char *dir = strdup (path);
+  char *slash = dir ? strrchr (dir, '/') : NULL;
+
+  if (!dir) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  if (!slash || slash == dir)
+    return 0;
+  *slash = '\0';
+  if (lf_plan_exists (p, dir))
+    return 0;
+  if (plan_parents (p, concern, dir) == -1)
+    return -1;
+
+  struct lf_fs *fs;
+  CLEANUP_FREE char *fspath = NULL;
+  if (resolve (p, dir, true, &fs, &fspath) == -1)
+    return -1;
+  struct lf_edit *e = new_edit (p);
+  if (!e)
+    return -1;
+  e->kind = LF_EDIT_MKDIR;
+  e->fs = fs;
+  e->fspath = fspath;
+  fspath = NULL;
+  e->path = strdup (dir);
+  e->concern = strdup (concern);
+  e->why = strdup ("directory for the files below");
+  e->mode = S_IFDIR | 0755;
+  return 0;
+}
+
+/* The file's content before the plan (loaded once per edit). */
+static int
+load_old (struct lf_plan *p, struct lf_edit *e)
+{
+  struct lf_stat st;
+
+  (void) p;
+  if (e->fs->ops->lstat (e->fs, e->fspath, &st) == -1) {
+    if (lf_last_errno () != ENOENT)
+      return -1;
+    lf_error_clear ();
+    e->old_exists = false;
+    return 0;
+  }
+  e->old_exists = true;
+  e->old_mode = st.mode;
+  if (S_ISLNK (st.mode))
+    return e->fs->ops->readlink (e->fs, e->fspath, &e->old_link);
+  if (!S_ISREG (st.mode)) {
+    lf_error (EINVAL, "%s: not a regular file or symlink", e->path);
+    return -1;
+  }
+  return e->fs->ops->read (e->fs, e->fspath, PLAN_MAX_FILE, &e->old,
+                           &e->oldlen);
+}
+
+int
+lf_plan_write (struct lf_plan *p, const char *concern, const char *path,
+               const void *buf, size_t len, uint32_t mode, const char *why)
+{
+  struct lf_fs *fs;
+  CLEANUP_FREE char *fspath = NULL;
+  struct lf_edit *e;
+
+  if (plan_parents (p, concern, path) == -1 ||
+      resolve (p, path, true, &fs, &fspath) == -1)
+    goto error;
+  e = find_edit (p, fs, fspath);
+  if (!e) {
+    e = new_edit (p);
+    if (!e)
+      goto error;
+    e->fs = fs;
+    e->fspath = fspath;
+    fspath = NULL;
+    e->path = strdup (path);
+    e->concern = strdup (concern);
+    if (load_old (p, e) == -1) {
+      edit_free (e);
+      p->nedits--;
+      goto error;
+    }
+  }
+  else {
+    free (e->new);
+    free (e->why);
+  }
+  e->kind = LF_EDIT_WRITE;
+  e->mode = e->old_exists ? e->old_mode : (S_IFREG | (mode & 07777));
+  e->new = malloc (len + 1);
+  if (!e->new) {
+    lf_error (ENOMEM, "out of memory");
+    goto error;
+  }
+  memcpy (e->new, buf, len);
+  e->new[len] = '\0';
+  e->newlen = len;
+  e->why = strdup (why);
+  /* Already right: drop the edit, keep the finding. */
+  if (e->old_exists && !e->old_link && e->oldlen == len &&
+      memcmp (e->old, buf, len) == 0) {
+    lf_plan_note (p, concern, LF_ALREADY_RIGHT, "%s: %s", path, why);
+    edit_free (e);
+    memmove (e, e + 1, (size_t) (p->edits + p->nedits - e - 1) * sizeof *e);
+    p->nedits--;
+  }
+  return 0;
+ error:
+  lf_error_prefix ("planning %s", path);
+  return -1;
+}
+
+int
+lf_plan_remove (struct lf_plan *p, const char *concern, const char *path,
+                const char *why)
+{
+  struct lf_fs *fs;
+  CLEANUP_FREE char *fspath = NULL;
+  struct lf_edit *e;
+
+  if (resolve (p, path, false, &fs, &fspath) == -1) {
+    if (lf_last_errno () == ENOENT) {
+      lf_error_clear ();
+      return 0;
+    }
+    return -1;
+  }
+  e = find_edit (p, fs, fspath);
+  if (!e) {
+    e = new_edit (p);
+    if (!e)
+      return -1;
+    e->fs = fs;
+    e->fspath = fspath;
+    fspath = NULL;
+    e->path = strdup (path);
+    e->concern = strdup (concern);
+    if (load_old (p, e) == -1) {
+      edit_free (e);
+      p->nedits--;
+      return -1;
+    }
+    if (!e->old_exists) {       /* nothing to remove */
+      edit_free (e);
+      p->nedits--;
+      return 0;
+    }
+  }
+  else {
+    free (e->new);
+    e->new = NULL;
+    free (e->why);
+  }
+  e->kind = LF_EDIT_REMOVE;
+  e->why = strdup (why);
+  return 0;
+}
+
+int
+lf_plan_read (struct lf_plan *p, const char *path, size_t max, char **buf,
+              size_t *len)
+{
+  struct lf_fs *fs;
+  CLEANUP_FREE char *fspath = NULL;
+  struct lf_edit *e;
+
+  if (lf_mounts_resolve (p->ms, path, true, &fs, &fspath) == -1)
+    return -1;
+  e = find_edit (p, fs, fspath);
+  if (e && e->kind == LF_EDIT_REMOVE) {
+    lf_error (ENOENT, "%s: planned for removal", path);
+    return -1;
+  }
+  if (e && e->kind == LF_EDIT_WRITE) {
+    if (e->newlen > max) {
+      lf_error (EFBIG, "%s: over the limit of %zu bytes", path, max);
+      return -1;
+    }
+    *buf = malloc (e->newlen + 1);
+    if (!*buf) {
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    memcpy (*buf, e->new, e->newlen + 1);
+    *len = e->newlen;
+    return 0;
+  }
+  return fs->ops->read (fs, fspath, max, buf, len);
+}
+
+bool
+lf_plan_exists (struct lf_plan *p, const char *path)
+{
+  struct lf_fs *fs;
+  CLEANUP_FREE char *fspath = NULL;
+  struct lf_edit *e;
+  struct lf_stat st;
+  bool r;
+
+  if (lf_mounts_resolve (p->ms, path, true, &fs, &fspath) == -1) {
+    lf_error_clear ();
+    return false;
+  }
+  e = find_edit (p, fs, fspath);
+  if (e)
+    return e->kind != LF_EDIT_REMOVE;
+  r = fs->ops->lstat (fs, fspath, &st) == 0;
+  lf_error_clear ();
+  return r;
+}
+
+size_t
+lf_plan_nedits (const struct lf_plan *p)
+{
+  return p->nedits;
+}
+
+bool
+lf_plan_failed (const struct lf_plan *p)
+{
+  for (size_t i = 0; i < p->nfindings; i++)
+    if (p->findings[i].what == LF_FAILED)
+      return true;
+  return false;
+}
+
+static const char *
+finding_name (enum lf_finding f)
+{
+  static const char *const n[] = { "changed", "already-right", "skipped",
+                                   "warning", "failed" };
+  return n[f];
+}
+
+json_t *
+lf_plan_report (const struct lf_plan *p)
+{
+  json_t *edits = json_array (), *findings = json_array ();
+
+  for (size_t i = 0; i < p->nedits; i++) {
+    const struct lf_edit *e = &p->edits[i];
+    json_t *j = json_pack ("{s:s, s:s, s:s, s:s}", "concern", e->concern,
+                           "path", e->path,
+                           "action", e->kind == LF_EDIT_WRITE
+                           ? (e->old_exists ? "replace" : "create")
+                           : e->kind == LF_EDIT_REMOVE ? "remove" : "mkdir",
+                           "why", e->why ? e->why : "");
+    json_array_append_new (edits, j);
+  }
+  for (size_t i = 0; i < p->nfindings; i++)
+    json_array_append_new (findings,
+                           json_pack ("{s:s, s:s, s:s}",
+                                      "concern", p->findings[i].concern,
+                                      "result", finding_name (p->findings[i].what),
+                                      "message", p->findings[i].msg));
+  return json_pack ("{s:o, s:o}", "edits", edits, "findings", findings);
+}
+
+/* Lines of TEXT as pointers into it (NUL-terminated by the caller). */
+static size_t
+split_lines (const char *text, size_t len, const char ***lines, size_t **lens)
+{
+  size_t n = 0, cap = 16;
+  *lines = malloc (cap * sizeof **lines);
+  *lens = malloc (cap * sizeof **lens);
+  for (size_t i = 0; i < len && *lines && *lens; ) {
+    const char *nl = memchr (text + i, '\n', len - i);
+    size_t l = nl ? (size_t) (nl - (text + i)) + 1 : len - i;
+    if (n == cap) {
+      cap *= 2;
+      *lines = realloc (*lines, cap * sizeof **lines);
+      *lens = realloc (*lens, cap * sizeof **lens);
+      if (!*lines || !*lens)
+        return 0;
+    }
+    (*lines)[n] = text + i;
+    (*lens)[n] = l;
+    n++;
+    i += l;
+  }
+  return n;
+}
+
+static bool
+is_text (const char *b, size_t len)
+{
+  return len < 4 * LF_MiB && memchr (b, '\0', len) == NULL;
+}
+
+/* A unified diff with full context for the changed middle: common head
+ * and tail are trimmed, the middle is shown as removed then added.  Good
+ * for configuration files, where an edit is a few lines.
+ */
+static void
+print_text_diff (FILE *fp, const struct lf_edit *e)
+{
+  const char **a = NULL, **b = NULL;
+  size_t *al = NULL, *bl = NULL;
+  size_t na = e->old_exists ? split_lines (e->old, e->oldlen, &a, &al) : 0;
+  size_t nb = split_lines (e->new, e->newlen, &b, &bl);
+  size_t head = 0, tail = 0;
+
+  while (head < na && head < nb && al[head] == bl[head] &&
+         memcmp (a[head], b[head], al[head]) == 0)
+    head++;
+  while (tail < na - head && tail < nb - head &&
+         al[na - 1 - tail] == bl[nb - 1 - tail] &&
+         memcmp (a[na - 1 - tail], b[nb - 1 - tail], al[na - 1 - tail]) == 0)
+    tail++;
+  size_t ctx0 = head > 3 ? head - 3 : 0;
+  size_t ctx1 = LF_MIN (tail, (size_t) 3);
+  fprintf (fp, "--- %s\n+++ %s\n@@ -%zu,%zu +%zu,%zu @@\n",
+           e->old_exists ? e->path : "/dev/null", e->path, ctx0 + 1,
+           na - tail + ctx1 - ctx0, ctx0 + 1, nb - tail + ctx1 - ctx0);
+  for (size_t i = ctx0; i < head; i++)
+    fprintf (fp, " %.*s", (int) al[i], a[i]);
+  for (size_t i = head; i < na - tail; i++)
+    fprintf (fp, "-%.*s%s", (int) al[i], a[i],
+             a[i][al[i] - 1] == '\n' ? "" : "\n\\ No newline at end of file\n");
+  for (size_t i = head; i < nb - tail; i++)
+    fprintf (fp, "+%.*s%s", (int) bl[i], b[i],
+             b[i][bl[i] - 1] == '\n' ? "" : "\n\\ No newline at end of file\n");
+  for (size_t i = nb - tail; i < nb - tail + ctx1; i++)
+    fprintf (fp, " %.*s", (int) bl[i], b[i]);
+  free (a);
+  free (b);
+  free (al);
+  free (bl);
+}
+
+void
+lf_plan_print (const struct lf_plan *p, FILE *fp)
+{
+  for (size_t i = 0; i < p->nedits; i++) {
+    const struct lf_edit *e = &p->edits[i];
+    fprintf (fp, "# %s: %s\n", e->concern, e->why ? e->why : "");
+    switch (e->kind) {
+    case LF_EDIT_MKDIR:
+      fprintf (fp, "mkdir %s\n", e->path);
+      break;
+    case LF_EDIT_REMOVE:
+      fprintf (fp, "remove %s%s%s\n", e->path, e->old_link ? " -> " : "",
+               e->old_link ? e->old_link : "");
+      break;
+    case LF_EDIT_WRITE:
+      if ((!e->old_exists || (e->old && is_text (e->old, e->oldlen))) &&
+          is_text (e->new, e->newlen))
+        print_text_diff (fp, e);
+      else {
+        char h1[65] = "", h2[65];
+        if (e->old)
+          lf_sha256_hex (e->old, e->oldlen, h1);
+        lf_sha256_hex (e->new, e->newlen, h2);
+        fprintf (fp, "binary %s: %zu bytes (sha256 %.12s) -> %zu bytes "
+                 "(sha256 %.12s)\n", e->path, e->oldlen, h1, e->newlen, h2);
+      }
+      break;
+    }
+  }
+  for (size_t i = 0; i < p->nfindings; i++)
+    fprintf (fp, "# %s: %s: %s\n", p->findings[i].concern,
+             finding_name (p->findings[i].what), p->findings[i].msg);
+}

@@ -1,0 +1,208 @@
+/* landfall fix and landfall undo. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "guest.h"
+#include "bootfix.h"
+#include "cli.h"
+
+static void
+usage_fix (FILE *fp)
+{
+  fprintf (fp,
+"Usage: landfall fix [OPTIONS] DISK...\n"
+"\n"
+"Make the operating system on DISK... boot and connect on Azure (Hyper-V),\n"
+"without running any program from the guest.  Every change is planned\n"
+"first, then written atomically with the original kept in a journal on the\n"
+"guest (" LF_LINUX_JOURNAL_DIR "), so that 'landfall undo' restores every\n"
+"file byte for byte.  A second run changes nothing and says so.\n"
+"\n"
+"The disks must be raw images or fixed VHDs (convert them first) and must\n"
+"not be in use.\n"
+"\n"
+"Options:\n"
+"  -n, --dry-run       print the plan as diffs; change nothing\n"
+"      --profile P     azure-gen1 (default) or azure-gen2\n"
+"      --rootdelay N   rootdelay= on the kernel command line (default:\n"
+"                      chosen per initramfs generator)\n"
+"      --json          the report as JSON on stdout\n"
+"  -v, --verbose       debug output on stderr\n"
+"  -h, --help          this help\n"
+"\n"
+"Exit status: 0 success, 1 failure (nothing is changed when planning\n"
+"fails), 2 usage error.\n");
+}
+
+static void
+usage_undo (FILE *fp)
+{
+  fprintf (fp,
+"Usage: landfall undo [OPTIONS] DISK...\n"
+"\n"
+"Revert every change 'landfall fix' made to DISK..., newest first, from the\n"
+"journal on the guest, then remove the journal and its backups.  A file\n"
+"changed again since landfall wrote it is left alone and reported.\n"
+"\n"
+"Options:\n"
+"      --json          the report as JSON on stdout\n"
+"  -v, --verbose       debug output on stderr\n"
+"  -h, --help          this help\n");
+}
+
+/* Open and inspect DISKS writable; the OS to work on, or NULL. */
+static struct lf_os *
+open_os (int argc, char *argv[], struct lf_guest **gp)
+{
+  struct lf_guest *g = lf_guest_open ((const char *const *) argv,
+                                      (size_t) argc, true);
+  *gp = g;
+  if (!g || lf_guest_inspect (g) == -1)
+    return NULL;
+  if (g->nos == 0) {
+    lf_error (ENOENT, "no operating system found on the disks given");
+    return NULL;
+  }
+  if (g->nos > 1) {
+    lf_error (ENOTSUP, "%zu operating systems found: give the disks of one "
+              "machine", g->nos);
+    return NULL;
+  }
+  return &g->oses[0];
+}
+
+int
+lf_cmd_fix (int argc, char *argv[])
+{
+  enum { OPT_JSON = 256, OPT_PROFILE, OPT_ROOTDELAY };
+  static const struct option longopts[] = {
+    { "dry-run",   no_argument,       NULL, 'n' },
+    { "profile",   required_argument, NULL, OPT_PROFILE },
+    { "rootdelay", required_argument, NULL, OPT_ROOTDELAY },
+    { "json",      no_argument,       NULL, OPT_JSON },
+    { "verbose",   no_argument,       NULL, 'v' },
+    { "help",      no_argument,       NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  struct lf_fix_opts o = { .profile = "azure-gen1", .rootdelay = -1 };
+  bool json = false, dry = false;
+  struct lf_guest *g = NULL;
+  struct lf_plan *p = NULL;
+  struct lf_os *os;
+  int c, ret = LF_EXIT_FAILED;
+  double t0 = lf_now ();
+
+  optind = 1;
+  while ((c = getopt_long (argc, argv, "nvh", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'n': dry = true; break;
+    case OPT_PROFILE:
+      if (strcmp (optarg, "azure-gen1") && strcmp (optarg, "azure-gen2")) {
+        fprintf (stderr, "%s fix: --profile is azure-gen1 or azure-gen2\n",
+                 lf_progname);
+        return LF_EXIT_USAGE;
+      }
+      o.profile = optarg;
+      break;
+    case OPT_ROOTDELAY: o.rootdelay = atoi (optarg); break;
+    case OPT_JSON: json = true; break;
+    case 'v': lf_debug_level++; break;
+    case 'h': usage_fix (stdout); return LF_EXIT_OK;
+    default: usage_fix (stderr); return LF_EXIT_USAGE;
+    }
+  }
+  if (optind >= argc) {
+    fprintf (stderr, "%s fix: expected at least one disk (see --help)\n",
+             lf_progname);
+    return LF_EXIT_USAGE;
+  }
+  os = open_os (argc - optind, argv + optind, &g);
+  if (!os)
+    goto out;
+  if (strcmp (os->type, "linux") != 0) {
+    lf_error (ENOTSUP, "the Windows fix is not available yet");
+    goto out;
+  }
+  p = lf_plan_new (&os->mounts);
+  if (!p || lf_fix_linux (g, os, p, &o) == -1)
+    goto out;
+  if (dry)
+    lf_plan_print (p, json ? stderr : stdout);
+  else if (!lf_plan_failed (p) && lf_plan_apply (p, LF_LINUX_JOURNAL_DIR) == -1)
+    goto out;
+  ret = lf_plan_failed (p) ? LF_EXIT_FAILED : LF_EXIT_OK;
+  if (!json && !dry)
+    printf ("%zu change%s%s\n", lf_plan_nedits (p),
+            lf_plan_nedits (p) == 1 ? "" : "s",
+            lf_plan_nedits (p) ? "" : ": the guest is already as it should be");
+  if (json) {
+    json_t *r = lf_plan_report (p);
+    json_object_set_new (r, "command", json_string ("fix"));
+    json_object_set_new (r, "dry_run", json_boolean (dry));
+    json_object_set_new (r, "ok", json_boolean (ret == LF_EXIT_OK));
+    json_object_set_new (r, "seconds", json_real (lf_now () - t0));
+    lf_cli_print_json (r);
+    json_decref (r);
+  }
+ out:
+  if (ret != LF_EXIT_OK && (!p || !lf_plan_failed (p)))
+    lf_cli_print_error ();
+  lf_plan_free (p);
+  lf_guest_close (g);
+  return ret;
+}
+
+int
+lf_cmd_undo (int argc, char *argv[])
+{
+  enum { OPT_JSON = 256 };
+  static const struct option longopts[] = {
+    { "json",    no_argument, NULL, OPT_JSON },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help",    no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  bool json = false;
+  struct lf_guest *g = NULL;
+  struct lf_os *os;
+  json_t *report = NULL;
+  int c, ret = LF_EXIT_FAILED;
+
+  optind = 1;
+  while ((c = getopt_long (argc, argv, "vh", longopts, NULL)) != -1) {
+    switch (c) {
+    case OPT_JSON: json = true; break;
+    case 'v': lf_debug_level++; break;
+    case 'h': usage_undo (stdout); return LF_EXIT_OK;
+    default: usage_undo (stderr); return LF_EXIT_USAGE;
+    }
+  }
+  if (optind >= argc) {
+    fprintf (stderr, "%s undo: expected at least one disk (see --help)\n",
+             lf_progname);
+    return LF_EXIT_USAGE;
+  }
+  os = open_os (argc - optind, argv + optind, &g);
+  if (!os || lf_undo (&os->mounts, LF_LINUX_JOURNAL_DIR, &report) == -1)
+    goto out;
+  ret = LF_EXIT_OK;
+  if (json) {
+    json_t *r = json_pack ("{s:s, s:b, s:O}", "command", "undo", "ok", 1,
+                           "entries", report);
+    lf_cli_print_json (r);
+    json_decref (r);
+  }
+  else
+    printf ("%zu change%s undone\n", json_array_size (report),
+            json_array_size (report) == 1 ? "" : "s");
+ out:
+  if (ret != LF_EXIT_OK)
+    lf_cli_print_error ();
+  json_decref (report);
+  lf_guest_close (g);
+  return ret;
+}
