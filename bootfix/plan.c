@@ -122,12 +122,42 @@ lf_plan_note (struct lf_plan *p, const char *concern, enum lf_finding what,
   f->msg = msg;
 }
 
-/* Resolve PATH, keeping the last component unresolved when REMOVE. */
+/* Resolve PATH (the last component followed if FOLLOW).  A path under a
+ * directory that does not exist yet (planned by plan_parents) resolves
+ * through its nearest existing ancestor.
+ */
+static int
+resolve_any (struct lf_plan *p, const char *path, bool follow,
+             struct lf_fs **fs, char **fspath)
+{
+  if (lf_mounts_resolve (p->ms, path, follow, fs, fspath) == -1) {
+    const char *slash = strrchr (path, '/');
+    CLEANUP_FREE char *dir = NULL;
+    CLEANUP_FREE char *dirfs = NULL;
+    if (lf_last_errno () != ENOENT || !slash || slash == path)
+      return -1;
+    dir = strndup (path, (size_t) (slash - path));
+    if (!dir || resolve_any (p, dir, true, fs, &dirfs) == -1)
+      return -1;
+    if (asprintf (fspath, "%s/%s", strcmp (dirfs, "/") ? dirfs : "",
+                  slash + 1) == -1) {
+      *fspath = NULL;
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    lf_error_clear ();
+  }
+  return 0;
+}
+
+/* The same, for a path the plan will write: its filesystem must be
+ * writable.
+ */
 static int
 resolve (struct lf_plan *p, const char *path, bool follow, struct lf_fs **fs,
          char **fspath)
 {
-  if (lf_mounts_resolve (p->ms, path, follow, fs, fspath) == -1)
+  if (resolve_any (p, path, follow, fs, fspath) == -1)
     return -1;
   if (!(*fs)->ops->write_atomic) {
     lf_error (EROFS, "%s: the filesystem holding it (%s) is read-only",
@@ -311,7 +341,7 @@ lf_plan_read (struct lf_plan *p, const char *path, size_t max, char **buf,
   CLEANUP_FREE char *fspath = NULL;
   struct lf_edit *e;
 
-  if (lf_mounts_resolve (p->ms, path, true, &fs, &fspath) == -1)
+  if (resolve_any (p, path, true, &fs, &fspath) == -1)
     return -1;
   e = find_edit (p, fs, fspath);
   if (e && e->kind == LF_EDIT_REMOVE) {
@@ -344,7 +374,7 @@ lf_plan_exists (struct lf_plan *p, const char *path)
   struct lf_stat st;
   bool r;
 
-  if (lf_mounts_resolve (p->ms, path, true, &fs, &fspath) == -1) {
+  if (resolve_any (p, path, true, &fs, &fspath) == -1) {
     lf_error_clear ();
     return false;
   }
