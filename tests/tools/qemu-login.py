@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""Boot a disk image under QEMU, log in on the serial console, run commands.
+
+Usage: qemu-login.py [--timeout S] [--nic MODEL] [--uefi] [--log FILE]
+                     IMG USER PASSWORD COMMAND...
+
+The disk is opened with -snapshot (never changed).  Prints each command's
+output; exits 0 if the login and every command worked, 1 on a timeout or
+a failed boot, 77 if QEMU is missing.  KVM is used only if LANDFALL_KVM=1
+(on the project's machines it does not work: TCG is the default).
+"""
+import argparse
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--nic", default="e1000")
+    ap.add_argument("--uefi", action="store_true")
+    ap.add_argument("--log")
+    ap.add_argument("img")
+    ap.add_argument("user")
+    ap.add_argument("password")
+    ap.add_argument("commands", nargs="+")
+    a = ap.parse_args()
+    qemu = shutil.which("qemu-system-x86_64")
+    if not qemu:
+        print("SKIP: qemu-system-x86_64 not found", file=sys.stderr)
+        return 77
+    accel = "kvm" if os.environ.get("LANDFALL_KVM") == "1" else "tcg"
+    cmd = [qemu, "-machine", "pc,accel=" + accel, "-m", "1024", "-smp", "2",
+           "-nographic", "-no-reboot", "-snapshot",
+           "-drive", "file=%s,format=raw,if=ide" % a.img,
+           "-nic", "user,model=" + a.nic, "-serial", "stdio",
+           "-monitor", "none"]
+    if a.uefi:
+        cmd += ["-bios", "/usr/share/ovmf/OVMF.fd"]
+    log = open(a.log or a.img + ".login.log", "wb")
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    buf = b""
+    deadline = time.time() + a.timeout
+
+    def wait_for(pattern, t=None):
+        nonlocal buf
+        end = min(deadline, time.time() + t) if t else deadline
+        rx = re.compile(pattern)
+        while time.time() < end:
+            m = rx.search(buf)
+            if m:
+                out = buf[:m.end()]
+                buf = buf[m.end():]
+                return out
+            r, _, _ = select.select([p.stdout], [], [], 1)
+            if r:
+                data = os.read(p.stdout.fileno(), 65536)
+                if not data:
+                    break
+                log.write(data)
+                log.flush()
+                buf += data
+        return None
+
+    def send(s):
+        p.stdin.write(s.encode() + b"\r")
+        p.stdin.flush()
+
+    t0 = time.time()
+    ok = False
+    try:
+        if wait_for(rb"login: $|login: ") is None:
+            print("no login prompt within %d s" % a.timeout, file=sys.stderr)
+            return 1
+        print("login prompt after %.1f s" % (time.time() - t0))
+        send(a.user)
+        if wait_for(rb"[Pp]assword: ", 60) is None:
+            print("no password prompt", file=sys.stderr)
+            return 1
+        send(a.password)
+        if wait_for(rb"[#$] $|[#$] ", 60) is None:
+            print("login failed", file=sys.stderr)
+            return 1
+        for c in a.commands:
+            send(c + "; echo LANDFALL-RC=$?")
+            out = wait_for(rb"LANDFALL-RC=(\d+)\r?\n", 120)
+            if out is None:
+                print("command timed out: " + c, file=sys.stderr)
+                return 1
+            text = out.decode("utf-8", "replace").replace("\r", "")
+            # Terminal control sequences (bracketed paste and the like).
+            text = re.sub(r"\x1b\[[?0-9;]*[a-zA-Z]", "", text)
+            # Drop the echoed command line.
+            text = text.split("\n", 1)[1] if "\n" in text else text
+            print("$ " + c)
+            print(text.rstrip())
+            if not text.rstrip().endswith("LANDFALL-RC=0"):
+                return 1
+        ok = True
+        send("poweroff")
+        wait_for(rb"reboot: Power down|System halted", 60)
+    finally:
+        p.kill()
+        p.wait()
+        log.close()
+    return 0 if ok else 1
+
+
+sys.exit(main())
