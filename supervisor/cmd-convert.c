@@ -319,7 +319,7 @@ lf_cmd_convert (int argc, char *argv[])
   }
   /* --json keeps stdout for the document: the human summary goes away. */
   if (o.json)
-    o.quiet = o.quiet || true;
+    o.quiet = true;
 
   disks = json_array ();
   if (o.in_place) {
