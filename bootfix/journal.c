@@ -165,8 +165,10 @@ lf_plan_apply (struct lf_plan *p, const char *dir)
 
   if (p->nedits == 0)
     return 0;
-  if (jopen (&j, p->ms, dir, true) == -1)
+  if (jopen (&j, p->ms, dir, true) == -1) {
+    jclose (&j);
     return -1;
+  }
   entries = json_object_get (j.journal, "entries");
   json_array_foreach (entries, i, e)
     seq = LF_MAX (seq, (unsigned) json_integer_value (json_object_get (e, "seq")) + 1);
@@ -285,6 +287,7 @@ lf_undo (struct lf_mounts *ms, const char *dir, json_t **report)
 
   *report = NULL;
   if (jopen (&j, ms, dir, false) == -1) {
+    jclose (&j);
     json_decref (done);
     if (lf_last_errno () == ENOENT)
       lf_error_prefix ("no landfall journal here (nothing to undo)");
