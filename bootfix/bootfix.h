@@ -21,6 +21,9 @@ struct lf_fix_opts {
   int rootdelay;                /* seconds for rootdelay=, -1: per profile
                                    and initramfs generator */
   bool rdp_no_nla;              /* Windows: RDP without NLA */
+  bool cloud_init_azure;        /* Linux: write cloud-init's Azure
+                                   datasource config (reference/linux.md
+                                   §8: only when asked; no CLI flag yet) */
 };
 
 /* plan.c

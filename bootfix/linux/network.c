@@ -1,143 +1,339 @@
-/* landfall bootfix/linux: the network on Azure (reference/linux.md §6).
+/* landfall bootfix/linux: the network on Azure (reference/linux.md §5-§6).
  *
  * On Azure the NIC is a hv_netvsc device with a new MAC: static addresses
- * and MAC bindings from VMware would leave the VM unreachable.  The kernel
- * command line gets net.ifnames=0 (boot.c), so the first NIC is eth0 on
- * Azure, under QEMU and on any hypervisor; it is configured for DHCP, and
- * persistent-net udev rules, which pin names to the old MACs, go.
+ * and MAC bindings from VMware would leave the VM unreachable.  The
+ * primary NIC is eth0 (NETCFG_NIC: hv_netvsc has no PCI path, so
+ * predictable naming keeps eth0, and boot.c adds net.ifnames=0 for other
+ * hypervisors such as the QEMU boot test) and is put on DHCP in every
+ * stack the guest configures: ifupdown, netplan, NetworkManager keyfiles,
+ * RHEL ifcfg, SUSE sysconfig (wicked), systemd-networkd.  Whatever is
+ * removed (addresses, gateways, DNS servers, MAC bindings) is reported.
+ * Persistent-net udev rules, which pin names to the old MACs, go.
  *
- * This version handles ifupdown (Debian, Ubuntu before netplan); other
- * stacks are reported as not handled yet.
+ * This file does the guest I/O through the plan; the transforms are pure
+ * functions in net-*.c (netcfg.h), which the unit tests drive.  Files are
+ * "moved aside" by planning a copy under NETCFG_ASIDE_DIR and the
+ * removal of the original: both are journalled, so undo restores them.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bootfix.h"
+#include "netcfg.h"
 
-#define NETCFG_MAX (1 << 20)
+#define CONCERN NETCFG_CONCERN
 
-/* /etc/network/interfaces: every stanza of a non-loopback interface is
- * replaced by one DHCP stanza for eth0; what was removed is reported.
+/* Read PATH through the plan.  0: read; 1: absent, or unusable (reported,
+ * left alone); -1: out of memory.
  */
-static int
-fix_ifupdown (struct lf_plan *p)
+int
+lf_net_read (struct lf_netctx *c, const char *path, char **buf, size_t *len)
 {
-  const char *path = "/etc/network/interfaces";
-  char *buf = NULL;
-  size_t len;
-  char *out = NULL;
-  size_t outlen = 0;
-  FILE *fp;
-  bool in_stanza = false, has_eth0_dhcp = false;
-  unsigned removed = 0;
-
-  if (lf_plan_read (p, path, NETCFG_MAX, &buf, &len) == -1) {
-    lf_error_clear ();
+  *buf = NULL;
+  if (lf_plan_read (c->p, path, NETCFG_MAX_FILE, buf, len) == 0)
     return 0;
-  }
-  fp = open_memstream (&out, &outlen);
-  if (!fp) {
-    free (buf);
+  int e = lf_last_errno ();
+  if (e == ENOMEM)
+    return -1;
+  if (e != ENOENT && e != ENOTDIR)
+    lf_plan_note (c->p, (c->concern ? c->concern : CONCERN), LF_FAILED, "%s: %s: left alone", path,
+                  lf_last_error ());
+  lf_error_clear ();
+  return 1;
+}
+
+/* A transform failed: -1 if out of memory, else a finding. */
+int
+lf_net_failed (struct lf_netctx *c, const char *path)
+{
+  if (lf_last_errno () == ENOMEM)
+    return -1;
+  lf_plan_note (c->p, (c->concern ? c->concern : CONCERN), LF_FAILED, "%s: left alone, check its network "
+                "configuration by hand", lf_last_error ());
+  lf_error_clear ();
+  (void) path;
+  return 0;
+}
+
+int
+lf_net_aside (struct lf_netctx *c, const char *path, const char *buf, size_t len,
+            const char *why)
+{
+  CLEANUP_FREE char *dest = NULL;
+
+  if (asprintf (&dest, "%s%s", NETCFG_ASIDE_DIR, path) == -1) {
+    dest = NULL;
     lf_error (ENOMEM, "out of memory");
     return -1;
   }
-  for (char *s = buf; s < buf + len; ) {
-    char *nl = memchr (s, '\n', (size_t) (buf + len - s));
-    size_t n = nl ? (size_t) (nl - s) + 1 : (size_t) (buf + len - s);
-    char w1[32] = "", w2[64] = "", w3[16] = "", w4[16] = "";
-    char line[512];
-    snprintf (line, sizeof line, "%.*s", (int) LF_MIN (n, sizeof line - 1), s);
-    int nw = sscanf (line, " %31s %63s %15s %15s", w1, w2, w3, w4);
-    bool stanza_start = nw >= 1 && (strcmp (w1, "iface") == 0 ||
-      strcmp (w1, "auto") == 0 || strncmp (w1, "allow-", 6) == 0 ||
-      strcmp (w1, "mapping") == 0 || strcmp (w1, "source") == 0 ||
-      strcmp (w1, "source-directory") == 0);
-    if (stanza_start)
-      in_stanza = false;
-    if (stanza_start && nw >= 2 && strcmp (w2, "lo") != 0 &&
-        (strcmp (w1, "iface") == 0 || strcmp (w1, "auto") == 0 ||
-         strncmp (w1, "allow-", 6) == 0)) {
-      if (strcmp (w1, "iface") == 0 && strcmp (w2, "eth0") == 0 &&
-          nw >= 4 && strcmp (w4, "dhcp") == 0) {
-        has_eth0_dhcp = true;   /* already ours (or the admin's) */
-        fwrite (s, 1, n, fp);
-        s += n;
-        continue;
-      }
-      if ((strcmp (w1, "auto") == 0 || strncmp (w1, "allow-", 6) == 0) &&
-          strcmp (w2, "eth0") == 0) {
-        fwrite (s, 1, n, fp);
-        s += n;
-        continue;
-      }
-      if (strcmp (w1, "iface") == 0) {
-        lf_plan_note (p, "network", LF_CHANGED, "%s: %s (%s) removed",
-                      path, w2, nw >= 4 ? w4 : "?");
-        in_stanza = true;
-      }
-      removed++;
-      s += n;
-      continue;
-    }
-    if (in_stanza && nw >= 1 && w1[0] != '#') {
-      /* address, netmask, gateway, dns-* of the removed stanza */
-      lf_plan_note (p, "network", LF_CHANGED, "%s: removed \"%s %s\"", path,
-                    w1, nw >= 2 ? w2 : "");
-      s += n;
-      continue;
-    }
-    fwrite (s, 1, n, fp);
-    s += n;
-  }
-  if (!has_eth0_dhcp) {
-    if (outlen && out && out[outlen - 1] != '\n')
-      fputc ('\n', fp);
-    fputs ("\n# The primary network interface on Azure (landfall)\n"
-           "allow-hotplug eth0\niface eth0 inet dhcp\n", fp);
-  }
-  fclose (fp);
+  if (lf_plan_write (c->p, (c->concern ? c->concern : CONCERN), dest, buf, len, 0600,
+                     "moved aside (a copy out of the configuration "
+                     "directory)") == -1 ||
+      lf_plan_remove (c->p, (c->concern ? c->concern : CONCERN), path, why) == -1)
+    return -1;
+  lf_plan_note (c->p, (c->concern ? c->concern : CONCERN), LF_CHANGED, "%s moved aside to %s (%s)", path,
+                dest, why);
+  return 0;
+}
+
+/* Plan what a transform decided for PATH (whose content is BUF). */
+int
+lf_net_plan (struct lf_netctx *c, const char *path, const char *buf, size_t len,
+           struct lf_netedit *e, const char *why)
+{
   int r = 0;
-  if (removed == 0 && has_eth0_dhcp)
-    lf_plan_note (p, "network", LF_ALREADY_RIGHT, "%s: eth0 on DHCP", path);
-  else
-    r = lf_plan_write (p, "network", path, out, outlen, 0644,
-                       "primary NIC (eth0) on DHCP");
-  free (out);
-  free (buf);
+
+  lf_netnotes_flush (&e->notes, c->p, (c->concern ? c->concern : CONCERN));
+  switch (e->action) {
+  case LF_NET_KEEP:
+    break;
+  case LF_NET_REWRITE:
+    r = lf_plan_write (c->p, (c->concern ? c->concern : CONCERN), path, e->out, e->outlen, 0644, why);
+    break;
+  case LF_NET_ASIDE:
+    r = lf_net_aside (c, path, buf, len, why);
+    break;
+  }
+  lf_netedit_free (e);
   return r;
+}
+
+/* Regular files (or links to them) in DIR that the plan keeps, sorted,
+ * with names accepted by KEEP; at most NETCFG_MAX_FILES.
+ */
+char **
+lf_net_list (struct lf_netctx *c, const char *dir,
+            bool (*keep) (const char *name))
+{
+  char **names = NULL;
+  size_t n = 0, o = 0;
+
+  if (lf_guest_list (&c->os->mounts, dir, &names) == -1) {
+    lf_error_clear ();
+    return NULL;
+  }
+  for (char **s = names; *s; s++)
+    n++;
+  if (n > NETCFG_MAX_FILES) {
+    lf_plan_note (c->p, (c->concern ? c->concern : CONCERN), LF_WARNING, "%s: %zu files, over the limit "
+                  "of %d: only the first %d are looked at", dir, n,
+                  NETCFG_MAX_FILES, NETCFG_MAX_FILES);
+    for (size_t i = NETCFG_MAX_FILES; i < n; i++) {
+      free (names[i]);
+      names[i] = NULL;
+    }
+    n = NETCFG_MAX_FILES;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char path[4096];
+    struct lf_stat st;
+    snprintf (path, sizeof path, "%s/%s", dir, names[i]);
+    if ((keep && !keep (names[i])) || !lf_plan_exists (c->p, path) ||
+        lf_guest_stat (&c->os->mounts, path, &st) == -1 ||
+        !S_ISREG (st.mode)) {
+      lf_error_clear ();
+      free (names[i]);
+      continue;
+    }
+    names[o++] = names[i];
+  }
+  names[o] = NULL;
+  return names;
+}
+
+bool
+lf_net_has_suffix (const char *s, const char *suffix)
+{
+  size_t l = strlen (s), sl = strlen (suffix);
+  return l >= sl && strcmp (s + l - sl, suffix) == 0;
+}
+
+/* Backup and packaging leftovers every tool skips. */
+bool
+lf_net_is_leftover (const char *name)
+{
+  static const char *const sfx[] = {
+    "~", ".bak", ".orig", ".rej", ".rpmnew", ".rpmsave", ".rpmorig",
+    ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".swp", ".tmp",
+  };
+  for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++)
+    if (lf_net_has_suffix (name, sfx[i]))
+      return true;
+  return name[0] == '.';
+}
+
+/* ---- udev ---- */
+
+/* "ens192 was bound to 00:50:56:..." for each rule of a persistent-net
+ * rules file.
+ */
+static void
+note_udev_rules (struct lf_netctx *c, const char *path, const char *buf,
+                 size_t len)
+{
+  size_t pos = 0, n, lineno = 0;
+  const char *line;
+
+  while (lf_net_next_line (buf, len, &pos, &line, &n)) {
+    char l[NETCFG_MAX_LINE + 1], name[NETCFG_MAX_NAME] = "",
+      mac[NETCFG_MAX_NAME] = "";
+    lineno++;
+    if (n > NETCFG_MAX_LINE)
+      continue;
+    memcpy (l, line, n);
+    l[n] = '\0';
+    const char *a = strstr (l, "ATTR{address}==\"");
+    const char *nm = strstr (l, "NAME=\"");
+    if (l[strspn (l, " \t")] == '#' || !nm)
+      continue;
+    if (a)
+      sscanf (a + 16, "%63[^\"]", mac);
+    sscanf (nm + 6, "%63[^\"]", name);
+    lf_plan_note (c->p, CONCERN, LF_CHANGED, "%s:%zu: rule naming %s%s%s "
+                  "removed", path, lineno, name, *mac ? " by MAC " : "", mac);
+  }
+}
+
+#define UDEV_MASK_TEXT \
+  "# landfall: masks the persistent-net generator, which would bind NIC\n" \
+  "# names to MAC addresses (a new MAC on Azure means a new name).\n"
+
+static int
+fix_udev (struct lf_netctx *c)
+{
+  static const char *const gone[] = {
+    "/etc/udev/rules.d/70-persistent-net.rules",
+    "/etc/udev/rules.d/85-persistent-net-cloud-init.rules",
+  };
+  static const char *const gens[] = {
+    "/lib/udev/rules.d/75-persistent-net-generator.rules",
+    "/usr/lib/udev/rules.d/75-persistent-net-generator.rules",
+  };
+  const char *mask = "/etc/udev/rules.d/75-persistent-net-generator.rules";
+  unsigned done = 0;
+
+  for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
+    CLEANUP_FREE char *buf = NULL;
+    size_t len;
+    struct lf_stat st;
+    if (lf_guest_lstat (&c->os->mounts, gone[i], &st) == -1 ||
+        !lf_plan_exists (c->p, gone[i])) {
+      lf_error_clear ();
+      continue;
+    }
+    if (S_ISREG (st.mode) && lf_net_read (c, gone[i], &buf, &len) == 0)
+      note_udev_rules (c, gone[i], buf, len);
+    if (lf_plan_remove (c->p, CONCERN, gone[i], "persistent-net rules pin "
+                        "NIC names to VMware MACs") == -1)
+      return -1;
+    lf_plan_note (c->p, CONCERN, LF_CHANGED, "%s removed", gone[i]);
+    done++;
+  }
+
+  /* The generator (Debian <= 8, Ubuntu <= 16.04, older RHEL/SUSE):
+   * overridden from /etc by a file of the same name with no rules
+   * (udev(7)).  A link to /dev/null there already masks it.
+   */
+  bool gen = false;
+  for (size_t i = 0; i < sizeof gens / sizeof gens[0]; i++)
+    if (lf_guest_exists (&c->os->mounts, gens[i]))
+      gen = true;
+  lf_error_clear ();
+  struct lf_stat st;
+  if (lf_guest_lstat (&c->os->mounts, mask, &st) == 0) {
+    gen = true;                 /* an /etc copy is the active generator */
+    if (S_ISLNK (st.mode)) {
+      CLEANUP_FREE char *target = NULL;
+      if (lf_guest_readlink (&c->os->mounts, mask, &target) == 0 &&
+          strcmp (target, "/dev/null") == 0) {
+        lf_plan_note (c->p, CONCERN, LF_ALREADY_RIGHT, "%s masked (-> "
+                      "/dev/null)", mask);
+        gen = false;
+      }
+      else {
+        lf_plan_note (c->p, CONCERN, LF_WARNING, "%s is a symlink to %s: "
+                      "left alone; mask it to stop NIC names being bound "
+                      "to MACs", mask, target ? target : "?");
+        gen = false;
+      }
+    }
+  }
+  lf_error_clear ();
+  if (gen) {
+    if (lf_plan_write (c->p, CONCERN, mask, UDEV_MASK_TEXT,
+                       strlen (UDEV_MASK_TEXT), 0644,
+                       "persistent-net generator masked") == -1)
+      return -1;
+    done++;
+  }
+  if (!done)
+    lf_plan_note (c->p, CONCERN, LF_ALREADY_RIGHT, "no persistent-net udev "
+                  "rules");
+  return 0;
+}
+
+/* eth0 by name relies on net.ifnames=0 where the NIC has a PCI path
+ * (QEMU, another hypervisor); boot.c (run before this concern) adds it.
+ * Say so if no boot configuration will carry it.
+ */
+static void
+check_ifnames (struct lf_netctx *c)
+{
+  static const char *const cfgs[] = {
+    "/etc/default/grub", "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg",
+  };
+  bool found = false;
+  char **names;
+
+  for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0] && !found; i++) {
+    CLEANUP_FREE char *buf = NULL;
+    size_t len;
+    if (lf_net_read (c, cfgs[i], &buf, &len) == 0 && strstr (buf, "net.ifnames=0"))
+      found = true;
+  }
+  names = found ? NULL : lf_net_list (c, "/boot/loader/entries", NULL);
+  for (char **s = names; s && *s && !found; s++) {
+    char path[4096];
+    CLEANUP_FREE char *buf = NULL;
+    size_t len;
+    snprintf (path, sizeof path, "/boot/loader/entries/%s", *s);
+    if (lf_net_read (c, path, &buf, &len) == 0 && strstr (buf, "net.ifnames=0"))
+      found = true;
+  }
+  if (names)
+    lf_free_names (names);
+  if (!found)
+    lf_plan_note (c->p, CONCERN, LF_WARNING, "the network configuration names "
+                  "the NIC %s, but no boot configuration passes net.ifnames=0: "
+                  "on Azure hv_netvsc is %s anyway, elsewhere the NIC may get "
+                  "a predictable name (ens3...) and no address", NETCFG_NIC,
+                  NETCFG_NIC);
 }
 
 int
 lf_fix_linux_network (struct lf_guest *g, struct lf_os *os,
                       struct lf_plan *p, const struct lf_fix_opts *o)
 {
-  size_t i;
-  json_t *n;
-  bool other = false;
+  struct lf_netctx c = { .p = p, .os = os };
 
   (void) g;
   (void) o;
-  if (fix_ifupdown (p) == -1)
+  if (lf_fix_net_ifupdown (&c) == -1 ||
+      lf_fix_net_netplan (&c) == -1 ||
+      lf_fix_net_ifcfg (&c) == -1 ||
+      lf_fix_net_nm (&c) == -1 ||
+      lf_fix_net_networkd (&c) == -1 ||
+      fix_udev (&c) == -1)
     return -1;
-  json_array_foreach (json_object_get (os->facts, "network"), i, n) {
-    const char *stack = json_string_value (json_object_get (n, "stack"));
-    if (stack && strcmp (stack, "ifupdown") != 0 && !other) {
-      other = true;
-      lf_plan_note (p, "network", LF_WARNING, "%s configuration (%s) is not "
-                    "handled yet: check that the NIC uses DHCP", stack,
-                    json_string_value (json_object_get (n, "file")));
-    }
-  }
-  json_array_foreach (json_object_get (os->facts, "persistent_net_rules"), i, n) {
-    const char *path = json_string_value (n);
-    if (path && lf_plan_remove (p, "network", path,
-                                "persistent-net rules pin names to the old "
-                                "MACs") == -1)
-      return -1;
-    if (path)
-      lf_plan_note (p, "network", LF_CHANGED, "%s removed", path);
-  }
+  if (c.stacks)
+    check_ifnames (&c);
+  if (c.stacks == 0)
+    lf_plan_note (p, CONCERN, LF_WARNING, "no network configuration for a "
+                  "NIC found (ifupdown, netplan, NetworkManager, ifcfg, "
+                  "networkd): check that %s gets an address by DHCP",
+                  NETCFG_NIC);
   return 0;
 }

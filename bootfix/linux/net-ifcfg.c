@@ -1,0 +1,486 @@
+/* landfall bootfix/linux: ifcfg files, RHEL network-scripts (ifcfg-rh,
+ * read by initscripts and by NetworkManager's ifcfg-rh plugin) and SUSE
+ * sysconfig (wicked) (reference/linux.md §6).
+ *
+ * The primary NIC's file becomes ifcfg-eth0 on DHCP, started at boot;
+ * addresses, gateways, DNS servers and MAC bindings are removed and
+ * reported; every other line is kept byte for byte.  Every other ifcfg
+ * file (but ifcfg-lo) and the static routes files are moved aside.
+ *
+ * The files are shell assignments, KEY=value, the value bare or quoted.
+ * Only whole-line assignments are understood; anything else is copied.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "netcfg.h"
+
+#define RHEL_DIR "/etc/sysconfig/network-scripts"
+#define SUSE_DIR "/etc/sysconfig/network"
+
+/* A KEY=value line: the key, the value without quotes, the quote used. */
+struct shline {
+  const char *key;
+  size_t keylen;
+  const char *val;
+  size_t vallen;
+  char quote;                   /* '"', '\'' or 0 */
+};
+
+static bool
+parse_shline (const char *line, size_t n, struct shline *l)
+{
+  const char *s;
+  size_t sn, i = 0;
+
+  lf_net_trim (line, n, &s, &sn);
+  if (sn == 0 || s[0] == '#')
+    return false;
+  if (sn > 7 && memcmp (s, "export ", 7) == 0) {
+    s += 7;
+    sn -= 7;
+  }
+  while (i < sn && (isalnum ((unsigned char) s[i]) || s[i] == '_'))
+    i++;
+  if (i == 0 || i >= sn || s[i] != '=')
+    return false;
+  l->key = s;
+  l->keylen = i;
+  l->val = s + i + 1;
+  l->vallen = sn - i - 1;
+  l->quote = 0;
+  if (l->vallen >= 2 && (l->val[0] == '"' || l->val[0] == '\'') &&
+      l->val[l->vallen - 1] == l->val[0]) {
+    l->quote = l->val[0];
+    l->val++;
+    l->vallen -= 2;
+  }
+  return true;
+}
+
+static bool
+key_is (const struct shline *l, const char *k)
+{
+  return l->keylen == strlen (k) && memcmp (l->key, k, l->keylen) == 0;
+}
+
+/* KEY, or KEY followed by digits or _suffix (IPADDR0, IPADDR_1). */
+static bool
+key_family (const struct shline *l, const char *k)
+{
+  size_t kl = strlen (k);
+  if (l->keylen < kl || memcmp (l->key, k, kl) != 0)
+    return false;
+  return l->keylen == kl || isdigit ((unsigned char) l->key[kl]) ||
+    l->key[kl] == '_';
+}
+
+static bool
+val_is (const struct shline *l, const char *v)
+{
+  return l->vallen == strlen (v) && strncasecmp (l->val, v, l->vallen) == 0;
+}
+
+/* The value of KEY in the text (last assignment wins), into BUF. */
+static bool
+get_val (const char *in, size_t len, const char *key, char *buf, size_t bufsz)
+{
+  size_t pos = 0, n;
+  const char *line;
+  bool found = false;
+
+  while (lf_net_next_line (in, len, &pos, &line, &n)) {
+    struct shline l;
+    if (parse_shline (line, n, &l) && key_is (&l, key)) {
+      snprintf (buf, bufsz, "%.*s", (int) LF_MIN (l.vallen, bufsz - 1), l.val);
+      found = true;
+    }
+  }
+  return found;
+}
+
+static const char *
+file_base (const char *path)
+{
+  const char *b = strrchr (path, '/');
+  return b ? b + 1 : path;
+}
+
+int
+lf_net_ifcfg_scan (enum lf_ifcfg_flavour f, const char *name, const char *in,
+                   size_t len, struct lf_ifcfg_info *ret)
+{
+  char v[NETCFG_MAX_NAME];
+  const char *base = file_base (name);
+  size_t pos = 0, n;
+  const char *line;
+
+  memset (ret, 0, sizeof *ret);
+  if (lf_net_check_text (name, in, len) == -1)
+    return -1;
+  if (strncmp (base, "ifcfg-", 6) == 0)
+    snprintf (ret->device, sizeof ret->device, "%s", base + 6);
+  if (f == LF_IFCFG_RHEL && get_val (in, len, "DEVICE", v, sizeof v) && *v)
+    snprintf (ret->device, sizeof ret->device, "%s", v);
+  ret->loopback = strcmp (ret->device, "lo") == 0;
+  ret->ethernet = !ret->loopback && strchr (ret->device, '.') == NULL &&
+    strchr (ret->device, ':') == NULL;
+  while (lf_net_next_line (in, len, &pos, &line, &n)) {
+    struct shline l;
+    if (!parse_shline (line, n, &l))
+      continue;
+    if (key_is (&l, "TYPE") && !val_is (&l, "Ethernet"))
+      ret->ethernet = false;
+    if ((key_is (&l, "DEVICETYPE") || key_is (&l, "VLAN") ||
+         key_is (&l, "BONDING_MASTER") || key_is (&l, "TUNNEL")) && l.vallen &&
+        !val_is (&l, "no"))
+      ret->ethernet = false;
+    if (key_is (&l, "BRIDGE") && l.vallen) {
+      if (f == LF_IFCFG_SUSE && val_is (&l, "yes"))
+        ret->ethernet = false;
+      else if (f == LF_IFCFG_RHEL)
+        ret->slave = true;
+    }
+    if ((key_is (&l, "MASTER") || key_is (&l, "TEAM_MASTER")) && l.vallen)
+      ret->slave = true;
+    if (key_family (&l, "IPADDR") && l.vallen)
+      ret->is_static = true;
+    if (key_is (&l, "BOOTPROTO") && (val_is (&l, "static") ||
+                                     val_is (&l, "none")))
+      ret->is_static = true;
+    if (key_family (&l, "GATEWAY") && l.vallen)
+      ret->has_gateway = true;
+  }
+  return 0;
+}
+
+/* What happens to a key of the primary NIC's file. */
+enum shop { SH_DROP, SH_SET };
+struct shrule {
+  const char *key;
+  bool family;                  /* KEY0, KEY_1 too */
+  enum shop op;
+  const char *value;            /* SH_SET */
+  bool add;                     /* SH_SET: append if missing */
+};
+
+static const struct shrule rhel_rules[] = {
+  { "DEVICE", false, SH_SET, NETCFG_NIC, true },
+  { "NAME", false, SH_SET, NETCFG_NIC, false },
+  { "BOOTPROTO", false, SH_SET, "dhcp", true },
+  { "ONBOOT", false, SH_SET, "yes", true },
+  { "IPADDR", true, SH_DROP, NULL, false },
+  { "NETMASK", true, SH_DROP, NULL, false },
+  { "PREFIX", true, SH_DROP, NULL, false },
+  { "GATEWAY", true, SH_DROP, NULL, false },
+  { "DNS", true, SH_DROP, NULL, false },
+  { "HWADDR", false, SH_DROP, NULL, false },
+  { "MACADDR", false, SH_DROP, NULL, false },
+  { "NETWORK", false, SH_DROP, NULL, false },
+  { "BROADCAST", false, SH_DROP, NULL, false },
+  { "IPV6ADDR", false, SH_DROP, NULL, false },
+  { "IPV6ADDR_SECONDARIES", false, SH_DROP, NULL, false },
+  { "IPV6_DEFAULTGW", false, SH_DROP, NULL, false },
+  { "SUBCHANNELS", false, SH_DROP, NULL, false },
+  { "PEERDNS", false, SH_SET, "yes", false },
+};
+static const struct shrule suse_rules[] = {
+  { "BOOTPROTO", false, SH_SET, "dhcp", true },
+  { "STARTMODE", false, SH_SET, "auto", true },
+  { "IPADDR", true, SH_DROP, NULL, false },
+  { "NETMASK", true, SH_DROP, NULL, false },
+  { "PREFIXLEN", true, SH_DROP, NULL, false },
+  { "BROADCAST", true, SH_DROP, NULL, false },
+  { "REMOTE_IPADDR", true, SH_DROP, NULL, false },
+  { "LABEL", true, SH_DROP, NULL, false },
+  { "NETWORK", false, SH_DROP, NULL, false },
+  { "GATEWAY", true, SH_DROP, NULL, false },
+  { "LLADDR", false, SH_DROP, NULL, false },
+};
+
+static int
+shvar_edit (const char *name, const char *in, size_t len,
+            const struct shrule *rules, size_t nrules, char default_quote,
+            struct lf_netedit *ret)
+{
+  struct lf_sbuf b = { 0 };
+  bool seen[32] = { false };
+  size_t pos = 0, n, lineno = 0;
+  const char *line;
+
+  memset (ret, 0, sizeof *ret);
+  if (lf_net_check_text (name, in, len) == -1)
+    return -1;
+  while (lf_net_next_line (in, len, &pos, &line, &n)) {
+    struct shline l;
+    const struct shrule *r = NULL;
+    size_t ri = 0;
+
+    lineno++;
+    if (parse_shline (line, n, &l))
+      for (ri = 0; ri < nrules; ri++)
+        if (rules[ri].family ? key_family (&l, rules[ri].key)
+            : key_is (&l, rules[ri].key)) {
+          r = &rules[ri];
+          break;
+        }
+    if (!r) {
+      lf_sbuf_add (&b, line, n);
+      continue;
+    }
+    char q[256];
+    lf_net_quote (l.val, l.vallen, q, sizeof q);
+    if (r->op == SH_DROP) {
+      if (l.vallen)
+        lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: %.*s=%s removed",
+                         name, lineno, (int) l.keylen, l.key, q);
+      continue;
+    }
+    seen[ri] = true;
+    if (l.vallen == strlen (r->value) && memcmp (l.val, r->value, l.vallen) == 0) {
+      lf_sbuf_add (&b, line, n);
+      continue;
+    }
+    lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: %.*s: %s -> %s", name,
+                     lineno, (int) l.keylen, l.key, q, r->value);
+    if (l.quote)
+      lf_sbuf_printf (&b, "%.*s=%c%s%c\n", (int) l.keylen, l.key, l.quote,
+                      r->value, l.quote);
+    else
+      lf_sbuf_printf (&b, "%.*s=%s\n", (int) l.keylen, l.key, r->value);
+  }
+  for (size_t ri = 0; ri < nrules; ri++) {
+    if (rules[ri].op != SH_SET || !rules[ri].add || seen[ri])
+      continue;
+    if (b.len && b.s[b.len - 1] != '\n')
+      lf_sbuf_puts (&b, "\n");
+    if (default_quote)
+      lf_sbuf_printf (&b, "%s=%c%s%c\n", rules[ri].key, default_quote,
+                      rules[ri].value, default_quote);
+    else
+      lf_sbuf_printf (&b, "%s=%s\n", rules[ri].key, rules[ri].value);
+    lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: %s=%s added", name,
+                     rules[ri].key, rules[ri].value);
+  }
+  if (lf_sbuf_finish (&b, &ret->out, &ret->outlen) == -1) {
+    lf_netedit_free (ret);
+    return -1;
+  }
+  if (ret->outlen == len && memcmp (ret->out, in, len) == 0) {
+    free (ret->out);
+    ret->out = NULL;
+    ret->outlen = 0;
+    ret->action = LF_NET_KEEP;
+  }
+  else
+    ret->action = LF_NET_REWRITE;
+  return 0;
+}
+
+int
+lf_net_ifcfg_edit (enum lf_ifcfg_flavour f, const char *name, const char *in,
+                   size_t len, struct lf_netedit *ret)
+{
+  _Static_assert (sizeof rhel_rules / sizeof rhel_rules[0] <= 32, "seen[]");
+  _Static_assert (sizeof suse_rules / sizeof suse_rules[0] <= 32, "seen[]");
+  if (f == LF_IFCFG_RHEL)
+    return shvar_edit (name, in, len, rhel_rules,
+                       sizeof rhel_rules / sizeof rhel_rules[0], 0, ret);
+  return shvar_edit (name, in, len, suse_rules,
+                     sizeof suse_rules / sizeof suse_rules[0], '\'', ret);
+}
+
+int
+lf_net_sysconfig_network_edit (const char *name, const char *in, size_t len,
+                               struct lf_netedit *ret)
+{
+  static const struct shrule rules[] = {
+    { "GATEWAY", false, SH_DROP, NULL, false },
+    { "GATEWAYDEV", false, SH_SET, NETCFG_NIC, false },
+  };
+  return shvar_edit (name, in, len, rules, 2, 0, ret);
+}
+
+/* The guest's files, through the plan. */
+
+static bool
+keep_ifcfg (const char *name)
+{
+  return strncmp (name, "ifcfg-", 6) == 0 && !lf_net_is_leftover (name);
+}
+
+static bool
+is_route_file (const char *name)
+{
+  return (strncmp (name, "route-", 6) == 0 || strncmp (name, "route6-", 7) == 0 ||
+          strncmp (name, "rule-", 5) == 0 || strncmp (name, "rule6-", 6) == 0 ||
+          strncmp (name, "ifroute-", 8) == 0 || strcmp (name, "routes") == 0) &&
+    !lf_net_is_leftover (name);
+}
+
+static int
+fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
+{
+  char **names = lf_net_list (c, dir, keep_ifcfg);
+  char **routes = NULL;
+  size_t n = 0, primary = SIZE_MAX;
+  struct lf_ifcfg_info *info = NULL;
+  char **bufs = NULL;
+  size_t *lens = NULL;
+  char target[4096];
+  int ret = -1;
+
+  if (!names)
+    return 0;
+  while (names[n])
+    n++;
+  info = calloc (n + 1, sizeof *info);
+  bufs = calloc (n + 1, sizeof *bufs);
+  lens = calloc (n + 1, sizeof *lens);
+  if (!info || !bufs || !lens) {
+    lf_error (ENOMEM, "out of memory");
+    goto out;
+  }
+  /* Scan; the primary: eth0, else the NIC with the default gateway, else
+   * the first NIC.
+   */
+  for (size_t i = 0; i < n; i++) {
+    char path[4096];
+    snprintf (path, sizeof path, "%s/%s", dir, names[i]);
+    int r = lf_net_read (c, path, &bufs[i], &lens[i]);
+    if (r == -1)
+      goto out;
+    if (r == 1 || lf_net_ifcfg_scan (f, path, bufs[i], lens[i], &info[i]) == -1) {
+      if (r == 0 && lf_net_failed (c, path) == -1)
+        goto out;
+      free (bufs[i]);
+      bufs[i] = NULL;
+      continue;
+    }
+    if (!info[i].ethernet || info[i].slave)
+      continue;
+    if (primary == SIZE_MAX ||
+        (strcmp (info[i].device, NETCFG_NIC) == 0 &&
+         strcmp (info[primary].device, NETCFG_NIC) != 0) ||
+        (info[i].has_gateway && !info[primary].has_gateway &&
+         strcmp (info[primary].device, NETCFG_NIC) != 0))
+      primary = i;
+  }
+  if (primary == SIZE_MAX) {
+    ret = 0;
+    bool any = false;
+    for (size_t i = 0; i < n; i++)
+      any |= bufs[i] && !info[i].loopback;
+    if (any)
+      lf_plan_note (c->p, NETCFG_CONCERN, LF_WARNING, "%s: no plain Ethernet "
+                    "NIC among the ifcfg files (bonds, bridges, VLANs?): left "
+                    "alone, configure %s by hand", dir, NETCFG_NIC);
+    goto out;
+  }
+
+  /* Everything else but lo moved aside (bonds, bridges, other NICs). */
+  for (size_t i = 0; i < n; i++) {
+    char path[4096], ip[NETCFG_MAX_NAME] = "";
+    if (i == primary || !bufs[i] || info[i].loopback)
+      continue;
+    snprintf (path, sizeof path, "%s/%s", dir, names[i]);
+    get_val (bufs[i], lens[i], "IPADDR", ip, sizeof ip);
+    if (*ip)
+      lf_plan_note (c->p, NETCFG_CONCERN, LF_CHANGED, "%s: %s had static "
+                    "address %s", path, info[i].device, ip);
+    if (lf_net_aside (c, path, bufs[i], lens[i], "only the primary NIC is "
+                      "configured, as " NETCFG_NIC " on DHCP") == -1)
+      goto out;
+  }
+  routes = lf_net_list (c, dir, is_route_file);
+  for (size_t i = 0; routes && routes[i]; i++) {
+    char path[4096];
+    CLEANUP_FREE char *buf = NULL;
+    size_t len;
+    snprintf (path, sizeof path, "%s/%s", dir, routes[i]);
+    int r = lf_net_read (c, path, &buf, &len);
+    if (r == -1)
+      goto out;
+    if (r == 0 && lf_net_aside (c, path, buf, len, "static routes through "
+                                "the old network") == -1)
+      goto out;
+  }
+
+  /* The primary, as ifcfg-eth0. */
+  char src[4096];
+  struct lf_netedit e;
+  snprintf (src, sizeof src, "%s/%s", dir, names[primary]);
+  snprintf (target, sizeof target, "%s/ifcfg-%s", dir, NETCFG_NIC);
+  if (lf_net_ifcfg_edit (f, src, bufs[primary], lens[primary], &e) == -1) {
+    ret = lf_net_failed (c, src);
+    goto out;
+  }
+  c->stacks++;
+  if (f == LF_IFCFG_RHEL)
+    c->rhel_ifcfg = true;
+  if (strcmp (src, target) != 0) {
+    const char *out = e.action == LF_NET_REWRITE ? e.out : bufs[primary];
+    size_t outlen = e.action == LF_NET_REWRITE ? e.outlen : lens[primary];
+    lf_netnotes_flush (&e.notes, c->p, NETCFG_CONCERN);
+    if (lf_net_aside (c, src, bufs[primary], lens[primary], "now " NETCFG_NIC)
+        == -1 ||
+        lf_plan_write (c->p, NETCFG_CONCERN, target, out, outlen, 0644,
+                       "primary NIC as " NETCFG_NIC " on DHCP") == -1) {
+      lf_netedit_free (&e);
+      goto out;
+    }
+    lf_plan_note (c->p, NETCFG_CONCERN, LF_CHANGED, "%s: %s is now %s on DHCP",
+                  target, info[primary].device, NETCFG_NIC);
+    lf_netedit_free (&e);
+  }
+  else {
+    if (e.action == LF_NET_KEEP)
+      lf_plan_note (c->p, NETCFG_CONCERN, LF_ALREADY_RIGHT, "%s: %s on DHCP",
+                    target, NETCFG_NIC);
+    if (lf_net_plan (c, target, bufs[primary], lens[primary], &e,
+                     "primary NIC (" NETCFG_NIC ") on DHCP") == -1)
+      goto out;
+  }
+
+  /* RHEL's /etc/sysconfig/network: no global gateway. */
+  if (f == LF_IFCFG_RHEL) {
+    CLEANUP_FREE char *buf = NULL;
+    size_t len;
+    const char *sn = "/etc/sysconfig/network";
+    int r = lf_net_read (c, sn, &buf, &len);
+    if (r == -1)
+      goto out;
+    if (r == 0) {
+      if (lf_net_sysconfig_network_edit (sn, buf, len, &e) == -1) {
+        if (lf_net_failed (c, sn) == -1)
+          goto out;
+      }
+      else if (lf_net_plan (c, sn, buf, len, &e, "no static gateway") == -1)
+        goto out;
+    }
+  }
+  ret = 0;
+ out:
+  for (size_t i = 0; bufs && i < n; i++)
+    free (bufs[i]);
+  free (bufs);
+  free (lens);
+  free (info);
+  lf_free_names (names);
+  if (routes)
+    lf_free_names (routes);
+  return ret;
+}
+
+int
+lf_fix_net_ifcfg (struct lf_netctx *c)
+{
+  if (fix_dir (c, LF_IFCFG_RHEL, RHEL_DIR) == -1 ||
+      fix_dir (c, LF_IFCFG_SUSE, SUSE_DIR) == -1)
+    return -1;
+  return 0;
+}

@@ -1,0 +1,354 @@
+/* landfall bootfix/linux: systemd-networkd, /etc/systemd/network
+ * (systemd.network(5), systemd.link(5); reference/linux.md §5-§6).
+ *
+ * The primary NIC's .network file matches Name=eth0 instead of a MAC,
+ * path or old name, and has DHCP=yes without Address=, Gateway=, DNS=,
+ * [Address] or [Route] sections.  Other NIC .network files with static
+ * data or MAC matches, and .link files that name a NIC by its MAC, are
+ * moved aside.  Other lines are copied byte for byte.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netcfg.h"
+
+#define NETWORKD_DIR "/etc/systemd/network"
+
+struct iniline {
+  bool section;
+  const char *name;
+  size_t namelen;
+  const char *val;
+  size_t vallen;
+};
+
+static bool
+parse_ini (const char *line, size_t n, struct iniline *l)
+{
+  const char *s;
+  size_t sn;
+
+  lf_net_trim (line, n, &s, &sn);
+  memset (l, 0, sizeof *l);
+  if (sn == 0 || s[0] == '#' || s[0] == ';')
+    return false;
+  if (s[0] == '[') {
+    const char *e = memchr (s, ']', sn);
+    if (!e)
+      return false;
+    l->section = true;
+    l->name = s + 1;
+    l->namelen = (size_t) (e - s - 1);
+    return true;
+  }
+  const char *eq = memchr (s, '=', sn);
+  if (!eq || eq == s)
+    return false;
+  l->name = s;
+  l->namelen = (size_t) (eq - s);
+  while (l->namelen && (s[l->namelen - 1] == ' ' || s[l->namelen - 1] == '\t'))
+    l->namelen--;
+  l->val = eq + 1;
+  l->vallen = (size_t) (s + sn - l->val);
+  while (l->vallen && (*l->val == ' ' || *l->val == '\t')) {
+    l->val++;
+    l->vallen--;
+  }
+  return true;
+}
+
+static bool
+is (const char *s, size_t n, const char *lit)
+{
+  return n == strlen (lit) && memcmp (s, lit, n) == 0;
+}
+
+enum sect { S_OTHER, S_MATCH, S_NETWORK, S_LINK, S_STATIC };
+
+static enum sect
+section_of (const struct iniline *l)
+{
+  if (is (l->name, l->namelen, "Match"))
+    return S_MATCH;
+  if (is (l->name, l->namelen, "Network"))
+    return S_NETWORK;
+  if (is (l->name, l->namelen, "Link"))
+    return S_LINK;
+  if (is (l->name, l->namelen, "Address") || is (l->name, l->namelen, "Route") ||
+      is (l->name, l->namelen, "RoutingPolicyRule") ||
+      is (l->name, l->namelen, "Neighbor"))
+    return S_STATIC;
+  return S_OTHER;
+}
+
+static bool
+is_match_binding (const struct iniline *l)
+{
+  return is (l->name, l->namelen, "MACAddress") ||
+    is (l->name, l->namelen, "PermanentMACAddress") ||
+    is (l->name, l->namelen, "Path") || is (l->name, l->namelen, "Driver") ||
+    is (l->name, l->namelen, "Name") ||
+    is (l->name, l->namelen, "OriginalName") ||
+    is (l->name, l->namelen, "Type");
+}
+
+int
+lf_net_networkd_scan (const char *name, const char *in, size_t len,
+                      struct lf_networkd_info *ret)
+{
+  enum sect sec = S_OTHER;
+  size_t pos = 0, n;
+  const char *line;
+  bool link_name = false, lo = false, match = false;
+
+  memset (ret, 0, sizeof *ret);
+  if (lf_net_check_text (name, in, len) == -1)
+    return -1;
+  while (lf_net_next_line (in, len, &pos, &line, &n)) {
+    struct iniline l;
+    if (!parse_ini (line, n, &l))
+      continue;
+    if (l.section) {
+      sec = section_of (&l);
+      if (sec == S_STATIC)
+        ret->is_static = true;
+      continue;
+    }
+    if (sec == S_MATCH && is_match_binding (&l)) {
+      match = true;
+      if (is (l.name, l.namelen, "Name") && is (l.val, l.vallen, "lo"))
+        lo = true;
+      if (is (l.name, l.namelen, "MACAddress") ||
+          is (l.name, l.namelen, "PermanentMACAddress"))
+        ret->mac_bound = true;
+    }
+    if (sec == S_NETWORK && (is (l.name, l.namelen, "Address") ||
+                             is (l.name, l.namelen, "Gateway")))
+      ret->is_static = true;
+    if ((sec == S_NETWORK && is (l.name, l.namelen, "Gateway")) ||
+        (sec == S_STATIC && is (l.name, l.namelen, "Gateway")))
+      ret->has_gateway = true;
+    if (sec == S_LINK && is (l.name, l.namelen, "Name"))
+      link_name = true;
+  }
+  ret->matches_nic = match && !lo;
+  ret->link_rename = link_name && ret->mac_bound;
+  return 0;
+}
+
+int
+lf_net_networkd_edit (const char *name, const char *in, size_t len,
+                      struct lf_netedit *ret)
+{
+  struct lf_sbuf b = { 0 };
+  enum sect sec = S_OTHER;
+  bool have_name = false, network = false, dhcp = false;
+  size_t pos = 0, n, lineno = 0;
+  const char *line;
+
+  memset (ret, 0, sizeof *ret);
+  if (lf_net_check_text (name, in, len) == -1)
+    return -1;
+  /* Does [Match] already say Name=eth0? */
+  while (lf_net_next_line (in, len, &pos, &line, &n)) {
+    struct iniline l;
+    if (!parse_ini (line, n, &l))
+      continue;
+    if (l.section)
+      sec = section_of (&l);
+    else if (sec == S_MATCH && is (l.name, l.namelen, "Name") &&
+             is (l.val, l.vallen, NETCFG_NIC))
+      have_name = true;
+  }
+  pos = 0;
+  sec = S_OTHER;
+  while (lf_net_next_line (in, len, &pos, &line, &n)) {
+    struct iniline l;
+    char q[256];
+    bool parsed = parse_ini (line, n, &l);
+
+    lineno++;
+    if (parsed && l.section) {
+      if (sec == S_NETWORK && !dhcp) {
+        lf_sbuf_section_end (&b, "DHCP=yes\n");
+        lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: DHCP=yes added", name);
+        dhcp = true;
+      }
+      sec = section_of (&l);
+      if (sec == S_STATIC) {
+        lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: [%.*s] section "
+                         "removed", name, lineno, (int) l.namelen, l.name);
+        continue;
+      }
+      lf_sbuf_add (&b, line, n);
+      if (sec == S_MATCH && !have_name) {
+        lf_sbuf_printf (&b, "Name=%s\n", NETCFG_NIC);
+        have_name = true;
+      }
+      if (sec == S_NETWORK)
+        network = true;
+      continue;
+    }
+    if (sec == S_STATIC) {      /* the whole section goes */
+      if (parsed) {
+        lf_net_quote (l.val, l.vallen, q, sizeof q);
+        lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: %.*s=%s removed",
+                         name, lineno, (int) l.namelen, l.name, q);
+      }
+      continue;
+    }
+    if (!parsed) {
+      lf_sbuf_add (&b, line, n);
+      continue;
+    }
+    lf_net_quote (l.val, l.vallen, q, sizeof q);
+    if ((sec == S_MATCH && is_match_binding (&l) &&
+         !(is (l.name, l.namelen, "Name") && is (l.val, l.vallen, NETCFG_NIC))) ||
+        (sec == S_NETWORK && (is (l.name, l.namelen, "Address") ||
+                              is (l.name, l.namelen, "Gateway") ||
+                              is (l.name, l.namelen, "DNS"))) ||
+        (sec == S_LINK && is (l.name, l.namelen, "MACAddress"))) {
+      lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: %.*s=%s removed",
+                       name, lineno, (int) l.namelen, l.name, q);
+      continue;
+    }
+    if (sec == S_NETWORK && is (l.name, l.namelen, "DHCP")) {
+      dhcp = true;
+      if (!is (l.val, l.vallen, "yes") && !is (l.val, l.vallen, "ipv4") &&
+          !is (l.val, l.vallen, "true")) {
+        lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: DHCP: %s -> yes",
+                         name, lineno, q);
+        lf_sbuf_add (&b, line, (size_t) (l.name - line));
+        lf_sbuf_puts (&b, "DHCP=yes\n");
+        continue;
+      }
+    }
+    lf_sbuf_add (&b, line, n);
+  }
+  if (sec == S_NETWORK && !dhcp) {
+    lf_sbuf_section_end (&b, "DHCP=yes\n");
+    lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: DHCP=yes added", name);
+  }
+  if (!network) {
+    if (b.len && b.s[b.len - 1] != '\n')
+      lf_sbuf_puts (&b, "\n");
+    lf_sbuf_puts (&b, "\n[Network]\nDHCP=yes\n");
+    lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: [Network] DHCP=yes added",
+                     name);
+  }
+  if (!have_name) {
+    /* No [Match] section: it matched every link; now only eth0. */
+    struct lf_sbuf m = { 0 };
+    lf_sbuf_printf (&m, "[Match]\nName=%s\n\n", NETCFG_NIC);
+    if (b.s)
+      lf_sbuf_add (&m, b.s, b.len);
+    m.oom |= b.oom;
+    free (b.s);
+    b = m;
+    lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: [Match] Name=%s added",
+                     name, NETCFG_NIC);
+  }
+  if (lf_sbuf_finish (&b, &ret->out, &ret->outlen) == -1) {
+    lf_netedit_free (ret);
+    return -1;
+  }
+  if (ret->outlen == len && memcmp (ret->out, in, len) == 0) {
+    free (ret->out);
+    ret->out = NULL;
+    ret->outlen = 0;
+    ret->action = LF_NET_KEEP;
+  }
+  else
+    ret->action = LF_NET_REWRITE;
+  return 0;
+}
+
+/* The guest's files, through the plan. */
+
+static bool
+keep_network (const char *name)
+{
+  return lf_net_has_suffix (name, ".network") || lf_net_has_suffix (name, ".link");
+}
+
+int
+lf_fix_net_networkd (struct lf_netctx *c)
+{
+  char **names = lf_net_list (c, NETWORKD_DIR, keep_network);
+  size_t n = 0, primary = SIZE_MAX;
+  struct lf_networkd_info *info = NULL;
+  char **bufs = NULL;
+  size_t *lens = NULL;
+  int ret = -1;
+
+  if (!names)
+    return 0;
+  while (names[n])
+    n++;
+  info = calloc (n + 1, sizeof *info);
+  bufs = calloc (n + 1, sizeof *bufs);
+  lens = calloc (n + 1, sizeof *lens);
+  if (!info || !bufs || !lens) {
+    lf_error (ENOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char path[4096];
+    snprintf (path, sizeof path, "%s/%s", NETWORKD_DIR, names[i]);
+    int r = lf_net_read (c, path, &bufs[i], &lens[i]);
+    if (r == -1)
+      goto out;
+    if (r == 1 || lf_net_networkd_scan (path, bufs[i], lens[i], &info[i]) == -1) {
+      if (r == 0 && lf_net_failed (c, path) == -1)
+        goto out;
+      free (bufs[i]);
+      bufs[i] = NULL;
+      continue;
+    }
+    if (!lf_net_has_suffix (names[i], ".network") || !info[i].matches_nic)
+      continue;
+    if (primary == SIZE_MAX ||
+        (info[i].has_gateway && !info[primary].has_gateway))
+      primary = i;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char path[4096];
+    if (!bufs[i])
+      continue;
+    snprintf (path, sizeof path, "%s/%s", NETWORKD_DIR, names[i]);
+    if (i == primary) {
+      struct lf_netedit e;
+      if (lf_net_networkd_edit (path, bufs[i], lens[i], &e) == -1) {
+        if (lf_net_failed (c, path) == -1)
+          goto out;
+        continue;
+      }
+      c->stacks++;
+      if (e.action == LF_NET_KEEP)
+        lf_plan_note (c->p, NETCFG_CONCERN, LF_ALREADY_RIGHT, "%s: %s on DHCP",
+                      path, NETCFG_NIC);
+      if (lf_net_plan (c, path, bufs[i], lens[i], &e, "primary NIC (" NETCFG_NIC
+                       ") on DHCP") == -1)
+        goto out;
+    }
+    else if (lf_net_has_suffix (names[i], ".link") ? info[i].link_rename
+             : (info[i].matches_nic && (info[i].is_static || info[i].mac_bound))) {
+      if (lf_net_aside (c, path, bufs[i], lens[i],
+                        lf_net_has_suffix (names[i], ".link")
+                        ? "names a NIC by its VMware MAC"
+                        : "static configuration of another NIC") == -1)
+        goto out;
+    }
+  }
+  ret = 0;
+ out:
+  for (size_t i = 0; bufs && i < n; i++)
+    free (bufs[i]);
+  free (bufs);
+  free (lens);
+  free (info);
+  lf_free_names (names);
+  return ret;
+}

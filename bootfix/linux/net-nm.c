@@ -1,0 +1,346 @@
+/* landfall bootfix/linux: NetworkManager keyfiles,
+ * /etc/NetworkManager/system-connections (nm-settings-keyfile(5);
+ * reference/linux.md §6).
+ *
+ * The primary Ethernet profile is put on DHCP: [ipv4] method=auto (and a
+ * manual [ipv6] to auto) without addresses, gateway, routes or DNS
+ * servers; its interface-name and MAC bindings go, so it applies to
+ * whatever the NIC is called on Azure.  Other Ethernet profiles that are
+ * static or bound to a MAC are moved aside.  Lines are key=value in
+ * [sections]; everything not named here is copied byte for byte.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "netcfg.h"
+
+#define NM_DIR "/etc/NetworkManager/system-connections"
+
+struct iniline {
+  bool section;                 /* a [section] header */
+  const char *name;             /* the section's or the key's name */
+  size_t namelen;
+  const char *val;
+  size_t vallen;
+};
+
+/* Parse one line; false for blanks, comments and anything else. */
+static bool
+parse_ini (const char *line, size_t n, struct iniline *l)
+{
+  const char *s;
+  size_t sn;
+
+  lf_net_trim (line, n, &s, &sn);
+  memset (l, 0, sizeof *l);
+  if (sn == 0 || s[0] == '#' || s[0] == ';')
+    return false;
+  if (s[0] == '[') {
+    const char *e = memchr (s, ']', sn);
+    if (!e)
+      return false;
+    l->section = true;
+    l->name = s + 1;
+    l->namelen = (size_t) (e - s - 1);
+    return true;
+  }
+  const char *eq = memchr (s, '=', sn);
+  if (!eq || eq == s)
+    return false;
+  l->name = s;
+  l->namelen = (size_t) (eq - s);
+  while (l->namelen && (s[l->namelen - 1] == ' ' || s[l->namelen - 1] == '\t'))
+    l->namelen--;
+  l->val = eq + 1;
+  l->vallen = (size_t) (s + sn - l->val);
+  while (l->vallen && (*l->val == ' ' || *l->val == '\t')) {
+    l->val++;
+    l->vallen--;
+  }
+  return true;
+}
+
+static bool
+is (const char *s, size_t n, const char *lit)
+{
+  return n == strlen (lit) && memcmp (s, lit, n) == 0;
+}
+
+static bool
+starts (const char *s, size_t n, const char *lit)
+{
+  return n >= strlen (lit) && memcmp (s, lit, strlen (lit)) == 0;
+}
+
+enum sect { S_OTHER, S_CONNECTION, S_ETHERNET, S_IPV4, S_IPV6 };
+
+static enum sect
+section_of (const struct iniline *l)
+{
+  if (is (l->name, l->namelen, "connection"))
+    return S_CONNECTION;
+  if (is (l->name, l->namelen, "ethernet") ||
+      is (l->name, l->namelen, "802-3-ethernet"))
+    return S_ETHERNET;
+  if (is (l->name, l->namelen, "ipv4"))
+    return S_IPV4;
+  if (is (l->name, l->namelen, "ipv6"))
+    return S_IPV6;
+  return S_OTHER;
+}
+
+int
+lf_net_nm_scan (const char *name, const char *in, size_t len,
+                struct lf_nm_info *ret)
+{
+  enum sect sec = S_OTHER;
+  size_t pos = 0, n;
+  const char *line;
+
+  memset (ret, 0, sizeof *ret);
+  if (lf_net_check_text (name, in, len) == -1)
+    return -1;
+  while (lf_net_next_line (in, len, &pos, &line, &n)) {
+    struct iniline l;
+    if (!parse_ini (line, n, &l))
+      continue;
+    if (l.section) {
+      sec = section_of (&l);
+      continue;
+    }
+    if (sec == S_CONNECTION && is (l.name, l.namelen, "type")) {
+      snprintf (ret->type, sizeof ret->type, "%.*s",
+                (int) LF_MIN (l.vallen, sizeof ret->type - 1), l.val);
+      ret->ethernet = is (l.val, l.vallen, "ethernet") ||
+        is (l.val, l.vallen, "802-3-ethernet");
+    }
+    if (sec == S_CONNECTION && is (l.name, l.namelen, "interface-name"))
+      snprintf (ret->iface, sizeof ret->iface, "%.*s",
+                (int) LF_MIN (l.vallen, sizeof ret->iface - 1), l.val);
+    if (sec == S_CONNECTION && (is (l.name, l.namelen, "master") ||
+                                is (l.name, l.namelen, "controller")) &&
+        l.vallen)
+      ret->ethernet = false;    /* a bond or bridge port */
+    if (sec == S_ETHERNET && is (l.name, l.namelen, "mac-address") && l.vallen)
+      ret->mac_bound = true;
+    if ((sec == S_IPV4 || sec == S_IPV6) &&
+        ((is (l.name, l.namelen, "method") && is (l.val, l.vallen, "manual")) ||
+         (starts (l.name, l.namelen, "address") && l.vallen)))
+      ret->is_static = true;
+    if (sec == S_IPV4 && ((is (l.name, l.namelen, "gateway") && l.vallen) ||
+                          (starts (l.name, l.namelen, "address") &&
+                           memchr (l.val, ',', l.vallen))))
+      ret->has_gateway = true;
+  }
+  return 0;
+}
+
+/* Keys that pin the profile to VMware: the name, the MAC, static IP. */
+static bool
+drop_key (enum sect sec, const struct iniline *l)
+{
+  switch (sec) {
+  case S_CONNECTION:
+    return is (l->name, l->namelen, "interface-name") ||
+      (is (l->name, l->namelen, "autoconnect") &&
+       (is (l->val, l->vallen, "false") || is (l->val, l->vallen, "0")));
+  case S_ETHERNET:
+    return is (l->name, l->namelen, "mac-address") ||
+      is (l->name, l->namelen, "cloned-mac-address");
+  case S_IPV4:
+  case S_IPV6:
+    return starts (l->name, l->namelen, "address") ||
+      starts (l->name, l->namelen, "route") ||
+      is (l->name, l->namelen, "gateway") || is (l->name, l->namelen, "dns") ||
+      is (l->name, l->namelen, "ignore-auto-dns") ||
+      is (l->name, l->namelen, "ignore-auto-routes") ||
+      is (l->name, l->namelen, "never-default");
+  case S_OTHER:
+    break;
+  }
+  return false;
+}
+
+int
+lf_net_nm_edit (const char *name, const char *in, size_t len,
+                struct lf_netedit *ret)
+{
+  struct lf_sbuf b = { 0 };
+  enum sect sec = S_OTHER;
+  bool v4 = false, v4_method = false;
+  size_t pos = 0, n, lineno = 0;
+  const char *line;
+
+  memset (ret, 0, sizeof *ret);
+  if (lf_net_check_text (name, in, len) == -1)
+    return -1;
+  while (lf_net_next_line (in, len, &pos, &line, &n)) {
+    struct iniline l;
+    char q[256];
+
+    lineno++;
+    if (!parse_ini (line, n, &l)) {
+      lf_sbuf_add (&b, line, n);
+      continue;
+    }
+    if (l.section) {
+      if (sec == S_IPV4 && !v4_method) {
+        lf_sbuf_section_end (&b, "method=auto\n");
+        lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: [ipv4] method=auto "
+                         "added", name);
+      }
+      sec = section_of (&l);
+      if (sec == S_IPV4)
+        v4 = true;
+      lf_sbuf_add (&b, line, n);
+      continue;
+    }
+    lf_net_quote (l.val, l.vallen, q, sizeof q);
+    if (drop_key (sec, &l)) {
+      lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: %.*s=%s removed",
+                       name, lineno, (int) l.namelen, l.name, q);
+      continue;
+    }
+    if ((sec == S_IPV4 || sec == S_IPV6) && is (l.name, l.namelen, "method")) {
+      if (sec == S_IPV4)
+        v4_method = true;
+      bool to_auto = sec == S_IPV4 ? !is (l.val, l.vallen, "auto")
+        : is (l.val, l.vallen, "manual");
+      if (to_auto) {
+        lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: [%s] method: %s -> "
+                         "auto", name, lineno, sec == S_IPV4 ? "ipv4" : "ipv6",
+                         q);
+        lf_sbuf_add (&b, line, (size_t) (l.name - line));
+        lf_sbuf_puts (&b, "method=auto\n");
+        continue;
+      }
+    }
+    lf_sbuf_add (&b, line, n);
+  }
+  if (sec == S_IPV4 && !v4_method) {
+    lf_sbuf_section_end (&b, "method=auto\n");
+    lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: [ipv4] method=auto added",
+                     name);
+  }
+  if (!v4) {
+    if (b.len && b.s[b.len - 1] != '\n')
+      lf_sbuf_puts (&b, "\n");
+    lf_sbuf_puts (&b, "\n[ipv4]\nmethod=auto\n");
+    lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: [ipv4] method=auto added",
+                     name);
+  }
+  if (lf_sbuf_finish (&b, &ret->out, &ret->outlen) == -1) {
+    lf_netedit_free (ret);
+    return -1;
+  }
+  if (ret->outlen == len && memcmp (ret->out, in, len) == 0) {
+    free (ret->out);
+    ret->out = NULL;
+    ret->outlen = 0;
+    ret->action = LF_NET_KEEP;
+  }
+  else
+    ret->action = LF_NET_REWRITE;
+  return 0;
+}
+
+/* The guest's files, through the plan. */
+
+static bool
+keep_nm (const char *name)
+{
+  return !lf_net_is_leftover (name);
+}
+
+int
+lf_fix_net_nm (struct lf_netctx *c)
+{
+  char **names = lf_net_list (c, NM_DIR, keep_nm);
+  size_t n = 0, primary = SIZE_MAX;
+  struct lf_nm_info *info = NULL;
+  char **bufs = NULL;
+  size_t *lens = NULL;
+  int ret = -1;
+
+  if (!names)
+    return 0;
+  while (names[n])
+    n++;
+  info = calloc (n + 1, sizeof *info);
+  bufs = calloc (n + 1, sizeof *bufs);
+  lens = calloc (n + 1, sizeof *lens);
+  if (!info || !bufs || !lens) {
+    lf_error (ENOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char path[4096];
+    snprintf (path, sizeof path, "%s/%s", NM_DIR, names[i]);
+    int r = lf_net_read (c, path, &bufs[i], &lens[i]);
+    if (r == -1)
+      goto out;
+    if (r == 1 || lf_net_nm_scan (path, bufs[i], lens[i], &info[i]) == -1) {
+      if (r == 0 && lf_net_failed (c, path) == -1)
+        goto out;
+      free (bufs[i]);
+      bufs[i] = NULL;
+      continue;
+    }
+    /* With ifcfg-eth0 in place NetworkManager has its profile (ifcfg-rh):
+     * keyfiles are then only for other NICs.
+     */
+    if (!info[i].ethernet || c->rhel_ifcfg)
+      continue;
+    if (primary == SIZE_MAX ||
+        (strcmp (info[i].iface, NETCFG_NIC) == 0 &&
+         strcmp (info[primary].iface, NETCFG_NIC) != 0) ||
+        (info[i].has_gateway && !info[primary].has_gateway &&
+         strcmp (info[primary].iface, NETCFG_NIC) != 0))
+      primary = i;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char path[4096];
+    if (!bufs[i])
+      continue;
+    snprintf (path, sizeof path, "%s/%s", NM_DIR, names[i]);
+    if (i == primary) {
+      struct lf_netedit e;
+      if (lf_net_nm_edit (path, bufs[i], lens[i], &e) == -1) {
+        if (lf_net_failed (c, path) == -1)
+          goto out;
+        continue;
+      }
+      c->stacks++;
+      if (e.action == LF_NET_KEEP)
+        lf_plan_note (c->p, NETCFG_CONCERN, LF_ALREADY_RIGHT, "%s: on DHCP, "
+                      "bound to no name or MAC", path);
+      if (lf_net_plan (c, path, bufs[i], lens[i], &e, "primary NIC on DHCP, "
+                       "bound to no name or MAC") == -1)
+        goto out;
+    }
+    else if (info[i].ethernet && (info[i].is_static || info[i].mac_bound)) {
+      if (lf_net_aside (c, path, bufs[i], lens[i], info[i].is_static
+                        ? "a static profile of another NIC"
+                        : "a profile bound to a VMware MAC") == -1)
+        goto out;
+    }
+    else if (!info[i].ethernet && (strcmp (info[i].type, "bond") == 0 ||
+                                   strcmp (info[i].type, "bridge") == 0 ||
+                                   strcmp (info[i].type, "team") == 0 ||
+                                   strcmp (info[i].type, "vlan") == 0))
+      lf_plan_note (c->p, NETCFG_CONCERN, LF_WARNING, "%s: a %s profile, left "
+                    "alone: Azure gives one plain NIC per network", path,
+                    info[i].type);
+  }
+  ret = 0;
+ out:
+  for (size_t i = 0; bufs && i < n; i++)
+    free (bufs[i]);
+  free (bufs);
+  free (lens);
+  free (info);
+  lf_free_names (names);
+  return ret;
+}

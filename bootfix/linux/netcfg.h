@@ -1,0 +1,246 @@
+/* landfall bootfix/linux: network and agent configuration transforms,
+ * grouped by source file.  Only bootfix/linux/ files and their tests
+ * include this.
+ *
+ * Every transform is a pure function: guest file text in, new text (or a
+ * verdict: keep, rewrite, move aside) and report notes out.  They never
+ * touch the guest; network.c and agents.c read files through the plan,
+ * call them and plan the results.  Input is hostile: a file with a NUL
+ * byte, a line over NETCFG_MAX_LINE or more than NETCFG_MAX_LINES lines is
+ * refused (EINVAL, naming the file and line) and left alone.
+ */
+#ifndef LF_NETCFG_H
+#define LF_NETCFG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bootfix.h"
+
+/* Limits: "to stop really stupid stuff" (hivex). */
+#define NETCFG_MAX_FILE   (1024 * 1024) /* bytes of one config file */
+#define NETCFG_MAX_LINE   8192          /* bytes of one line */
+#define NETCFG_MAX_LINES  65536         /* lines of one file */
+#define NETCFG_MAX_FILES  512           /* files of one directory */
+#define NETCFG_MAX_NOTES  64            /* report notes from one file */
+#define NETCFG_MAX_NAME   64            /* an interface or key name */
+
+/* The name the primary NIC has on Azure: hv_netvsc has no PCI path, so
+ * predictable naming leaves it eth0, and boot.c adds net.ifnames=0 so a
+ * QEMU test NIC is eth0 too (reference/linux.md §5).
+ */
+#define NETCFG_NIC "eth0"
+#define NETCFG_CONCERN "network"
+
+/* Where whole files are moved aside: out of every directory a network
+ * tool reads by glob (reference/linux.md §0), and not under the journal's
+ * directory.  The original path follows, e.g.
+ * /etc/landfall/moved-aside/etc/netplan/00-installer-config.yaml.
+ */
+#define NETCFG_ASIDE_DIR "/etc/landfall/moved-aside"
+
+/* net-common.c */
+
+struct lf_netnote {
+  enum lf_finding what;
+  char *msg;
+};
+struct lf_netnotes {
+  size_t n;
+  struct lf_netnote *v;
+  size_t dropped;               /* over NETCFG_MAX_NOTES */
+};
+extern void lf_netnotes_add (struct lf_netnotes *ns, enum lf_finding what,
+                             const char *fmt, ...) LF_PRINTF (3, 4);
+extern void lf_netnotes_free (struct lf_netnotes *ns);
+/* Hand every note to the plan (and free them). */
+extern void lf_netnotes_flush (struct lf_netnotes *ns, struct lf_plan *p,
+                               const char *concern);
+
+/* What a transform decided for one file. */
+enum lf_net_action {
+  LF_NET_KEEP,                  /* nothing to change */
+  LF_NET_REWRITE,               /* write OUT over the file */
+  LF_NET_ASIDE,                 /* move the whole file aside */
+};
+struct lf_netedit {
+  enum lf_net_action action;
+  char *out;                    /* LF_NET_REWRITE: new content */
+  size_t outlen;
+  struct lf_netnotes notes;
+};
+extern void lf_netedit_free (struct lf_netedit *e);
+
+/* NAME's text must be text: no NUL, lines and line count under the
+ * limits.  -1 (EINVAL, "NAME:LINE: ...") otherwise.
+ */
+extern int lf_net_check_text (const char *name, const char *in, size_t len);
+
+/* A growable output buffer; ENOMEM is sticky and reported at the end. */
+struct lf_sbuf {
+  char *s;
+  size_t len, cap;
+  bool oom;
+};
+extern void lf_sbuf_add (struct lf_sbuf *b, const void *p, size_t n);
+extern void lf_sbuf_puts (struct lf_sbuf *b, const char *s);
+extern void lf_sbuf_printf (struct lf_sbuf *b, const char *fmt, ...)
+  LF_PRINTF (2, 3);
+/* Append S before the blank lines that end B (the end of a section). */
+extern void lf_sbuf_section_end (struct lf_sbuf *b, const char *s);
+/* Hand the buffer out (NUL-terminated) or record ENOMEM and return -1. */
+extern int lf_sbuf_finish (struct lf_sbuf *b, char **out, size_t *outlen);
+
+/* Line iteration: *LINE and *N (newline included) of the line at *POS. */
+extern bool lf_net_next_line (const char *in, size_t len, size_t *pos,
+                              const char **line, size_t *n);
+/* The line without leading blanks and its trailing newline/CR/blanks. */
+extern void lf_net_trim (const char *line, size_t n, const char **s,
+                         size_t *sn);
+/* Printable copy of at most 200 bytes of S for a report note. */
+extern void lf_net_quote (const char *s, size_t n, char *buf, size_t bufsz);
+
+/* network.c: the guest side, shared by the stacks' drivers. */
+struct lf_netctx {
+  const char *concern;          /* for the plan; NULL: "network" */
+  struct lf_plan *p;
+  struct lf_os *os;
+  unsigned stacks;              /* stacks that configure the NIC */
+  bool rhel_ifcfg;              /* ifcfg-eth0 in network-scripts, which
+                                   NetworkManager reads too (ifcfg-rh) */
+};
+/* PATH through the plan.  0: read; 1: absent, or unusable (a finding,
+ * left alone); -1: out of memory.
+ */
+extern int lf_net_read (struct lf_netctx *c, const char *path, char **buf,
+                        size_t *len);
+/* After a transform failed: -1 if out of memory, else a finding, 0. */
+extern int lf_net_failed (struct lf_netctx *c, const char *path);
+/* Plan a copy of PATH (content BUF) under NETCFG_ASIDE_DIR and its
+ * removal.
+ */
+extern int lf_net_aside (struct lf_netctx *c, const char *path,
+                         const char *buf, size_t len, const char *why);
+/* Plan E for PATH (content BUF): notes, then the write or move; frees E. */
+extern int lf_net_plan (struct lf_netctx *c, const char *path,
+                        const char *buf, size_t len, struct lf_netedit *e,
+                        const char *why);
+/* Regular files of DIR the plan keeps, sorted, filtered by KEEP (may be
+ * NULL); NULL if DIR is absent.  Free with lf_free_names.
+ */
+extern char **lf_net_list (struct lf_netctx *c, const char *dir,
+                           bool (*keep) (const char *name));
+extern bool lf_net_has_suffix (const char *s, const char *suffix);
+/* Backup and packaging leftovers ("~", ".bak", ".rpmnew"...). */
+extern bool lf_net_is_leftover (const char *name);
+/* The drivers, one per stack (in net-*.c). */
+extern int lf_fix_net_ifupdown (struct lf_netctx *c);
+extern int lf_fix_net_netplan (struct lf_netctx *c);
+extern int lf_fix_net_nm (struct lf_netctx *c);
+extern int lf_fix_net_ifcfg (struct lf_netctx *c);
+extern int lf_fix_net_networkd (struct lf_netctx *c);
+
+/* net-ifupdown.c: /etc/network/interfaces and the files it sources.
+ *
+ * Every stanza of an interface other than lo (iface line and its option
+ * lines) is removed, values reported; auto/allow-* lines lose those
+ * names.  An "iface eth0 inet dhcp" stanza is kept, minus static or MAC
+ * options.  ADD_NIC: append an eth0 DHCP stanza unless one is kept.
+ * *HAS_NIC: the result has an eth0 DHCP stanza.  *HAD_IFACES: the input
+ * configured some interface other than lo.
+ */
+extern int lf_net_ifupdown_edit (const char *name, const char *in, size_t len,
+                                 bool add_nic, struct lf_netedit *ret,
+                                 bool *has_nic, bool *had_ifaces);
+
+/* net-ifcfg.c: shell-variable ifcfg files.
+ *
+ * RHEL network-scripts (ifcfg-rh) and SUSE sysconfig (wicked) differ in
+ * quoting, the start-mode key and the MAC key.
+ */
+enum lf_ifcfg_flavour { LF_IFCFG_RHEL, LF_IFCFG_SUSE };
+struct lf_ifcfg_info {
+  char device[NETCFG_MAX_NAME]; /* DEVICE=, else from the file name */
+  bool loopback;
+  bool ethernet;                /* a plain NIC (not bridge/bond/vlan...) */
+  bool is_static;               /* IPADDR* or BOOTPROTO static/none */
+  bool has_gateway;
+  bool slave;                   /* MASTER= or BRIDGE= */
+};
+extern int lf_net_ifcfg_scan (enum lf_ifcfg_flavour f, const char *name,
+                              const char *in, size_t len,
+                              struct lf_ifcfg_info *ret);
+/* The primary NIC's file as eth0's: DHCP, on at boot, addresses,
+ * gateways, DNS and MAC bindings removed (reported), other lines kept.
+ */
+extern int lf_net_ifcfg_edit (enum lf_ifcfg_flavour f, const char *name,
+                              const char *in, size_t len,
+                              struct lf_netedit *ret);
+/* RHEL /etc/sysconfig/network: GATEWAY= dropped, GATEWAYDEV= to eth0. */
+extern int lf_net_sysconfig_network_edit (const char *name, const char *in,
+                                          size_t len, struct lf_netedit *ret);
+
+/* net-nm.c: NetworkManager keyfiles. */
+struct lf_nm_info {
+  bool ethernet;                /* type=ethernet / 802-3-ethernet */
+  bool is_static;               /* method=manual or addresses */
+  bool mac_bound;               /* mac-address= */
+  bool has_gateway;
+  char iface[NETCFG_MAX_NAME];  /* interface-name=, or "" */
+  char type[NETCFG_MAX_NAME];
+};
+extern int lf_net_nm_scan (const char *name, const char *in, size_t len,
+                           struct lf_nm_info *ret);
+/* The primary profile: [ipv4]/[ipv6] method=auto without addresses,
+ * gateway or DNS; interface-name and MAC bindings removed; autoconnect.
+ */
+extern int lf_net_nm_edit (const char *name, const char *in, size_t len,
+                           struct lf_netedit *ret);
+
+/* net-networkd.c: systemd-networkd .network and .link files. */
+struct lf_networkd_info {
+  bool matches_nic;             /* [Match] names a NIC (not lo, not virtual) */
+  bool is_static;               /* Address=, Gateway=, [Address], [Route] */
+  bool mac_bound;               /* [Match] MACAddress= / PermanentMACAddress= */
+  bool has_gateway;
+  bool link_rename;             /* .link: [Link] Name= with a MAC match */
+};
+extern int lf_net_networkd_scan (const char *name, const char *in, size_t len,
+                                 struct lf_networkd_info *ret);
+/* The primary .network: [Match] Name=eth0 only, [Network] DHCP=yes, no
+ * Address=, Gateway=, DNS=, [Address] or [Route] sections.
+ */
+extern int lf_net_networkd_edit (const char *name, const char *in, size_t len,
+                                 struct lf_netedit *ret);
+
+/* net-netplan.c: netplan YAML, read line by line (no YAML parser: block
+ * style only; anything else is "too complex" and the file is moved aside
+ * whole, which is what the reference asks anyway).
+ */
+struct lf_netplan_info {
+  bool ours;                    /* written by landfall */
+  bool configures_nics;         /* ethernets/bonds/bridges/vlans/wifis... */
+  char renderer[NETCFG_MAX_NAME];  /* network: renderer:, or "" */
+};
+/* Scan NAME; the static values and MAC matches it holds become notes. */
+extern int lf_netplan_scan (const char *name, const char *in, size_t len,
+                            struct lf_netplan_info *info,
+                            struct lf_netnotes *notes);
+/* Landfall's own file: eth0 on DHCP, RENDERER if not "". */
+extern int lf_netplan_ours (const char *renderer, char **out, size_t *outlen);
+#define NETPLAN_OURS "/etc/netplan/50-landfall.yaml"
+
+/* agents.c: waagent.conf and cloud-init. */
+/* /etc/waagent.conf for a migrated (specialised) VM: provisioning off;
+ * the resource disk left to cloud-init if CLOUD_INIT, else formatted by
+ * waagent at /mnt/resource (reference/linux.md §8).
+ */
+extern int lf_waagent_conf_edit (const char *name, const char *in, size_t len,
+                                 bool cloud_init, struct lf_netedit *ret);
+/* The datasource_list of a cloud-init config file, as written ("[ Azure ]"),
+ * into BUF; false if the file has none.
+ */
+extern bool lf_cloud_init_datasources (const char *in, size_t len, char *buf,
+                                       size_t bufsz);
+
+#endif /* LF_NETCFG_H */
