@@ -227,3 +227,46 @@ lf_net_quote (const char *s, size_t n, char *buf, size_t bufsz)
   if (bufsz)
     buf[o < bufsz ? o : bufsz - 1] = '\0';
 }
+
+/* Parse one line; false for blanks, comments and anything else. */
+bool
+lf_net_parse_ini (const char *line, size_t n, struct lf_iniline *l)
+{
+  const char *s;
+  size_t sn;
+
+  lf_net_trim (line, n, &s, &sn);
+  memset (l, 0, sizeof *l);
+  if (sn == 0 || s[0] == '#' || s[0] == ';')
+    return false;
+  if (s[0] == '[') {
+    const char *e = memchr (s, ']', sn);
+    if (!e)
+      return false;
+    l->section = true;
+    l->name = s + 1;
+    l->namelen = (size_t) (e - s - 1);
+    return true;
+  }
+  const char *eq = memchr (s, '=', sn);
+  if (!eq || eq == s)
+    return false;
+  l->name = s;
+  l->namelen = (size_t) (eq - s);
+  while (l->namelen && (s[l->namelen - 1] == ' ' || s[l->namelen - 1] == '\t'))
+    l->namelen--;
+  l->val = eq + 1;
+  l->vallen = (size_t) (s + sn - l->val);
+  while (l->vallen && (*l->val == ' ' || *l->val == '\t')) {
+    l->val++;
+    l->vallen--;
+  }
+  return true;
+}
+
+/* S (N bytes) equals the string LIT. */
+bool
+lf_net_is (const char *s, size_t n, const char *lit)
+{
+  return n == strlen (lit) && memcmp (s, lit, n) == 0;
+}

@@ -16,82 +16,33 @@
 
 #define NETWORKD_DIR "/etc/systemd/network"
 
-struct iniline {
-  bool section;
-  const char *name;
-  size_t namelen;
-  const char *val;
-  size_t vallen;
-};
-
-static bool
-parse_ini (const char *line, size_t n, struct iniline *l)
-{
-  const char *s;
-  size_t sn;
-
-  lf_net_trim (line, n, &s, &sn);
-  memset (l, 0, sizeof *l);
-  if (sn == 0 || s[0] == '#' || s[0] == ';')
-    return false;
-  if (s[0] == '[') {
-    const char *e = memchr (s, ']', sn);
-    if (!e)
-      return false;
-    l->section = true;
-    l->name = s + 1;
-    l->namelen = (size_t) (e - s - 1);
-    return true;
-  }
-  const char *eq = memchr (s, '=', sn);
-  if (!eq || eq == s)
-    return false;
-  l->name = s;
-  l->namelen = (size_t) (eq - s);
-  while (l->namelen && (s[l->namelen - 1] == ' ' || s[l->namelen - 1] == '\t'))
-    l->namelen--;
-  l->val = eq + 1;
-  l->vallen = (size_t) (s + sn - l->val);
-  while (l->vallen && (*l->val == ' ' || *l->val == '\t')) {
-    l->val++;
-    l->vallen--;
-  }
-  return true;
-}
-
-static bool
-is (const char *s, size_t n, const char *lit)
-{
-  return n == strlen (lit) && memcmp (s, lit, n) == 0;
-}
-
 enum sect { S_OTHER, S_MATCH, S_NETWORK, S_LINK, S_STATIC };
 
 static enum sect
-section_of (const struct iniline *l)
+section_of (const struct lf_iniline *l)
 {
-  if (is (l->name, l->namelen, "Match"))
+  if (lf_net_is (l->name, l->namelen, "Match"))
     return S_MATCH;
-  if (is (l->name, l->namelen, "Network"))
+  if (lf_net_is (l->name, l->namelen, "Network"))
     return S_NETWORK;
-  if (is (l->name, l->namelen, "Link"))
+  if (lf_net_is (l->name, l->namelen, "Link"))
     return S_LINK;
-  if (is (l->name, l->namelen, "Address") || is (l->name, l->namelen, "Route") ||
-      is (l->name, l->namelen, "RoutingPolicyRule") ||
-      is (l->name, l->namelen, "Neighbor"))
+  if (lf_net_is (l->name, l->namelen, "Address") || lf_net_is (l->name, l->namelen, "Route") ||
+      lf_net_is (l->name, l->namelen, "RoutingPolicyRule") ||
+      lf_net_is (l->name, l->namelen, "Neighbor"))
     return S_STATIC;
   return S_OTHER;
 }
 
 static bool
-is_match_binding (const struct iniline *l)
+is_match_binding (const struct lf_iniline *l)
 {
-  return is (l->name, l->namelen, "MACAddress") ||
-    is (l->name, l->namelen, "PermanentMACAddress") ||
-    is (l->name, l->namelen, "Path") || is (l->name, l->namelen, "Driver") ||
-    is (l->name, l->namelen, "Name") ||
-    is (l->name, l->namelen, "OriginalName") ||
-    is (l->name, l->namelen, "Type");
+  return lf_net_is (l->name, l->namelen, "MACAddress") ||
+    lf_net_is (l->name, l->namelen, "PermanentMACAddress") ||
+    lf_net_is (l->name, l->namelen, "Path") || lf_net_is (l->name, l->namelen, "Driver") ||
+    lf_net_is (l->name, l->namelen, "Name") ||
+    lf_net_is (l->name, l->namelen, "OriginalName") ||
+    lf_net_is (l->name, l->namelen, "Type");
 }
 
 int
@@ -107,8 +58,8 @@ lf_net_networkd_scan (const char *name, const char *in, size_t len,
   if (lf_net_check_text (name, in, len) == -1)
     return -1;
   while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct iniline l;
-    if (!parse_ini (line, n, &l))
+    struct lf_iniline l;
+    if (!lf_net_parse_ini (line, n, &l))
       continue;
     if (l.section) {
       sec = section_of (&l);
@@ -118,19 +69,19 @@ lf_net_networkd_scan (const char *name, const char *in, size_t len,
     }
     if (sec == S_MATCH && is_match_binding (&l)) {
       match = true;
-      if (is (l.name, l.namelen, "Name") && is (l.val, l.vallen, "lo"))
+      if (lf_net_is (l.name, l.namelen, "Name") && lf_net_is (l.val, l.vallen, "lo"))
         lo = true;
-      if (is (l.name, l.namelen, "MACAddress") ||
-          is (l.name, l.namelen, "PermanentMACAddress"))
+      if (lf_net_is (l.name, l.namelen, "MACAddress") ||
+          lf_net_is (l.name, l.namelen, "PermanentMACAddress"))
         ret->mac_bound = true;
     }
-    if (sec == S_NETWORK && (is (l.name, l.namelen, "Address") ||
-                             is (l.name, l.namelen, "Gateway")))
+    if (sec == S_NETWORK && (lf_net_is (l.name, l.namelen, "Address") ||
+                             lf_net_is (l.name, l.namelen, "Gateway")))
       ret->is_static = true;
-    if ((sec == S_NETWORK && is (l.name, l.namelen, "Gateway")) ||
-        (sec == S_STATIC && is (l.name, l.namelen, "Gateway")))
+    if ((sec == S_NETWORK && lf_net_is (l.name, l.namelen, "Gateway")) ||
+        (sec == S_STATIC && lf_net_is (l.name, l.namelen, "Gateway")))
       ret->has_gateway = true;
-    if (sec == S_LINK && is (l.name, l.namelen, "Name"))
+    if (sec == S_LINK && lf_net_is (l.name, l.namelen, "Name"))
       link_name = true;
   }
   ret->matches_nic = match && !lo;
@@ -153,21 +104,21 @@ lf_net_networkd_edit (const char *name, const char *in, size_t len,
     return -1;
   /* Does [Match] already say Name=eth0? */
   while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct iniline l;
-    if (!parse_ini (line, n, &l))
+    struct lf_iniline l;
+    if (!lf_net_parse_ini (line, n, &l))
       continue;
     if (l.section)
       sec = section_of (&l);
-    else if (sec == S_MATCH && is (l.name, l.namelen, "Name") &&
-             is (l.val, l.vallen, NETCFG_NIC))
+    else if (sec == S_MATCH && lf_net_is (l.name, l.namelen, "Name") &&
+             lf_net_is (l.val, l.vallen, NETCFG_NIC))
       have_name = true;
   }
   pos = 0;
   sec = S_OTHER;
   while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct iniline l;
+    struct lf_iniline l;
     char q[256];
-    bool parsed = parse_ini (line, n, &l);
+    bool parsed = lf_net_parse_ini (line, n, &l);
 
     lineno++;
     if (parsed && l.section) {
@@ -205,19 +156,19 @@ lf_net_networkd_edit (const char *name, const char *in, size_t len,
     }
     lf_net_quote (l.val, l.vallen, q, sizeof q);
     if ((sec == S_MATCH && is_match_binding (&l) &&
-         !(is (l.name, l.namelen, "Name") && is (l.val, l.vallen, NETCFG_NIC))) ||
-        (sec == S_NETWORK && (is (l.name, l.namelen, "Address") ||
-                              is (l.name, l.namelen, "Gateway") ||
-                              is (l.name, l.namelen, "DNS"))) ||
-        (sec == S_LINK && is (l.name, l.namelen, "MACAddress"))) {
+         !(lf_net_is (l.name, l.namelen, "Name") && lf_net_is (l.val, l.vallen, NETCFG_NIC))) ||
+        (sec == S_NETWORK && (lf_net_is (l.name, l.namelen, "Address") ||
+                              lf_net_is (l.name, l.namelen, "Gateway") ||
+                              lf_net_is (l.name, l.namelen, "DNS"))) ||
+        (sec == S_LINK && lf_net_is (l.name, l.namelen, "MACAddress"))) {
       lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: %.*s=%s removed",
                        name, lineno, (int) l.namelen, l.name, q);
       continue;
     }
-    if (sec == S_NETWORK && is (l.name, l.namelen, "DHCP")) {
+    if (sec == S_NETWORK && lf_net_is (l.name, l.namelen, "DHCP")) {
       dhcp = true;
-      if (!is (l.val, l.vallen, "yes") && !is (l.val, l.vallen, "ipv4") &&
-          !is (l.val, l.vallen, "true")) {
+      if (!lf_net_is (l.val, l.vallen, "yes") && !lf_net_is (l.val, l.vallen, "ipv4") &&
+          !lf_net_is (l.val, l.vallen, "true")) {
         lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: DHCP: %s -> yes",
                          name, lineno, q);
         lf_sbuf_add (&b, line, (size_t) (l.name - line));

@@ -18,56 +18,6 @@
 
 #define NM_DIR "/etc/NetworkManager/system-connections"
 
-struct iniline {
-  bool section;                 /* a [section] header */
-  const char *name;             /* the section's or the key's name */
-  size_t namelen;
-  const char *val;
-  size_t vallen;
-};
-
-/* Parse one line; false for blanks, comments and anything else. */
-static bool
-parse_ini (const char *line, size_t n, struct iniline *l)
-{
-  const char *s;
-  size_t sn;
-
-  lf_net_trim (line, n, &s, &sn);
-  memset (l, 0, sizeof *l);
-  if (sn == 0 || s[0] == '#' || s[0] == ';')
-    return false;
-  if (s[0] == '[') {
-    const char *e = memchr (s, ']', sn);
-    if (!e)
-      return false;
-    l->section = true;
-    l->name = s + 1;
-    l->namelen = (size_t) (e - s - 1);
-    return true;
-  }
-  const char *eq = memchr (s, '=', sn);
-  if (!eq || eq == s)
-    return false;
-  l->name = s;
-  l->namelen = (size_t) (eq - s);
-  while (l->namelen && (s[l->namelen - 1] == ' ' || s[l->namelen - 1] == '\t'))
-    l->namelen--;
-  l->val = eq + 1;
-  l->vallen = (size_t) (s + sn - l->val);
-  while (l->vallen && (*l->val == ' ' || *l->val == '\t')) {
-    l->val++;
-    l->vallen--;
-  }
-  return true;
-}
-
-static bool
-is (const char *s, size_t n, const char *lit)
-{
-  return n == strlen (lit) && memcmp (s, lit, n) == 0;
-}
-
 static bool
 starts (const char *s, size_t n, const char *lit)
 {
@@ -77,16 +27,16 @@ starts (const char *s, size_t n, const char *lit)
 enum sect { S_OTHER, S_CONNECTION, S_ETHERNET, S_IPV4, S_IPV6 };
 
 static enum sect
-section_of (const struct iniline *l)
+section_of (const struct lf_iniline *l)
 {
-  if (is (l->name, l->namelen, "connection"))
+  if (lf_net_is (l->name, l->namelen, "connection"))
     return S_CONNECTION;
-  if (is (l->name, l->namelen, "ethernet") ||
-      is (l->name, l->namelen, "802-3-ethernet"))
+  if (lf_net_is (l->name, l->namelen, "ethernet") ||
+      lf_net_is (l->name, l->namelen, "802-3-ethernet"))
     return S_ETHERNET;
-  if (is (l->name, l->namelen, "ipv4"))
+  if (lf_net_is (l->name, l->namelen, "ipv4"))
     return S_IPV4;
-  if (is (l->name, l->namelen, "ipv6"))
+  if (lf_net_is (l->name, l->namelen, "ipv6"))
     return S_IPV6;
   return S_OTHER;
 }
@@ -103,33 +53,33 @@ lf_net_nm_scan (const char *name, const char *in, size_t len,
   if (lf_net_check_text (name, in, len) == -1)
     return -1;
   while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct iniline l;
-    if (!parse_ini (line, n, &l))
+    struct lf_iniline l;
+    if (!lf_net_parse_ini (line, n, &l))
       continue;
     if (l.section) {
       sec = section_of (&l);
       continue;
     }
-    if (sec == S_CONNECTION && is (l.name, l.namelen, "type")) {
+    if (sec == S_CONNECTION && lf_net_is (l.name, l.namelen, "type")) {
       snprintf (ret->type, sizeof ret->type, "%.*s",
                 (int) LF_MIN (l.vallen, sizeof ret->type - 1), l.val);
-      ret->ethernet = is (l.val, l.vallen, "ethernet") ||
-        is (l.val, l.vallen, "802-3-ethernet");
+      ret->ethernet = lf_net_is (l.val, l.vallen, "ethernet") ||
+        lf_net_is (l.val, l.vallen, "802-3-ethernet");
     }
-    if (sec == S_CONNECTION && is (l.name, l.namelen, "interface-name"))
+    if (sec == S_CONNECTION && lf_net_is (l.name, l.namelen, "interface-name"))
       snprintf (ret->iface, sizeof ret->iface, "%.*s",
                 (int) LF_MIN (l.vallen, sizeof ret->iface - 1), l.val);
-    if (sec == S_CONNECTION && (is (l.name, l.namelen, "master") ||
-                                is (l.name, l.namelen, "controller")) &&
+    if (sec == S_CONNECTION && (lf_net_is (l.name, l.namelen, "master") ||
+                                lf_net_is (l.name, l.namelen, "controller")) &&
         l.vallen)
       ret->ethernet = false;    /* a bond or bridge port */
-    if (sec == S_ETHERNET && is (l.name, l.namelen, "mac-address") && l.vallen)
+    if (sec == S_ETHERNET && lf_net_is (l.name, l.namelen, "mac-address") && l.vallen)
       ret->mac_bound = true;
     if ((sec == S_IPV4 || sec == S_IPV6) &&
-        ((is (l.name, l.namelen, "method") && is (l.val, l.vallen, "manual")) ||
+        ((lf_net_is (l.name, l.namelen, "method") && lf_net_is (l.val, l.vallen, "manual")) ||
          (starts (l.name, l.namelen, "address") && l.vallen)))
       ret->is_static = true;
-    if (sec == S_IPV4 && ((is (l.name, l.namelen, "gateway") && l.vallen) ||
+    if (sec == S_IPV4 && ((lf_net_is (l.name, l.namelen, "gateway") && l.vallen) ||
                           (starts (l.name, l.namelen, "address") &&
                            memchr (l.val, ',', l.vallen))))
       ret->has_gateway = true;
@@ -139,24 +89,24 @@ lf_net_nm_scan (const char *name, const char *in, size_t len,
 
 /* Keys that pin the profile to VMware: the name, the MAC, static IP. */
 static bool
-drop_key (enum sect sec, const struct iniline *l)
+drop_key (enum sect sec, const struct lf_iniline *l)
 {
   switch (sec) {
   case S_CONNECTION:
-    return is (l->name, l->namelen, "interface-name") ||
-      (is (l->name, l->namelen, "autoconnect") &&
-       (is (l->val, l->vallen, "false") || is (l->val, l->vallen, "0")));
+    return lf_net_is (l->name, l->namelen, "interface-name") ||
+      (lf_net_is (l->name, l->namelen, "autoconnect") &&
+       (lf_net_is (l->val, l->vallen, "false") || lf_net_is (l->val, l->vallen, "0")));
   case S_ETHERNET:
-    return is (l->name, l->namelen, "mac-address") ||
-      is (l->name, l->namelen, "cloned-mac-address");
+    return lf_net_is (l->name, l->namelen, "mac-address") ||
+      lf_net_is (l->name, l->namelen, "cloned-mac-address");
   case S_IPV4:
   case S_IPV6:
     return starts (l->name, l->namelen, "address") ||
       starts (l->name, l->namelen, "route") ||
-      is (l->name, l->namelen, "gateway") || is (l->name, l->namelen, "dns") ||
-      is (l->name, l->namelen, "ignore-auto-dns") ||
-      is (l->name, l->namelen, "ignore-auto-routes") ||
-      is (l->name, l->namelen, "never-default");
+      lf_net_is (l->name, l->namelen, "gateway") || lf_net_is (l->name, l->namelen, "dns") ||
+      lf_net_is (l->name, l->namelen, "ignore-auto-dns") ||
+      lf_net_is (l->name, l->namelen, "ignore-auto-routes") ||
+      lf_net_is (l->name, l->namelen, "never-default");
   case S_OTHER:
     break;
   }
@@ -177,11 +127,11 @@ lf_net_nm_edit (const char *name, const char *in, size_t len,
   if (lf_net_check_text (name, in, len) == -1)
     return -1;
   while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct iniline l;
+    struct lf_iniline l;
     char q[256];
 
     lineno++;
-    if (!parse_ini (line, n, &l)) {
+    if (!lf_net_parse_ini (line, n, &l)) {
       lf_sbuf_add (&b, line, n);
       continue;
     }
@@ -203,11 +153,11 @@ lf_net_nm_edit (const char *name, const char *in, size_t len,
                        name, lineno, (int) l.namelen, l.name, q);
       continue;
     }
-    if ((sec == S_IPV4 || sec == S_IPV6) && is (l.name, l.namelen, "method")) {
+    if ((sec == S_IPV4 || sec == S_IPV6) && lf_net_is (l.name, l.namelen, "method")) {
       if (sec == S_IPV4)
         v4_method = true;
-      bool to_auto = sec == S_IPV4 ? !is (l.val, l.vallen, "auto")
-        : is (l.val, l.vallen, "manual");
+      bool to_auto = sec == S_IPV4 ? !lf_net_is (l.val, l.vallen, "auto")
+        : lf_net_is (l.val, l.vallen, "manual");
       if (to_auto) {
         lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: [%s] method: %s -> "
                          "auto", name, lineno, sec == S_IPV4 ? "ipv4" : "ipv6",

@@ -95,6 +95,22 @@ extern int lf_sbuf_finish (struct lf_sbuf *b, char **out, size_t *outlen);
 extern bool lf_net_next_line (const char *in, size_t len, size_t *pos,
                               const char **line, size_t *n);
 /* The line without leading blanks and its trailing newline/CR/blanks. */
+/* One line of an INI-style file (NetworkManager keyfiles, systemd-networkd
+ * units), pointing into the caller's text.
+ */
+struct lf_iniline {
+  bool section;                 /* a [section] header */
+  const char *name;             /* the section's or the key's name */
+  size_t namelen;
+  const char *val;
+  size_t vallen;
+};
+
+/* Parse one line; false for blanks, comments and anything else. */
+extern bool lf_net_parse_ini (const char *line, size_t n,
+                              struct lf_iniline *l);
+extern bool lf_net_is (const char *s, size_t n, const char *lit);
+
 extern void lf_net_trim (const char *line, size_t n, const char **s,
                          size_t *sn);
 /* Printable copy of at most 200 bytes of S for a report note. */
