@@ -93,6 +93,89 @@ extern int lf_undo (struct lf_mounts *ms, const char *dir, json_t **report);
  */
 extern int lf_linux_initramfs_facts (struct lf_guest *g, struct lf_os *os);
 
+/* linux/modules-dep.c
+ *
+ * A kernel's lib/modules/KVER/modules.dep ("path: dep dep ...", one line
+ * per module, as depmod writes it), parsed as hostile text: every line,
+ * path and count is capped, and paths must be relative to the module
+ * directory with no "." or ".." component and a kernel-module suffix
+ * (.ko, .ko.xz, .ko.zst, .ko.gz).  Errors name the file and the line.
+ */
+#define MODULES_DEP_MAX_SIZE   (64 * LF_MiB)  /* the whole file */
+#define MODULES_DEP_MAX_LINES  (1u << 18)     /* modules (~6000 today) */
+#define MODULES_DEP_MAX_LINE   65536          /* bytes in one line */
+#define MODULES_DEP_MAX_DEPS   1024           /* dependencies of one module */
+#define MODULES_DEP_MAX_PATH   4096           /* PATH_MAX */
+#define MODULE_MAX_NAME        255            /* module name bytes */
+
+struct lf_moddep_entry {
+  char *path;                   /* "kernel/drivers/hv/hv_vmbus.ko" */
+  char *name;                   /* "hv_vmbus" ('-' becomes '_') */
+  size_t ndeps;
+  size_t *deps;                 /* indexes into the entries; a dependency
+                                   with no line of its own is an error */
+  size_t line;                  /* 1-based */
+};
+struct lf_moddep {
+  size_t n;
+  struct lf_moddep_entry *e;    /* in file order (depmod's module order) */
+  size_t *by_name;              /* entry indexes sorted by name */
+};
+extern int lf_moddep_parse (const char *buf, size_t len, const char *name,
+                            struct lf_moddep *ret);
+extern void lf_moddep_free (struct lf_moddep *d);
+/* The entry for module NAME ('-' and '_' are the same), or NULL. */
+extern const struct lf_moddep_entry *
+lf_moddep_find (const struct lf_moddep *d, const char *name);
+/* kmod's module name of PATH: the basename up to its first '.', with '-'
+ * as '_', into BUF (SIZE bytes).  -1 (EINVAL) if empty or too long.
+ */
+extern int lf_module_name (const char *path, char *buf, size_t size);
+/* Is NAME listed in a modules.builtin text (one path per line)? */
+extern bool lf_modules_builtin_has (const char *builtin, size_t len,
+                                    const char *name);
+
+/* linux/kmod-index.c
+ *
+ * kmod's binary index (modules.dep.bin, modules.alias.bin, ...): a trie of
+ * 7-bit ASCII keys, each with values ordered by priority, written the way
+ * depmod writes it (big-endian u32s, nodes in post-order, the root's
+ * offset in the header), so that libkmod reads it and the bytes equal
+ * depmod's for the same keys, values and priorities.
+ */
+#define KMOD_INDEX_MAGIC        UINT32_C (0xB007F457)
+#define KMOD_INDEX_VERSION      UINT32_C (0x00020001)
+#define KMOD_INDEX_NODE_PREFIX  UINT32_C (0x80000000)
+#define KMOD_INDEX_NODE_VALUES  UINT32_C (0x40000000)
+#define KMOD_INDEX_NODE_CHILDS  UINT32_C (0x20000000)
+#define KMOD_INDEX_NODE_MASK    UINT32_C (0x0FFFFFFF) /* offsets < 256 MiB */
+#define KMOD_INDEX_MAX_KEY      1024    /* depmod's alias buffer */
+#define KMOD_INDEX_MAX_VALUE    (1024 * 1024)
+#define KMOD_INDEX_MAX_ENTRIES  (1u << 22)
+
+struct lf_kmod_index;
+extern struct lf_kmod_index *lf_kmod_index_new (const char *name);
+extern void lf_kmod_index_free (struct lf_kmod_index *idx);
+/* Add KEY -> VALUE.  Among a key's values, lower PRIORITY comes first; of
+ * equal priorities the later added comes first (as depmod's insert does).
+ * Bytes outside 1..127 are refused (EINVAL), as depmod refuses them.
+ */
+extern int lf_kmod_index_add (struct lf_kmod_index *idx, const char *key,
+                              const char *value, uint32_t priority);
+extern int lf_kmod_index_write (struct lf_kmod_index *idx, void **out,
+                                size_t *outlen);
+/* Exact lookup in an index file BUF (untrusted): *VALUE (malloc'd) is the
+ * first value of KEY.  LF_MATCH, LF_NO_MATCH, or -1 for a damaged index.
+ */
+extern int lf_kmod_index_lookup (const void *buf, size_t len,
+                                 const char *name, const char *key,
+                                 char **value);
+/* depmod's alias normalisation: '-' becomes '_' outside [...] ranges.
+ * -1 (EINVAL) for an unmatched bracket or an alias too long for SIZE.
+ */
+extern int lf_kmod_alias_normalize (const char *alias, char *buf,
+                                    size_t size);
+
 /* linux/fix.c: the whole Linux fix, every concern in order, into P. */
 extern int lf_fix_linux (struct lf_guest *g, struct lf_os *os,
                          struct lf_plan *p, const struct lf_fix_opts *o);
