@@ -1,0 +1,115 @@
+/* landfall bootfix/windows: VMware Tools off, the Azure guest agent on
+ * (reference/windows.md W60-W63), in every control set.
+ *
+ * VMware's user-mode services (VMTools and the others Tools installs) get
+ * Start=4: "Site Recovery disables the VMware tools during failover".
+ * They are not uninstalled, and VMware's drivers are left as they are
+ * (harmless on Hyper-V; one still listed as a class filter must not be
+ * disabled, W10); undo restores all for failback.  A user-mode service is
+ * VMware's if it is one of the names below or its ImagePath is under a
+ * "\VMware\" directory.  The Azure agent's services become automatic when
+ * present; an absent agent is reported (an MSI cannot run offline).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "winfix.h"
+
+#define CONCERN "agents"
+#define SERVICE_USER_MODE 0x30  /* WIN32_OWN_PROCESS | WIN32_SHARE_PROCESS */
+#define START_AUTOMATIC 2
+#define START_DISABLED  4
+
+static const char *const vmware_services[] = {
+  "VMTools", "VGAuthService", "vmvss", "VMUpgradeHelper", "VMUSBArbService",
+  "VMwareCAFManagementAgentHost", "VMwareCAFCommAmqpListener", "vmwTimeProvider",
+};
+
+static const char *const azure_services[] = {
+  "WindowsAzureGuestAgent", "WindowsAzureTelemetryService", "RdAgent",
+};
+
+static bool
+is_vmware (struct lf_whive *w, hive_node_h svc, const char *name)
+{
+  for (size_t i = 0; i < sizeof vmware_services / sizeof vmware_services[0]; i++)
+    if (strcasecmp (name, vmware_services[i]) == 0)
+      return true;
+  CLEANUP_FREE char *ip = lf_whive_get_sz (w, svc, "ImagePath");
+  return ip && strcasestr (ip, "\\VMware\\") != NULL;
+}
+
+static int
+fix_control_set (struct lf_whive *w, const char *cs)
+{
+  char where[300];
+  hive_node_h services;
+  char **names;
+  int r = 0;
+  size_t agents = 0;
+
+  snprintf (where, sizeof where, "%s\\Services", cs);
+  services = lf_whive_node (w, 0, where);
+  if (!services)
+    return 0;                   /* boot-drivers.c reported it */
+  names = lf_whive_children (w, services);
+  if (!names)
+    return -1;
+  for (char **n = names; *n && r == 0; n++) {
+    char swhere[600];
+    uint32_t type, start;
+    hive_node_h svc = lf_whive_node (w, services, *n);
+    if (!svc || lf_whive_get_dword (w, svc, "Type", &type) != LF_MATCH)
+      continue;
+    snprintf (swhere, sizeof swhere, "%s\\%s", where, *n);
+    if (is_vmware (w, svc, *n)) {
+      if (type & SERVICE_USER_MODE)
+        r = lf_whive_set_dword (w, svc, swhere, "Start", START_DISABLED) == -1
+          ? -1 : 0;
+      else if (lf_whive_get_dword (w, svc, "Start", &start) == LF_MATCH &&
+               start != START_DISABLED)
+        lf_plan_note (w->p, CONCERN, LF_SKIPPED, "SYSTEM\\%s: VMware driver "
+                      "left as it is (Start %u; harmless on Hyper-V)", swhere,
+                      start);
+      continue;
+    }
+    for (size_t i = 0; i < sizeof azure_services / sizeof azure_services[0]; i++)
+      if (strcasecmp (*n, azure_services[i]) == 0) {
+        agents++;
+        r = lf_whive_set_dword (w, svc, swhere, "Start", START_AUTOMATIC) == -1
+          ? -1 : 0;
+      }
+  }
+  lf_free_names (names);
+  if (r == 0 && agents == 0)
+    lf_plan_note (w->p, CONCERN, LF_WARNING, "SYSTEM\\%s: the Azure guest "
+                  "agent is not installed (WindowsAzureGuestAgent, RdAgent): "
+                  "extensions and password reset will not work until it is",
+                  where);
+  return r == -1 ? -1 : 0;
+}
+
+int
+lf_fix_windows_agents (struct lf_guest *g, struct lf_os *os,
+                       struct lf_plan *p, const struct lf_fix_opts *o)
+{
+  char path[512];
+  CLEANUP_WHIVE struct lf_whive *w = NULL;
+  char **sets = NULL;
+  int r = -1;
+
+  (void) g;
+  (void) o;
+  if (lf_win_hive_path (os, "SYSTEM", path, sizeof path) == -1 ||
+      !(w = lf_whive_open (p, CONCERN, path, "SYSTEM")) ||
+      !(sets = lf_whive_control_sets (w)))
+    goto out;
+  for (char **cs = sets; *cs; cs++)
+    if (fix_control_set (w, *cs) == -1)
+      goto out;
+  r = lf_whive_commit (w, WIN_HIVE_WHY);
+ out:
+  lf_free_names (sets);
+  return r;
+}
