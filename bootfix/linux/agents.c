@@ -418,11 +418,31 @@ fix_waagent (struct lf_netctx *c, bool cloud_init)
     if (lf_guest_exists (&c->os->mounts, units[i]))
       enabled = true;
   lf_error_clear ();
-  if (!enabled && lf_guest_exists (&c->os->mounts, "/etc/systemd/system"))
-    lf_plan_note (c->p, CONCERN, LF_WARNING, "waagent is installed but not "
-                  "enabled at boot: enable waagent.service (RHEL, SUSE) or "
-                  "walinuxagent.service (Debian, Ubuntu)");
-  lf_error_clear ();
+  if (enabled || !lf_guest_exists (&c->os->mounts, "/etc/systemd/system")) {
+    lf_error_clear ();
+    return 0;
+  }
+  /* Enable it as systemctl would: the wants link to the packaged unit
+   * (its [Install] section says multi-user.target for both names).
+   */
+  static const char *const dirs[] = { "/usr/lib/systemd/system",
+                                      "/lib/systemd/system" };
+  for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++)
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+      const char *name = strrchr (units[i], '/') + 1;
+      char unit[128];
+      snprintf (unit, sizeof unit, "%s/%s", dirs[d], name);
+      if (!lf_plan_exists (c->p, unit))
+        continue;
+      if (lf_plan_symlink (c->p, CONCERN, units[i], unit,
+                           "waagent enabled at boot") == -1)
+        return -1;
+      lf_plan_note (c->p, CONCERN, LF_CHANGED, "%s enabled at boot", name);
+      return 0;
+    }
+  lf_plan_note (c->p, CONCERN, LF_WARNING, "waagent is installed but not "
+                "enabled at boot, and no waagent.service or "
+                "walinuxagent.service unit was found to enable");
   return 0;
 }
 

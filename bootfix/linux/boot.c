@@ -1,22 +1,33 @@
 /* landfall bootfix/linux: the kernel command line in every boot loader
- * configuration (reference/linux.md §3).
+ * configuration, and the UEFI fallback loader (reference/linux.md §3, §12).
  *
- * Added: console=tty1 console=ttyS0,115200n8 earlyprintk=ttyS0 rootdelay=N
- * net.ifnames=0 (console=ttyS0 last: the last console is /dev/console);
- * removed: rhgb, quiet, splash and the like; root=/dev/sdXN becomes
- * root=UUID=.  grub.cfg is edited as well as /etc/default/grub, since
- * grub-mkconfig is not run (it would be a guest program).
+ * Added: net.ifnames=0 (the network concern names the NIC eth0),
+ * earlyprintk=ttyS0, rootdelay=N where it helps, console=tty1 and
+ * console=ttyS0,115200n8 last (the last console is /dev/console); removed:
+ * rhgb, quiet, splash and the rest of §3's list, and every other console=;
+ * root=/dev/sdXN becomes root=UUID= of the root filesystem, resume= the
+ * UUID of its swap.  grub.cfg is edited as well as /etc/default/grub,
+ * since grub-mkconfig is not run (it would be a guest program).  The text
+ * edits are cmdline.c's pure lf_bootcfg_edit.
  *
  * rootdelay: Azure's guides recommend rootdelay=300, but what it costs
- * depends on the initramfs generator.  initramfs-tools' /init sleeps
- * rootdelay seconds unconditionally after loading its drivers ("if
- * [ "$ROOTDELAY" ]; then sleep ..."): measured here, the fixed Debian 12
- * guest sat 300 s at "Loading essential drivers ... done." under QEMU,
- * and boots to a login in ~35 s without it.  Its scripts/local waits for
- * the root device by itself, as dracut's initqueue does (rd.timeout), so
- * for both the argument is left out (and an old one removed).  Older
- * generators (SUSE and RHEL 5 mkinitrd) poll for a fixed time only: they
- * get Azure's 300.  --rootdelay N forces a value.
+ * depends on the initramfs generator.  Read from the Debian 12 guest's own
+ * initramfs-tools 0.142 (/usr/share/initramfs-tools/init, lines 231-233):
+ * after loading its modules /init runs `if [ "$ROOTDELAY" ]; then sleep
+ * "$ROOTDELAY"; fi`, unconditionally, so rootdelay=300 costs 300 s on every
+ * boot even with the disk present (what was seen under QEMU).  Its
+ * scripts/local (local_device_setup) then polls once a second for the root
+ * device for max(30, ROOTDELAY) s counted from $starttime, which is set
+ * *before* that sleep: the argument buys no wait beyond the sleep itself,
+ * and without it the device is awaited up to 30 s, which covers storvsc.
+ * dracut does not read rootdelay= at all (dracut.cmdline(7) has no such
+ * option; the kernel's own rootdelay only applies in prepare_namespace,
+ * which does not run when the initramfs has an /init): it waits for root
+ * in its initqueue (rd.retry) or through systemd's device unit
+ * (rd.timeout, default none), so the argument is useless there.  For both
+ * it is left out and an old one removed.  Older generators (SUSE and RHEL
+ * 5 mkinitrd) and unknown ones get Azure's 300, the value its SLES 11 and
+ * RHEL 6 steps use.  --rootdelay N (struct lf_fix_opts) overrides.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,304 +35,293 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bootfix.h"
+#include "bootcfg.h"
 
-#define BOOTCFG_MAX (4 << 20)
+#define CONCERN "boot"
 
-static const char *const drop[] = {
-  "rhgb", "quiet", "splash", "splash=silent", "crashkernel=auto", "acpi=0",
+struct boot_ctx {
+  struct lf_guest *g;
+  struct lf_os *os;
+  struct lf_plan *p;
+  struct lf_cmdline_opts co;
+  unsigned files;               /* boot configurations found */
 };
-/* Arguments we set: any old value goes, ours is appended. */
-static const char *const ours[] = {
-  "console=", "earlyprintk=", "rootdelay=", "net.ifnames=",
-};
 
-/* The new argument list for ARGS (N bytes, no newline). */
-static char *
-edit_cmdline (const char *args, size_t n, const char *root_uuid, int rootdelay,
-              bool *changed)
+/* resume=/dev/sdX2: the UUID of what it names. */
+static const char *
+resume_uuid (void *opaque, const char *device)
 {
-  char *out = NULL;
-  size_t outlen = 0;
-  FILE *fp = open_memstream (&out, &outlen);
-  const char *s = args, *end = args + n;
-  bool first = true;
-
-  if (!fp)
-    return NULL;
-  while (s < end) {
-    while (s < end && (*s == ' ' || *s == '\t'))
-      s++;
-    if (s >= end)
-      break;
-    const char *w = s;
-    while (s < end && *s != ' ' && *s != '\t')
-      s++;
-    size_t wl = (size_t) (s - w);
-    bool skip = false;
-    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
-      if (wl == strlen (drop[i]) && memcmp (w, drop[i], wl) == 0)
-        skip = true;
-    for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
-      if (wl >= strlen (ours[i]) && memcmp (w, ours[i], strlen (ours[i])) == 0)
-        skip = true;
-    if (skip)
-      continue;
-    if (root_uuid && wl > 12 && memcmp (w, "root=/dev/", 10) == 0 &&
-        (memcmp (w + 10, "sd", 2) == 0 || memcmp (w + 10, "hd", 2) == 0 ||
-         memcmp (w + 10, "vd", 2) == 0 || memcmp (w + 10, "xvd", 3) == 0)) {
-      fprintf (fp, "%sroot=UUID=%s", first ? "" : " ", root_uuid);
-      first = false;
-      continue;
-    }
-    fprintf (fp, "%s%.*s", first ? "" : " ", (int) wl, w);
-    first = false;
-  }
-  fprintf (fp, "%snet.ifnames=0 console=tty1 earlyprintk=ttyS0 ",
-           first ? "" : " ");
-  if (rootdelay >= 0)
-    fprintf (fp, "rootdelay=%d ", rootdelay);
-  fputs ("console=ttyS0,115200n8", fp);
-  if (fclose (fp) != 0) {
-    free (out);
-    return NULL;
-  }
-  *changed = strlen (out) != n || memcmp (out, args, n) != 0;
-  return out;
+  struct boot_ctx *c = opaque;
+  struct lf_guest_fs *f = lf_linux_spec_fs (c->g, c->os, device, NULL);
+  return f && f->info.uuid[0] ? f->info.uuid : NULL;
 }
 
-/* Rewrite the argument part of each line that KEYWORD starts (after
- * leading blanks): grub.cfg "linux /vmlinuz ARGS", BLS "options ARGS",
- * menu.lst "kernel /vmlinuz ARGS", extlinux "APPEND ARGS".  SKIP_FIRST:
- * the first word after the keyword is the kernel path, kept.
- */
-static char *
-edit_lines (const char *text, size_t len, const char *const *keywords,
-            bool skip_first, const char *root_uuid, int rootdelay,
-            unsigned *nchanged, size_t *outlen)
-{
-  char *out = NULL;
-  FILE *fp = open_memstream (&out, outlen);
-
-  if (!fp)
-    return NULL;
-  for (const char *s = text; s < text + len; ) {
-    const char *nl = memchr (s, '\n', (size_t) (text + len - s));
-    size_t n = nl ? (size_t) (nl - s) : (size_t) (text + len - s);
-    const char *w = s;
-    while (w < s + n && (*w == ' ' || *w == '\t'))
-      w++;
-    const char *kw = NULL;
-    for (const char *const *k = keywords; *k; k++) {
-      size_t kl = strlen (*k);
-      if ((size_t) (s + n - w) > kl && strncasecmp (w, *k, kl) == 0 &&
-          (w[kl] == ' ' || w[kl] == '\t')) {
-        kw = w + kl;
-        break;
-      }
-    }
-    if (kw) {
-      const char *a = kw;
-      while (a < s + n && (*a == ' ' || *a == '\t'))
-        a++;
-      if (skip_first) {
-        while (a < s + n && *a != ' ' && *a != '\t')
-          a++;
-        while (a < s + n && (*a == ' ' || *a == '\t'))
-          a++;
-      }
-      bool changed = false;
-      CLEANUP_FREE char *args = edit_cmdline (a, (size_t) (s + n - a),
-                                              root_uuid, rootdelay, &changed);
-      if (!args) {
-        fclose (fp);
-        free (out);
-        return NULL;
-      }
-      /* A kernel with no arguments yet needs a separator. */
-      fprintf (fp, "%.*s%s%s", (int) (a - s), s,
-               a > w && (a[-1] == ' ' || a[-1] == '\t') ? "" : " ", args);
-      if (changed)
-        (*nchanged)++;
-    }
-    else
-      fwrite (s, 1, n, fp);
-    if (nl)
-      fputc ('\n', fp);
-    s += n + (nl ? 1 : 0);
-  }
-  if (fclose (fp) != 0) {
-    free (out);
-    return NULL;
-  }
-  return out;
-}
-
-/* /etc/default/grub: the value of GRUB_CMDLINE_LINUX (quoted). */
-static char *
-edit_default_grub (const char *text, size_t len, const char *root_uuid,
-                   int rootdelay, unsigned *nchanged, size_t *outlen)
-{
-  char *out = NULL;
-  FILE *fp = open_memstream (&out, outlen);
-  bool seen = false;
-
-  if (!fp)
-    return NULL;
-  for (const char *s = text; s < text + len; ) {
-    const char *nl = memchr (s, '\n', (size_t) (text + len - s));
-    size_t n = nl ? (size_t) (nl - s) : (size_t) (text + len - s);
-    static const char *const keys[] = { "GRUB_CMDLINE_LINUX=",
-                                        "GRUB_CMDLINE_LINUX_DEFAULT=" };
-    size_t k;
-    for (k = 0; k < 2; k++)
-      if (n > strlen (keys[k]) && strncmp (s, keys[k], strlen (keys[k])) == 0)
-        break;
-    if (n >= 28 && strncmp (s, "GRUB_DISABLE_LINUX_UUID=true", 28) == 0) {
-      /* grub-mkconfig would write root=/dev/sdX again on the next kernel
-       * update: device names are what change on Azure.
-       */
-      fprintf (fp, "#%.*s", (int) n, s);
-      (*nchanged)++;
-    }
-    else if (k < 2) {
-      const char *v = s + strlen (keys[k]);
-      size_t vn = n - strlen (keys[k]);
-      char q = (vn >= 2 && (v[0] == '"' || v[0] == '\'') && v[vn - 1] == v[0]) ? v[0] : 0;
-      if (q) {
-        v++;
-        vn -= 2;
-      }
-      bool changed = false;
-      CLEANUP_FREE char *args = NULL;
-      if (k == 0) {
-        seen = true;
-        args = edit_cmdline (v, vn, root_uuid, rootdelay, &changed);
-      }
-      else {
-        /* Only drop the quiet/splash family from the default entry. */
-        char *tmp = edit_cmdline (v, vn, NULL, 0, &changed);
-        char *cut = tmp ? strstr (tmp, "net.ifnames=0 console=tty1") : NULL;
-        if (cut) {
-          while (cut > tmp && cut[-1] == ' ')
-            cut--;
-          *cut = '\0';
-        }
-        args = tmp;
-        changed = tmp && (strlen (tmp) != vn || memcmp (tmp, v, vn) != 0);
-      }
-      if (!args) {
-        fclose (fp);
-        free (out);
-        return NULL;
-      }
-      fprintf (fp, "%s\"%s\"", keys[k], args);
-      if (changed)
-        (*nchanged)++;
-    }
-    else
-      fwrite (s, 1, n, fp);
-    if (nl)
-      fputc ('\n', fp);
-    s += n + (nl ? 1 : 0);
-  }
-  if (!seen) {
-    CLEANUP_FREE char *args = NULL;
-    bool changed;
-    args = edit_cmdline ("", 0, root_uuid, rootdelay, &changed);
-    fprintf (fp, "GRUB_CMDLINE_LINUX=\"%s\"\n", args ? args : "");
-    (*nchanged)++;
-  }
-  if (fclose (fp) != 0) {
-    free (out);
-    return NULL;
-  }
-  return out;
-}
-
-/* Edit one file with FN-style line editing; plan it if it changed. */
+/* Edit PATH as KIND if it exists; plan it if it changes. */
 static int
-edit_file (struct lf_plan *p, const char *path, const char *const *keywords,
-           bool skip_first, const char *root_uuid, int rootdelay)
+edit_file (struct boot_ctx *c, const char *path, enum lf_bootcfg_kind kind)
 {
-  char *buf = NULL, *out;
-  size_t len, outlen = 0;
-  unsigned n = 0;
+  CLEANUP_FREE char *buf = NULL;
+  CLEANUP_FREE char *out = NULL;
+  size_t len, outlen;
+  struct lf_findings fnd = { 0 };
+  int n, ret = -1;
 
-  if (lf_plan_read (p, path, BOOTCFG_MAX, &buf, &len) == -1) {
+  if (!lf_plan_exists (c->p, path))
+    return 0;
+  if (lf_plan_read (c->p, path, BOOTCFG_MAX_SIZE, &buf, &len) == -1) {
+    lf_plan_note (c->p, CONCERN, LF_WARNING, "%s", lf_last_error ());
     lf_error_clear ();
-    return 0;                   /* not there: nothing to do */
+    return 0;
   }
-  out = keywords
-    ? edit_lines (buf, len, keywords, skip_first, root_uuid, rootdelay, &n, &outlen)
-    : edit_default_grub (buf, len, root_uuid, rootdelay, &n, &outlen);
-  free (buf);
-  if (!out) {
-    lf_error (ENOMEM, "out of memory");
-    return -1;
+  c->files++;
+  n = lf_bootcfg_edit (kind, path, buf, len, &c->co, &out, &outlen, &fnd);
+  if (n == -1) {
+    lf_plan_note (c->p, CONCERN, LF_FAILED, "%s", lf_last_error ());
+    lf_error_clear ();
+    ret = 0;
+    goto out;
   }
-  int r = 0;
+  for (size_t i = 0; i < fnd.n; i++)
+    lf_plan_note (c->p, CONCERN, fnd.f[i].what, "%s", fnd.f[i].msg);
   if (n == 0)
-    lf_plan_note (p, "boot", LF_ALREADY_RIGHT, "%s: kernel command line "
-                  "already set for Azure", path);
+    lf_plan_note (c->p, CONCERN, LF_ALREADY_RIGHT, "%s: kernel command line "
+                  "and serial console already set for Azure", path);
   else {
-    lf_plan_note (p, "boot", LF_CHANGED, "%s: %u command line%s set for "
-                  "Azure (serial console, %s)", path, n, n == 1 ? "" : "s",
-                  rootdelay >= 0 ? "rootdelay for an initramfs that does "
-                  "not wait for its root device"
-                  : "no rootdelay: this initramfs waits for the root device");
-    r = lf_plan_write (p, "boot", path, out, outlen, 0644,
-                       "kernel command line for Azure");
+    lf_plan_note (c->p, CONCERN, LF_CHANGED, "%s: %d edit%s (serial console, "
+                  "quiet/rhgb removed, root by UUID)", path, n,
+                  n == 1 ? "" : "s");
+    if (lf_plan_write (c->p, CONCERN, path, out, outlen, 0644,
+                       "kernel command line and serial console for Azure")
+        == -1)
+      goto out;
   }
-  free (out);
+  ret = 0;
+ out:
+  lf_findings_free (&fnd);
+  return ret;
+}
+
+/* Every DIR/NAME ending in SUFFIX, edited as KIND. */
+static int
+edit_dir (struct boot_ctx *c, const char *dir, const char *suffix,
+          enum lf_bootcfg_kind kind)
+{
+  char **names = NULL;
+  int r = 0;
+
+  if (lf_guest_list (&c->os->mounts, dir, &names) == -1) {
+    lf_error_clear ();
+    return 0;
+  }
+  for (char **n = names; *n && r == 0; n++) {
+    size_t l = strlen (*n), sl = strlen (suffix);
+    char path[4096];
+    if (l <= sl || strcmp (*n + l - sl, suffix) != 0 ||
+        (size_t) snprintf (path, sizeof path, "%s/%s", dir, *n) >= sizeof path)
+      continue;
+    r = edit_file (c, path, kind);
+  }
+  lf_free_names (names);
   return r;
+}
+
+static bool
+facts_have (json_t *arr, const char *s)
+{
+  size_t i;
+  json_t *v;
+  json_array_foreach (arr, i, v)
+    if (json_is_string (v) && strcmp (json_string_value (v), s) == 0)
+      return true;
+  return false;
+}
+
+/* A name in DIR equal to NAME ignoring case (FAT), or NULL. */
+static char *
+find_nocase (struct lf_os *os, const char *dir, const char *name)
+{
+  char **names = NULL;
+  char *r = NULL;
+  if (lf_guest_list (&os->mounts, dir, &names) == -1) {
+    lf_error_clear ();
+    return NULL;
+  }
+  for (char **n = names; *n && !r; n++)
+    if (strcasecmp (*n, name) == 0)
+      r = strdup (*n);
+  lf_free_names (names);
+  return r;
+}
+
+/* §12: the removable-media path \EFI\BOOT\BOOTX64.EFI, since the source's
+ * NVRAM entries stay behind.  The ESP is FAT, which no native backend
+ * reads or writes: then it is a finding, not a failure.
+ */
+static int
+uefi_fallback (struct boot_ctx *c)
+{
+  struct lf_guest *g = c->g;
+  struct lf_os *os = c->os;
+
+  if (!facts_have (json_object_get (os->facts, "firmware"), "uefi"))
+    return 0;
+  const struct lf_guest_fs *esp = NULL;
+  for (size_t i = 0; i < g->nfs && !esp; i++)
+    if (strcmp (g->fss[i].info.type, "vfat") == 0 &&
+        lf_linux_fs_on_os_disk (g, os, &g->fss[i]))
+      esp = &g->fss[i];
+  if (!esp || !esp->fs) {
+    lf_plan_note (c->p, CONCERN, LF_WARNING, "ESP is vfat%s: no native "
+                  "backend writes it, so \\EFI\\BOOT\\BOOTX64.EFI (the "
+                  "fallback loader Azure Gen2 boots) and the ESP's grub.cfg "
+                  "were not checked: check them, or run with libguestfs",
+                  esp ? "" : " (not found on the OS disk)");
+    return 0;
+  }
+  CLEANUP_FREE char *efi = find_nocase (os, "/boot/efi", "EFI");
+  if (!efi) {
+    lf_plan_note (c->p, CONCERN, LF_WARNING, "UEFI guest, but the ESP at "
+                  "/boot/efi has no EFI directory");
+    return 0;
+  }
+  char efidir[64];
+  snprintf (efidir, sizeof efidir, "/boot/efi/%s", efi);
+  CLEANUP_FREE char *bootdir = find_nocase (os, efidir, "BOOT");
+  if (bootdir) {
+    char d[128];
+    snprintf (d, sizeof d, "%s/%s", efidir, bootdir);
+    CLEANUP_FREE char *ldr = find_nocase (os, d, "BOOTX64.EFI");
+    if (ldr) {
+      lf_plan_note (c->p, CONCERN, LF_ALREADY_RIGHT, "%s/%s: the UEFI "
+                    "fallback loader is there (kept, whatever installed it)",
+                    d, ldr);
+      return 0;
+    }
+  }
+  /* The distro's directory: the one with shim or grub (reference §12). */
+  static const char *const dirs[] = {
+    "debian", "ubuntu", "redhat", "centos", "rocky", "almalinux", "fedora",
+    "sles", "opensuse",
+  };
+  static const char *const loaders[] = { "shimx64.efi", "grubx64.efi",
+                                         "grub.efi" };
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    CLEANUP_FREE char *dd = find_nocase (os, efidir, dirs[i]);
+    if (!dd)
+      continue;
+    char src[256];
+    for (size_t j = 0; j < sizeof loaders / sizeof loaders[0]; j++) {
+      CLEANUP_FREE char *ln = NULL;
+      snprintf (src, sizeof src, "%s/%s", efidir, dd);
+      ln = find_nocase (os, src, loaders[j]);
+      if (!ln)
+        continue;
+      /* shim loads grubx64.efi (and mmx64.efi) from its own directory. */
+      static const char *const extra[] = { NULL, "grubx64.efi", "mmx64.efi" };
+      for (size_t k = 0; k < (j == 0 ? 3 : 1); k++) {
+        CLEANUP_FREE char *name = k ? find_nocase (os, src, extra[k]) : NULL;
+        CLEANUP_FREE char *buf = NULL;
+        char from[512], to[512];
+        size_t len;
+        if (k && !name)
+          continue;
+        snprintf (from, sizeof from, "%s/%s", src, k ? name : ln);
+        snprintf (to, sizeof to, "%s/BOOT/%s", efidir,
+                  k ? extra[k] : "BOOTX64.EFI");
+        if (lf_plan_read (c->p, from, 64 << 20, &buf, &len) == -1 ||
+            lf_plan_write (c->p, CONCERN, to, buf, len, 0644,
+                           "UEFI fallback loader for Azure Gen2") == -1) {
+          lf_plan_note (c->p, CONCERN, LF_WARNING, "UEFI fallback loader: "
+                        "%s", lf_last_error ());
+          lf_error_clear ();
+          return 0;
+        }
+      }
+      lf_plan_note (c->p, CONCERN, LF_CHANGED, "%s/BOOT/BOOTX64.EFI from "
+                    "%s/%s (the UEFI fallback path Azure Gen2 boots)", efidir,
+                    src, ln);
+      return 0;
+    }
+  }
+  lf_plan_note (c->p, CONCERN, LF_WARNING, "UEFI guest, but no shim or grub "
+                "found under %s to make the fallback loader from", efidir);
+  return 0;
 }
 
 int
 lf_fix_linux_boot (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
                    const struct lf_fix_opts *o)
 {
-  static const char *const grub_kw[] = { "linux", "linux16", "linuxefi",
-                                         NULL };
-  static const char *const bls_kw[] = { "options", NULL };
-  static const char *const legacy_kw[] = { "kernel", NULL };
-  static const char *const extlinux_kw[] = { "append", NULL };
-  const char *root_uuid = NULL;
+  struct boot_ctx c = { .g = g, .os = os, .p = p };
   const char *gen = json_string_value (json_object_get (os->facts,
                                                        "initramfs_generator"));
   bool waits = gen && (strcmp (gen, "initramfs-tools") == 0 ||
                        strcmp (gen, "dracut") == 0);
-  int rootdelay = o->rootdelay >= 0 ? o->rootdelay : waits ? -1 : 300;
-  char **entries = NULL;
 
-  root_uuid = g->fss[os->root].info.uuid[0] ? g->fss[os->root].info.uuid : NULL;
-  if (edit_file (p, "/etc/default/grub", NULL, false, root_uuid, rootdelay) == -1)
-    return -1;
-  static const char *const grubcfgs[] = {
-    "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg",
+  c.co.root_uuid = os->root < g->nfs && g->fss[os->root].info.uuid[0]
+    ? g->fss[os->root].info.uuid : NULL;
+  c.co.resolve = resume_uuid;
+  c.co.opaque = &c;
+  c.co.add = true;
+  c.co.ifnames = true;
+  c.co.rootdelay = o->rootdelay >= 0 ? o->rootdelay : waits ? -1 : 300;
+  if (!c.co.root_uuid)
+    lf_plan_note (p, CONCERN, LF_WARNING, "the root filesystem has no UUID: "
+                  "root= left as it is");
+
+  static const struct { const char *path; enum lf_bootcfg_kind kind; } files[] = {
+    { "/etc/default/grub", LF_BOOTCFG_DEFAULT_GRUB },
+    { "/boot/grub/grub.cfg", LF_BOOTCFG_GRUB2 },
+    { "/boot/grub2/grub.cfg", LF_BOOTCFG_GRUB2 },
+    { "/boot/grub2/grubenv", LF_BOOTCFG_GRUBENV },
+    { "/boot/grub/grubenv", LF_BOOTCFG_GRUBENV },
+    { "/boot/grub/menu.lst", LF_BOOTCFG_GRUB_LEGACY },
+    { "/boot/grub/grub.conf", LF_BOOTCFG_GRUB_LEGACY },
+    { "/boot/extlinux/extlinux.conf", LF_BOOTCFG_EXTLINUX },
+    { "/boot/syslinux/syslinux.cfg", LF_BOOTCFG_EXTLINUX },
+    { "/boot/syslinux/extlinux.conf", LF_BOOTCFG_EXTLINUX },
+    { "/etc/kernel/cmdline", LF_BOOTCFG_KERNEL_CMDLINE },
   };
-  for (size_t i = 0; i < 2; i++)
-    if (edit_file (p, grubcfgs[i], grub_kw, true, root_uuid, rootdelay) == -1)
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    if (edit_file (&c, files[i].path, files[i].kind) == -1)
       return -1;
-  if (edit_file (p, "/boot/grub/menu.lst", legacy_kw, true, root_uuid, rootdelay) == -1 ||
-      edit_file (p, "/boot/grub/grub.conf", legacy_kw, true, root_uuid, rootdelay) == -1 ||
-      edit_file (p, "/boot/extlinux/extlinux.conf", extlinux_kw, false, root_uuid, rootdelay) == -1 ||
-      edit_file (p, "/boot/syslinux/syslinux.cfg", extlinux_kw, false, root_uuid, rootdelay) == -1)
+  if (edit_dir (&c, "/etc/default/grub.d", ".cfg",
+                LF_BOOTCFG_DEFAULT_GRUB_D) == -1 ||
+      edit_dir (&c, "/boot/loader/entries", ".conf", LF_BOOTCFG_BLS) == -1)
     return -1;
-  if (lf_guest_list (&os->mounts, "/boot/loader/entries", &entries) == 0) {
-    for (char **e = entries; *e; e++) {
-      size_t l = strlen (*e);
-      char path[600];
-      if (l < 6 || strcmp (*e + l - 5, ".conf") != 0)
+  /* The ESP's grub.cfg (UEFI), where the ESP could be opened. */
+  char **dirs = NULL;
+  if (lf_guest_list (&os->mounts, "/boot/efi/EFI", &dirs) == 0) {
+    int r = 0;
+    for (char **d = dirs; *d && r == 0; d++) {
+      char path[4096];
+      if (strcasecmp (*d, "BOOT") == 0)
         continue;
-      snprintf (path, sizeof path, "/boot/loader/entries/%s", *e);
-      if (edit_file (p, path, bls_kw, false, root_uuid, rootdelay) == -1) {
-        lf_free_names (entries);
-        return -1;
-      }
+      snprintf (path, sizeof path, "/boot/efi/EFI/%s/grub.cfg", *d);
+      r = edit_file (&c, path, LF_BOOTCFG_GRUB2);
+      snprintf (path, sizeof path, "/boot/efi/EFI/%s/grub.conf", *d);
+      if (r == 0)
+        r = edit_file (&c, path, LF_BOOTCFG_GRUB_LEGACY);
     }
-    lf_free_names (entries);
+    lf_free_names (dirs);
+    if (r == -1)
+      return -1;
   }
-  lf_error_clear ();
-  return 0;
+  else
+    lf_error_clear ();
+  if (c.files == 0)
+    lf_plan_note (p, CONCERN, LF_WARNING, "no boot loader configuration "
+                  "found (grub2, BLS, grub legacy, extlinux): the kernel "
+                  "command line was not set");
+  else if (o->rootdelay >= 0)
+    lf_plan_note (p, CONCERN, LF_ALREADY_RIGHT, "rootdelay=%d, as asked",
+                  o->rootdelay);
+  else if (waits)
+    lf_plan_note (p, CONCERN, LF_ALREADY_RIGHT, "no rootdelay: %s waits for "
+                  "the root device by itself (initramfs-tools would sleep "
+                  "rootdelay seconds on every boot; dracut ignores it)", gen);
+  else
+    lf_plan_note (p, CONCERN, LF_ALREADY_RIGHT, "rootdelay=300 (Azure's "
+                  "value) for the %s initramfs generator", gen ? gen : "unknown");
+  return uefi_fallback (&c);
 }
