@@ -52,6 +52,13 @@ extern int lf_plan_write (struct lf_plan *p, const char *concern,
 /* Plan the removal of a file or symlink (not followed); nothing if absent. */
 extern int lf_plan_remove (struct lf_plan *p, const char *concern,
                            const char *path, const char *why);
+/* Plan a new symlink PATH -> TARGET (systemd enablement links).  A link
+ * already pointing there is already right; anything else at PATH is left
+ * alone with a warning, since it is the administrator's.
+ */
+extern int lf_plan_symlink (struct lf_plan *p, const char *concern,
+                            const char *path, const char *target,
+                            const char *why);
 /* A finding that is not an edit (printf-style message). */
 extern void lf_plan_note (struct lf_plan *p, const char *concern,
                           enum lf_finding what, const char *fmt, ...)

@@ -192,7 +192,8 @@ lf_plan_apply (struct lf_plan *p, const char *dir)
     json_t *je = json_pack ("{s:i, s:s, s:s, s:s, s:b, s:i}",
                             "seq", (int) seq, "path", ed->path,
                             "kind", ed->kind == LF_EDIT_WRITE ? "write"
-                            : ed->kind == LF_EDIT_REMOVE ? "remove" : "mkdir",
+                            : ed->kind == LF_EDIT_REMOVE ? "remove"
+                            : ed->kind == LF_EDIT_SYMLINK ? "symlink" : "mkdir",
                             "concern", ed->concern,
                             "existed", ed->old_exists,
                             "mode", (int) (ed->old_exists ? ed->old_mode : ed->mode));
@@ -204,6 +205,8 @@ lf_plan_apply (struct lf_plan *p, const char *dir)
     }
     if (ed->old_link)
       json_object_set_new (je, "old_link", json_string (ed->old_link));
+    if (ed->kind == LF_EDIT_SYMLINK)
+      json_object_set_new (je, "new_link", json_string (ed->new));
     if (ed->kind == LF_EDIT_WRITE) {
       lf_sha256_hex (ed->new, ed->newlen, nh);
       json_object_set_new (je, "new_sha256", json_string (nh));
@@ -235,6 +238,8 @@ lf_plan_apply (struct lf_plan *p, const char *dir)
       ? ed->fs->ops->write_atomic (ed->fs, ed->fspath, ed->new, ed->newlen,
                                    ed->mode)
       : ed->kind == LF_EDIT_REMOVE ? ed->fs->ops->remove (ed->fs, ed->fspath)
+      : ed->kind == LF_EDIT_SYMLINK ? ed->fs->ops->symlink (ed->fs, ed->new,
+                                                           ed->fspath)
       : ed->fs->ops->mkdir (ed->fs, ed->fspath, ed->mode & 07777);
     if (r == -1) {
       lf_error_prefix ("%s", ed->path);
@@ -313,7 +318,24 @@ lf_undo (struct lf_mounts *ms, const char *dir, json_t **report)
     if (!path || !kind || lf_mounts_resolve (ms, path, strcmp (kind, "write") == 0,
                                              &fs, &fspath) == -1)
       goto out;
-    if (strcmp (kind, "mkdir") == 0) {
+    if (strcmp (kind, "symlink") == 0) {
+      /* Ours only if it still points where we made it point. */
+      const char *want = json_string_value (json_object_get (je, "new_link"));
+      CLEANUP_FREE char *t = NULL;
+      struct lf_stat st;
+      if (fs->ops->lstat (fs, fspath, &st) == -1) {
+        lf_error_clear ();
+        result = "unchanged";
+      }
+      else if (!S_ISLNK (st.mode) || fs->ops->readlink (fs, fspath, &t) == -1 ||
+               !want || strcmp (t, want) != 0) {
+        lf_error_clear ();
+        result = "skipped: changed since landfall wrote it";
+      }
+      else if (fs->ops->remove (fs, fspath) == -1)
+        goto out;
+    }
+    else if (strcmp (kind, "mkdir") == 0) {
       if (fs->ops->remove (fs, fspath) == -1) {
         result = "kept (not empty or already gone)";
         lf_error_clear ();

@@ -6,7 +6,8 @@
 
 #include "bootfix.h"
 
-enum lf_edit_kind { LF_EDIT_WRITE, LF_EDIT_REMOVE, LF_EDIT_MKDIR };
+enum lf_edit_kind { LF_EDIT_WRITE, LF_EDIT_REMOVE, LF_EDIT_MKDIR,
+                    LF_EDIT_SYMLINK };
 
 struct lf_edit {
   enum lf_edit_kind kind;
@@ -21,7 +22,7 @@ struct lf_edit {
   char *old;                    /* regular file content */
   size_t oldlen;
   char *old_link;               /* or a symlink's target */
-  /* After (LF_EDIT_WRITE): */
+  /* After (LF_EDIT_WRITE; LF_EDIT_SYMLINK: the link's target): */
   char *new;
   size_t newlen;
   uint32_t mode;

@@ -334,6 +334,61 @@ lf_plan_remove (struct lf_plan *p, const char *concern, const char *path,
 }
 
 int
+lf_plan_symlink (struct lf_plan *p, const char *concern, const char *path,
+                 const char *target, const char *why)
+{
+  struct lf_fs *fs;
+  CLEANUP_FREE char *fspath = NULL;
+  struct lf_edit *e;
+
+  if (plan_parents (p, concern, path) == -1 ||
+      resolve (p, path, false, &fs, &fspath) == -1)
+    goto error;
+  if (find_edit (p, fs, fspath)) {
+    lf_error (EEXIST, "already planned by another edit");
+    goto error;
+  }
+  e = new_edit (p);
+  if (!e)
+    goto error;
+  e->fs = fs;
+  e->fspath = fspath;
+  fspath = NULL;
+  e->path = strdup (path);
+  e->concern = strdup (concern);
+  if (load_old (p, e) == -1) {
+    edit_free (e);
+    p->nedits--;
+    goto error;
+  }
+  if (e->old_exists) {
+    if (e->old_link && strcmp (e->old_link, target) == 0)
+      lf_plan_note (p, concern, LF_ALREADY_RIGHT, "%s -> %s: %s", path,
+                    target, why);
+    else
+      lf_plan_note (p, concern, LF_WARNING, "%s exists%s%s: left alone, so "
+                    "not done: %s", path, e->old_link ? " -> " : "",
+                    e->old_link ? e->old_link : "", why);
+    edit_free (e);
+    p->nedits--;
+    return 0;
+  }
+  e->kind = LF_EDIT_SYMLINK;
+  e->mode = S_IFLNK | 0777;
+  e->new = strdup (target);
+  e->newlen = strlen (target);
+  e->why = strdup (why);
+  if (!e->new || !e->why || !e->path || !e->concern) {
+    lf_error (ENOMEM, "out of memory");
+    goto error;
+  }
+  return 0;
+ error:
+  lf_error_prefix ("planning %s", path);
+  return -1;
+}
+
+int
 lf_plan_read (struct lf_plan *p, const char *path, size_t max, char **buf,
               size_t *len)
 {
@@ -420,7 +475,8 @@ lf_plan_report (const struct lf_plan *p)
                            "path", e->path,
                            "action", e->kind == LF_EDIT_WRITE
                            ? (e->old_exists ? "replace" : "create")
-                           : e->kind == LF_EDIT_REMOVE ? "remove" : "mkdir",
+                           : e->kind == LF_EDIT_REMOVE ? "remove"
+                           : e->kind == LF_EDIT_SYMLINK ? "symlink" : "mkdir",
                            "why", e->why ? e->why : "");
     json_array_append_new (edits, j);
   }
@@ -518,6 +574,9 @@ lf_plan_print (const struct lf_plan *p, FILE *fp)
     case LF_EDIT_REMOVE:
       fprintf (fp, "remove %s%s%s\n", e->path, e->old_link ? " -> " : "",
                e->old_link ? e->old_link : "");
+      break;
+    case LF_EDIT_SYMLINK:
+      fprintf (fp, "symlink %s -> %s\n", e->path, e->new);
       break;
     case LF_EDIT_WRITE:
       if ((!e->old_exists || (e->old && is_text (e->old, e->oldlen))) &&

@@ -81,6 +81,10 @@ make_plan (void)
                                    "/etc/dracut.conf.d/90-landfall.conf",
                                    "add_drivers+=\" hv_vmbus \"\n", 26, 0644,
                                    "persist"), 0);
+  ck_assert_int_eq (lf_plan_symlink (p, "agents",
+                                     "/etc/systemd/system/multi-user.target.wants/waagent.service",
+                                     "/usr/lib/systemd/system/waagent.service",
+                                     "waagent on"), 0);
   return p;
 }
 
@@ -88,8 +92,8 @@ START_TEST (test_apply_rerun_undo)
 {
   CLEANUP_FREE char *before = snapshot ();
   struct lf_plan *p = make_plan ();
-  /* The parent directory is an edit of its own; four files. */
-  ck_assert_uint_eq (lf_plan_nedits (p), 5);
+  /* The parent directory is an edit of its own; four files, one link. */
+  ck_assert_uint_eq (lf_plan_nedits (p), 6);
   /* Reading through the plan sees the planned content. */
   char *buf = NULL;
   size_t len;
@@ -109,6 +113,13 @@ START_TEST (test_apply_rerun_undo)
   ck_assert_uint_eq (st.st_mode & 0777, 0640);       /* mode kept */
   snprintf (path, sizeof path, "%s/var/lib/landfall/journal.json", root);
   ck_assert_int_eq (access (path, F_OK), 0);
+  char target[256];
+  snprintf (path, sizeof path,
+            "%s/etc/systemd/system/multi-user.target.wants/waagent.service", root);
+  ssize_t tl = readlink (path, target, sizeof target - 1);
+  ck_assert_int_gt (tl, 0);
+  target[tl] = '\0';
+  ck_assert_str_eq (target, "/usr/lib/systemd/system/waagent.service");
 
   /* A second run plans nothing and says why. */
   p = make_plan ();
@@ -122,7 +133,7 @@ START_TEST (test_apply_rerun_undo)
   /* Undo: byte for byte, symlinks and modes included, no trace left. */
   json_t *rep = NULL;
   ck_assert_int_eq (lf_undo (&ms, "/var/lib/landfall", &rep), 0);
-  ck_assert_uint_eq (json_array_size (rep), 5);
+  ck_assert_uint_eq (json_array_size (rep), 6);
   json_decref (rep);
   CLEANUP_FREE char *undone = snapshot ();
   ck_assert_str_eq (before, undone);

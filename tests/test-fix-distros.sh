@@ -81,6 +81,12 @@ check_fix () {
             ! echo "$nic" | grep -q '^[^#]*\(address\|gateway\|ens192\)' || fail "$name: static left: $nic" ;;
     esac
     pass "$name: $STACK on DHCP, udev rules and VMware tools links gone"
+    if [ -n "${AGENT_LINK:-}" ]; then
+        t=$(debugfs -R "stat ${AGENT_LINK%%:*}" "$img?offset=$OFF" 2>/dev/null |
+            sed -n 's/^Fast link dest: "\(.*\)"$/\1/p')
+        [ "$t" = "${AGENT_LINK#*:}" ] || fail "$name: waagent not enabled: ${AGENT_LINK%%:*} -> '$t'"
+        pass "$name: waagent enabled at boot (${AGENT_LINK%%:*} -> $t)"
+    fi
 
     "$LANDFALL" fix --json "$img" >"$name.again.json" 2>/dev/null || fail "$name: second fix failed"
     [ "$(count "$name.again.json" edits network agents)" = 0 ] ||
@@ -96,6 +102,7 @@ check_fix () {
 # ---- the distribution trees ----
 "$top/tests/fixtures/mk-distro-trees.sh" "$tmp/trees" >/dev/null
 for name in rhel8 rocky9 ubuntu2204 ubuntu2404 sles15; do
+    AGENT_LINK=
     . "$tmp/trees/$name.facts"
     img=$tmp/$name.img
     truncate -s 64M "$img"
@@ -116,6 +123,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 0
 fi
 dimg=$("$top/tests/fixtures/build.sh" debian12-vmware "$top/$BUILD/fixtures" | tail -n1)
+AGENT_LINK=
 . "$dimg.facts"
 cp --sparse=always "$dimg" "$tmp/debian.img"
 img=$tmp/debian.img OFF=$ROOT_OFFSET
