@@ -106,6 +106,7 @@ demo: deps
 
 bench: all
 	tests/bench/bench-convert.sh
+	tests/bench/bench-fix-windows.sh
 
 # libFuzzer builds need clang.  The library is compiled once with fuzzer
 # instrumentation (fuzzer-no-link) into build-fuzz/, then each target is
