@@ -55,6 +55,16 @@ lf_win_image_path (const char *sysroot, const char *image)
   for (char *c = out; *c; c++)
     if (*c == '\\')
       *c = '/';
+  /* ImagePaths spell "system32" as they like; the directories are
+   * System32 and drivers, and a mounted tree (ntfs-3g, the appliance's
+   * kernel) looks names up case-sensitively.
+   */
+  size_t b = strlen (base);
+  if (b && strncasecmp (out + b, "/System32/", 10) == 0) {
+    memcpy (out + b, "/System32/", 10);
+    if (strncasecmp (out + b + 9, "/drivers/", 9) == 0)
+      memcpy (out + b + 9, "/drivers/", 9);
+  }
   return out;
 }
 

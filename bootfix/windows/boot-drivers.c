@@ -37,7 +37,10 @@ static const struct boot_driver drivers[] = {
   { "atapi",    "atapi.sys",    "ataport.sys", "SCSI Miniport" },
 };
 
-/* Boot-critical services that must already be boot start (W09). */
+/* Boot-critical services that must already be boot start (W09).  The
+ * reference also lists "volume", which Windows 7 does not have (checked
+ * against the real hive): a warning there would be false.
+ */
 static const char *const core[] = {
   "ACPI", "disk", "volmgr", "partmgr", "volsnap",
 };
