@@ -14,7 +14,7 @@ PREFIX  ?= /usr/local
 CC      ?= cc
 
 # Each directory is one layer (DESIGN.md); only supervisor/ holds mains.
-LIBDIRS := common convert guest initramfs bootfix bootfix/linux
+LIBDIRS := common convert guest initramfs bootfix bootfix/linux bootfix/windows
 
 PKGS    := libcrypto zlib libdeflate libzstd jansson blkid ext2fs com_err libntfs-3g hivex liblzma liblz4
 TESTPKGS := check
@@ -106,6 +106,7 @@ demo: deps
 
 bench: all
 	tests/bench/bench-convert.sh
+	tests/bench/bench-fix-windows.sh
 
 # libFuzzer builds need clang.  The library is compiled once with fuzzer
 # instrumentation (fuzzer-no-link) into build-fuzz/, then each target is

@@ -212,4 +212,46 @@ extern int lf_fix_linux_network (struct lf_guest *g, struct lf_os *os,
 extern int lf_fix_linux_agents (struct lf_guest *g, struct lf_os *os,
                                 struct lf_plan *p, const struct lf_fix_opts *o);
 
+/* windows/fix.c: the whole Windows fix into P.  Refused (-1, nothing
+ * planned) for a BitLocker volume, a hibernated or dirty NTFS volume and
+ * a hive with unreplayed transaction logs; then every concern in order.
+ * The journal lives on the Windows volume.
+ */
+extern int lf_fix_windows (struct lf_guest *g, struct lf_os *os,
+                           struct lf_plan *p, const struct lf_fix_opts *o);
+#define LF_WINDOWS_JOURNAL_DIR "/landfall"
+
+/* The Windows concerns (reference/windows.md), one file each, with the
+ * Linux concerns' contract: -1 stops the whole fix, a problem with one
+ * item (a missing driver file in one control set) is a finding.  Each
+ * edits every control set of the SYSTEM hive through the plan.
+ */
+/* windows/boot-drivers.c: storvsc, vmbus, storflt, intelide, atapi boot
+ * start; "needs driver injection" when a driver file is missing */
+extern int lf_fix_windows_boot_drivers (struct lf_guest *g, struct lf_os *os,
+                                        struct lf_plan *p,
+                                        const struct lf_fix_opts *o);
+/* windows/san-policy.c: SanPolicy OnlineAll */
+extern int lf_fix_windows_san_policy (struct lf_guest *g, struct lf_os *os,
+                                      struct lf_plan *p,
+                                      const struct lf_fix_opts *o);
+/* windows/drive-letters.c: MountedDevices kept and reported, page file */
+extern int lf_fix_windows_drive_letters (struct lf_guest *g,
+                                         struct lf_os *os, struct lf_plan *p,
+                                         const struct lf_fix_opts *o);
+/* windows/network.c: Dhcp automatic, every interface on DHCP */
+extern int lf_fix_windows_network (struct lf_guest *g, struct lf_os *os,
+                                   struct lf_plan *p,
+                                   const struct lf_fix_opts *o);
+/* windows/rdp.c: Remote Desktop and its firewall rules on */
+extern int lf_fix_windows_rdp (struct lf_guest *g, struct lf_os *os,
+                               struct lf_plan *p, const struct lf_fix_opts *o);
+/* windows/agents.c: VMware Tools off, Azure guest agent automatic */
+extern int lf_fix_windows_agents (struct lf_guest *g, struct lf_os *os,
+                                  struct lf_plan *p,
+                                  const struct lf_fix_opts *o);
+/* windows/bcd.c: EMS serial console, boot status policy in the BCD */
+extern int lf_fix_windows_bcd (struct lf_guest *g, struct lf_os *os,
+                               struct lf_plan *p, const struct lf_fix_opts *o);
+
 #endif /* LF_BOOTFIX_H */

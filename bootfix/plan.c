@@ -231,6 +231,39 @@ load_old (struct lf_plan *p, struct lf_edit *e)
                            &e->oldlen);
 }
 
+/* Add ITEM to the SEP-separated list *LIST unless it is one of its
+ * elements already.  -1 (ENOMEM) on failure, *LIST unchanged.
+ */
+static int
+list_add (char **list, const char *item, const char *sep)
+{
+  size_t n = strlen (item), k = strlen (sep);
+  char *nl;
+
+  for (const char *c = *list; c; ) {
+    const char *end = strstr (c, sep);
+    size_t l = end ? (size_t) (end - c) : strlen (c);
+    if (l == n && memcmp (c, item, n) == 0)
+      return 0;
+    c = end ? end + k : NULL;
+  }
+  if (!*list) {
+    *list = strdup (item);
+    nl = *list;
+  }
+  else if (asprintf (&nl, "%s%s%s", *list, sep, item) != -1) {
+    free (*list);
+    *list = nl;
+  }
+  else
+    nl = NULL;
+  if (!nl) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
 int
 lf_plan_write (struct lf_plan *p, const char *concern, const char *path,
                const void *buf, size_t len, uint32_t mode, const char *why)
@@ -259,9 +292,16 @@ lf_plan_write (struct lf_plan *p, const char *concern, const char *path,
     }
   }
   else {
+    /* A second concern rewrites the file (two Windows concerns edit the
+     * SYSTEM hive): the edit is both concerns' and the report says so.
+     */
+    if (list_add (&e->concern, concern, ", ") == -1)
+      goto error;
     free (e->new);
-    free (e->why);
+    e->new = NULL;
   }
+  if (list_add (&e->why, why, "; ") == -1)
+    goto error;
   e->kind = LF_EDIT_WRITE;
   e->mode = e->old_exists ? e->old_mode : (S_IFREG | (mode & 07777));
   e->new = malloc (len + 1);
@@ -272,7 +312,6 @@ lf_plan_write (struct lf_plan *p, const char *concern, const char *path,
   memcpy (e->new, buf, len);
   e->new[len] = '\0';
   e->newlen = len;
-  e->why = strdup (why);
   /* Already right: drop the edit, keep the finding. */
   if (e->old_exists && !e->old_link && e->oldlen == len &&
       memcmp (e->old, buf, len) == 0) {
@@ -324,12 +363,14 @@ lf_plan_remove (struct lf_plan *p, const char *concern, const char *path,
     }
   }
   else {
+    if (list_add (&e->concern, concern, ", ") == -1)
+      return -1;
     free (e->new);
     e->new = NULL;
-    free (e->why);
   }
+  if (list_add (&e->why, why, "; ") == -1)
+    return -1;
   e->kind = LF_EDIT_REMOVE;
-  e->why = strdup (why);
   return 0;
 }
 

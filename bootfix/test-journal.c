@@ -194,6 +194,34 @@ START_TEST (test_damaged_journal)
 }
 END_TEST
 
+/* Two concerns writing one file: the edit names both and both reasons,
+ * once each however often they write it; the content is the last one.
+ */
+START_TEST (test_two_concerns_one_file)
+{
+  struct lf_plan *p = lf_plan_new (&ms);
+  ck_assert_int_eq (lf_plan_write (p, "a", "/etc/fstab", "1\n", 2, 0644,
+                                   "first"), 0);
+  ck_assert_int_eq (lf_plan_write (p, "b", "/etc/fstab", "2\n", 2, 0644,
+                                   "second"), 0);
+  ck_assert_int_eq (lf_plan_write (p, "a", "/etc/fstab", "3\n", 2, 0644,
+                                   "first"), 0);
+  ck_assert_uint_eq (lf_plan_nedits (p), 1);
+  json_t *r = lf_plan_report (p);
+  json_t *e = json_array_get (json_object_get (r, "edits"), 0);
+  ck_assert_str_eq (json_string_value (json_object_get (e, "concern")), "a, b");
+  ck_assert_str_eq (json_string_value (json_object_get (e, "why")),
+                    "first; second");
+  json_decref (r);
+  char *buf = NULL;
+  size_t len;
+  ck_assert_int_eq (lf_plan_read (p, "/etc/fstab", 100, &buf, &len), 0);
+  ck_assert_str_eq (buf, "3\n");
+  free (buf);
+  lf_plan_free (p);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -204,6 +232,7 @@ main (void)
   tcase_add_test (tc, test_undo_keeps_later_changes);
   tcase_add_test (tc, test_dry_run_print);
   tcase_add_test (tc, test_damaged_journal);
+  tcase_add_test (tc, test_two_concerns_one_file);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

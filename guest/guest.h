@@ -420,5 +420,12 @@ extern void lf_guest_firmware (struct lf_guest *g, struct lf_os *os);
 extern char *lf_shvar_get (const char *text, const char *key);
 extern int lf_inspect_linux (struct lf_guest *g, struct lf_os *os);
 extern int lf_inspect_windows (struct lf_guest *g, struct lf_os *os);
+/* The guest path of a service's ImagePath under SYSROOT ("/Windows"):
+ * "\SystemRoot\System32\drivers\x.sys", "%SystemRoot%\...",
+ * "system32\drivers\x.sys" (relative to the system root), "C:\..." and
+ * "\??\C:\...".  NULL (no error recorded) for anything else: another
+ * drive, a quoted command line, an empty or overlong value.
+ */
+extern char *lf_win_image_path (const char *sysroot, const char *image);
 
 #endif /* LF_GUEST_H */

@@ -15,10 +15,58 @@
 
 #include "guest.h"
 
-/* The drivers Azure's Hyper-V boot needs (reference/windows.md). */
-static const char *const boot_drivers[] = {
-  "storvsc", "vmbus", "storflt", "intelide", "atapi",
+/* The drivers Azure's Hyper-V boot needs (reference/windows.md), with the
+ * file each loads when its service has no usable ImagePath: storflt's is
+ * not named after the service.
+ */
+static const char *const boot_drivers[][2] = {
+  { "storvsc", "storvsc.sys" }, { "vmbus", "vmbus.sys" },
+  { "storflt", "vmstorfl.sys" }, { "intelide", "intelide.sys" },
+  { "atapi", "atapi.sys" },
 };
+
+/* An ImagePath longer than this is no driver path (MAX_PATH is 260). */
+#define WIN_MAX_IMAGE_PATH 1024
+
+char *
+lf_win_image_path (const char *sysroot, const char *image)
+{
+  static const char *const roots[] = { "\\SystemRoot\\", "%SystemRoot%\\",
+                                       "%windir%\\" };
+  const char *rel = NULL, *base = sysroot;
+  char *out;
+
+  if (!image || !*image || strlen (image) > WIN_MAX_IMAGE_PATH)
+    return NULL;
+  for (size_t i = 0; i < sizeof roots / sizeof roots[0] && !rel; i++)
+    if (strncasecmp (image, roots[i], strlen (roots[i])) == 0)
+      rel = image + strlen (roots[i]);
+  /* The system volume is C: (W76); another letter is another volume. */
+  if (!rel && strncasecmp (image, "\\??\\C:\\", 7) == 0)
+    rel = image + 7, base = "";
+  if (!rel && strncasecmp (image, "C:\\", 3) == 0)
+    rel = image + 3, base = "";
+  if (!rel && image[0] != '\\' && !strpbrk (image, ":%\""))
+    rel = image;
+  if (!rel || !*rel || strstr (rel, ".."))
+    return NULL;
+  if (asprintf (&out, "%s/%s", base, rel) == -1)
+    return NULL;
+  for (char *c = out; *c; c++)
+    if (*c == '\\')
+      *c = '/';
+  /* ImagePaths spell "system32" as they like; the directories are
+   * System32 and drivers, and a mounted tree (ntfs-3g, the appliance's
+   * kernel) looks names up case-sensitively.
+   */
+  size_t b = strlen (base);
+  if (b && strncasecmp (out + b, "/System32/", 10) == 0) {
+    memcpy (out + b, "/System32/", 10);
+    if (strncasecmp (out + b + 9, "/drivers/", 9) == 0)
+      memcpy (out + b + 9, "/drivers/", 9);
+  }
+  return out;
+}
 
 static const char *const vmware_services[] = {
   "VMTools", "vmci", "vmhgfs", "vmmouse", "VMMemCtl", "vmrawdsk",
@@ -152,19 +200,22 @@ control_set_json (struct lf_os *os, struct lf_hive *hv, const char *cs,
 
   for (size_t i = 0; i < sizeof boot_drivers / sizeof boot_drivers[0]; i++) {
     uint32_t start;
-    snprintf (path, sizeof path, "%s\\Services\\%s", cs, boot_drivers[i]);
+    snprintf (path, sizeof path, "%s\\Services\\%s", cs, boot_drivers[i][0]);
     uint64_t n = lf_hive_node (hv, path);
-    char sys[512];
-    snprintf (sys, sizeof sys, "%s/System32/drivers/%s.sys", sysroot,
-              boot_drivers[i]);
-    bool file = lf_guest_exists (&os->mounts, sys);
+    CLEANUP_FREE char *image = n ? lf_hive_get_string (hv, n, "ImagePath")
+      : NULL;
+    CLEANUP_FREE char *sys = lf_win_image_path (sysroot, image);
+    if (!sys && asprintf (&sys, "%s/System32/drivers/%s", sysroot,
+                          boot_drivers[i][1]) == -1)
+      sys = NULL;
+    bool file = sys && lf_guest_exists (&os->mounts, sys);
     lf_error_clear ();
     json_t *d = json_pack ("{s:b, s:b}", "service", n != 0, "file", file);
     if (n && lf_hive_get_dword (hv, n, "Start", &start) == 0) {
       json_object_set_new (d, "start", json_integer (start));
       json_object_set_new (d, "start_name", json_string (start_name (start)));
     }
-    json_object_set_new (drivers, boot_drivers[i], d);
+    json_object_set_new (drivers, boot_drivers[i][0], d);
   }
   json_object_set_new (j, "boot_drivers", drivers);
 
@@ -235,7 +286,7 @@ inspect_system (struct lf_guest *g, struct lf_os *os, const char *sysroot)
 {
   char path[256];
   struct lf_hive *hv;
-  json_t *sets = json_object ();
+  json_t *sets;
   uint32_t current = 0, lkg = 0, def = 0;
 
   snprintf (path, sizeof path, "%s/System32/config/SYSTEM", sysroot);
@@ -260,6 +311,7 @@ inspect_system (struct lf_guest *g, struct lf_os *os, const char *sysroot)
   }
   json_object_set_new (hive, "logs", logs);
   json_object_set_new (os->facts, "system_hive", hive);
+  sets = json_object ();
 
   uint64_t sel = lf_hive_node (hv, "Select");
   (void) lf_hive_get_dword (hv, sel, "Current", &current);

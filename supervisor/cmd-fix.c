@@ -19,8 +19,11 @@ usage_fix (FILE *fp)
 "Make the operating system on DISK... boot and connect on Azure (Hyper-V),\n"
 "without running any program from the guest.  Every change is planned\n"
 "first, then written atomically with the original kept in a journal on the\n"
-"guest (" LF_LINUX_JOURNAL_DIR "), so that 'landfall undo' restores every\n"
-"file byte for byte.  A second run changes nothing and says so.\n"
+"guest (" LF_LINUX_JOURNAL_DIR " on Linux, " LF_WINDOWS_JOURNAL_DIR " on the Windows volume),\n"
+"so that 'landfall undo' restores every file byte for byte.  A second run\n"
+"changes nothing and says so.  Windows is fixed by editing its registry\n"
+"hives and BCD store offline; BitLocker, hibernated or dirty volumes and\n"
+"hives with unreplayed transaction logs are refused.\n"
 "\n"
 "The disks must be raw images or fixed VHDs (convert them first) and must\n"
 "not be in use.\n"
@@ -30,12 +33,15 @@ usage_fix (FILE *fp)
 "      --profile P     azure-gen1 (default) or azure-gen2\n"
 "      --rootdelay N   rootdelay= on the kernel command line (default:\n"
 "                      chosen per initramfs generator)\n"
+"      --rdp-no-nla    Windows: turn Network Level Authentication off for\n"
+"                      Remote Desktop (default: left on)\n"
 "      --json          the report as JSON on stdout\n"
 "  -v, --verbose       debug output on stderr\n"
 "  -h, --help          this help\n"
 "\n"
 "Exit status: 0 success, 1 failure (nothing is changed when planning\n"
-"fails), 2 usage error.\n");
+"fails or any concern fails, e.g. a Windows boot driver that needs\n"
+"injecting), 2 usage error.\n");
 }
 
 static void
@@ -45,7 +51,8 @@ usage_undo (FILE *fp)
 "Usage: landfall undo [OPTIONS] DISK...\n"
 "\n"
 "Revert every change 'landfall fix' made to DISK..., newest first, from the\n"
-"journal on the guest, then remove the journal and its backups.  A file\n"
+"journal on the guest (" LF_LINUX_JOURNAL_DIR " on Linux, " LF_WINDOWS_JOURNAL_DIR " on the\n"
+"Windows volume), then remove the journal and its backups.  A file\n"
 "changed again since landfall wrote it is left alone and reported.\n"
 "\n"
 "Options:\n"
@@ -64,6 +71,15 @@ open_os (int argc, char *argv[], struct lf_guest **gp)
   if (!g || lf_guest_inspect (g) == -1)
     return NULL;
   if (g->nos == 0) {
+    /* A Windows volume that could not be opened (BitLocker, hibernated,
+     * dirty) holds the OS: say so rather than "nothing found".
+     */
+    for (size_t i = 0; i < g->nfs; i++)
+      if (g->fss[i].error[0] && strcmp (g->fss[i].info.type, "swap") != 0) {
+        lf_error (ENOENT, "no operating system found: %s",
+                  g->fss[i].error);
+        return NULL;
+      }
     lf_error (ENOENT, "no operating system found on the disks given");
     return NULL;
   }
@@ -75,14 +91,40 @@ open_os (int argc, char *argv[], struct lf_guest **gp)
   return &g->oses[0];
 }
 
+static const char *
+journal_dir (const struct lf_os *os)
+{
+  return strcmp (os->type, "windows") == 0 ? LF_WINDOWS_JOURNAL_DIR
+    : LF_LINUX_JOURNAL_DIR;
+}
+
+/* Each failed finding, on stderr, and that nothing was written. */
+static void
+print_failures (const struct lf_plan *p, bool dry)
+{
+  json_t *r = lf_plan_report (p), *f;
+  size_t i;
+
+  json_array_foreach (json_object_get (r, "findings"), i, f)
+    if (strcmp (json_string_value (json_object_get (f, "result")),
+                "failed") == 0)
+      fprintf (stderr, "%s: error: %s: %s\n", lf_progname,
+               json_string_value (json_object_get (f, "concern")),
+               json_string_value (json_object_get (f, "message")));
+  if (!dry)
+    fprintf (stderr, "%s: nothing was changed\n", lf_progname);
+  json_decref (r);
+}
+
 int
 lf_cmd_fix (int argc, char *argv[])
 {
-  enum { OPT_JSON = 256, OPT_PROFILE, OPT_ROOTDELAY };
+  enum { OPT_JSON = 256, OPT_PROFILE, OPT_ROOTDELAY, OPT_RDP_NO_NLA };
   static const struct option longopts[] = {
     { "dry-run",   no_argument,       NULL, 'n' },
     { "profile",   required_argument, NULL, OPT_PROFILE },
     { "rootdelay", required_argument, NULL, OPT_ROOTDELAY },
+    { "rdp-no-nla", no_argument,      NULL, OPT_RDP_NO_NLA },
     { "json",      no_argument,       NULL, OPT_JSON },
     { "verbose",   no_argument,       NULL, 'v' },
     { "help",      no_argument,       NULL, 'h' },
@@ -109,6 +151,7 @@ lf_cmd_fix (int argc, char *argv[])
       o.profile = optarg;
       break;
     case OPT_ROOTDELAY: o.rootdelay = atoi (optarg); break;
+    case OPT_RDP_NO_NLA: o.rdp_no_nla = true; break;
     case OPT_JSON: json = true; break;
     case 'v': lf_debug_level++; break;
     case 'h': usage_fix (stdout); return LF_EXIT_OK;
@@ -123,19 +166,19 @@ lf_cmd_fix (int argc, char *argv[])
   os = open_os (argc - optind, argv + optind, &g);
   if (!os)
     goto out;
-  if (strcmp (os->type, "linux") != 0) {
-    lf_error (ENOTSUP, "the Windows fix is not available yet");
-    goto out;
-  }
   p = lf_plan_new (&os->mounts);
-  if (!p || lf_fix_linux (g, os, p, &o) == -1)
+  if (!p ||
+      (strcmp (os->type, "windows") == 0 ? lf_fix_windows (g, os, p, &o)
+       : lf_fix_linux (g, os, p, &o)) == -1)
     goto out;
   if (dry)
     lf_plan_print (p, json ? stderr : stdout);
-  else if (!lf_plan_failed (p) && lf_plan_apply (p, LF_LINUX_JOURNAL_DIR) == -1)
+  else if (!lf_plan_failed (p) && lf_plan_apply (p, journal_dir (os)) == -1)
     goto out;
   ret = lf_plan_failed (p) ? LF_EXIT_FAILED : LF_EXIT_OK;
-  if (!json && !dry)
+  if (ret != LF_EXIT_OK)
+    print_failures (p, dry);
+  if (!json && !dry && ret == LF_EXIT_OK)
     printf ("%zu change%s%s\n", lf_plan_nedits (p),
             lf_plan_nedits (p) == 1 ? "" : "s",
             lf_plan_nedits (p) ? "" : ": the guest is already as it should be");
@@ -187,7 +230,7 @@ lf_cmd_undo (int argc, char *argv[])
     return LF_EXIT_USAGE;
   }
   os = open_os (argc - optind, argv + optind, &g);
-  if (!os || lf_undo (&os->mounts, LF_LINUX_JOURNAL_DIR, &report) == -1)
+  if (!os || lf_undo (&os->mounts, journal_dir (os), &report) == -1)
     goto out;
   ret = LF_EXIT_OK;
   if (json) {

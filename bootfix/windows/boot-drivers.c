@@ -37,43 +37,13 @@ static const struct boot_driver drivers[] = {
   { "atapi",    "atapi.sys",    "ataport.sys", "SCSI Miniport" },
 };
 
-/* Boot-critical services that must already be boot start (W09). */
+/* Boot-critical services that must already be boot start (W09).  The
+ * reference also lists "volume", which Windows 7 does not have (checked
+ * against the real hive): a warning there would be false.
+ */
 static const char *const core[] = {
   "ACPI", "disk", "volmgr", "partmgr", "volsnap",
 };
-
-/* The guest path of a service's ImagePath ("\SystemRoot\system32\...",
- * "system32\drivers\x.sys", "%SystemRoot%\...", "\??\C:\...").  NULL if
- * it is none of these (then the default name is checked).
- */
-static char *
-image_to_path (const char *sysroot, const char *image)
-{
-  static const char *const roots[] = { "\\SystemRoot\\", "%SystemRoot%\\",
-                                       "%windir%\\" };
-  const char *rel = NULL, *base = sysroot;
-  char *out;
-
-  if (strlen (image) > 1024 || !*image)
-    return NULL;
-  for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
-    if (strncasecmp (image, roots[i], strlen (roots[i])) == 0)
-      rel = image + strlen (roots[i]);
-  if (!rel && strncasecmp (image, "\\??\\C:\\", 7) == 0)
-    rel = image + 7, base = "";
-  if (!rel && strncasecmp (image, "C:\\", 3) == 0)
-    rel = image + 3, base = "";
-  if (!rel && image[0] != '\\' && !strchr (image, ':') && !strchr (image, '%'))
-    rel = image;
-  if (!rel || !*rel)
-    return NULL;
-  if (asprintf (&out, "%s/%s", base, rel) == -1)
-    return NULL;
-  for (char *c = out; *c; c++)
-    if (*c == '\\')
-      *c = '/';
-  return out;
-}
 
 /* Check the driver's files; LF_FAILED notes for missing ones.  Returns
  * true if all are there.
@@ -82,7 +52,7 @@ static bool
 files_present (struct lf_plan *p, const char *sysroot, const char *where,
                const struct boot_driver *d, const char *image)
 {
-  CLEANUP_FREE char *path = image ? image_to_path (sysroot, image) : NULL;
+  CLEANUP_FREE char *path = lf_win_image_path (sysroot, image);
   char def[512], also[512];
   bool ok = true;
 

@@ -262,6 +262,35 @@ START_TEST (test_describe)
 }
 END_TEST
 
+/* ImagePath to guest path: the forms Windows writes, in any case. */
+START_TEST (test_image_path)
+{
+  static const char *const cases[][2] = {
+    { "\\SystemRoot\\system32\\DRIVERS\\vmstorfl.sys",
+      "/Windows/System32/drivers/vmstorfl.sys" },
+    { "system32\\drivers\\storvsc.sys", "/Windows/System32/drivers/storvsc.sys" },
+    { "%SystemRoot%\\System32\\drivers\\x.sys", "/Windows/System32/drivers/x.sys" },
+    { "\\??\\C:\\Windows\\System32\\drivers\\x.sys",
+      "/Windows/System32/drivers/x.sys" },
+    { "C:\\Program Files\\x.exe", "/Program Files/x.exe" },
+    { "D:\\x.sys", NULL },
+    { "\"C:\\Program Files\\x.exe\" -s", NULL },
+    { "system32\\..\\..\\x.sys", NULL },
+    { "", NULL },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *got = lf_win_image_path ("/Windows", cases[i][0]);
+    if (cases[i][1])
+      ck_assert_msg (got && strcmp (got, cases[i][1]) == 0, "%s: %s",
+                     cases[i][0], got ? got : "NULL");
+    else
+      ck_assert_msg (got == NULL, "%s: %s", cases[i][0], got);
+    free (got);
+  }
+  ck_assert_ptr_null (lf_win_image_path ("/Windows", NULL));
+}
+END_TEST
+
 /* The BCD edits on the real store: {bootmgr} EMS, {emssettings} created
  * with port and baud, the default loader's EMS and boot status policy.
  */
@@ -361,6 +390,7 @@ windows_suite (void)
   tcase_add_test (tc, test_no_change_no_edit);
   tcase_add_test (tc, test_refusals);
   tcase_add_test (tc, test_describe);
+  tcase_add_test (tc, test_image_path);
   tcase_add_test (tc, test_bcd);
   tcase_add_test (tc, test_bcd_dirty);
   suite_add_tcase (s, tc);

@@ -301,17 +301,7 @@ def main():
 main()
 PYEOF
 
-# The fixture's driver stand-ins are named after the services; Windows
-# loads storflt from vmstorfl.sys (its ImagePath) and intelide and atapi
-# need their port drivers.  Add them, as a real Windows 7 has them.
-add_port_drivers () {
-    for f in vmstorfl pciidex ataport; do
-        printf 'MZ landfall test: stand-in for %s.sys\n' "$f" >"$1/Windows/System32/drivers/$f.sys"
-    done
-}
 cp --sparse=always "$img" base.img
-modify base.img add_port_drivers
-[ "$(sha256sum <"$img" | cut -d' ' -f1)" != "$(sha256sum <base.img | cut -d' ' -f1)" ] || fail "prepare base"
 
 ############################################################################
 # 1. The fixture: the real VMware Windows 7 SYSTEM hive and the real BCD.
@@ -335,6 +325,18 @@ t1=$(date +%s%N)
 echo "Windows fix (whole command: open, inspect, plan, journal, write): $(( (t1 - t0) / 1000000 )) ms;" \
      "landfall's own count: $(json_get fix.json seconds) s (goal < 1 s)"
 [ "$(json_get fix.json ok)" = True ] || fail "fix not ok: $(cat fix.json)"
+python3 - fix.json <<'PY' || fail "fix report: edits not as expected: $(json_get fix.json edits)"
+import json, sys
+e = {x["path"]: x for x in json.load(open(sys.argv[1]))["edits"]}
+assert sorted(e) == ["/Boot/BCD", "/Windows/System32/config/SYSTEM"], sorted(e)
+# Every concern that changed a SYSTEM value, in the order they ran.
+order = ["boot-drivers", "san-policy", "drive-letters", "network", "rdp", "agents"]
+changed = {f["concern"] for f in json.load(open(sys.argv[1]))["findings"]
+           if f["result"] == "changed" and f["message"].startswith("SYSTEM\\")}
+want = ", ".join(c for c in order if c in changed)
+assert len(changed) >= 3 and e["/Windows/System32/config/SYSTEM"]["concern"] == want, (want, e)
+assert e["/Boot/BCD"]["concern"] == "bcd", e
+PY
 extract guest.img after
 export_hives before
 export_hives after
@@ -518,6 +520,15 @@ no_vmbus () { rm "$1/Windows/System32/drivers/vmbus.sys"; }
 cp --sparse=always base.img nodriver.img
 modify nodriver.img no_vmbus
 refused "driver file missing" nodriver.img "vmbus.sys is missing: needs driver injection"
+# Each failed finding on stderr, in both control sets, and what it meant.
+grep -qi '^landfall: error: boot-drivers: ControlSet001\\Services\\vmbus: driver file /Windows/System32/drivers/vmbus.sys is missing' "$tmp/err" &&
+grep -q '^landfall: error: boot-drivers: ControlSet002\\Services\\vmbus: ' "$tmp/err" &&
+grep -qx 'landfall: nothing was changed' "$tmp/err" || fail "driver file missing: stderr: $(cat "$tmp/err")"
+# A port driver missing fails the same way (intelide loads pciidex.sys).
+no_pciidex () { rm "$1/Windows/System32/drivers/pciidex.sys"; }
+cp --sparse=always base.img noport.img
+modify noport.img no_pciidex
+refused "port driver file missing" noport.img "intelide needs /Windows/System32/drivers/pciidex.sys, which is missing: needs driver injection"
 
 cp --sparse=always base.img bitlocker.img
 printf -- '-FVE-FS-' | dd of=bitlocker.img bs=1 seek=$((PART1_OFFSET + 3)) conv=notrunc status=none
@@ -544,14 +555,9 @@ C=$(testdata_file windows/corrupted_system_hive.xz)
 put_corrupt () { cp "$C" "$1/Windows/System32/config/SYSTEM"; }
 cp --sparse=always base.img corrupt.img
 modify corrupt.img put_corrupt
-# guest/inspect-windows.c (inspect_system) leaks its "sets" object when the
-# SYSTEM hive cannot be opened (reported); LeakSanitizer would call that a
-# crash, so leaks only are not checked for the two damaged hives.
-ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
 refused "corrupted hive" corrupt.img "the SYSTEM hive cannot be used"
 
 put_truncated () { head -c 2000000 before/SYSTEM >"$1/Windows/System32/config/SYSTEM"; }
 cp --sparse=always base.img truncated.img
 modify truncated.img put_truncated
-ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
 refused "truncated hive" truncated.img "the SYSTEM hive cannot be used"
