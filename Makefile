@@ -106,7 +106,7 @@ demo: deps
 
 bench: all
 	tests/bench/bench-convert.sh
-	tests/bench/bench-fix-windows.sh
+	tests/bench/bench-fix.sh
 
 # libFuzzer builds need clang.  The library is compiled once with fuzzer
 # instrumentation (fuzzer-no-link) into build-fuzz/, then each target is
