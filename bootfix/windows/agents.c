@@ -4,8 +4,9 @@
  * VMware's user-mode services (VMTools and the others Tools installs) get
  * Start=4: "Site Recovery disables the VMware tools during failover".
  * They are not uninstalled, and VMware's drivers are left as they are
- * (harmless on Hyper-V; one still listed as a class filter must not be
- * disabled, W10); undo restores all for failback.  A user-mode service is
+ * (harmless on Hyper-V); undo restores all for failback.  Nothing listed
+ * as a storage class filter (W10) is ever disabled, whatever its type: a
+ * filter that cannot load stops Windows with 0x7B.  A user-mode service is
  * VMware's if it is one of the names below or its ImagePath is under a
  * "\VMware\" directory.  The Azure agent's services become automatic when
  * present; an absent agent is reported (an MSI cannot run offline).
@@ -40,12 +41,21 @@ is_vmware (struct lf_whive *w, hive_node_h svc, const char *name)
   return ip && strcasestr (ip, "\\VMware\\") != NULL;
 }
 
+static bool
+listed (char **names, const char *name)
+{
+  for (; *names; names++)
+    if (strcasecmp (*names, name) == 0)
+      return true;
+  return false;
+}
+
 static int
 fix_control_set (struct lf_whive *w, const char *cs)
 {
   char where[300];
   hive_node_h services;
-  char **names;
+  char **names, **filters;
   int r = 0;
   size_t agents = 0;
 
@@ -53,9 +63,14 @@ fix_control_set (struct lf_whive *w, const char *cs)
   services = lf_whive_node (w, 0, where);
   if (!services)
     return 0;                   /* boot-drivers.c reported it */
-  names = lf_whive_children (w, services);
-  if (!names)
+  filters = lf_win_class_filters (w, cs);
+  if (!filters)
     return -1;
+  names = lf_whive_children (w, services);
+  if (!names) {
+    lf_free_names (filters);
+    return -1;
+  }
   for (char **n = names; *n && r == 0; n++) {
     char swhere[600];
     uint32_t type, start;
@@ -64,7 +79,17 @@ fix_control_set (struct lf_whive *w, const char *cs)
       continue;
     snprintf (swhere, sizeof swhere, "%s\\%s", where, *n);
     if (is_vmware (w, svc, *n)) {
-      if (type & SERVICE_USER_MODE)
+      if (listed (filters, *n) &&
+          lf_whive_get_dword (w, svc, "Start", &start) == LF_MATCH &&
+          start != START_DISABLED)
+        lf_plan_note (w->p, CONCERN, LF_WARNING, "SYSTEM\\%s: VMware "
+                      "service left enabled (Start %u): it is listed as a "
+                      "storage class filter (%s\\Control\\Class), and disabling "
+                      "it would stop Windows with 0x7B; uninstall VMware Tools "
+                      "in Windows after the migration", swhere, start, cs);
+      else if (listed (filters, *n))
+        ;                       /* boot-drivers.c fails on it */
+      else if (type & SERVICE_USER_MODE)
         r = lf_whive_set_dword (w, svc, swhere, "Start", START_DISABLED) == -1
           ? -1 : 0;
       else if (lf_whive_get_dword (w, svc, "Start", &start) == LF_MATCH &&
@@ -82,6 +107,7 @@ fix_control_set (struct lf_whive *w, const char *cs)
       }
   }
   lf_free_names (names);
+  lf_free_names (filters);
   if (r == 0 && agents == 0)
     lf_plan_note (w->p, CONCERN, LF_WARNING, "SYSTEM\\%s: the Azure guest "
                   "agent is not installed (WindowsAzureGuestAgent, RdAgent): "

@@ -1,5 +1,5 @@
 /* landfall bootfix/windows: the boot-start drivers Azure's (Hyper-V's)
- * storage needs, in every control set (reference/windows.md W01-W09).
+ * storage needs, in every control set (reference/windows.md W01-W11).
  *
  * A driver whose service key exists gets Start=0 (created if absent).  A
  * missing key whose driver file is present is created as Windows would
@@ -8,6 +8,12 @@
  * INACCESSIBLE_BOOT_DEVICE (0x7B), so it is never written.  The file is
  * the one the service's ImagePath names (storflt's is vmstorfl.sys), plus
  * the port drivers intelide and atapi load.
+ *
+ * Checked, never changed: the boot-critical services (W09), the filter
+ * drivers of the storage classes (W10: one that cannot load is a 0x7B as
+ * sure as a missing storvsc, so LF_FAILED), and on Windows 8.1 / 2012 R2
+ * whether the VMBus driver package knows the ACPI id Azure's hosts now
+ * use (W11, reported).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,12 +44,39 @@ static const struct boot_driver drivers[] = {
 };
 
 /* Boot-critical services that must already be boot start (W09).  The
- * reference also lists "volume", which Windows 7 does not have (checked
- * against the real hive): a warning there would be false.
+ * reference also lists "volume", which came with Windows 8 (6.2): the
+ * real Windows 7 hive has none, so it is looked for from 6.2 on only.
  */
 static const char *const core[] = {
-  "ACPI", "disk", "volmgr", "partmgr", "volsnap",
+  "ACPI", "disk", "volmgr", "partmgr", "volsnap", "volume",
 };
+#define CORE_VOLUME_SINCE 602
+
+/* DiskDrive, hdc (IDE/ATA controllers), SCSIAdapter, Volume. */
+const char *const lf_win_storage_classes[4] = {
+  "{4D36E96A-E325-11CE-BFC1-08002BE10318}",
+  "{4D36E967-E325-11CE-BFC1-08002BE10318}",
+  "{4D36E97B-E325-11CE-BFC1-08002BE10318}",
+  "{71A27CDD-812A-11D0-BEC7-08002BE2092F}",
+};
+static const char *const filter_values[] = { "UpperFilters", "LowerFilters" };
+
+/* The guest path of a driver: what its ImagePath names, else
+ * System32\drivers\FILE (where Windows looks for a kernel driver with no
+ * ImagePath).  NULL if out of memory.
+ */
+static char *
+driver_path (const char *sysroot, const char *image, const char *file)
+{
+  char *path = lf_win_image_path (sysroot, image);
+
+  if (!path && asprintf (&path, "%s/System32/drivers/%s", sysroot,
+                         file) == -1)
+    path = NULL;
+  if (!path)
+    lf_error (ENOMEM, "out of memory");
+  return path;
+}
 
 /* Check the driver's files; LF_FAILED notes for missing ones.  Returns
  * true if all are there.
@@ -52,16 +85,12 @@ static bool
 files_present (struct lf_plan *p, const char *sysroot, const char *where,
                const struct boot_driver *d, const char *image)
 {
-  CLEANUP_FREE char *path = lf_win_image_path (sysroot, image);
-  char def[512], also[512];
+  CLEANUP_FREE char *path = driver_path (sysroot, image, d->file);
+  char also[512];
   bool ok = true;
 
-  if (!path) {
-    snprintf (def, sizeof def, "%s/System32/drivers/%s", sysroot, d->file);
-    path = strdup (def);
-    if (!path)
-      return false;
-  }
+  if (!path)
+    return false;
   if (!lf_plan_exists (p, path)) {
     lf_plan_note (p, CONCERN, LF_FAILED, "%s: driver file %s is missing: "
                   "needs driver injection (landfall injects no drivers; "
@@ -120,6 +149,170 @@ fix_driver (struct lf_whive *w, const char *sysroot, const char *cs,
   return 0;
 }
 
+char **
+lf_win_class_filters (struct lf_whive *w, const char *cs)
+{
+  char **all = calloc (1, sizeof *all);
+  size_t n = 0;
+
+  if (!all) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  for (size_t c = 0; c < 4; c++) {
+    char where[300];
+    snprintf (where, sizeof where, "%s\\Control\\Class\\%s", cs,
+              lf_win_storage_classes[c]);
+    hive_node_h cls = lf_whive_node (w, 0, where);
+    for (size_t f = 0; cls && f < 2; f++) {
+      char **list = NULL;
+      int r = lf_whive_get_multi (w, cls, filter_values[f], &list);
+      if (r == -1) {
+        lf_free_names (all);
+        return NULL;
+      }
+      if (r != LF_MATCH)
+        continue;
+      size_t k = 0;
+      while (list[k])
+        k++;
+      char **na = realloc (all, (n + k + 1) * sizeof *na);
+      if (!na) {
+        lf_error (ENOMEM, "out of memory");
+        lf_free_names (list);
+        lf_free_names (all);
+        return NULL;
+      }
+      all = na;
+      memcpy (all + n, list, k * sizeof *list);
+      n += k;
+      all[n] = NULL;
+      free (list);              /* the strings moved to ALL */
+    }
+  }
+  return all;
+}
+
+/* One filter NAME listed in WHERE\VALUE: LF_FAILED unless it can load. */
+static int
+check_filter (struct lf_whive *w, const char *sysroot, const char *cs,
+              const char *where, const char *value, const char *name)
+{
+  char svc[300], file[300];
+  uint32_t start;
+  hive_node_h key = 0;
+
+  snprintf (svc, sizeof svc, "%s\\Services", cs);
+  /* A name with a backslash would be looked up as a path. */
+  if (!strchr (name, '\\') && *name)
+    key = lf_whive_node (w, lf_whive_node (w, 0, svc), name);
+  if (!key) {
+    lf_plan_note (w->p, CONCERN, LF_FAILED, "SYSTEM\\%s\\%s lists filter "
+                  "driver \"%s\", which has no service key (SYSTEM\\%s\\%s): "
+                  "Windows would stop with INACCESSIBLE_BOOT_DEVICE (0x7B); "
+                  "reinstall that driver, or remove it from %s, in Windows",
+                  where, value, name, svc, name, value);
+    return 0;
+  }
+  if (lf_whive_get_dword (w, key, "Start", &start) == LF_MATCH && start == 4) {
+    lf_plan_note (w->p, CONCERN, LF_FAILED, "SYSTEM\\%s\\%s lists filter "
+                  "driver \"%s\", which is disabled (SYSTEM\\%s\\%s\\Start "
+                  "is 4): Windows would stop with INACCESSIBLE_BOOT_DEVICE "
+                  "(0x7B); enable it, or remove it from %s, in Windows",
+                  where, value, name, svc, name, value);
+    return 0;
+  }
+  CLEANUP_FREE char *ip = lf_whive_get_sz (w, key, "ImagePath");
+  snprintf (file, sizeof file, "%s.sys", name);
+  CLEANUP_FREE char *path = driver_path (sysroot, ip, file);
+  if (!path)
+    return -1;
+  if (!lf_plan_exists (w->p, path))
+    lf_plan_note (w->p, CONCERN, LF_FAILED, "SYSTEM\\%s\\%s lists filter "
+                  "driver \"%s\", whose file %s is missing: Windows would "
+                  "stop with INACCESSIBLE_BOOT_DEVICE (0x7B); reinstall that "
+                  "driver, or remove it from %s, in Windows", where, value,
+                  name, path, value);
+  return 0;
+}
+
+int
+lf_win_check_class_filters (struct lf_whive *w, const char *sysroot,
+                            const char *cs)
+{
+  for (size_t c = 0; c < 4; c++) {
+    char where[300];
+    snprintf (where, sizeof where, "%s\\Control\\Class\\%s", cs,
+              lf_win_storage_classes[c]);
+    hive_node_h cls = lf_whive_node (w, 0, where);
+    for (size_t f = 0; cls && f < 2; f++) {
+      char **list = NULL;
+      int r = lf_whive_get_multi (w, cls, filter_values[f], &list);
+      if (r == -1)
+        return -1;
+      if (r != LF_MATCH)
+        continue;
+      for (char **n = list; *n; n++)
+        if (check_filter (w, sysroot, cs, where, filter_values[f], *n) == -1) {
+          lf_free_names (list);
+          return -1;
+        }
+      lf_free_names (list);
+    }
+  }
+  return 0;
+}
+
+void
+lf_win_check_vmbus_acpi (struct lf_whive *w, const struct lf_os *os)
+{
+  /* What the package holds for ACPI\VMBus (reference W11); the 2012R2
+   * troubleshooting article's workaround adds the same for ACPI\MSFT1000,
+   * as the update does, so that descriptor marks a guest that will boot
+   * (unverified against an updated hive).
+   */
+  static const char *const parts[] = {
+    "Configurations\\VMBus_Device_WIN8_Child.NT",
+    "Configurations\\VMBus_Support_Device.NT",
+    "Descriptors\\ACPI\\VMBus", "Descriptors\\VMBUS\\SUBCHANNEL", "Strings",
+  };
+  static const char inf[] = "DriverDatabase\\DriverInfFiles\\wvmbus.inf";
+  char where[600], missing[300] = "";
+
+  if (lf_win_version (os) != 603)
+    return;
+  hive_node_h n = lf_whive_node (w, 0, inf);
+  CLEANUP_FREE char *active = n ? lf_whive_get_sz (w, n, "Active") : NULL;
+  if (!active || !*active || strchr (active, '\\') || strlen (active) > 200) {
+    lf_plan_note (w->p, CONCERN, LF_WARNING, "SYSTEM\\%s: no Active driver "
+                  "package: the Hyper-V VMBus driver of this Windows 8.1 / "
+                  "Server 2012 R2 cannot be checked; it needs the platform "
+                  "update (Azure's hosts present VMBus as ACPI\\MSFT1000), "
+                  "or it may stop with INACCESSIBLE_BOOT_DEVICE (0x7B)", inf);
+    return;
+  }
+  snprintf (where, sizeof where, "DriverDatabase\\DriverPackages\\%s", active);
+  hive_node_h pkg = lf_whive_node (w, 0, where);
+  if (pkg && lf_whive_node (w, pkg, "Descriptors\\ACPI\\MSFT1000")) {
+    lf_plan_note (w->p, CONCERN, LF_ALREADY_RIGHT, "SYSTEM\\%s\\Descriptors"
+                  "\\ACPI\\MSFT1000: the VMBus driver knows the ACPI id "
+                  "Azure's hosts use", where);
+    return;
+  }
+  for (size_t i = 0; pkg && i < sizeof parts / sizeof parts[0]; i++)
+    if (!lf_whive_node (w, pkg, parts[i]) &&
+        strlen (missing) + strlen (parts[i]) + 3 < sizeof missing)
+      snprintf (missing + strlen (missing), sizeof missing - strlen (missing),
+                "%s%s", *missing ? ", " : "", parts[i]);
+  lf_plan_note (w->p, CONCERN, LF_WARNING, "SYSTEM\\%s: Windows 8.1 / Server "
+                "2012 R2 whose VMBus driver knows ACPI\\VMBus only, not "
+                "ACPI\\MSFT1000 as Azure's hosts now present it: needs the "
+                "platform update (install the latest updates before "
+                "migrating), or it may stop with INACCESSIBLE_BOOT_DEVICE "
+                "(0x7B)%s%s%s", where, !pkg ? " (the package key is missing)"
+                : "", *missing ? "; the package also lacks " : "", missing);
+}
+
 int
 lf_fix_windows_boot_drivers (struct lf_guest *g, struct lf_os *os,
                              struct lf_plan *p, const struct lf_fix_opts *o)
@@ -149,18 +342,28 @@ lf_fix_windows_boot_drivers (struct lf_guest *g, struct lf_os *os,
       if (fix_driver (w, sysroot, *cs, services, &drivers[i]) == -1)
         goto out;
     for (size_t i = 0; i < sizeof core / sizeof core[0]; i++) {
+      if (strcmp (core[i], "volume") == 0 &&
+          lf_win_version (os) < CORE_VOLUME_SINCE)
+        continue;
       hive_node_h k = lf_whive_node (w, services, core[i]);
       uint32_t start;
       if (!k)
         lf_plan_note (p, CONCERN, LF_WARNING, "SYSTEM\\%s\\%s: boot-critical "
                       "service missing", where, core[i]);
-      else if (lf_whive_get_dword (w, k, "Start", &start) == LF_MATCH &&
-               start != 0)
+      else if (lf_whive_get_dword (w, k, "Start", &start) != LF_MATCH)
+        lf_plan_note (p, CONCERN, LF_WARNING, "SYSTEM\\%s\\%s: no Start "
+                      "value (boot-critical, should be 0): Windows may stop "
+                      "with 0x7B", where, core[i]);
+      else if (start != 0)
         lf_plan_note (p, CONCERN, LF_WARNING, "SYSTEM\\%s\\%s\\Start is %u, "
                       "not 0 (boot): Windows may stop with 0x7B", where,
                       core[i], start);
     }
+    /* After the drivers: a filter can be one whose key was just created. */
+    if (lf_win_check_class_filters (w, sysroot, *cs) == -1)
+      goto out;
   }
+  lf_win_check_vmbus_acpi (w, os);
   r = lf_whive_commit (w, WIN_HIVE_WHY);
  out:
   lf_free_names (sets);

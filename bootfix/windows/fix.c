@@ -37,6 +37,23 @@ lf_win_hive_path (const struct lf_os *os, const char *name, char *buf,
   return 0;
 }
 
+unsigned
+lf_win_version (const struct lf_os *os)
+{
+  const char *v = json_string_value (json_object_get (json_object_get (
+    os->facts, "product"), "version"));
+  unsigned major, minor;
+  char end;
+
+  /* "6.3", or "10.0" from CurrentMajor/MinorVersionNumber: inspection
+   * already prefers those, since Windows 10 keeps "6.3" in CurrentVersion.
+   */
+  if (!v || sscanf (v, "%3u.%3u%c", &major, &minor, &end) != 2 ||
+      minor > 99)
+    return 0;
+  return major * 100 + minor;
+}
+
 static bool
 fact_true (const struct lf_os *os, const char *key)
 {

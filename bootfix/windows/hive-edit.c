@@ -332,6 +332,56 @@ lf_whive_get_sz (struct lf_whive *w, hive_node_h node, const char *name)
   return lf_utf16_to_utf8 (d, len, false);
 }
 
+int
+lf_whive_get_multi (struct lf_whive *w, hive_node_h node, const char *name,
+                    char ***list)
+{
+  hive_type t;
+  CLEANUP_FREE char *d = NULL;
+  size_t len, n = 0;
+  char **out;
+  int r = lf_whive_get (w, node, name, &t, &d, &len);
+
+  if (r != LF_MATCH)
+    return r;
+  if ((t != hive_t_REG_MULTI_SZ && t != hive_t_REG_SZ &&
+       t != hive_t_REG_EXPAND_SZ) || len > WIN_MAX_STRING)
+    return LF_NO_MATCH;
+  out = calloc (WIN_MAX_MULTI + 1, sizeof *out);
+  if (!out) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  /* UTF-16 units up to each NUL unit; lf_whive_get padded the data with
+   * two NULs, so the last string ends even when the data does not.  Empty
+   * strings are skipped rather than ending the list: Windows' own writers
+   * never put one in the middle, and a name after one is still a name.
+   */
+  len &= ~(size_t) 1;
+  for (size_t i = 0; i < len; ) {
+    size_t j = i;
+    while (j < len && (d[j] || d[j + 1]))
+      j += 2;
+    if (j > i) {
+      if (n == WIN_MAX_MULTI) {
+        lf_error (E2BIG, "%s: value \"%s\" holds more than %d strings",
+                  w->path, name, WIN_MAX_MULTI);
+        lf_free_names (out);
+        return -1;
+      }
+      out[n] = lf_utf16_to_utf8 (d + i, j - i, false);
+      if (!out[n]) {             /* out of memory, recorded */
+        lf_free_names (out);
+        return -1;
+      }
+      n++;
+    }
+    i = j + 2;
+  }
+  *list = out;
+  return LF_MATCH;
+}
+
 char *
 lf_win_utf16le (const char *s, size_t *len)
 {

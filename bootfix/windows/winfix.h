@@ -28,6 +28,8 @@
 #define WIN_SHOW_BINARY       32
 /* A value written or read as a string (paths, rule strings). */
 #define WIN_MAX_STRING        65536
+/* Strings read from one REG_MULTI_SZ (class filter lists). */
+#define WIN_MAX_MULTI         256
 
 /* The report line of a hive edit: one edit per hive file whichever
  * concerns changed it, so the values are the findings.
@@ -91,6 +93,14 @@ extern int lf_whive_get_dword (struct lf_whive *w, hive_node_h node,
 extern char *lf_whive_get_sz (struct lf_whive *w, hive_node_h node,
                               const char *name);
 
+/* A REG_MULTI_SZ value (or a REG_SZ, as a list of one) as UTF-8 strings,
+ * empty ones left out: LF_MATCH with *LIST (NULL-terminated,
+ * lf_free_names), LF_NO_MATCH if absent or of another type, -1 on error
+ * (more than WIN_MAX_MULTI strings is E2BIG).
+ */
+extern int lf_whive_get_multi (struct lf_whive *w, hive_node_h node,
+                               const char *name, char ***list);
+
 /* Set value NAME of NODE (WHERE is the key's path for the report).
  * Returns 1 if it changed, 0 if it already held exactly that, -1 on
  * error.  A value that exists keeps the case of its name.
@@ -131,5 +141,32 @@ extern char *lf_win_utf16le (const char *s, size_t *len);
 extern const char *lf_win_sysroot (const struct lf_os *os); /* "/Windows" */
 extern int lf_win_hive_path (const struct lf_os *os, const char *name,
                              char *buf, size_t size);
+/* Windows' version from the inspected SOFTWARE hive as major * 100 +
+ * minor (601 for 7 / 2008 R2, 603 for 8.1 / 2012 R2, 1000 for 10 and
+ * later); 0 if unknown.
+ */
+extern unsigned lf_win_version (const struct lf_os *os);
+
+/* boot-drivers.c */
+/* The class GUIDs whose UpperFilters/LowerFilters load with the boot
+ * disk (W10): a filter listed there that cannot load stops Windows with
+ * 0x7B.
+ */
+extern const char *const lf_win_storage_classes[4];
+/* Every name in those filter lists of control set CS (NULL-terminated,
+ * lf_free_names; possibly empty), or NULL on error.
+ */
+extern char **lf_win_class_filters (struct lf_whive *w, const char *cs);
+/* W10: each filter of control set CS has a service key, is not disabled
+ * and its driver file is present; LF_FAILED notes otherwise.  -1 on
+ * error.
+ */
+extern int lf_win_check_class_filters (struct lf_whive *w,
+                                       const char *sysroot, const char *cs);
+/* W11: on Windows 6.3 (8.1 / 2012 R2), whether the VMBus driver package
+ * knows the ACPI id newer Hyper-V hosts use; LF_WARNING notes otherwise.
+ */
+extern void lf_win_check_vmbus_acpi (struct lf_whive *w,
+                                     const struct lf_os *os);
 
 #endif /* LF_WINFIX_H */
