@@ -250,6 +250,10 @@ extern int lf_fix_windows_rdp (struct lf_guest *g, struct lf_os *os,
 extern int lf_fix_windows_agents (struct lf_guest *g, struct lf_os *os,
                                   struct lf_plan *p,
                                   const struct lf_fix_opts *o);
+/* windows/time.c: hardware clock read as UTC, Windows Time automatic */
+extern int lf_fix_windows_time (struct lf_guest *g, struct lf_os *os,
+                                struct lf_plan *p,
+                                const struct lf_fix_opts *o);
 /* windows/bcd.c: EMS serial console, boot status policy in the BCD */
 extern int lf_fix_windows_bcd (struct lf_guest *g, struct lf_os *os,
                                struct lf_plan *p, const struct lf_fix_opts *o);

@@ -144,6 +144,7 @@ lf_fix_windows (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
     lf_fix_windows_network,
     lf_fix_windows_rdp,
     lf_fix_windows_agents,
+    lf_fix_windows_time,
     lf_fix_windows_bcd,
   };
 
