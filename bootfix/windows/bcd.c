@@ -10,8 +10,11 @@
  * (22000002).  Edited: EMS on in {bootmgr} (16000020) and in those
  * loaders (260000b0), EMS on COM1 at 115200 baud in {emssettings}
  * (15000022, 15000023; the object is created if absent), and boot status
- * policy IgnoreAllFailures (250000e0) in the loaders, so that a failed
- * boot does not stop at a recovery menu nobody can see.
+ * policy IgnoreAllFailures (250000e0) and automatic recovery off
+ * (16000009) in the loaders, so that a failed boot does not stop at a
+ * recovery menu nobody can see; the boot menu is displayed (26000020)
+ * with a 5-second timeout (25000004), so that the serial console can
+ * choose another entry (the Azure upload guide's bcdedit commands).
  *
  * The store is \Boot\BCD on the system volume (BIOS) or
  * \EFI\Microsoft\Boot\BCD on the EFI system partition (UEFI), the EFI one
@@ -35,6 +38,9 @@
 
 #define BCD_BOOTMGR_DEFAULT   UINT32_C (0x23000003)
 #define BCD_BOOTMGR_DISPLAY   UINT32_C (0x24000001)
+#define BCD_BOOTMGR_TIMEOUT   UINT32_C (0x25000004)
+#define BCD_BOOTMGR_SHOW_MENU UINT32_C (0x26000020)
+#define BCD_LIB_AUTO_RECOVERY UINT32_C (0x16000009)
 #define BCD_LIB_EMS_ENABLED   UINT32_C (0x16000020)
 #define BCD_LIB_EMS_PORT      UINT32_C (0x15000022)
 #define BCD_LIB_EMS_BAUD      UINT32_C (0x15000023)
@@ -44,6 +50,7 @@
 #define BCD_BOOT_STATUS_IGNORE_ALL 1
 #define BCD_EMS_PORT          1         /* COM1 */
 #define BCD_EMS_BAUD          115200
+#define BCD_MENU_TIMEOUT      5         /* seconds */
 #define BCD_MAX_LOADERS       64
 
 static const char *const stores[] = {
@@ -197,8 +204,13 @@ fix_store (struct lf_plan *p, const char *path)
                   "Windows loader (element 23000003): left alone", path);
     return 0;
   }
-  /* B03: EMS in the boot manager. */
-  if (set_bool (w, bm, "Objects\\" BCD_BOOTMGR, BCD_LIB_EMS_ENABLED, true) == -1)
+  /* B01-B03: the menu shown for 5 seconds, EMS in the boot manager. */
+  if (set_bool (w, bm, "Objects\\" BCD_BOOTMGR, BCD_BOOTMGR_SHOW_MENU,
+                true) == -1 ||
+      set_int (w, bm, "Objects\\" BCD_BOOTMGR, BCD_BOOTMGR_TIMEOUT,
+               BCD_MENU_TIMEOUT) == -1 ||
+      set_bool (w, bm, "Objects\\" BCD_BOOTMGR, BCD_LIB_EMS_ENABLED,
+                true) == -1)
     return -1;
   /* B05: {emssettings}, created as bcdedit would. */
   hive_node_h ems = lf_whive_node (w, objects, BCD_EMSSETTINGS);
@@ -216,17 +228,19 @@ fix_store (struct lf_plan *p, const char *path)
       set_int (w, ems, "Objects\\" BCD_EMSSETTINGS, BCD_LIB_EMS_BAUD,
                BCD_EMS_BAUD) == -1)
     return -1;
-  /* B04, B06: every loader of this Windows. */
+  /* B04, B06, B07: every loader of this Windows. */
   for (size_t i = 0; i < n; i++) {
     hive_node_h o = lf_whive_node (w, objects, ld[i]);
     snprintf (where, sizeof where, "Objects\\%.38s", ld[i]);
     if (!o || set_bool (w, o, where, BCD_OS_EMS_ENABLED, true) == -1 ||
         set_int (w, o, where, BCD_OS_BOOT_STATUS,
-                 BCD_BOOT_STATUS_IGNORE_ALL) == -1)
+                 BCD_BOOT_STATUS_IGNORE_ALL) == -1 ||
+        set_bool (w, o, where, BCD_LIB_AUTO_RECOVERY, false) == -1)
       return -1;
   }
-  return lf_whive_commit (w, "serial console (EMS) and boot status policy "
-                          "IgnoreAllFailures");
+  return lf_whive_commit (w, "serial console (EMS), boot menu shown for 5 "
+                          "seconds, boot status policy IgnoreAllFailures, "
+                          "automatic recovery off");
 }
 
 /* Stores on the other volumes of the machine: reported only. */
