@@ -333,7 +333,10 @@ START_TEST (test_bcd)
   ck_assert_int_eq (lf_plan_nedits (p), 1);
   ck_assert_uint_eq (count_findings (p, "failed"), 0);
   size_t changed = count_findings (p, "changed");
-  ck_assert_uint_ge (changed, 5);
+  ck_assert_uint_ge (changed, 8);
+  ck_assert (has_finding (p, "BCD\\Objects\\{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
+                          "\\Elements\\25000004\\Element: type 3 hex:1e,00,00,00,"
+                          "00,00,00,00 -> type 3 hex:05,00,00,00,00,00,00,00"));
 
   hive_h *h = planned (p, "/Boot/BCD", tmp);
   static const uint8_t one[1] = { 1 }, q1[8] = { 1 },
@@ -344,6 +347,13 @@ START_TEST (test_bcd)
   /* The store's {bootmgr} default (23000003) is this loader. */
   check_element (h, "{733b62e5-f608-11eb-825c-c112f60133ab}", "260000b0", one, 1);
   check_element (h, "{733b62e5-f608-11eb-825c-c112f60133ab}", "250000e0", q1, 8);
+  /* B01, B02 in {bootmgr} (the store had timeout 30), B07 in the loader
+   * (it had recoveryenabled 01).
+   */
+  static const uint8_t zero[1] = { 0 }, q5[8] = { 5 };
+  check_element (h, "{9dea862c-5cdd-4e70-acc1-f32b344d4795}", "26000020", one, 1);
+  check_element (h, "{9dea862c-5cdd-4e70-acc1-f32b344d4795}", "25000004", q5, 8);
+  check_element (h, "{733b62e5-f608-11eb-825c-c112f60133ab}", "16000009", zero, 1);
   /* Untouched: the other loader's elements, and the store's own. */
   check_element (h, "{733b62e5-f608-11eb-825c-c112f60133ab}", "250000c2", q1, 8);
   hivex_close (h);
@@ -378,6 +388,276 @@ START_TEST (test_bcd_dirty)
 }
 END_TEST
 
+/* A SYSTEM hive for the concerns, made in the plan from hivex's minimal
+ * hive: each "key" line creates a key path, then values are set on it.
+ */
+static struct lf_whive *
+system_hive (struct lf_plan *p)
+{
+  sh ("cp %s/h/minimal %s/Windows/System32/config/SYSTEM", root, root);
+  struct lf_whive *w = lf_whive_open (p, "setup", "/Windows/System32/config/SYSTEM",
+                                      "SYSTEM");
+  ck_assert_ptr_nonnull (w);
+  return w;
+}
+
+static hive_node_h
+mkpath (struct lf_whive *w, const char *path)
+{
+  char *copy = strdup (path), *save = NULL;
+  hive_node_h n = hivex_root (w->h);
+
+  for (char *c = strtok_r (copy, "\\", &save); c && n;
+       c = strtok_r (NULL, "\\", &save))
+    n = lf_whive_key (w, n, "", c);
+  free (copy);
+  ck_assert_uint_ne (n, 0);
+  return n;
+}
+
+static void
+service (struct lf_whive *w, const char *cs, const char *name, uint32_t type,
+         int start, const char *image)
+{
+  char path[200];
+
+  snprintf (path, sizeof path, "%s\\Services\\%s", cs, name);
+  hive_node_h k = mkpath (w, path);
+  ck_assert_int_eq (lf_whive_set_dword (w, k, "", "Type", type), 1);
+  if (start >= 0)
+    ck_assert_int_eq (lf_whive_set_dword (w, k, "", "Start", (uint32_t) start), 1);
+  if (image)
+    ck_assert_int_eq (lf_whive_set_sz (w, k, "", "ImagePath", image, true), 1);
+}
+
+#define DISK_CLASS "ControlSet001\\Control\\Class\\{4D36E967-E325-11CE-BFC1-08002BE10318}"
+#define VOLUME_CLASS "ControlSet001\\Control\\Class\\{71A27CDD-812A-11D0-BEC7-08002BE2092F}"
+
+START_TEST (test_multi)
+{
+  struct lf_plan *p = lf_plan_new (&ms);
+  struct lf_whive *w = lf_whive_open (p, "t", "/h/minimal", "MIN");
+  hive_node_h k = mkpath (w, "K");
+  char **l = NULL;
+  /* "a", "", "b" and one stray byte. */
+  uint8_t raw[] = { 'a', 0, 0, 0, 0, 0, 'b', 0, 'c' };
+
+  const char *const in[] = { "PartMgr", "fvevol", NULL };
+  lf_whive_set_multi (w, k, "K", "M", in);
+  ck_assert_int_eq (lf_whive_get_multi (w, k, "m", &l), LF_MATCH);
+  ck_assert_str_eq (l[0], "PartMgr");
+  ck_assert_str_eq (l[1], "fvevol");
+  ck_assert_ptr_null (l[2]);
+  lf_free_names (l);
+  lf_whive_set_sz (w, k, "K", "S", "one", false);
+  ck_assert_int_eq (lf_whive_get_multi (w, k, "S", &l), LF_MATCH);
+  ck_assert_str_eq (l[0], "one");
+  ck_assert_ptr_null (l[1]);
+  lf_free_names (l);
+  lf_whive_set_dword (w, k, "K", "D", 1);
+  ck_assert_int_eq (lf_whive_get_multi (w, k, "D", &l), LF_NO_MATCH);
+  ck_assert_int_eq (lf_whive_get_multi (w, k, "none", &l), LF_NO_MATCH);
+  /* An empty string in the middle and odd, unterminated data: the names
+   * around it are still read, and nothing past the data.
+   */
+  lf_whive_set (w, k, "K", "R", hive_t_REG_MULTI_SZ, raw, sizeof raw);
+  ck_assert_int_eq (lf_whive_get_multi (w, k, "R", &l), LF_MATCH);
+  ck_assert_str_eq (l[0], "a");
+  ck_assert_str_eq (l[1], "b");
+  ck_assert_ptr_null (l[2]);
+  lf_free_names (l);
+  lf_whive_close (w);
+  lf_plan_free (p);
+}
+END_TEST
+
+/* W10: every listed filter needs a service key, Start != 4 and its file;
+ * the message names the class value, the filter and what is wrong.
+ */
+START_TEST (test_class_filters)
+{
+  struct lf_plan *p = lf_plan_new (&ms);
+  struct lf_whive *w = system_hive (p);
+  const char *const upper[] = { "PartMgr", "gone", "off", NULL };
+  const char *const lower[] = { "nofile", "fvevol", NULL };
+
+  sh ("mkdir -p %s/Windows/System32/drivers && touch "
+      "%s/Windows/System32/drivers/partmgr.sys "
+      "%s/Windows/System32/drivers/fvevol.sys", root, root, root);
+  ck_assert_int_eq (lf_whive_set_multi (w, mkpath (w, DISK_CLASS), "",
+                                        "UpperFilters", upper), 1);
+  ck_assert_int_eq (lf_whive_set_multi (w, mkpath (w, VOLUME_CLASS), "",
+                                        "LowerFilters", lower), 1);
+  service (w, "ControlSet001", "PartMgr", 1, 0, "System32\\drivers\\partmgr.sys");
+  service (w, "ControlSet001", "off", 1, 4, NULL);
+  service (w, "ControlSet001", "nofile", 1, 0, "system32\\DRIVERS\\nofile.sys");
+  service (w, "ControlSet001", "fvevol", 1, 0, NULL);   /* drivers\fvevol.sys */
+
+  char **all = lf_win_class_filters (w, "ControlSet001");
+  ck_assert_ptr_nonnull (all);
+  size_t n = 0;
+  while (all[n])
+    n++;
+  ck_assert_uint_eq (n, 5);
+  lf_free_names (all);
+
+  ck_assert_int_eq (lf_win_check_class_filters (w, "/Windows", "ControlSet001"), 0);
+  ck_assert_uint_eq (count_findings (p, "failed"), 3);
+  ck_assert (has_finding (p, "SYSTEM\\" DISK_CLASS "\\UpperFilters lists filter "
+                          "driver \"gone\", which has no service key "
+                          "(SYSTEM\\ControlSet001\\Services\\gone): Windows "
+                          "would stop with INACCESSIBLE_BOOT_DEVICE (0x7B)"));
+  ck_assert (has_finding (p, "driver \"off\", which is disabled "
+                          "(SYSTEM\\ControlSet001\\Services\\off\\Start is 4)"));
+  ck_assert (has_finding (p, "SYSTEM\\" VOLUME_CLASS "\\LowerFilters lists "
+                          "filter driver \"nofile\", whose file "
+                          "/Windows/System32/drivers/nofile.sys is missing"));
+  /* A control set without the class keys has nothing to check. */
+  all = lf_win_class_filters (w, "ControlSet009");
+  ck_assert_ptr_nonnull (all);
+  ck_assert_ptr_null (all[0]);
+  lf_free_names (all);
+  lf_whive_close (w);
+  lf_plan_free (p);
+}
+END_TEST
+
+/* W60 never disables a VMware service listed as a class filter. */
+START_TEST (test_agents_keep_filters)
+{
+  struct lf_guest g = { 0 };
+  struct lf_os os = { .type = "windows", .mounts = ms };
+  struct lf_fix_opts o = { 0 };
+  struct lf_plan *p = lf_plan_new (&ms);
+  struct lf_whive *w = system_hive (p);
+  const char *const upper[] = { "PartMgr", "vmfilt", NULL };
+
+  ck_assert_int_eq (lf_whive_set_multi (w, mkpath (w, DISK_CLASS), "",
+                                        "UpperFilters", upper), 1);
+  service (w, "ControlSet001", "vmfilt", 0x10, 2,
+           "C:\\Program Files\\VMware\\vmfilt.exe");
+  service (w, "ControlSet001", "VMTools", 0x10, 2, NULL);
+  ck_assert_int_eq (lf_whive_commit (w, "setup"), 0);
+  lf_whive_close (w);
+
+  os.facts = json_pack ("{s:s}", "systemroot", "/Windows");
+  ck_assert_int_eq (lf_fix_windows_agents (&g, &os, p, &o), 0);
+  ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Services\\VMTools\\Start: 2 -> 4"));
+  ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Services\\vmfilt: VMware "
+                          "service left enabled (Start 2): it is listed as a "
+                          "storage class filter"));
+  ck_assert (!has_finding (p, "vmfilt\\Start"));
+  json_decref (os.facts);
+  lf_plan_free (p);
+}
+END_TEST
+
+/* W11 on 6.3 only: no package, a package without ACPI\MSFT1000, one
+ * with it.
+ */
+START_TEST (test_vmbus_acpi)
+{
+  struct lf_os os = { .type = "windows" };
+  struct lf_plan *p = lf_plan_new (&ms);
+  struct lf_whive *w = system_hive (p);
+
+  os.facts = json_pack ("{s:{s:s}}", "product", "version", "6.1");
+  ck_assert_uint_eq (lf_win_version (&os), 601);
+  lf_win_check_vmbus_acpi (w, &os);
+  ck_assert_uint_eq (count_findings (p, "warning"), 0);
+  json_decref (os.facts);
+
+  os.facts = json_pack ("{s:{s:s}}", "product", "version", "6.3");
+  ck_assert_uint_eq (lf_win_version (&os), 603);
+  lf_win_check_vmbus_acpi (w, &os);
+  ck_assert (has_finding (p, "SYSTEM\\DriverDatabase\\DriverInfFiles\\wvmbus.inf: "
+                          "no Active driver package"));
+  ck_assert_int_eq (lf_whive_set_sz (w, mkpath (w, "DriverDatabase\\DriverInfFiles\\wvmbus.inf"),
+                                     "", "Active", "wvmbus.inf_amd64_1", false), 1);
+  mkpath (w, "DriverDatabase\\DriverPackages\\wvmbus.inf_amd64_1\\Descriptors\\ACPI\\VMBus");
+  mkpath (w, "DriverDatabase\\DriverPackages\\wvmbus.inf_amd64_1\\Strings");
+  lf_win_check_vmbus_acpi (w, &os);
+  ck_assert (has_finding (p, "SYSTEM\\DriverDatabase\\DriverPackages\\"
+                          "wvmbus.inf_amd64_1: Windows 8.1 / Server 2012 R2 "
+                          "whose VMBus driver knows ACPI\\VMBus only"));
+  ck_assert (has_finding (p, "needs the platform update"));
+  ck_assert (has_finding (p, "lacks Configurations\\VMBus_Device_WIN8_Child.NT, "
+                          "Configurations\\VMBus_Support_Device.NT, "
+                          "Descriptors\\VMBUS\\SUBCHANNEL"));
+  ck_assert_uint_eq (count_findings (p, "warning"), 2);
+  mkpath (w, "DriverDatabase\\DriverPackages\\wvmbus.inf_amd64_1\\Descriptors\\ACPI\\MSFT1000");
+  lf_win_check_vmbus_acpi (w, &os);
+  ck_assert_uint_eq (count_findings (p, "warning"), 2);
+  ck_assert (has_finding (p, "MSFT1000: the VMBus driver knows the ACPI id"));
+  json_decref (os.facts);
+
+  /* Windows 10 reports 10.0; a version inspection could not read is 0. */
+  os.facts = json_pack ("{s:{s:s}}", "product", "version", "10.0");
+  ck_assert_uint_eq (lf_win_version (&os), 1000);
+  json_decref (os.facts);
+  os.facts = json_pack ("{s:{s:s}}", "product", "version", "6.3x");
+  ck_assert_uint_eq (lf_win_version (&os), 0);
+  json_decref (os.facts);
+  os.facts = json_object ();
+  ck_assert_uint_eq (lf_win_version (&os), 0);
+  json_decref (os.facts);
+  lf_whive_close (w);
+  lf_plan_free (p);
+}
+END_TEST
+
+/* W70, W71 in every control set; the key created where absent, W32Time
+ * reported where not installed; a second pass changes nothing.
+ */
+START_TEST (test_time)
+{
+  struct lf_guest g = { 0 };
+  struct lf_os os = { .type = "windows", .mounts = ms };
+  struct lf_fix_opts o = { 0 };
+  struct lf_plan *p = lf_plan_new (&ms);
+  struct lf_whive *w = system_hive (p);
+  char tmp[64];
+
+  ck_assert_int_eq (lf_whive_set_dword (w, mkpath (w, "ControlSet001\\Control\\"
+                                                   "TimeZoneInformation"),
+                                        "", "Bias", 300), 1);
+  service (w, "ControlSet001", "W32Time", 0x20, 3, NULL);
+  mkpath (w, "ControlSet002\\Control");
+  ck_assert_int_eq (lf_whive_commit (w, "setup"), 0);
+  lf_whive_close (w);
+
+  os.facts = json_pack ("{s:s}", "systemroot", "/Windows");
+  ck_assert_int_eq (lf_fix_windows_time (&g, &os, p, &o), 0);
+  ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Control\\TimeZoneInformation"
+                          "\\RealTimeIsUniversal: absent -> 1"));
+  ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Services\\W32Time\\Start: 3 -> 2"));
+  ck_assert (has_finding (p, "SYSTEM\\ControlSet002\\Control\\TimeZoneInformation: "
+                          "key created"));
+  ck_assert (has_finding (p, "SYSTEM\\ControlSet002\\Control\\TimeZoneInformation"
+                          "\\RealTimeIsUniversal: absent -> 1"));
+  ck_assert (has_finding (p, "SYSTEM\\ControlSet002\\Services\\W32Time: the "
+                          "Windows Time service is not installed"));
+  hive_h *h = planned (p, "/Windows/System32/config/SYSTEM", tmp);
+  hive_node_h n = hivex_node_get_child (h, hivex_root (h), "ControlSet001");
+  n = hivex_node_get_child (h, hivex_node_get_child (h, n, "Control"),
+                            "TimeZoneInformation");
+  hive_value_h v = hivex_node_get_value (h, n, "RealTimeIsUniversal");
+  hive_type t;
+  size_t len;
+  ck_assert_int_eq (hivex_value_type (h, v, &t, &len), 0);
+  ck_assert_int_eq (t, hive_t_REG_DWORD);
+  ck_assert_int_eq (hivex_value_dword (h, v), 1);
+  ck_assert_int_eq (hivex_value_dword (h, hivex_node_get_value (h, n, "Bias")), 300);
+  hivex_close (h);
+  unlink (tmp);
+  size_t changed = count_findings (p, "changed");
+  ck_assert_int_eq (lf_fix_windows_time (&g, &os, p, &o), 0);
+  ck_assert_uint_eq (count_findings (p, "changed"), changed);
+  json_decref (os.facts);
+  lf_plan_free (p);
+}
+END_TEST
+
 static Suite *
 windows_suite (void)
 {
@@ -393,6 +673,11 @@ windows_suite (void)
   tcase_add_test (tc, test_image_path);
   tcase_add_test (tc, test_bcd);
   tcase_add_test (tc, test_bcd_dirty);
+  tcase_add_test (tc, test_multi);
+  tcase_add_test (tc, test_class_filters);
+  tcase_add_test (tc, test_agents_keep_filters);
+  tcase_add_test (tc, test_vmbus_acpi);
+  tcase_add_test (tc, test_time);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -217,6 +217,13 @@ def apply_system(h, no_nla, kept_letters):
                     h.set(p, 'Start', dword(4))
             elif svc.lower() in AZURE:
                 h.set(p, 'Start', dword(2))
+        # W70, W71 (time.c): the key created if absent, W32Time where installed.
+        if h.key('\\%s\\Control' % cs):
+            tz = '\\%s\\Control\\TimeZoneInformation' % cs
+            h.mkkey(tz)
+            h.set(tz, 'RealTimeIsUniversal', dword(1))
+        if h.key(S + '\\W32Time'):
+            h.set(S + '\\W32Time', 'Start', dword(2))
         mm = '\\%s\\Control\\Session Manager\\Memory Management' % cs
         pf = h.get(mm, 'PagingFiles')
         if pf and pf[0] == 7:
@@ -252,6 +259,8 @@ def apply_bcd(h):
            h.get('\\Objects\\%s\\Description' % g, 'Type') == dword(0x10200003) and \
            (estr('\\Objects\\' + g, 0x22000002) or '').lower() == root.lower():
             loaders.append(g)
+    element(h, BOOTMGR, 0x26000020, (3, b'\1'))   # B01 displaybootmenu
+    element(h, BOOTMGR, 0x25000004, qword(5))      # B02 timeout 5
     element(h, BOOTMGR, 0x16000020, (3, b'\1'))
     if not h.key(EMS):
         h.mkkey(EMS); h.mkkey(EMS + '\\Description')
@@ -261,6 +270,7 @@ def apply_bcd(h):
     for g in loaders:
         element(h, '\\Objects\\' + g, 0x260000b0, (3, b'\1'))
         element(h, '\\Objects\\' + g, 0x250000e0, qword(1))
+        element(h, '\\Objects\\' + g, 0x16000009, (3, b'\0'))  # B07 recovery off
     return loaders
 
 def main():
@@ -316,6 +326,11 @@ grep -qF 'SYSTEM\ControlSet001\Services\storvsc\Start: 3 -> 0' plan.txt ||
     fail "dry run does not list storvsc's Start: $(head -20 plan.txt)"
 grep -qF 'SYSTEM\ControlSet002\Services\storvsc\Start: 3 -> 0' plan.txt || fail "dry run: ControlSet002"
 grep -qF 'IPAddress: ["192.168.1.123"] -> deleted' plan.txt || fail "dry run does not show the static IP removed"
+grep -qF 'SYSTEM\ControlSet002\Control\TimeZoneInformation\RealTimeIsUniversal: absent -> 1' plan.txt ||
+    fail "dry run does not list RealTimeIsUniversal"
+grep -qF 'SYSTEM\ControlSet001\Services\W32Time\Start: 3 -> 2' plan.txt || fail "dry run does not list W32Time's Start"
+grep -qF 'Elements\25000004\Element: type 3 hex:1e,00,00,00,00,00,00,00 -> type 3 hex:05,00,00,00,00,00,00,00' plan.txt ||
+    fail "dry run does not list the boot menu timeout"
 [ "$sum" = "$(sha256sum <guest.img)" ] || fail "--dry-run changed the image"
 pass "--dry-run lists $(grep -c ': changed: ' plan.txt) value changes, old and new, and changes nothing"
 
@@ -330,7 +345,7 @@ import json, sys
 e = {x["path"]: x for x in json.load(open(sys.argv[1]))["edits"]}
 assert sorted(e) == ["/Boot/BCD", "/Windows/System32/config/SYSTEM"], sorted(e)
 # Every concern that changed a SYSTEM value, in the order they ran.
-order = ["boot-drivers", "san-policy", "drive-letters", "network", "rdp", "agents"]
+order = ["boot-drivers", "san-policy", "drive-letters", "network", "rdp", "agents", "time"]
 changed = {f["concern"] for f in json.load(open(sys.argv[1]))["findings"]
            if f["result"] == "changed" and f["message"].startswith("SYSTEM\\")}
 want = ", ".join(c for c in order if c in changed)
@@ -351,6 +366,15 @@ for v in Current Default LastKnownGood; do
     [ "$(hivexget before/SYSTEM Select "$v")" = "$(hivexget after/SYSTEM Select "$v")" ] || fail "Select\\$v changed"
 done
 pass "SOFTWARE and Select unchanged"
+[ "$(hivexget after/SYSTEM 'ControlSet001\Control\TimeZoneInformation' RealTimeIsUniversal)" = 1 ] ||
+    fail "RealTimeIsUniversal not set"
+python3 - fix.json <<'PY' || fail "class filters: a failure or warning on the fixture's present filters"
+import json, sys
+bad = [f["message"] for f in json.load(open(sys.argv[1]))["findings"]
+       if "lists filter driver" in f["message"] or f["result"] == "failed"]
+assert not bad, bad
+PY
+pass "class filters PartMgr, fvevol, rdyboost present and enabled: no failure"
 
 "$LANDFALL" fix --json guest.img >again.json || fail "second fix failed: $(cat again.json)"
 [ "$(json_get again.json edits)" = "[]" ] || fail "a second fix planned changes: $(json_get again.json edits)"
@@ -368,7 +392,9 @@ pass "undo: SYSTEM, SOFTWARE and BCD byte-identical to before ($(cat undo.txt))"
 # 2. Synthetic: ControlSet003 current (Select 3/3/2) with service keys
 # missing, static IPs, Dhcp disabled, RDP off and TermService disabled,
 # an inactive RDP firewall rule, VMware Tools and the Azure agent, a page
-# file on D: (a CD-ROM letter here); RDP off in ControlSet001 too.
+# file on D: (a CD-ROM letter here), a disk class filter (partmgr, whose
+# key has no ImagePath: its file is drivers\partmgr.sys), no
+# TimeZoneInformation key and no W32Time; RDP off in ControlSet001 too.
 cp before/SYSTEM synth-SYSTEM
 cat >synth.reg <<'REG'
 Windows Registry Editor Version 5.00
@@ -384,6 +410,11 @@ Windows Registry Editor Version 5.00
 [HKEY_LOCAL_MACHINE\SYSTEM\ControlSet003]
 
 [HKEY_LOCAL_MACHINE\SYSTEM\ControlSet003\Control]
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet003\Control\Class]
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet003\Control\Class\{4D36E967-E325-11CE-BFC1-08002BE10318}]
+"UpperFilters"=hex(7):70,00,61,00,72,00,74,00,6d,00,67,00,72,00,00,00,00,00
 
 [HKEY_LOCAL_MACHINE\SYSTEM\ControlSet003\Control\Session Manager]
 
@@ -506,6 +537,11 @@ python3 check-exports.py system sbefore/SYSTEM.reg safter/SYSTEM.reg --rdp-no-nl
     fail "an interface already on DHCP was changed"
 grep -q 'NameServer: \\"10.1.2.53,10.1.2.54\\" -> deleted' synth.json || fail "old DNS servers not in the report"
 [ "$(hivexget safter/SYSTEM Select Current)" = 3 ] || fail "Select changed"
+[ "$(hivexget safter/SYSTEM 'ControlSet003\Control\TimeZoneInformation' RealTimeIsUniversal)" = 1 ] ||
+    fail "TimeZoneInformation not created with RealTimeIsUniversal"
+grep -q 'ControlSet003\\\\Services\\\\W32Time: the Windows Time service is not installed' synth.json ||
+    fail "a missing W32Time not reported"
+grep -q '"failed"' synth.json && fail "synthetic: a failed finding (the partmgr filter is present): $(grep -m3 failed synth.json)"
 pass "synthetic (3 control sets, Current=3, static IPs, RDP off, VMware Tools, agent, missing keys): $(tail -n1 ssys.check)"
 "$LANDFALL" fix --json --rdp-no-nla synth.img >synth2.json || fail "second synthetic fix failed"
 [ "$(json_get synth2.json edits)" = "[]" ] || fail "second synthetic fix planned changes: $(json_get synth2.json edits)"
@@ -516,6 +552,27 @@ pass "synthetic: second fix changes nothing, undo byte-identical"
 
 ############################################################################
 # 3. Refusals: each a clear error, the image byte-identical.
+# A volume class filter whose driver file is missing (W10): a 0x7B.
+cp synth-SYSTEM filter-SYSTEM
+cat >filter.reg <<'REG'
+Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet003\Control\Class\{71A27CDD-812A-11D0-BEC7-08002BE2092F}]
+"UpperFilters"=hex(7):76,00,73,00,65,00,70,00,66,00,6c,00,74,00,00,00,00,00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet003\Services\vsepflt]
+"Type"=dword:00000001
+"Start"=dword:00000000
+"ImagePath"="system32\\DRIVERS\\vsepflt.sys"
+REG
+hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SYSTEM' filter-SYSTEM filter.reg
+put_filter () { cp filter-SYSTEM "$1/Windows/System32/config/SYSTEM"; }
+cp --sparse=always base.img filter.img
+modify filter.img put_filter
+refused "class filter driver file missing" filter.img \
+    'ControlSet003\\Control\\Class\\{71A27CDD-812A-11D0-BEC7-08002BE2092F}\\UpperFilters lists filter driver "vsepflt", whose file /Windows/System32/drivers/vsepflt.sys is missing'
+grep -q 'INACCESSIBLE_BOOT_DEVICE (0x7B)' "$tmp/err" || fail "class filter: the failure does not say 0x7B"
+
 no_vmbus () { rm "$1/Windows/System32/drivers/vmbus.sys"; }
 cp --sparse=always base.img nodriver.img
 modify nodriver.img no_vmbus

@@ -2,7 +2,8 @@
  * hive-edit.c and the concerns above it).  hivex parses the cells; what
  * landfall itself parses is the base block's sequence numbers and the
  * value data it decodes (REG_MULTI_SZ lists of page files and BCD display
- * orders, UTF-16 strings, firewall rule strings, ImagePaths).
+ * orders, class filter lists, UTF-16 strings, firewall rule strings,
+ * ImagePaths).
  *
  * The input is written as both the SYSTEM hive and the BCD store of a
  * mounted-tree guest (with the boot drivers' files present, so the edit
@@ -13,8 +14,11 @@
  * Seeds (hivexregedit --merge into hivex's 'minimal' test hive): system
  * has Select, two control sets with the boot drivers, partmgr, Dhcp, a
  * static interface, a persistent route, Terminal Server, firewall rules,
- * VMware Tools and the agent, PagingFiles on D: and MountedDevices; bcd
- * has {bootmgr} with a default loader and a display order.
+ * VMware Tools and the agent, PagingFiles on D: and MountedDevices;
+ * system-filters adds storage class filters (present, missing, a VMware
+ * user-mode one, a REG_SZ list), TimeZoneInformation, W32Time and a
+ * wvmbus.inf DriverDatabase package without ACPI\MSFT1000; bcd has
+ * {bootmgr} with a default loader and a display order.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -79,6 +83,8 @@ remove_tree (void)
     abort ();
 }
 
+#define NCONCERNS 8
+
 static size_t
 run_concerns (struct lf_os *os, struct lf_plan *p)
 {
@@ -87,12 +93,15 @@ run_concerns (struct lf_os *os, struct lf_plan *p)
                                   const struct lf_fix_opts *) = {
     lf_fix_windows_boot_drivers, lf_fix_windows_san_policy,
     lf_fix_windows_drive_letters, lf_fix_windows_network,
-    lf_fix_windows_rdp, lf_fix_windows_agents, lf_fix_windows_bcd,
+    lf_fix_windows_rdp, lf_fix_windows_agents, lf_fix_windows_time,
+    lf_fix_windows_bcd,
   };
   struct lf_guest g = { 0 };
   struct lf_fix_opts o = { .rdp_no_nla = true };
   size_t ok = 0;
 
+  _Static_assert (sizeof concerns / sizeof concerns[0] == NCONCERNS,
+                  "NCONCERNS counts the concerns");
   for (size_t i = 0; i < sizeof concerns / sizeof concerns[0]; i++) {
     ok += concerns[i] (&g, os, p, &o) == 0;
     lf_error_clear ();
@@ -124,10 +133,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (!fs || lf_mounts_add (&ms, "/", fs) == -1)
     abort ();
   os.mounts = ms;
-  /* Letters as inspection reports them: C: the Windows volume. */
-  os.facts = json_pack ("{s:s, s:s, s:[{s:s, s:s}]}", "systemroot",
+  /* Letters as inspection reports them: C: the Windows volume.  Version
+   * 6.3 (2012 R2), so that the VMBus DriverDatabase check (W11) runs too.
+   */
+  os.facts = json_pack ("{s:s, s:s, s:[{s:s, s:s}], s:{s:s}}", "systemroot",
                         "/Windows", "root", "disk.img:p1", "drive_letters",
-                        "letter", "C:", "partition", "disk.img:p1");
+                        "letter", "C:", "partition", "disk.img:p1",
+                        "product", "version", "6.3");
 
   struct lf_plan *p = lf_plan_new (&ms);
   if (!p)
@@ -138,7 +150,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
    * the first time (failed findings included: they are skipped both
    * times), each finds its values right and plans nothing.
    */
-  if (ok == 7) {
+  if (ok == NCONCERNS) {
     struct lf_plan *p2 = lf_plan_new (&ms);
     char *buf = NULL;
     size_t len;
@@ -152,7 +164,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       put ("/Boot/BCD", buf, len);
       free (buf);
     }
-    if (run_concerns (&os, p2) == 7 && lf_plan_nedits (p2) != 0) {
+    if (run_concerns (&os, p2) == NCONCERNS && lf_plan_nedits (p2) != 0) {
       lf_plan_print (p2, stderr);
       abort ();                 /* not idempotent */
     }
