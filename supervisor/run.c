@@ -416,7 +416,6 @@ check_guest (struct run *r)
   size_t n = 0;
   struct lf_guest *g = NULL;
   struct lf_os *os;
-  char a[32];
 
   if (!paths) {
     add_str (r->problems, "out of memory");
@@ -492,11 +491,6 @@ check_guest (struct run *r)
       add_str (r->problems, "azure-gen2 boots with UEFI, and the OS disk has "
                "no EFI system partition (BIOS/MBR boot only): use azure-gen1");
   }
-  if (strcmp (r->profile, "azure-gen1") == 0 && r->src[0].ok &&
-      r->src[0].rounded > GEN1_MAX_OS_DISK)
-    add_str (r->problems, "OS disk: %s is over azure-gen1's limit of 2 TiB "
-             "for an OS disk (MBR); use azure-gen2 (up to 4 TiB) if the disk "
-             "boots with UEFI", lf_human_size (r->src[0].rounded, a, sizeof a));
  out:
   free (paths);
   lf_guest_close (g);
@@ -562,6 +556,12 @@ step_prerequisites (struct run *r)
   else
     add_str (r->problems, "the OS disk could not be read: the operating "
              "system was not checked");
+  /* The profile is known here unless it was auto and no OS was found. */
+  if (strcmp (r->profile, "azure-gen1") == 0 && r->src[0].ok &&
+      r->src[0].rounded > GEN1_MAX_OS_DISK)
+    add_str (r->problems, "OS disk: %s is over azure-gen1's limit of 2 TiB "
+             "for an OS disk (MBR); use azure-gen2 (up to 4 TiB) if the disk "
+             "boots with UEFI", lf_human_size (r->src[0].rounded, a, sizeof a));
 
   if (!job->in_place) {
     struct stat st;
@@ -586,7 +586,6 @@ step_prerequisites (struct run *r)
         if (copy)
           check_space (r, dirname (copy), 2 * LF_MiB);
       }
-  (void) a;
 }
 
 /* A disk's footer id: the first 16 bytes of a SHA-256 over the machine,
