@@ -725,9 +725,11 @@ step_convert (struct run *r)
 
   for (size_t i = 0; i < job->ndisks; i++) {
     json_t *ds = st_disk (r, i);
-    const char *out = json_string_value (json_object_get (ds, "output"));
+    /* From the job, never from the state file: what we write where is
+     * decided by the job alone.
+     */
+    CLEANUP_FREE char *out = lf_job_output_path (job, i);
     const char *src = job->disks[i].path;
-    CLEANUP_FREE char *outp = NULL;
     struct lf_convert_result res;
     uint8_t uuid[16];
     char rb[32], label[64];
@@ -736,8 +738,6 @@ step_convert (struct run *r)
     int rc;
 
     role (i, rb, sizeof rb);
-    if (!out)
-      out = outp = lf_job_output_path (job, i);
     if (!out)
       return -1;
     if (strcmp (json_string_value (json_object_get (ds, "state")), "converted") == 0) {
