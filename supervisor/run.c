@@ -663,11 +663,15 @@ new_state (struct run *r)
     char uuid[33];
     int64_t ts = r->src[i].mtime_sec - VHD_EPOCH;
     disk_uuid (r, i, uuid);
+    char mt[64];
+    snprintf (mt, sizeof mt, "%" PRId64 ".%09" PRId64, r->src[i].mtime_sec,
+              r->src[i].mtime_nsec);
     json_array_append_new (disks, json_pack (
-      "{s:s, s:s?, s:s, s:I, s:I, s:s}",
+      "{s:s, s:s?, s:s, s:I, s:I, s:s, s:s}",
       "source", job->disks[i].path, "output", out, "uuid", uuid,
       "timestamp", (json_int_t) (ts < 1 ? 1 : ts > UINT32_MAX ? UINT32_MAX : ts),
-      "source_size", (json_int_t) r->src[i].size, "state", "pending"));
+      "source_size", (json_int_t) r->src[i].size, "source_mtime", mt,
+      "state", "pending"));
   }
   r->state = json_pack ("{s:i, s:s, s:s, s:I, s:s, s:s, s:i, s:o, s:o, s:O}",
                         "version", STATE_VERSION, "job_sha256", job->sha256,
@@ -751,6 +755,22 @@ step_convert (struct run *r)
     if (lf_cancel) {
       lf_error (EINTR, "interrupted");
       return -1;
+    }
+    /* A source written since the job started (a replica still syncing)
+     * would mix old and new data across disks and runs: refuse.  In place
+     * the source is the output, which we write ourselves.
+     */
+    if (!job->in_place && stat (src, &st) == 0 && !S_ISBLK (st.st_mode)) {
+      char mt[64];
+      snprintf (mt, sizeof mt, "%" PRId64 ".%09" PRId64,
+                (int64_t) st.st_mtim.tv_sec, (int64_t) st.st_mtim.tv_nsec);
+      const char *was = json_string_value (json_object_get (ds, "source_mtime"));
+      if (was && strcmp (was, mt) != 0) {
+        lf_error (ESTALE, "%s %s: modified since the job started (mtime %s, "
+                  "was %s): remove %s and the outputs to start over", rb, src,
+                  mt, was, r->state_path);
+        return -1;
+      }
     }
     if (hex_to_bytes (json_string_value (json_object_get (ds, "uuid")), uuid, 16) == -1) {
       lf_error (EINVAL, "%s: disk %zu: bad uuid", r->state_path, i);
