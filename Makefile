@@ -51,6 +51,8 @@ LIBSRCS  := $(foreach d,$(LIBDIRS),$(filter-out $(d)/test-%.c,$(wildcard $(d)/*.
 LIBOBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIBSRCS))
 MAINSRCS := $(wildcard supervisor/*.c)
 MAINOBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out supervisor/test-%.c,$(MAINSRCS)))
+# The job (parser, runner) without the CLI, for unit tests and fuzz targets.
+SUPOBJS  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out supervisor/main.c supervisor/cmd-%.c supervisor/test-%.c,$(MAINSRCS)))
 UNITSRCS := $(foreach d,$(LIBDIRS) supervisor,$(wildcard $(d)/test-*.c))
 UNITBINS := $(patsubst %.c,$(BUILD)/%,$(UNITSRCS))
 FUZZSRCS := $(wildcard tests/fuzz/fuzz-*.c)
@@ -75,22 +77,27 @@ $(BUILD)/liblandfall.a: $(LIBOBJS)
 	$(Q)$(AR) rcs $@-t $^
 	$(Q)mv $@-t $@
 
+$(BUILD)/libsupervisor.a: $(SUPOBJS)
+	@rm -f $@-t
+	$(Q)$(AR) rcs $@-t $^
+	$(Q)mv $@-t $@
+
 $(BUILD)/landfall: $(MAINOBJS) $(BUILD)/liblandfall.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Unit suites live beside the code they test (convert/test-vhd.c).
-$(UNITBINS): $(BUILD)/%: %.c $(BUILD)/liblandfall.a $(HEADERS)
+$(UNITBINS): $(BUILD)/%: %.c $(BUILD)/libsupervisor.a $(BUILD)/liblandfall.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CFLAGS) $(shell pkg-config --cflags $(TESTPKGS)) $(LDFLAGS) \
-	  -o $@ $< $(BUILD)/liblandfall.a $(LDLIBS) $(shell pkg-config --libs $(TESTPKGS))
+	  -o $@ $< $(BUILD)/libsupervisor.a $(BUILD)/liblandfall.a $(LDLIBS) $(shell pkg-config --libs $(TESTPKGS))
 
 # Fuzz targets built without FUZZ_TARGET are corpus replayers.
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/liblandfall.a $(HEADERS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libsupervisor.a $(BUILD)/liblandfall.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblandfall.a $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsupervisor.a $(BUILD)/liblandfall.a $(LDLIBS)
 
 # check: everything once normally, then once under ASan+UBSan.
 check:

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,34 @@ jpath (struct jctx *j, const char *name, char **ret)
   return 0;
 }
 
+/* A test hook for the crash windows of apply: LANDFALL_TEST_KILL_APPLY=N
+ * makes the process kill itself (SIGKILL: no cleanup, as a crash or power
+ * cut) at point N of the next apply: "dirs" once the journal's
+ * directories are made and nothing is journalled, 0 right after the intent is
+ * journalled, K after the K-th edit, nedits + 1 after the "done" marks.
+ * Timers cannot aim at these windows (the apply is a small part of a fix);
+ * tests/test-run-inplace-kill.sh visits each.  Unset: nothing happens.
+ */
+static void
+test_kill_at (const char *point)
+{
+  const char *e = getenv ("LANDFALL_TEST_KILL_APPLY");
+
+  if (e && strcmp (e, point) == 0) {
+    LF_DEBUG (1, "LANDFALL_TEST_KILL_APPLY=%s: killing myself", e);
+    raise (SIGKILL);
+  }
+}
+
+static void
+test_kill_point (size_t point)
+{
+  char n[32];
+
+  snprintf (n, sizeof n, "%zu", point);
+  test_kill_at (n);
+}
+
 static int
 write_journal (struct jctx *j)
 {
@@ -61,6 +90,30 @@ write_journal (struct jctx *j)
   if (r == -1)
     lf_error_prefix ("writing the journal %s/journal.json", j->dir);
   return r;
+}
+
+/* Is J's directory empty but for an empty "backup" directory? */
+static bool
+left_by_killed_apply (struct jctx *j)
+{
+  char **names = NULL;
+  bool ours = true;
+
+  if (!j->fs->ops->list || j->fs->ops->list (j->fs, j->fsdir, &names) == -1) {
+    lf_error_clear ();
+    return false;
+  }
+  for (char **n = names; *n && ours; n++) {
+    char **sub = NULL;
+    CLEANUP_FREE char *bp = NULL;
+    if (strcmp (*n, "backup") != 0 || jpath (j, "backup", &bp) == -1 ||
+        j->fs->ops->list (j->fs, bp, &sub) == -1 || sub[0] != NULL)
+      ours = false;
+    lf_free_names (sub);
+  }
+  lf_free_names (names);
+  lf_error_clear ();
+  return ours;
 }
 
 /* Open (or with CREATE, make) DIR and load its journal. */
@@ -114,6 +167,15 @@ jopen (struct jctx *j, struct lf_mounts *ms, const char *dir, bool create)
     lf_error_clear ();
     j->journal = json_pack ("{s:i, s:[], s:[]}", "version", 1,
                             "created_dirs", "entries");
+    /* DIR without a journal, holding nothing or only an empty backup
+     * directory: an apply made it and was killed before its first journal
+     * write.  It is ours (DIR is landfall's own name), so undo must remove
+     * it, as if this run had made it.  Parents made then are not known
+     * and are left (on a real guest /var/lib exists).
+     */
+    if (left_by_killed_apply (j))
+      json_array_append_new (json_object_get (j->journal, "created_dirs"),
+                             json_string (j->fsdir));
     return 0;
   }
   json_error_t err;
@@ -183,6 +245,7 @@ lf_plan_apply (struct lf_plan *p, const char *dir)
         goto out;
     }
   }
+  test_kill_at ("dirs");
 
   /* 1. The intent, flushed before anything changes. */
   first = json_array_size (entries);
@@ -217,6 +280,7 @@ lf_plan_apply (struct lf_plan *p, const char *dir)
   }
   if (write_journal (&j) == -1)
     goto out;
+  test_kill_point (0);
 
   /* 2 and 3: backups, then the edits. */
   for (i = 0; i < p->nedits; i++) {
@@ -245,6 +309,7 @@ lf_plan_apply (struct lf_plan *p, const char *dir)
       lf_error_prefix ("%s", ed->path);
       goto out;
     }
+    test_kill_point (i + 1);
   }
 
   /* 4. Done. */
@@ -252,6 +317,7 @@ lf_plan_apply (struct lf_plan *p, const char *dir)
     json_object_set_new (json_array_get (entries, i), "state", json_string ("done"));
   if (write_journal (&j) == -1)
     goto out;
+  test_kill_point (p->nedits + 1);
   for (size_t m = 0; m < p->ms->n; m++)
     if (p->ms->m[m].fs->ops->sync && p->ms->m[m].fs->ops->sync (p->ms->m[m].fs) == -1)
       goto out;

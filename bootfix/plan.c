@@ -505,6 +505,79 @@ finding_name (enum lf_finding f)
   return n[f];
 }
 
+/* Lines of TEXT as pointers into it (NUL-terminated by the caller). */
+static size_t split_lines (const char *text, size_t len, const char ***lines,
+                           size_t **lens);
+static bool is_text (const char *b, size_t len);
+
+/* Caps on what a report carries of one edit: enough to see the change in
+ * a configuration file, not a copy of a binary.
+ */
+#define REPORT_MAX_LINES 40
+#define REPORT_MAX_TEXT  (256 * LF_KiB)
+
+/* One line without its newline; jansson refuses invalid UTF-8, and a
+ * guest file may hold any bytes.
+ */
+static json_t *
+line_json (const char *l, size_t len)
+{
+  json_t *s = json_stringn (l, len - (l[len - 1] == '\n'));
+  return s ? s : json_string ("(not UTF-8)");
+}
+
+/* The changed middle of a text edit (common head and tail trimmed, as the
+ * dry-run diff shows it) as "old_lines" and "new_lines" in J.
+ */
+static void
+report_text_change (json_t *j, const struct lf_edit *e)
+{
+  const char **a = NULL, **b = NULL;
+  size_t *al = NULL, *bl = NULL;
+  size_t na = e->old_exists ? split_lines (e->old, e->oldlen, &a, &al) : 0;
+  size_t nb = split_lines (e->new, e->newlen, &b, &bl);
+  size_t head = 0, tail = 0;
+  json_t *ol = json_array (), *nl = json_array ();
+
+  while (head < na && head < nb && al[head] == bl[head] &&
+         memcmp (a[head], b[head], al[head]) == 0)
+    head++;
+  while (tail < na - head && tail < nb - head &&
+         al[na - 1 - tail] == bl[nb - 1 - tail] &&
+         memcmp (a[na - 1 - tail], b[nb - 1 - tail], al[na - 1 - tail]) == 0)
+    tail++;
+  for (size_t i = head; i < na - tail && i - head < REPORT_MAX_LINES; i++)
+    json_array_append_new (ol, line_json (a[i], al[i]));
+  for (size_t i = head; i < nb - tail && i - head < REPORT_MAX_LINES; i++)
+    json_array_append_new (nl, line_json (b[i], bl[i]));
+  json_object_set_new (j, "old_lines", ol);
+  json_object_set_new (j, "new_lines", nl);
+  if (na - tail - head > REPORT_MAX_LINES || nb - tail - head > REPORT_MAX_LINES)
+    json_object_set_new (j, "lines_truncated", json_true ());
+  free (a);
+  free (b);
+  free (al);
+  free (bl);
+}
+
+/* The content before and after: size and SHA-256 (a symlink's target),
+ * null for "none".
+ */
+static json_t *
+content_json (bool exists, const char *buf, size_t len, const char *link)
+{
+  char h[65];
+
+  if (!exists)
+    return json_null ();
+  if (link)
+    return json_pack ("{s:s}", "link", link);
+  if (!buf)
+    return json_pack ("{s:s}", "type", "directory or special");
+  lf_sha256_hex (buf, len, h);
+  return json_pack ("{s:I, s:s}", "size", (json_int_t) len, "sha256", h);
+}
+
 json_t *
 lf_plan_report (const struct lf_plan *p)
 {
@@ -519,6 +592,18 @@ lf_plan_report (const struct lf_plan *p)
                            : e->kind == LF_EDIT_REMOVE ? "remove"
                            : e->kind == LF_EDIT_SYMLINK ? "symlink" : "mkdir",
                            "why", e->why ? e->why : "");
+    json_object_set_new (j, "old", content_json (e->old_exists, e->old,
+                                                 e->oldlen, e->old_link));
+    json_object_set_new (j, "new", e->kind == LF_EDIT_WRITE
+                         ? content_json (true, e->new, e->newlen, NULL)
+                         : e->kind == LF_EDIT_MKDIR
+                         ? json_pack ("{s:s}", "type", "directory")
+                         : json_null ());
+    if (e->kind == LF_EDIT_WRITE && is_text (e->new, e->newlen) &&
+        e->newlen <= REPORT_MAX_TEXT &&
+        (!e->old_exists || (e->old && is_text (e->old, e->oldlen) &&
+                            e->oldlen <= REPORT_MAX_TEXT)))
+      report_text_change (j, e);
     json_array_append_new (edits, j);
   }
   for (size_t i = 0; i < p->nfindings; i++)

@@ -87,6 +87,12 @@ struct lf_convert_opts {
   bool no_sync;                 /* skip the fsyncs (the caller syncs, or
                                    accepts losing the output in a crash) */
   struct lf_progress *progress; /* may be NULL */
+  /* The footer's unique id (16 bytes) and timestamp (seconds since
+   * 2000-01-01).  NULL and 0 mean random and now; a job passes fixed
+   * values so that a resumed or repeated run writes the same bytes.
+   */
+  const uint8_t *uuid;
+  uint32_t timestamp;
 };
 
 struct lf_convert_result {

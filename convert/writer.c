@@ -359,7 +359,7 @@ lf_convert_to_vhd (struct lf_disk *src, const char *dest,
     goto out;
   }
 
-  lf_vhd_make_fixed_footer (footer, res->size, NULL, 0);
+  lf_vhd_make_fixed_footer (footer, res->size, opts->uuid, opts->timestamp);
   if (lf_pwrite_all (c.fd, footer, sizeof footer, res->size) == -1) {
     lf_error_prefix ("%s: footer", dest);
     goto out;
@@ -468,7 +468,7 @@ lf_convert_in_place (const char *path, const struct lf_convert_opts *opts,
     return -1;
   }
   res->file_size = res->size + LF_VHD_FOOTER_SIZE;
-  lf_vhd_make_fixed_footer (footer, res->size, NULL, 0);
+  lf_vhd_make_fixed_footer (footer, res->size, opts->uuid, opts->timestamp);
 
   if (had_footer && res->size != data_len) {
     /* Zero the old footer first: after a crash here the file is a raw

@@ -828,7 +828,10 @@ free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
   }
   dir = LINUX_S_ISDIR (inode.i_mode);
   inode.i_links_count = 0;
-  inode.i_dtime = (uint32_t) time (NULL);
+  /* fs->now: the fixed clock of a job (lf_fs_set_clock), as libext2fs
+   * itself uses it for the inode and superblock times it writes.
+   */
+  inode.i_dtime = (uint32_t) (p->fs->now ? p->fs->now : time (NULL));
   err = ext2fs_write_inode_full (p->fs, ino, (struct ext2_inode *) &inode,
                                  sizeof inode);
   if (err) {
@@ -1865,6 +1868,12 @@ lf_fs_open_ext2 (struct lf_blockdev *bd, bool writable)
   }
   if (channel_data (p->fs->io))
     channel_data (p->fs->io)->reg = NULL;
+  /* libext2fs (1.47) stamps new inodes and the superblock with fs->now
+   * when it is set, else time (): a job's fixed clock makes the writes
+   * reproducible.
+   */
+  if (lf_fs_clock () > 0)
+    p->fs->now = (time_t) lf_fs_clock ();
 
   /* libext2fs trusts the superblock's size; a filesystem larger than its
    * device (a truncated image, a wrong partition size) would fail later,

@@ -19,6 +19,23 @@
 #define LF_MAX_PATH       4096
 #define LF_MAX_COMPONENTS 256
 
+/* Set once by the main program before opening guests (not thread-safe by
+ * design: no worker opens a filesystem).
+ */
+static int64_t fs_clock;
+
+void
+lf_fs_set_clock (int64_t t)
+{
+  fs_clock = t;
+}
+
+int64_t
+lf_fs_clock (void)
+{
+  return fs_clock;
+}
+
 struct lf_fs *
 lf_fs_open (struct lf_blockdev *bd, const struct lf_fsinfo *info,
             bool writable)

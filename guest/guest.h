@@ -191,6 +191,15 @@ struct lf_fs {
 extern struct lf_fs *lf_fs_open (struct lf_blockdev *bd,
                                  const struct lf_fsinfo *info, bool writable);
 extern void lf_fs_close (struct lf_fs *fs);
+/* The time written into inodes and superblocks from now on (seconds since
+ * the Unix epoch), instead of the current time; 0 goes back to the
+ * current time.  A job sets one for its whole run, so that the same fix
+ * of the same image writes the same bytes (a resumed job gives the same
+ * output hash as an uninterrupted one).  Honoured by the libext2fs
+ * backend; libntfs-3g takes the clock itself.
+ */
+extern void lf_fs_set_clock (int64_t t);
+extern int64_t lf_fs_clock (void);
 
 /* ext2.c, ntfs.c, tree.c, guestfs.c: the backends' constructors. */
 extern struct lf_fs *lf_fs_open_ext2 (struct lf_blockdev *bd, bool writable);

@@ -14,6 +14,8 @@
 #define LF_EXIT_OK       0
 #define LF_EXIT_FAILED   1
 #define LF_EXIT_USAGE    2
+#define LF_EXIT_WARNINGS 3       /* landfall run: done, with warnings */
+#define LF_EXIT_INTERRUPTED 4    /* landfall run: stopped, resumable */
 
 /* main.c */
 extern const char *lf_progname;
@@ -28,6 +30,10 @@ extern int lf_cmd_convert (int argc, char *argv[]);
 /* cmd-fix.c */
 extern int lf_cmd_fix (int argc, char *argv[]);
 extern int lf_cmd_undo (int argc, char *argv[]);
+
+/* cmd-run.c */
+extern int lf_cmd_run (int argc, char *argv[]);
+extern int lf_cmd_undo_job (const char *path, bool json);
 
 /* cmd-inspect.c */
 extern int lf_cmd_inspect (int argc, char *argv[]);

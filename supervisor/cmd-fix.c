@@ -9,6 +9,7 @@
 #include "guest.h"
 #include "bootfix.h"
 #include "cli.h"
+#include "job.h"
 
 static void
 usage_fix (FILE *fp)
@@ -49,11 +50,19 @@ usage_undo (FILE *fp)
 {
   fprintf (fp,
 "Usage: landfall undo [OPTIONS] DISK...\n"
+"       landfall undo [OPTIONS] JOB\n"
 "\n"
 "Revert every change 'landfall fix' made to DISK..., newest first, from the\n"
-"journal on the guest (" LF_LINUX_JOURNAL_DIR " on Linux, " LF_WINDOWS_JOURNAL_DIR " on the\n"
-"Windows volume), then remove the journal and its backups.  A file\n"
-"changed again since landfall wrote it is left alone and reported.\n"
+"journal on the guest (" LF_LINUX_JOURNAL_DIR " on Linux, " LF_WINDOWS_JOURNAL_DIR " on the
+"
+"Windows volume), then remove the journal and its backups.  A file
+"
+"changed again since landfall wrote it is left alone and reported.  Given a
+"
+"job file (see 'landfall run --help'), revert the fix of the job's output
+"
+"disks; a later 'landfall run JOB' fixes them again.
+"
 "\n"
 "Options:\n"
 "      --json          the report as JSON on stdout\n"
@@ -229,6 +238,9 @@ lf_cmd_undo (int argc, char *argv[])
              lf_progname);
     return LF_EXIT_USAGE;
   }
+  /* A job file is text of a few lines, a disk at least a sector. */
+  if (argc - optind == 1 && lf_job_looks_like (argv[optind]))
+    return lf_cmd_undo_job (argv[optind], json);
   os = open_os (argc - optind, argv + optind, &g);
   if (!os || lf_undo (&os->mounts, journal_dir (os), &report) == -1)
     goto out;

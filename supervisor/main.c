@@ -26,7 +26,9 @@ static const struct command {
   { "fix", lf_cmd_fix,
     "make a guest boot and connect on Azure (changes journalled)" },
   { "undo", lf_cmd_undo,
-    "revert what 'landfall fix' changed, byte for byte" },
+    "revert what 'landfall fix' (or a job) changed, byte for byte" },
+  { "run", lf_cmd_run,
+    "run a failover job: check, convert, fix, verify, report (resumable)" },
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -50,7 +52,8 @@ usage (FILE *fp)
 "  -h, --help      this help; 'landfall COMMAND --help' for a command\n"
 "  -V, --version   print the version\n"
 "\n"
-"Exit status: 0 success, 1 failure, 2 usage error.\n");
+"Exit status: 0 success, 1 failure, 2 usage error ('landfall run'"
+"also 3: success with warnings, 4: interrupted, resumable).\n");
 }
 
 void

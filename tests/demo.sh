@@ -2,7 +2,9 @@
 # make demo: build a small VMware-style sample (an OVA holding a
 # streamOptimized VMDK of an MBR disk with an ext4 filesystem), convert it
 # for Azure, and show the result checked by qemu-img and an independent
-# footer check.  Everything happens under build/demo/.
+# footer check; then run a whole failover job (landfall run) over the
+# VMware-like Debian guest of the tests and show its summary.  Everything
+# happens under build/demo/.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 L="$top/${BUILD:-build}/landfall"
@@ -50,5 +52,31 @@ cp --sparse=always web01.raw inplace.raw
 
 say "The report as JSON (landfall convert --json)"
 "$L" convert --json --no-progress web01-disk1.vmdk -o azure/again.vhd
+
+say "A failover job: the VMware-like Debian guest (landfall run)"
+if [ "$(id -u)" != 0 ]; then
+    echo "(skipped: building the sample guest needs root)"
+elif ! guest=$("$top/tests/fixtures/build.sh" debian12-vmware "$top/${BUILD:-build}/fixtures" | tail -n1); then
+    echo "(skipped: the sample guest could not be built; see above)"
+else
+    mkdir -p job
+    # As VMware keeps it: a sparse VMDK.
+    qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse "$guest" job/deb12-disk1.vmdk
+    cat >job/deb12.job <<'JOB'
+# A Debian 12 VM leaving VMware for Azure.
+machine = deb12
+source = vmware
+profile = auto
+os-disk = deb12-disk1.vmdk
+output = azure
+checksum = yes
+JOB
+    cat job/deb12.job
+    echo
+    r=0; "$L" run job/deb12.job || r=$?
+    echo "(exit status $r: 0 success, 3 success with warnings)"
+    say "Running the same job again: everything is already done"
+    "$L" run -q job/deb12.job | head -n 8 || true
+fi
 echo
 echo "demo: done; files are in $dir"

@@ -1,0 +1,492 @@
+/* landfall supervisor/: the job file.
+ *
+ *   # comment (whole lines only: a path may hold '#')
+ *   machine   = web01
+ *   source    = vmware              physical | vmware | hyperv-as-physical
+ *   profile   = auto                azure-gen1 | azure-gen2 | auto
+ *   output    = out                 a directory, or in-place
+ *   os-disk   = web01-disk1.vmdk    exactly one
+ *   disk      = web01-disk2.vmdk    data disks, in order (0 to 64)
+ *   checksum  = yes                 yes | no
+ *   rdp-no-nla = no                 yes | no
+ *   rootdelay = auto                auto | seconds
+ *
+ * key = value rather than JSON: an engineer edits it on a serial console,
+ * and every error can name a line.  Whitespace around keys and values is
+ * dropped; a value runs to the end of its line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "common.h"
+#include "job.h"
+
+static const char *const keys[] = {
+  "machine", "source", "profile", "output", "os-disk", "disk", "checksum",
+  "rdp-no-nla", "rootdelay", NULL,
+};
+static const char *const sources[] = {
+  "physical", "vmware", "hyperv-as-physical", NULL,
+};
+static const char *const profiles[] = {
+  "azure-gen1", "azure-gen2", "auto", NULL,
+};
+
+static int
+find (const char *const *list, const char *s)
+{
+  for (int i = 0; list[i]; i++)
+    if (strcmp (list[i], s) == 0)
+      return i;
+  return -1;
+}
+
+void
+lf_job_free (struct lf_job *job)
+{
+  if (!job)
+    return;
+  free (job->name);
+  free (job->machine);
+  free (job->source);
+  free (job->profile);
+  free (job->output);
+  for (size_t i = 0; i < job->ndisks; i++) {
+    free (job->disks[i].given);
+    free (job->disks[i].path);
+  }
+  free (job->disks);
+  free (job);
+}
+
+static char *
+resolve (const char *basedir, const char *p)
+{
+  char *r = NULL;
+
+  if (p[0] == '/')
+    r = strdup (p);
+  else if (asprintf (&r, "%s/%s", basedir, p) == -1)
+    r = NULL;
+  if (!r)
+    lf_error (ENOMEM, "out of memory");
+  return r;
+}
+
+static int
+parse_bool (const char *v, bool *ret)
+{
+  if (!strcmp (v, "yes") || !strcmp (v, "true") || !strcmp (v, "1"))
+    *ret = true;
+  else if (!strcmp (v, "no") || !strcmp (v, "false") || !strcmp (v, "0"))
+    *ret = false;
+  else
+    return -1;
+  return 0;
+}
+
+/* The machine's name becomes part of file names: keep it to a portable
+ * set, starting with a letter or digit (no ".", "..", no '/').
+ */
+static bool
+machine_ok (const char *m)
+{
+  size_t n = strlen (m);
+
+  if (n == 0 || n > LF_JOB_MAX_MACHINE)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = m[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+      (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '-' && c != '_' && c != '.')))
+      return false;
+  }
+  return true;
+}
+
+static void
+sha256_hex (const void *buf, size_t len, char *hex)
+{
+  static const char digits[] = "0123456789abcdef";
+  unsigned char md[32];
+  unsigned mdlen = 0;
+
+  hex[0] = '\0';
+  if (EVP_Digest (buf, len, md, &mdlen, EVP_sha256 (), NULL) != 1 ||
+      mdlen != 32)
+    return;
+  for (unsigned i = 0; i < 32; i++) {
+    hex[2 * i] = digits[md[i] >> 4];
+    hex[2 * i + 1] = digits[md[i] & 15];
+  }
+  hex[64] = '\0';
+}
+
+/* One line (without its newline, NUL-terminated in place) into JOB.
+ * SEEN[k] is the line where key k was first set.
+ */
+static int
+parse_line (struct lf_job *job, const char *name, const char *basedir,
+            size_t lineno, char *line, size_t *seen, size_t *os_line)
+{
+  char *eq, *key, *val, *end;
+  int k;
+
+  for (char *c = line; *c; c++)
+    if ((unsigned char) *c < 0x20 && *c != '\t') {
+      lf_error (EINVAL, "%s:%zu: control character 0x%02x", name, lineno,
+                (unsigned) (unsigned char) *c);
+      return -1;
+    }
+  key = line + strspn (line, " \t");
+  if (*key == '\0' || *key == '#')
+    return 0;
+  eq = strchr (key, '=');
+  if (!eq) {
+    lf_error (EINVAL, "%s:%zu: expected 'key = value'", name, lineno);
+    return -1;
+  }
+  for (end = eq; end > key && (end[-1] == ' ' || end[-1] == '\t'); end--)
+    ;
+  *end = '\0';
+  val = eq + 1;
+  val += strspn (val, " \t");
+  for (end = val + strlen (val); end > val && (end[-1] == ' ' || end[-1] == '\t'); end--)
+    ;
+  *end = '\0';
+
+  k = find (keys, key);
+  if (k < 0) {
+    lf_error (EINVAL, "%s:%zu: unknown key '%.64s' (known: machine, source, "
+              "profile, output, os-disk, disk, checksum, rdp-no-nla, "
+              "rootdelay)", name, lineno, key);
+    return -1;
+  }
+  if (*val == '\0') {
+    lf_error (EINVAL, "%s:%zu: %s: the value is empty", name, lineno, key);
+    return -1;
+  }
+  /* Every key but disk is set once: a second line is a mistake to show,
+   * not a silent override.
+   */
+  if (strcmp (key, "disk") != 0) {
+    if (seen[k]) {
+      lf_error (EINVAL, "%s:%zu: %s: given again (first on line %zu)", name,
+                lineno, key, seen[k]);
+      return -1;
+    }
+    seen[k] = lineno;
+  }
+
+  if (!strcmp (key, "machine")) {
+    if (!machine_ok (val)) {
+      lf_error (EINVAL, "%s:%zu: machine: '%.64s' is not a name of 1 to %d "
+                "letters, digits, '-', '_' or '.', starting with a letter or "
+                "digit", name, lineno, val, LF_JOB_MAX_MACHINE);
+      return -1;
+    }
+    job->machine = strdup (val);
+  }
+  else if (!strcmp (key, "source")) {
+    if (find (sources, val) < 0) {
+      lf_error (EINVAL, "%s:%zu: source: '%.64s' is not physical, vmware or "
+                "hyperv-as-physical", name, lineno, val);
+      return -1;
+    }
+    job->source = strdup (val);
+  }
+  else if (!strcmp (key, "profile")) {
+    if (find (profiles, val) < 0) {
+      lf_error (EINVAL, "%s:%zu: profile: '%.64s' is not azure-gen1, "
+                "azure-gen2 or auto", name, lineno, val);
+      return -1;
+    }
+    job->profile = strdup (val);
+  }
+  else if (!strcmp (key, "output")) {
+    if (!strcmp (val, "in-place"))
+      job->in_place = true;
+    else if (!(job->output = resolve (basedir, val)))
+      return -1;
+  }
+  else if (!strcmp (key, "os-disk") || !strcmp (key, "disk")) {
+    bool os = key[0] == 'o';
+    struct lf_job_disk *d;
+    if (job->ndisks >= LF_JOB_MAX_DISKS) {
+      lf_error (EINVAL, "%s:%zu: %s: more than %d disks", name, lineno, key,
+                LF_JOB_MAX_DISKS);
+      return -1;
+    }
+    d = realloc (job->disks, (job->ndisks + 1) * sizeof *d);
+    if (!d) {
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    job->disks = d;
+    /* The OS disk goes first whatever its line. */
+    if (os) {
+      memmove (&d[1], &d[0], job->ndisks * sizeof *d);
+      d = &d[0];
+      *os_line = lineno;
+    }
+    else
+      d = &d[job->ndisks];
+    memset (d, 0, sizeof *d);
+    job->ndisks++;
+    d->os = os;
+    d->line = lineno;
+    d->given = strdup (val);
+    d->path = resolve (basedir, val);
+    if (!d->given || !d->path) {
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    for (size_t i = 0; i < job->ndisks; i++)
+      if (&job->disks[i] != d && strcmp (job->disks[i].path, d->path) == 0) {
+        lf_error (EINVAL, "%s:%zu: %s: '%.256s' is already given on line %zu",
+                  name, lineno, key, val, job->disks[i].line);
+        return -1;
+      }
+    return 0;
+  }
+  else if (!strcmp (key, "checksum") || !strcmp (key, "rdp-no-nla")) {
+    if (parse_bool (val, key[0] == 'c' ? &job->checksum : &job->rdp_no_nla) == -1) {
+      lf_error (EINVAL, "%s:%zu: %s: '%.64s' is not yes or no", name, lineno,
+                key, val);
+      return -1;
+    }
+  }
+  else if (!strcmp (key, "rootdelay")) {
+    char *e;
+    long n;
+    if (!strcmp (val, "auto"))
+      job->rootdelay = -1;
+    else {
+      errno = 0;
+      n = strtol (val, &e, 10);
+      if (errno || *e || e == val || n < 0 || n > LF_JOB_MAX_ROOTDELAY ||
+          val[0] == '-' || val[0] == '+') {
+        lf_error (EINVAL, "%s:%zu: rootdelay: '%.64s' is not auto or a number "
+                  "of seconds from 0 to %d", name, lineno, val,
+                  LF_JOB_MAX_ROOTDELAY);
+        return -1;
+      }
+      job->rootdelay = (int) n;
+    }
+  }
+  if ((!strcmp (key, "machine") && !job->machine) ||
+      (!strcmp (key, "source") && !job->source) ||
+      (!strcmp (key, "profile") && !job->profile)) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+struct lf_job *
+lf_job_parse (const char *buf, size_t len, const char *name,
+              const char *basedir)
+{
+  struct lf_job *job = calloc (1, sizeof *job);
+  size_t seen[sizeof keys / sizeof keys[0]] = { 0 };
+  size_t lineno = 0, os_line = 0, off = 0;
+  char line[LF_JOB_MAX_LINE + 1];
+
+  if (!job || !(job->name = strdup (name))) {
+    lf_error (ENOMEM, "out of memory");
+    goto error;
+  }
+  job->rootdelay = -1;
+  if (len > LF_JOB_MAX_SIZE) {
+    lf_error (EFBIG, "%s: %zu bytes: a job file is at most %d bytes", name,
+              len, LF_JOB_MAX_SIZE);
+    goto error;
+  }
+  {
+    const char *nul = memchr (buf, '\0', len);
+    if (nul) {
+      size_t l = 1;
+      for (const char *c = buf; c < nul; c++)
+        l += *c == '\n';
+      lf_error (EINVAL, "%s:%zu: NUL byte: this is not a text file", name, l);
+      goto error;
+    }
+  }
+  sha256_hex (buf, len, job->sha256);
+
+  while (off < len) {
+    const char *nl = memchr (buf + off, '\n', len - off);
+    size_t n = nl ? (size_t) (nl - (buf + off)) : len - off;
+    lineno++;
+    if (n > LF_JOB_MAX_LINE) {
+      lf_error (EINVAL, "%s:%zu: line longer than %d bytes", name, lineno,
+                LF_JOB_MAX_LINE);
+      goto error;
+    }
+    memcpy (line, buf + off, n);
+    line[n] = '\0';
+    if (n > 0 && line[n - 1] == '\r')       /* written on Windows */
+      line[n - 1] = '\0';
+    if (parse_line (job, name, basedir, lineno, line, seen, &os_line) == -1)
+      goto error;
+    off += n + (nl != NULL);
+  }
+
+  /* Required settings, named; the rest have defaults. */
+  if (!job->machine) {
+    lf_error (EINVAL, "%s: machine: missing (e.g. 'machine = web01')", name);
+    goto error;
+  }
+  if (!job->output && !job->in_place) {
+    lf_error (EINVAL, "%s: output: missing (a directory, or 'in-place')", name);
+    goto error;
+  }
+  if (job->ndisks == 0 || !job->disks[0].os) {
+    lf_error (EINVAL, "%s: os-disk: missing (the disk the machine boots "
+              "from)", name);
+    goto error;
+  }
+  if (job->ndisks > 1 && job->disks[1].os) {
+    lf_error (EINVAL, "%s:%zu: os-disk: given again (first on line %zu): a "
+              "machine has one OS disk; the others are 'disk ='", name,
+              LF_MAX (job->disks[0].line, job->disks[1].line),
+              LF_MIN (job->disks[0].line, job->disks[1].line));
+    goto error;
+  }
+  (void) os_line;
+  if (!job->source && !(job->source = strdup ("physical")))
+    goto oom;
+  if (!job->profile && !(job->profile = strdup ("auto")))
+    goto oom;
+  return job;
+
+ oom:
+  lf_error (ENOMEM, "out of memory");
+ error:
+  lf_job_free (job);
+  return NULL;
+}
+
+struct lf_job *
+lf_job_load (const char *path)
+{
+  CLEANUP_CLOSE int fd = -1;
+  CLEANUP_FREE char *buf = NULL;
+  CLEANUP_FREE char *copy = NULL;
+  char dir[PATH_MAX];
+  struct stat st;
+  ssize_t n;
+
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1 || fstat (fd, &st) == -1) {
+    lf_error (errno, "%s: %m", path);
+    return NULL;
+  }
+  if (!S_ISREG (st.st_mode)) {
+    lf_error (EINVAL, "%s: not a regular file", path);
+    return NULL;
+  }
+  if (st.st_size > LF_JOB_MAX_SIZE) {
+    lf_error (EFBIG, "%s: %lld bytes: a job file is at most %d bytes", path,
+              (long long) st.st_size, LF_JOB_MAX_SIZE);
+    return NULL;
+  }
+  buf = malloc (LF_JOB_MAX_SIZE + 1);
+  copy = strdup (path);
+  if (!buf || !copy) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  /* Read to EOF, not st_size: the file may change under us. */
+  size_t len = 0;
+  while ((n = read (fd, buf + len, LF_JOB_MAX_SIZE + 1 - len)) > 0)
+    len += (size_t) n;
+  if (n == -1) {
+    lf_error (errno, "%s: %m", path);
+    return NULL;
+  }
+  if (!realpath (dirname (copy), dir)) {
+    lf_error (errno, "%s: its directory: %m", path);
+    return NULL;
+  }
+  return lf_job_parse (buf, len, path, dir);
+}
+
+bool
+lf_job_looks_like (const char *path)
+{
+  char buf[512];
+  struct stat st;
+  ssize_t n;
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  if (fd == -1)
+    return false;
+  if (fstat (fd, &st) == -1 || !S_ISREG (st.st_mode) ||
+      st.st_size > LF_JOB_MAX_SIZE) {
+    close (fd);
+    return false;
+  }
+  n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  /* The first line that is not blank or a comment starts with a key. */
+  for (char *l = buf; l && *l; ) {
+    char *nl = strchr (l, '\n');
+    char *k = l + strspn (l, " \t");
+    if (*k && *k != '\n' && *k != '#' && *k != '\r') {
+      size_t kl = strcspn (k, " \t=");
+      for (int i = 0; keys[i]; i++)
+        if (strlen (keys[i]) == kl && strncmp (k, keys[i], kl) == 0)
+          return strchr (k, '=') != NULL;
+      return false;
+    }
+    l = nl ? nl + 1 : NULL;
+  }
+  return false;
+}
+
+char *
+lf_job_output_path (const struct lf_job *job, size_t i)
+{
+  char *r = NULL;
+
+  if (job->in_place)
+    r = strdup (job->disks[i].path);
+  else if (i == 0) {
+    if (asprintf (&r, "%s/%s-os.vhd", job->output, job->machine) == -1)
+      r = NULL;
+  }
+  else if (asprintf (&r, "%s/%s-data%zu.vhd", job->output, job->machine, i) == -1)
+    r = NULL;
+  if (!r)
+    lf_error (ENOMEM, "out of memory");
+  return r;
+}
+
+char *
+lf_job_state_path (const struct lf_job *job, const char *jobdir)
+{
+  char *r = NULL;
+  int n = job->in_place
+    ? asprintf (&r, "%s/.landfall-job-%s.json", jobdir, job->machine)
+    : asprintf (&r, "%s/.landfall-job.json", job->output);
+
+  if (n == -1) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  return r;
+}

@@ -1,0 +1,112 @@
+/* landfall supervisor/: the failover job, grouped by source file.
+ *
+ * A job names one machine, its disks, where the result goes and how; the
+ * runner sequences prerequisites, convert, fix, verify and report, keeps a
+ * state file so that a killed run resumes, and writes the report.  The
+ * same code serves `landfall run` and, later, the appliance's PID 1, so
+ * nothing here prints except through the caller's log callbacks and
+ * nothing here exits.
+ */
+#ifndef LF_JOB_H
+#define LF_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+/* job.c
+ *
+ * The job file is key = value text, one setting per line (documented in
+ * `landfall run --help` and README.md).  It is small and typed by hand
+ * or generated; it is still checked as hostile input: every line, value
+ * and count is capped and every error names the file and the line.
+ */
+#define LF_JOB_MAX_SIZE     (64 * 1024)  /* the whole file */
+#define LF_JOB_MAX_LINE     4096         /* bytes in one line (PATH_MAX) */
+#define LF_JOB_MAX_DISKS    64           /* Azure allows 64 data disks */
+#define LF_JOB_MAX_MACHINE  64           /* machine name: it names files */
+#define LF_JOB_MAX_ROOTDELAY 3600        /* seconds */
+
+struct lf_job_disk {
+  char *given;                  /* as written in the job file */
+  char *path;                   /* resolved against the job's directory */
+  bool os;                      /* the OS disk (always disks[0]) */
+  size_t line;                  /* 1-based line in the job file */
+};
+
+struct lf_job {
+  char *name;                   /* the job file's name, for messages */
+  char *machine;
+  char *source;                 /* "physical", "vmware", "hyperv-as-physical" */
+  char *profile;                /* "azure-gen1", "azure-gen2", "auto" */
+  bool in_place;
+  char *output;                 /* resolved directory; NULL when in place */
+  size_t ndisks;
+  struct lf_job_disk *disks;    /* the OS disk first, then data disks in
+                                   the file's order */
+  bool rdp_no_nla;
+  bool checksum;
+  int rootdelay;                /* -1: chosen by the fix */
+  char sha256[65];              /* of the file's bytes: a resumed run must
+                                   run the same job */
+};
+
+/* Parse BUF (LEN bytes, need not be NUL-terminated) named NAME; relative
+ * paths are taken relative to BASEDIR.  NULL with the error recorded as
+ * "NAME:LINE: what".
+ */
+extern struct lf_job *lf_job_parse (const char *buf, size_t len,
+                                    const char *name, const char *basedir);
+/* Read and parse the job file PATH (paths relative to its directory). */
+extern struct lf_job *lf_job_load (const char *path);
+extern void lf_job_free (struct lf_job *job);
+/* Does PATH look like a job file (a small regular file whose first
+ * setting is a known key)?  For `landfall undo`, which takes disks or a
+ * job.  No error is recorded.
+ */
+extern bool lf_job_looks_like (const char *path);
+/* The output file of disk I: OUTPUT/MACHINE-os.vhd, MACHINE-data1.vhd...,
+ * or the source itself in place.  A new string.
+ */
+extern char *lf_job_output_path (const struct lf_job *job, size_t i);
+/* The job's state file: OUTPUT/.landfall-job.json, or in place
+ * .landfall-job-MACHINE.json beside the job file's directory.
+ */
+extern char *lf_job_state_path (const struct lf_job *job, const char *jobdir);
+
+/* run.c */
+
+enum lf_run_result {
+  LF_RUN_OK,                    /* every step done, no warning */
+  LF_RUN_WARNINGS,              /* done, with warnings in the report */
+  LF_RUN_FAILED,                /* a step failed (the report says which) */
+  LF_RUN_INTERRUPTED,           /* SIGINT/SIGTERM: stopped at a safe point,
+                                   resumable by the same command */
+};
+
+struct lf_run_opts {
+  bool progress;                /* progress bars / percentage lines */
+  int log_fd;                   /* step lines and progress (stderr), -1: none */
+  const char *jobdir;           /* the job file's directory */
+  const char *job_path;         /* for the report */
+};
+
+/* Run (or resume) JOB.  *REPORT gets the report (also written to the
+ * output directory once the job got past its prerequisites); it is set
+ * whatever the result, except when -1 is returned for an error outside
+ * the steps (the state file unreadable, out of memory), recorded.
+ */
+extern int lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
+                       enum lf_run_result *result, json_t **report);
+/* Revert the fixes of JOB's output disks (the guest journal), and mark
+ * the fix, verify and report steps pending in its state file.
+ */
+extern int lf_run_undo (const struct lf_job *job, const char *jobdir,
+                        json_t **report);
+/* The one-screen summary of REPORT, for a terminal or a serial console. */
+extern void lf_run_print_summary (const json_t *report, FILE *fp);
+
+#endif /* LF_JOB_H */
