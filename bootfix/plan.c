@@ -163,6 +163,7 @@ resolve (struct lf_plan *p, const char *path, bool follow, struct lf_fs **fs,
     lf_error (EROFS, "%s: the filesystem holding it (%s) is read-only",
               path, (*fs)->name);
     free (*fspath);
+    *fspath = NULL;
     return -1;
   }
   return 0;

@@ -207,8 +207,17 @@ END_TEST
 START_TEST (test_readonly)
 {
   struct lf_fs *ro = lf_fs_open_tree (root, false);
-  ck_assert_ptr_null (ro->ops->write_atomic);
-  ck_assert_ptr_null (ro->ops->remove);
+  struct lf_stat st;
+  /* Every write refused with EROFS, nothing created. */
+  ck_assert_int_eq (ro->ops->write_atomic (ro, "/ro-file", "x", 1, 0644), -1);
+  ck_assert_int_eq (lf_last_errno (), EROFS);
+  ck_assert_int_eq (ro->ops->mkdir (ro, "/ro-dir", 0755), -1);
+  ck_assert_int_eq (ro->ops->symlink (ro, "/x", "/ro-link"), -1);
+  ck_assert_int_eq (ro->ops->remove (ro, "/etc"), -1);
+  ck_assert_int_eq (lf_last_errno (), EROFS);
+  ck_assert_int_eq (ro->ops->lstat (ro, "/ro-file", &st), -1);
+  ck_assert_int_eq (ro->ops->lstat (ro, "/ro-dir", &st), -1);
+  ck_assert_int_eq (ro->ops->lstat (ro, "/etc", &st), 0);
   lf_fs_close (ro);
   ck_assert_ptr_null (lf_fs_open_tree ("/nonexistent/landfall", false));
   ck_assert_ptr_nonnull (strstr (lf_last_error (), "/nonexistent/landfall"));

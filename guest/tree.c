@@ -18,11 +18,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sys/mount.h>
+
 #include "guest.h"
 
 struct tree {
   int rootfd;
   char *root;
+  bool mounted;                 /* ROOT is our kernel mount: unmount it */
 };
 
 static int
@@ -216,6 +219,19 @@ tree_list (struct lf_fs *fs, const char *path, char ***namesp)
   return 0;
 }
 
+/* Like the native backends, a read-only tree has every operation, so a
+ * plan (a dry run, verify's re-plan) can be made against it; the writes
+ * themselves are refused here.
+ */
+static int
+refuse_ro (struct lf_fs *fs, const char *what, const char *path)
+{
+  if (fs->writable)
+    return 0;
+  lf_error (EROFS, "%s: %s %s: opened read-only", fs->name, what, path);
+  return -1;
+}
+
 static int
 tree_write_atomic (struct lf_fs *fs, const char *path, const void *buf,
                    size_t len, uint32_t mode)
@@ -226,6 +242,8 @@ tree_write_atomic (struct lf_fs *fs, const char *path, const void *buf,
   const char *name;
   struct stat old;
   bool have_old;
+  if (refuse_ro (fs, "write", path) == -1)
+    return -1;
 
   dfd = open_parent (fs, path, &name);
   if (dfd == -1)
@@ -281,6 +299,8 @@ tree_mkdir (struct lf_fs *fs, const char *path, uint32_t mode)
 {
   CLEANUP_CLOSE int dfd = -1;
   const char *name;
+  if (refuse_ro (fs, "mkdir", path) == -1)
+    return -1;
 
   dfd = open_parent (fs, path, &name);
   if (dfd == -1)
@@ -298,6 +318,8 @@ tree_rename (struct lf_fs *fs, const char *from, const char *to)
   CLEANUP_CLOSE int fdfd = -1;
   CLEANUP_CLOSE int tdfd = -1;
   const char *fname, *tname;
+  if (refuse_ro (fs, "rename", from) == -1)
+    return -1;
 
   fdfd = open_parent (fs, from, &fname);
   if (fdfd == -1)
@@ -319,6 +341,8 @@ tree_remove (struct lf_fs *fs, const char *path)
   CLEANUP_CLOSE int dfd = -1;
   const char *name;
   struct stat s;
+  if (refuse_ro (fs, "remove", path) == -1)
+    return -1;
 
   dfd = open_parent (fs, path, &name);
   if (dfd == -1)
@@ -337,6 +361,8 @@ tree_symlink (struct lf_fs *fs, const char *target, const char *path)
 {
   CLEANUP_CLOSE int dfd = -1;
   const char *name;
+  if (refuse_ro (fs, "symlink", path) == -1)
+    return -1;
 
   dfd = open_parent (fs, path, &name);
   if (dfd == -1)
@@ -352,6 +378,8 @@ static int
 tree_sync (struct lf_fs *fs)
 {
   struct tree *t = fs->priv;
+  if (!fs->writable)
+    return 0;
   if (syncfs (t->rootfd) == -1) {
     lf_error (errno, "%s: syncfs: %m", fs->name);
     return -1;
@@ -366,6 +394,14 @@ tree_close (struct lf_fs *fs)
   if (t) {
     if (t->rootfd >= 0)
       close (t->rootfd);
+    if (t->mounted) {
+      /* Every write was synced by the caller (sync op); a busy mount is
+       * detached rather than left in the way of the next open.
+       */
+      if (umount2 (t->root, 0) == -1)
+        (void) umount2 (t->root, MNT_DETACH);
+      (void) rmdir (t->root);
+    }
     free (t->root);
     free (t);
   }
@@ -373,13 +409,7 @@ tree_close (struct lf_fs *fs)
   free (fs);
 }
 
-static const struct lf_fs_ops tree_ops_ro = {
-  .name = "tree",
-  .lstat = tree_lstat, .readlink = tree_readlink, .read = tree_read,
-  .list = tree_list, .close = tree_close,
-};
-
-static const struct lf_fs_ops tree_ops_rw = {
+static const struct lf_fs_ops tree_ops = {
   .name = "tree",
   .lstat = tree_lstat, .readlink = tree_readlink, .read = tree_read,
   .list = tree_list, .write_atomic = tree_write_atomic, .mkdir = tree_mkdir,
@@ -401,7 +431,7 @@ lf_fs_open_tree (const char *root, bool writable)
   }
   t->rootfd = -1;
   fs->priv = t;
-  fs->ops = writable ? &tree_ops_rw : &tree_ops_ro;
+  fs->ops = &tree_ops;
   fs->writable = writable;
   t->root = strdup (root);
   if (!t->root || asprintf (&fs->name, "%s (tree)", root) == -1) {
@@ -418,4 +448,64 @@ lf_fs_open_tree (const char *root, bool writable)
  error:
   tree_close (fs);
   return NULL;
+}
+
+/* mkdir -p, for the private mount points. */
+static int
+mkdir_p (const char *path, mode_t mode)
+{
+  char buf[256];
+  if (snprintf (buf, sizeof buf, "%s", path) >= (int) sizeof buf) {
+    lf_error (ENAMETOOLONG, "%s: name too long", path);
+    return -1;
+  }
+  for (char *s = buf + 1; ; s++) {
+    if (*s == '/' || *s == '\0') {
+      char c = *s;
+      *s = '\0';
+      if (mkdir (buf, mode) == -1 && errno != EEXIST) {
+        lf_error (errno, "%s: %m", buf);
+        return -1;
+      }
+      if (!c)
+        return 0;
+      *s = c;
+    }
+  }
+}
+
+struct lf_fs *
+lf_fs_open_kernel (const char *device, const char *fstype, bool writable)
+{
+  static unsigned seq;
+  char dir[128];
+  const char *base = getenv ("LANDFALL_MOUNT_DIR");
+  struct lf_fs *fs;
+
+  snprintf (dir, sizeof dir, "%s/%u-%u", base ? base : "/run/landfall/mnt",
+            (unsigned) getpid (), __atomic_fetch_add (&seq, 1, __ATOMIC_RELAXED));
+  if (mkdir_p (dir, 0700) == -1)
+    return NULL;
+  /* nodev/nosuid/noexec: nothing on a guest filesystem is ever used as a
+   * device or run (DESIGN.md); the fix only reads and writes files.
+   */
+  unsigned long flags = MS_NODEV | MS_NOSUID | MS_NOEXEC |
+    (writable ? 0 : MS_RDONLY);
+  if (mount (device, dir, fstype, flags, NULL) == -1) {
+    lf_error (errno, "%s: mounting it as %s with the kernel: %m", device,
+              fstype);
+    (void) rmdir (dir);
+    return NULL;
+  }
+  fs = lf_fs_open_tree (dir, writable);
+  if (!fs) {
+    (void) umount2 (dir, MNT_DETACH);
+    (void) rmdir (dir);
+    return NULL;
+  }
+  ((struct tree *) fs->priv)->mounted = true;
+  free (fs->name);
+  if (asprintf (&fs->name, "%s (%s, kernel)", device, fstype) == -1)
+    fs->name = NULL;
+  return fs;
 }
