@@ -216,6 +216,13 @@ extern int lf_ntfs_state (struct lf_fs *fs, bool *dirty, bool *hibernated);
  * (openat2 RESOLVE_IN_ROOT): nothing outside ROOT is ever reached.
  */
 extern struct lf_fs *lf_fs_open_tree (const char *root, bool writable);
+/* DEVICE (a block device node) mounted by the kernel as FSTYPE under
+ * $LANDFALL_MOUNT_DIR (default /run/landfall/mnt), then read as a tree;
+ * closing it unmounts it.  The appliance's way to its guests' filesystems,
+ * with the kernel's own drivers (and journal replay).
+ */
+extern struct lf_fs *lf_fs_open_kernel (const char *device,
+                                        const char *fstype, bool writable);
 
 /* guestfs.c: the libguestfs backend, for what no native backend reads
  * (XFS, btrfs, LUKS with a key, LVM volumes that are not linear), on a

@@ -6,12 +6,15 @@
  * root found inspected (inspect-linux.c, inspect-windows.c).  Multi-disk
  * guests work: /boot, /var or D: may live on another disk given together.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "guest.h"
 
@@ -67,6 +70,62 @@ add_fs (struct lf_guest *g, struct lf_blockdev *bd, size_t disk,
   }
   g->nfs++;
   return 0;
+}
+
+/* The kernel driver for a blkid type, or NULL: Debian's kernel has no
+ * ntfs3, so NTFS stays with libntfs-3g.
+ */
+static const char *
+kernel_fstype (const char *type)
+{
+  if (strcmp (type, "ext2") == 0 || strcmp (type, "ext3") == 0 ||
+      strcmp (type, "ext4") == 0)
+    return "ext4";
+  if (strcmp (type, "xfs") == 0 || strcmp (type, "btrfs") == 0 ||
+      strcmp (type, "vfat") == 0)
+    return type;
+  return NULL;
+}
+
+/* The device node of partition PART (0: the whole disk) of DISK, when DISK
+ * is a block device: the child of its sysfs directory whose "partition"
+ * file says PART.  -1 for an image file or no such partition.
+ */
+static int
+partition_node (const char *disk, unsigned part, char *node, size_t n)
+{
+  struct stat st;
+  char dir[128];
+
+  if (stat (disk, &st) == -1 || !S_ISBLK (st.st_mode))
+    return -1;
+  if (part == 0) {
+    snprintf (node, n, "%s", disk);
+    return 0;
+  }
+  snprintf (dir, sizeof dir, "/sys/dev/block/%u:%u", major (st.st_rdev),
+            minor (st.st_rdev));
+  DIR *d = opendir (dir);
+  if (!d)
+    return -1;
+  struct dirent *e;
+  int r = -1;
+  while (r == -1 && (e = readdir (d)) != NULL) {
+    char pf[600], buf[32];
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf (pf, sizeof pf, "%s/%s/partition", dir, e->d_name);
+    FILE *fp = fopen (pf, "r");
+    if (!fp)
+      continue;
+    if (fgets (buf, sizeof buf, fp) && (unsigned) atoi (buf) == part) {
+      if ((size_t) snprintf (node, n, "/dev/%s", e->d_name) < n)
+        r = 0;
+    }
+    fclose (fp);
+  }
+  closedir (d);
+  return r;
 }
 
 struct lf_guest *
@@ -147,13 +206,30 @@ lf_guest_open (const char *const *paths, size_t n, bool writable)
   }
   free (pvs);
 
-  /* Open what the native backends read. */
+  /* Open what the native backends read; in the appliance
+   * (LANDFALL_MOUNT=kernel), what the kernel mounts, mounted by it.
+   */
+  const char *km = getenv ("LANDFALL_MOUNT");
+  bool kernel = km && strcmp (km, "kernel") == 0;
   for (size_t i = 0; i < g->nfs; i++) {
     struct lf_guest_fs *f = &g->fss[i];
     const char *t = f->info.type;
     if (f->error[0] || !*t || strcmp (t, "LVM2_member") == 0 ||
         strcmp (t, "swap") == 0)
       continue;
+    if (kernel && !f->lv[0] && f->disk < g->ndisks) {
+      const char *kt = kernel_fstype (t);
+      char node[256];
+      if (kt && partition_node (paths[f->disk], f->part, node,
+                                sizeof node) == 0) {
+        f->fs = lf_fs_open_kernel (node, kt, writable);
+        if (f->fs)
+          continue;
+        LF_DEBUG (1, "%s: %s; trying the native backend", node,
+                  lf_last_error ());
+      }
+      lf_error_clear ();
+    }
     f->fs = lf_fs_open (f->bd, &f->info, writable);
     if (!f->fs)
       snprintf (f->error, sizeof f->error, "%s", lf_last_error ());
