@@ -28,8 +28,10 @@ endif
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2  # bzip2 has no .pc
-# libguestfs is optional (a workstation backend): compiled in when present.
-ifeq ($(shell pkg-config --exists libguestfs && echo yes),yes)
+# libguestfs is optional (a workstation backend): compiled in when present,
+# unless GUESTFS=no (the appliance: it would pull libvirt and ICU in).
+GUESTFS ?= auto
+ifeq ($(GUESTFS)$(shell pkg-config --exists libguestfs && echo yes),autoyes)
 PKG_CFLAGS += $(shell pkg-config --cflags libguestfs) -DHAVE_LIBGUESTFS
 PKG_LIBS   += $(shell pkg-config --libs libguestfs)
 endif
@@ -60,7 +62,7 @@ FUZZBINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZSRCS))
 HEADERS  := $(foreach d,$(LIBDIRS) supervisor,$(wildcard $(d)/*.h))
 
 .PHONY: all check check-one check-unit check-integration check-fuzz-corpus \
-        demo bench fuzz deps install clean
+        demo bench fuzz deps install clean appliance
 
 all: $(BUILD)/landfall
 
@@ -115,6 +117,12 @@ bench: all
 	tests/bench/bench-convert.sh
 	tests/bench/bench-fix.sh
 
+# The bootable appliance (images/): its own landfall build, without
+# libguestfs, then the kernel, initramfs and fixed VHD in images/out/.
+appliance:
+	$(MAKE) BUILD=build-appliance GUESTFS=no build-appliance/landfall
+	images/mk-appliance.sh build-appliance/landfall images/out
+
 # libFuzzer builds need clang.  The library is compiled once with fuzzer
 # instrumentation (fuzzer-no-link) into build-fuzz/, then each target is
 # linked with libFuzzer's main.  The tree also builds every target as a
@@ -137,4 +145,4 @@ install: all
 	install -D -m 0755 $(BUILD)/landfall $(DESTDIR)$(PREFIX)/bin/landfall
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-appliance images/out

@@ -33,6 +33,8 @@ extern int lf_cmd_undo (int argc, char *argv[]);
 
 /* cmd-run.c */
 extern int lf_cmd_run (int argc, char *argv[]);
+/* pid1.c: the appliance's /init (supervisor/pid1.c says what it does). */
+extern int lf_pid1_main (int argc, char *argv[]);
 extern int lf_cmd_undo_job (const char *path, bool json);
 
 /* cmd-inspect.c */

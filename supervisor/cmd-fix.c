@@ -53,16 +53,11 @@ usage_undo (FILE *fp)
 "       landfall undo [OPTIONS] JOB\n"
 "\n"
 "Revert every change 'landfall fix' made to DISK..., newest first, from the\n"
-"journal on the guest (" LF_LINUX_JOURNAL_DIR " on Linux, " LF_WINDOWS_JOURNAL_DIR " on the
-"
-"Windows volume), then remove the journal and its backups.  A file
-"
-"changed again since landfall wrote it is left alone and reported.  Given a
-"
-"job file (see 'landfall run --help'), revert the fix of the job's output
-"
-"disks; a later 'landfall run JOB' fixes them again.
-"
+"journal on the guest (" LF_LINUX_JOURNAL_DIR " on Linux, " LF_WINDOWS_JOURNAL_DIR " on the\n"
+"Windows volume), then remove the journal and its backups.  A file\n"
+"changed again since landfall wrote it is left alone and reported.  Given a\n"
+"job file (see 'landfall run --help'), revert the fix of the job's output\n"
+"disks; a later 'landfall run JOB' fixes them again.\n"
 "\n"
 "Options:\n"
 "      --json          the report as JSON on stdout\n"

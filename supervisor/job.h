@@ -92,6 +92,8 @@ struct lf_run_opts {
   int log_fd;                   /* step lines and progress (stderr), -1: none */
   const char *jobdir;           /* the job file's directory */
   const char *job_path;         /* for the report */
+  json_t *appliance;            /* the appliance's facts (PID 1), put in the
+                                   report as "appliance"; NULL on the CLI */
 };
 
 /* Run (or resume) JOB.  *REPORT gets the report (also written to the

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "cli.h"
@@ -84,6 +85,9 @@ main (int argc, char *argv[])
   struct sigaction sa = { .sa_handler = on_signal };
   int i;
 
+  /* The appliance's initramfs runs us as /init: PID 1 never returns. */
+  if (getpid () == 1)
+    return lf_pid1_main (argc, argv);
   lf_debug_init ();
   sigemptyset (&sa.sa_mask);
   sigaction (SIGINT, &sa, NULL);

@@ -64,25 +64,14 @@ static const char *const step_names[] = {
 #define NSTEPS 5
 enum { S_PREREQ, S_CONVERT, S_FIX, S_VERIFY, S_REPORT };
 
-/* ===================== MERGE POINT: the Windows fix =====================
- * The Windows fix (bootfix/windows, lf_fix_windows) is wired in on another
- * branch.  At merge time replace the body of fix_windows with
- *     return lf_fix_windows (g, os, p, o);
- * and set LF_RUN_WINDOWS_FIX to 1.  Nothing else here changes: the
- * dispatch (fix_os) and the journal directory are already per OS type.
- */
-#define LF_RUN_WINDOWS_FIX 0
-#define WINDOWS_JOURNAL_DIR "/landfall"
+#define WINDOWS_JOURNAL_DIR LF_WINDOWS_JOURNAL_DIR
 
 static int
 fix_windows (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
              const struct lf_fix_opts *o)
 {
-  (void) g; (void) os; (void) p; (void) o;
-  lf_error (ENOTSUP, "Windows fix not available in this build");
-  return -1;
+  return lf_fix_windows (g, os, p, o);
 }
-/* =================== end of MERGE POINT: the Windows fix ================ */
 
 /* The fix for OS's type into P; *DIR is its guest journal directory. */
 static int
@@ -443,9 +432,6 @@ check_guest (struct run *r)
               name ? ": " : "", name ? name : "");
   }
   if (strcmp (os->type, "windows") == 0) {
-    if (!LF_RUN_WINDOWS_FIX)
-      add_str (r->problems, "the OS is Windows: Windows fix not available in "
-               "this build");
     if (json_is_true (json_object_get (os->facts, "bitlocker")))
       add_str (r->problems, "BitLocker is on: the volume cannot be fixed "
                "offline (suspend or decrypt it on the source first)");
@@ -532,7 +518,17 @@ step_prerequisites (struct run *r)
     s->size = lf_disk_size (d);
     snprintf (s->format, sizeof s->format, "%s%s%s", lf_disk_format (d),
               lf_disk_subformat (d)[0] ? " " : "", lf_disk_subformat (d));
-    if (job->in_place &&
+    /* In place on a block device (the appliance, with the platform's
+     * disks attached): the device is the VHD's data; the platform keeps
+     * the footer outside what the VM sees, so there is nothing to
+     * convert -- only its size must already be a whole MiB.
+     */
+    if (job->in_place && S_ISBLK (st.st_mode) &&
+        strcmp (lf_disk_format (d), "raw") == 0 && s->size % LF_MiB != 0)
+      add_str (r->problems, "%s %s: a block device of %" PRIu64 " bytes, not "
+               "a whole MiB: Azure disks always are; is it the right disk?",
+               rb, jd->path, s->size);
+    if (job->in_place && !S_ISBLK (st.st_mode) &&
         (!S_ISREG (st.st_mode) ||
          !(strcmp (lf_disk_format (d), "raw") == 0 ||
            (strcmp (lf_disk_format (d), "vhd") == 0 &&
@@ -784,7 +780,15 @@ step_convert (struct run *r)
       .os_disk = i == 0, .progress = pr, .uuid = uuid,
       .timestamp = (uint32_t) json_integer_value (json_object_get (ds, "timestamp")),
     };
-    if (job->in_place)
+    if (job->in_place && stat (src, &st) == 0 && S_ISBLK (st.st_mode)) {
+      memset (&res, 0, sizeof res);
+      res.action = "block device: left as it is (the platform holds its "
+        "footer)";
+      res.source_size = res.size = res.file_size = (uint64_t) json_integer_value (
+        json_object_get (ds, "source_size"));
+      rc = 0;
+    }
+    else if (job->in_place)
       rc = lf_convert_in_place (src, &co, &res);
     else {
       remove_stale_temps (out);
@@ -929,6 +933,12 @@ step_verify (struct run *r)
     role (i, rb, sizeof rb);
     if (!out)
       return -1;
+    if (job->in_place && stat (out, &st) == 0 && S_ISBLK (st.st_mode)) {
+      json_object_set_new (ds, "verified", json_pack ("{s:b, s:s}",
+                           "fixed_vhd", 0, "note", "a block device: its VHD "
+                           "footer is the platform's"));
+      continue;
+    }
     if (!(d = lf_disk_open (out, "vhd"))) {
       lf_error_prefix ("verify: %s", rb);
       return -1;
@@ -1107,6 +1117,8 @@ build_report (struct run *r, enum lf_run_result res)
   json_object_set_new (rep, "warnings", warnings);
   json_object_set_new (rep, "errors", json_deep_copy (r->errors));
   json_object_set_new (rep, "timings", timings);
+  if (r->o->appliance)
+    json_object_set_new (rep, "appliance", json_deep_copy (r->o->appliance));
   return rep;
 }
 
