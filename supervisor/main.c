@@ -53,8 +53,8 @@ usage (FILE *fp)
 "  -h, --help      this help; 'landfall COMMAND --help' for a command\n"
 "  -V, --version   print the version\n"
 "\n"
-"Exit status: 0 success, 1 failure, 2 usage error ('landfall run'"
-"also 3: success with warnings, 4: interrupted, resumable).\n");
+"Exit status: 0 success, 1 failure, 2 usage error; 'landfall run' also\n"
+"3 success with warnings, 4 interrupted (resumable).\n");
 }
 
 void
