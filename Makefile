@@ -116,6 +116,7 @@ demo: deps
 bench: all
 	tests/bench/bench-convert.sh
 	tests/bench/bench-fix.sh
+	tests/bench/bench-appliance.sh
 
 # The bootable appliance (images/): its own landfall build, without
 # libguestfs, then the kernel, initramfs and fixed VHD in images/out/.

@@ -48,7 +48,10 @@ mkdir -p "$root"/{dev,proc,sys,run,tmp,etc/landfall,usr/share/landfall,lib/modul
 
 # --- /init and the libraries it links (ldd: resolved on this machine,
 # which is the Debian release the kernel comes from) ---
+# Stripped: the debug information is half the binary, and every byte of
+# the initramfs is decompressed before the first line we print.
 cp "$LANDFALL" "$root/init"
+strip --strip-unneeded "$root/init"
 ldd "$LANDFALL" | awk '/=> \// {print $3} /^\s*\/lib/ {print $1}' | sort -u | while read -r lib; do
     dest=$root$lib
     mkdir -p "$(dirname "$dest")"
@@ -73,7 +76,18 @@ awk '!seen[$0]++' "$work/order" | while read -r ko; do
     cp "$ko" "$root/lib/modules/$KVER/$rel"
     echo "/lib/modules/$KVER/$rel"
 done >"$root/etc/landfall/modules"
-nmods=$(wc -l <"$root/etc/landfall/modules")
+# On demand, per filesystem type: what the base list does not already hold.
+grep -v '^\s*\(#\|$\)' "$here/modules-ondemand.list" | while read -r type m; do
+    modprobe --show-depends -S "$KVER" "$m" 2>/dev/null | awk '$1 == "insmod" {print $2}' |
+        while read -r ko; do
+            rel=${ko#"$MODDIR"/}
+            grep -qxF "/lib/modules/$KVER/$rel" "$root/etc/landfall/modules" && continue
+            mkdir -p "$root/lib/modules/$KVER/$(dirname "$rel")"
+            cp "$ko" "$root/lib/modules/$KVER/$rel"
+            echo "/lib/modules/$KVER/$rel"
+        done >"$root/etc/landfall/modules.$type"
+done
+nmods=$(cat "$root"/etc/landfall/modules* | wc -l)
 [ "$nmods" -gt 10 ] || die "only $nmods modules resolved for $KVER"
 cp "$MODDIR/modules.builtin" "$root/lib/modules/$KVER/" 2>/dev/null || true
 echo "$KVER" >"$root/etc/landfall/kernel"

@@ -176,15 +176,15 @@ read_cmdline (void)
  * hardware that is not there loads and idles, or says ENODEV: both fine.
  */
 static void
-load_modules (void)
+load_modules (const char *list)
 {
-  FILE *fp = fopen ("/etc/landfall/modules", "r");
+  FILE *fp = fopen (list, "r");
   char path[512];
   unsigned ok = 0, failed = 0, idle = 0;
   double t0 = uptime ();
 
   if (!fp) {
-    say ("no /etc/landfall/modules: loading no modules");
+    say ("no %s: loading no modules", list);
     return;
   }
   while (fgets (path, sizeof path, fp)) {
@@ -210,10 +210,14 @@ load_modules (void)
       close (fd);
   }
   fclose (fp);
-  say ("%u modules loaded in %.2f s (%u for absent hardware)%s", ok,
-       uptime () - t0, idle, failed ? "; some failed: see above" : "");
-  json_object_set_new (st.events, "modules_loaded", json_integer (ok));
-  json_object_set_new (st.events, "modules_failed", json_integer (failed));
+  say ("%s: %u modules loaded in %.2f s (%u for absent hardware)%s", list,
+       ok, uptime () - t0, idle, failed ? "; some failed: see above" : "");
+  json_t *m = json_object_get (st.events, "modules");
+  if (!m)
+    json_object_set_new (st.events, "modules", m = json_object ());
+  json_object_set_new (m, list, json_pack ("{s:i, s:i, s:f}", "loaded", ok,
+                                           "failed", failed,
+                                           "seconds", uptime () - t0));
 }
 
 /* Every block device the kernel has, with what blkid finds on it. */
@@ -254,6 +258,27 @@ list_disks (const char *want_label, char *found, size_t n)
   }
   closedir (d);
   return disks;
+}
+
+/* The modules of the filesystem types now on the disks that the base
+ * list left out (/etc/landfall/modules.TYPE).
+ */
+static void
+load_fs_modules (void)
+{
+  json_t *disks = list_disks (NULL, NULL, 0), *dk;
+  size_t i;
+  json_array_foreach (disks, i, dk) {
+    const char *t = json_string_value (json_object_get (dk, "type"));
+    char list[128];
+    if (!t || !*t || strchr (t, '/') || strlen (t) > 32)
+      continue;
+    snprintf (list, sizeof list, "/etc/landfall/modules.%s", t);
+    if (access (list, R_OK) == 0 &&
+        !json_object_get (json_object_get (st.events, "modules"), list))
+      load_modules (list);
+  }
+  json_decref (disks);
 }
 
 /* Wait for the job disk; its device node, or -1. */
@@ -402,7 +427,7 @@ lf_pid1_main (int argc, char *argv[])
   read_cmdline ();
   if (st.debug)
     lf_debug_level = 1;
-  load_modules ();
+  load_modules ("/etc/landfall/modules");
 
   if (find_job_disk (node, sizeof node, type, sizeof type) == -1) {
     snprintf (why, sizeof why, "no job disk (%s) appeared within %d s",
@@ -443,6 +468,8 @@ lf_pid1_main (int argc, char *argv[])
       nanosleep (&ts, NULL);
     }
   }
+
+  load_fs_modules ();
 
   /* The guests' filesystems through the kernel's own drivers. */
   setenv ("LANDFALL_MOUNT", "kernel", 1);
