@@ -27,6 +27,8 @@ static const struct command {
     "make a guest boot and connect on Azure (changes journalled)" },
   { "undo", lf_cmd_undo,
     "revert what 'landfall fix' changed, byte for byte" },
+  { "verify", lf_cmd_verify,
+    "check disks against a target hardware profile (and boot them)" },
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
 
