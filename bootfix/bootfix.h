@@ -231,6 +231,12 @@ extern int lf_fix_windows (struct lf_guest *g, struct lf_os *os,
 extern int lf_fix_windows_boot_drivers (struct lf_guest *g, struct lf_os *os,
                                         struct lf_plan *p,
                                         const struct lf_fix_opts *o);
+/* The guest path of a driver: what its ImagePath IMAGE (may be NULL)
+ * names, else SYSROOT/System32/drivers/FILE (where Windows looks for a
+ * kernel driver with no ImagePath).  NULL if out of memory (recorded).
+ */
+extern char *lf_win_driver_path (const char *sysroot, const char *image,
+                                 const char *file);
 /* windows/san-policy.c: SanPolicy OnlineAll */
 extern int lf_fix_windows_san_policy (struct lf_guest *g, struct lf_os *os,
                                       struct lf_plan *p,

@@ -30,6 +30,8 @@ static const struct command {
     "revert what 'landfall fix' (or a job) changed, byte for byte" },
   { "run", lf_cmd_run,
     "run a failover job: check, convert, fix, verify, report (resumable)" },
+  { "verify", lf_cmd_verify,
+    "check disks against a target hardware profile (and boot them)" },
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
 

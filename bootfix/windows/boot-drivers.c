@@ -61,12 +61,11 @@ const char *const lf_win_storage_classes[4] = {
 };
 static const char *const filter_values[] = { "UpperFilters", "LowerFilters" };
 
-/* The guest path of a driver: what its ImagePath names, else
- * System32\drivers\FILE (where Windows looks for a kernel driver with no
- * ImagePath).  NULL if out of memory.
+/* The guest path of a driver (declared in bootfix.h: verify checks the
+ * same file the fix does).
  */
-static char *
-driver_path (const char *sysroot, const char *image, const char *file)
+char *
+lf_win_driver_path (const char *sysroot, const char *image, const char *file)
 {
   char *path = lf_win_image_path (sysroot, image);
 
@@ -85,7 +84,7 @@ static bool
 files_present (struct lf_plan *p, const char *sysroot, const char *where,
                const struct boot_driver *d, const char *image)
 {
-  CLEANUP_FREE char *path = driver_path (sysroot, image, d->file);
+  CLEANUP_FREE char *path = lf_win_driver_path (sysroot, image, d->file);
   char also[512];
   bool ok = true;
 
@@ -224,7 +223,7 @@ check_filter (struct lf_whive *w, const char *sysroot, const char *cs,
   }
   CLEANUP_FREE char *ip = lf_whive_get_sz (w, key, "ImagePath");
   snprintf (file, sizeof file, "%s.sys", name);
-  CLEANUP_FREE char *path = driver_path (sysroot, ip, file);
+  CLEANUP_FREE char *path = lf_win_driver_path (sysroot, ip, file);
   if (!path)
     return -1;
   if (!lf_plan_exists (w->p, path))

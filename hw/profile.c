@@ -1,0 +1,695 @@
+/* landfall hw/: target hardware profiles, read from JSON files.
+ *
+ * A profile is data so that QA can add a target (a new Azure generation,
+ * an NVMe-only size) without a C change.  The file is untrusted text: it
+ * is size-capped, parsed by jansson with duplicate keys refused, and every
+ * field is checked for type, range and length before use.  Unknown
+ * fields are errors, since a misspelt "max_os_disk_size" silently falling
+ * back to no limit would make verify pass disks Azure refuses.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hw.h"
+
+#ifndef LF_HW_DIR
+#define LF_HW_DIR "/usr/local/share/landfall/hw"
+#endif
+
+/* The parse context: the file name for messages, and a failure flag so
+ * that field readers can be chained and the first error kept.
+ */
+struct ctx {
+  const char *file;
+  bool failed;
+};
+
+static void LF_PRINTF (3, 4)
+fail (struct ctx *c, const char *field, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+
+  if (c->failed)
+    return;
+  c->failed = true;
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  lf_error (EINVAL, "%s: field '%s': %s", c->file, field, msg);
+}
+
+/* Refuse keys of OBJ not in ALLOWED (NULL-terminated). */
+static void
+only_keys (struct ctx *c, json_t *obj, const char *where,
+           const char *const *allowed)
+{
+  const char *key;
+  json_t *v;
+
+  json_object_foreach (obj, key, v) {
+    bool ok = false;
+    for (const char *const *a = allowed; *a; a++)
+      ok |= strcmp (*a, key) == 0;
+    if (!ok) {
+      char f[LF_HW_MAX_STRING + 64];
+      snprintf (f, sizeof f, "%s%s%.*s", where, *where ? "." : "",
+                LF_HW_MAX_STRING, key);
+      fail (c, f, "not a known field (a typo?)");
+      return;
+    }
+  }
+}
+
+static json_t *
+get_object (struct ctx *c, json_t *obj, const char *key, const char *field,
+            bool required)
+{
+  json_t *v = json_object_get (obj, key);
+  if (!v) {
+    if (required)
+      fail (c, field, "missing");
+    return NULL;
+  }
+  if (!json_is_object (v)) {
+    fail (c, field, "expected an object");
+    return NULL;
+  }
+  return v;
+}
+
+/* A printable string without control characters, at most
+ * LF_HW_MAX_STRING bytes: profile strings end up on QEMU's command line
+ * and in reports.
+ */
+static bool
+check_string (struct ctx *c, const char *field, json_t *v, bool allow_empty)
+{
+  const char *s;
+  size_t n;
+
+  if (!json_is_string (v)) {
+    fail (c, field, "expected a string");
+    return false;
+  }
+  s = json_string_value (v);
+  n = json_string_length (v);
+  if (n > LF_HW_MAX_STRING) {
+    fail (c, field, "%zu bytes long (at most %d)", n, LF_HW_MAX_STRING);
+    return false;
+  }
+  if (!allow_empty && n == 0) {
+    fail (c, field, "empty");
+    return false;
+  }
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) {
+      fail (c, field, "control character 0x%02x at byte %zu",
+            (unsigned) (unsigned char) s[i], i);
+      return false;
+    }
+  return true;
+}
+
+static char *
+get_string (struct ctx *c, json_t *obj, const char *key, const char *field,
+            bool required, const char *dflt)
+{
+  json_t *v = json_object_get (obj, key);
+  char *s;
+
+  if (c->failed)
+    return NULL;
+  if (!v) {
+    if (required) {
+      fail (c, field, "missing");
+      return NULL;
+    }
+    v = NULL;
+  }
+  else if (!check_string (c, field, v, true))
+    return NULL;
+  s = strdup (v ? json_string_value (v) : dflt ? dflt : "");
+  if (!s)
+    fail (c, field, "out of memory");
+  return s;
+}
+
+/* A string that must be one of CHOICES. */
+static char *
+get_choice (struct ctx *c, json_t *obj, const char *key, const char *field,
+            const char *const *choices)
+{
+  char *s = get_string (c, obj, key, field, true, NULL);
+  char list[256] = "";
+
+  if (!s)
+    return NULL;
+  for (const char *const *ch = choices; *ch; ch++) {
+    if (strcmp (s, *ch) == 0)
+      return s;
+    snprintf (list + strlen (list), sizeof list - strlen (list), "%s'%s'",
+              *list ? ", " : "", *ch);
+  }
+  fail (c, field, "'%s' is not one of %s", s, list);
+  free (s);
+  return NULL;
+}
+
+static void
+free_list (char **l)
+{
+  if (l)
+    for (char **p = l; *p; p++)
+      free (*p);
+  free (l);
+}
+
+/* A list of non-empty strings; a missing optional list is empty. */
+static char **
+get_list (struct ctx *c, json_t *obj, const char *key, const char *field,
+          bool required, bool nonempty)
+{
+  json_t *v = json_object_get (obj, key), *e;
+  char **l;
+  size_t i;
+
+  if (c->failed)
+    return NULL;
+  if (!v && required) {
+    fail (c, field, "missing");
+    return NULL;
+  }
+  if (v && !json_is_array (v)) {
+    fail (c, field, "expected an array of strings");
+    return NULL;
+  }
+  size_t n = v ? json_array_size (v) : 0;
+  if (n > LF_HW_MAX_LIST) {
+    fail (c, field, "%zu entries (at most %d)", n, LF_HW_MAX_LIST);
+    return NULL;
+  }
+  if (nonempty && n == 0) {
+    fail (c, field, "empty");
+    return NULL;
+  }
+  l = calloc (n + 1, sizeof *l);
+  if (!l) {
+    fail (c, field, "out of memory");
+    return NULL;
+  }
+  json_array_foreach (v, i, e) {
+    char f[128];
+    snprintf (f, sizeof f, "%s[%zu]", field, i);
+    if (!check_string (c, f, e, false) ||
+        !(l[i] = strdup (json_string_value (e)))) {
+      fail (c, f, "out of memory");
+      free_list (l);
+      return NULL;
+    }
+  }
+  return l;
+}
+
+/* A positive integer in [MIN, MAX]. */
+static uint64_t
+get_uint (struct ctx *c, json_t *obj, const char *key, const char *field,
+          uint64_t min, uint64_t max)
+{
+  json_t *v = json_object_get (obj, key);
+  json_int_t n;
+
+  if (c->failed)
+    return 0;
+  if (!v) {
+    fail (c, field, "missing");
+    return 0;
+  }
+  if (!json_is_integer (v)) {
+    fail (c, field, "expected an integer");
+    return 0;
+  }
+  n = json_integer_value (v);
+  if (n < 0 || (uint64_t) n < min || (uint64_t) n > max) {
+    fail (c, field, "%lld is out of range [%llu, %llu]", (long long) n,
+          (unsigned long long) min, (unsigned long long) max);
+    return 0;
+  }
+  return (uint64_t) n;
+}
+
+static bool
+is_name (const char *s)
+{
+  if (!*s || *s == '.')
+    return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+          (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+      return false;
+  return true;
+}
+
+void
+lf_hw_profile_free (struct lf_hw_profile *p)
+{
+  if (!p)
+    return;
+  free (p->name); free (p->file); free (p->description); free (p->firmware);
+  free_list (p->partition_tables); free (p->boot_bus); free (p->container);
+  free_list (p->linux_modules); free (p->serial_console);
+  for (size_t i = 0; i < p->nwin_drivers; i++) {
+    free (p->win_drivers[i].service);
+    free (p->win_drivers[i].file);
+    free_list (p->win_drivers[i].needs);
+  }
+  free (p->win_drivers);
+  free (p->qemu_machine); free (p->qemu_firmware);
+  free_list (p->qemu_ovmf_code); free_list (p->qemu_ovmf_vars);
+  free (p->qemu_disk_bus); free (p->qemu_scsi_controller);
+  free (p->qemu_nic); free (p->qemu_cpu); free (p->qemu_hyperv);
+  free (p);
+}
+
+static const char *const top_keys[] = {
+  "name", "description", "firmware", "partition_tables", "boot_bus",
+  "disk", "linux", "windows", "qemu", NULL };
+static const char *const disk_keys[] = {
+  "container", "size_multiple", "max_os_disk_size", NULL };
+static const char *const linux_keys[] = { "modules", "serial_console", NULL };
+static const char *const windows_keys[] = { "boot_drivers", NULL };
+static const char *const driver_keys[] = { "service", "file", "needs", NULL };
+static const char *const qemu_keys[] = {
+  "machine", "firmware", "ovmf_code", "ovmf_vars", "disk_bus",
+  "scsi_controller", "nic", "cpu", "hyperv", "memory_mib", NULL };
+
+static const char *const firmwares[] = { "bios", "uefi", NULL };
+static const char *const buses[] = { "ide", "scsi", "nvme", NULL };
+static const char *const containers[] = { "vhd-fixed", "any", NULL };
+static const char *const qemu_firmwares[] = { "seabios", "ovmf", NULL };
+static const char *const qemu_buses[] = { "ide", "scsi", NULL };
+static const char *const tables[] = { "dos", "gpt", NULL };
+
+static void
+parse_drivers (struct ctx *c, json_t *win, struct lf_hw_profile *p)
+{
+  json_t *v = json_object_get (win, "boot_drivers"), *e;
+  size_t i;
+
+  if (!v)
+    return;
+  if (!json_is_array (v)) {
+    fail (c, "windows.boot_drivers", "expected an array of objects");
+    return;
+  }
+  if (json_array_size (v) > LF_HW_MAX_LIST) {
+    fail (c, "windows.boot_drivers", "%zu entries (at most %d)",
+          json_array_size (v), LF_HW_MAX_LIST);
+    return;
+  }
+  p->win_drivers = calloc (json_array_size (v) + 1, sizeof *p->win_drivers);
+  if (!p->win_drivers) {
+    fail (c, "windows.boot_drivers", "out of memory");
+    return;
+  }
+  json_array_foreach (v, i, e) {
+    char f[128], ff[160];
+    struct lf_hw_win_driver *d = &p->win_drivers[i];
+    snprintf (f, sizeof f, "windows.boot_drivers[%zu]", i);
+    if (!json_is_object (e)) {
+      fail (c, f, "expected an object");
+      return;
+    }
+    p->nwin_drivers = i + 1;
+    only_keys (c, e, f, driver_keys);
+    snprintf (ff, sizeof ff, "%s.service", f);
+    d->service = get_string (c, e, "service", ff, true, NULL);
+    snprintf (ff, sizeof ff, "%s.file", f);
+    d->file = get_string (c, e, "file", ff, true, NULL);
+    snprintf (ff, sizeof ff, "%s.needs", f);
+    d->needs = get_list (c, e, "needs", ff, false, false);
+    if (c->failed)
+      return;
+    /* Both become registry key and file names: no path separators. */
+    if (!is_name (d->service))
+      fail (c, f, "service '%s' is not a plain name", d->service);
+    else if (!is_name (d->file))
+      fail (c, f, "file '%s' is not a plain file name", d->file);
+    for (char **n = d->needs; !c->failed && *n; n++)
+      if (!is_name (*n))
+        fail (c, f, "needs '%s' is not a plain file name", *n);
+  }
+}
+
+struct lf_hw_profile *
+lf_hw_profile_parse (const char *buf, size_t len, const char *file)
+{
+  struct ctx c = { .file = file, .failed = false };
+  struct lf_hw_profile *p = NULL;
+  json_error_t jerr;
+  json_t *root = NULL, *o;
+  char base[LF_HW_MAX_STRING + 1];
+  const char *slash = strrchr (file, '/');
+
+  if (len > LF_HW_PROFILE_MAX_SIZE) {
+    lf_error (EFBIG, "%s: %zu bytes (a profile is at most %d)", file, len,
+              LF_HW_PROFILE_MAX_SIZE);
+    return NULL;
+  }
+  /* JSON_REJECT_DUPLICATES: two "firmware" keys must not let the second
+   * quietly win.
+   */
+  root = json_loadb (buf, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!root) {
+    lf_error (EINVAL, "%s: line %d, column %d: %s", file, jerr.line,
+              jerr.column, jerr.text);
+    return NULL;
+  }
+  if (!json_is_object (root)) {
+    lf_error (EINVAL, "%s: expected a JSON object", file);
+    goto error;
+  }
+  p = calloc (1, sizeof *p);
+  if (!p || !(p->file = strdup (file))) {
+    lf_error (ENOMEM, "out of memory");
+    goto error;
+  }
+  only_keys (&c, root, "", top_keys);
+  p->name = get_string (&c, root, "name", "name", true, NULL);
+  if (p->name) {
+    snprintf (base, sizeof base, "%s", slash ? slash + 1 : file);
+    size_t bl = strlen (base);
+    if (bl > 5 && strcmp (base + bl - 5, ".json") == 0)
+      base[bl - 5] = '\0';
+    if (!is_name (p->name))
+      fail (&c, "name", "'%s' is not a plain name ([A-Za-z0-9._-])", p->name);
+    else if (strcmp (p->name, base) != 0)
+      fail (&c, "name", "'%s' differs from the file's name '%s'", p->name,
+            base);
+  }
+  p->description = get_string (&c, root, "description", "description", false,
+                               "");
+  p->firmware = get_choice (&c, root, "firmware", "firmware", firmwares);
+  p->partition_tables = get_list (&c, root, "partition_tables",
+                                  "partition_tables", true, true);
+  for (char **t = p->partition_tables; !c.failed && t && *t; t++) {
+    bool ok = false;
+    for (const char *const *k = tables; *k; k++)
+      ok |= strcmp (*t, *k) == 0;
+    if (!ok)
+      fail (&c, "partition_tables", "'%s' is not 'dos' or 'gpt'", *t);
+  }
+  p->boot_bus = get_choice (&c, root, "boot_bus", "boot_bus", buses);
+
+  o = get_object (&c, root, "disk", "disk", true);
+  if (o) {
+    only_keys (&c, o, "disk", disk_keys);
+    p->container = get_choice (&c, o, "container", "disk.container",
+                               containers);
+    p->size_multiple = get_uint (&c, o, "size_multiple", "disk.size_multiple",
+                                 512, LF_GiB);
+    if (!c.failed && (p->size_multiple & (p->size_multiple - 1)) != 0)
+      fail (&c, "disk.size_multiple", "%llu is not a power of 2",
+            (unsigned long long) p->size_multiple);
+    p->max_os_disk_size = get_uint (&c, o, "max_os_disk_size",
+                                    "disk.max_os_disk_size", LF_MiB,
+                                    UINT64_C (1) << 60);
+  }
+
+  o = get_object (&c, root, "linux", "linux", true);
+  if (o) {
+    only_keys (&c, o, "linux", linux_keys);
+    p->linux_modules = get_list (&c, o, "modules", "linux.modules", true,
+                                 false);
+    for (char **m = p->linux_modules; !c.failed && m && *m; m++)
+      if (!is_name (*m))
+        fail (&c, "linux.modules", "'%s' is not a module name", *m);
+    p->serial_console = get_string (&c, o, "serial_console",
+                                    "linux.serial_console", false, "");
+  }
+
+  o = get_object (&c, root, "windows", "windows", true);
+  if (o) {
+    only_keys (&c, o, "windows", windows_keys);
+    if (!c.failed)
+      parse_drivers (&c, o, p);
+  }
+
+  o = get_object (&c, root, "qemu", "qemu", true);
+  if (o) {
+    only_keys (&c, o, "qemu", qemu_keys);
+    p->qemu_machine = get_string (&c, o, "machine", "qemu.machine", true,
+                                  NULL);
+    p->qemu_firmware = get_choice (&c, o, "firmware", "qemu.firmware",
+                                   qemu_firmwares);
+    p->qemu_ovmf_code = get_list (&c, o, "ovmf_code", "qemu.ovmf_code",
+                                  false, false);
+    p->qemu_ovmf_vars = get_list (&c, o, "ovmf_vars", "qemu.ovmf_vars",
+                                  false, false);
+    p->qemu_disk_bus = get_choice (&c, o, "disk_bus", "qemu.disk_bus",
+                                   qemu_buses);
+    p->qemu_scsi_controller = get_string (&c, o, "scsi_controller",
+                                          "qemu.scsi_controller", false,
+                                          "virtio-scsi-pci");
+    p->qemu_nic = get_string (&c, o, "nic", "qemu.nic", true, NULL);
+    p->qemu_cpu = get_string (&c, o, "cpu", "qemu.cpu", false, "qemu64");
+    p->qemu_hyperv = get_string (&c, o, "hyperv", "qemu.hyperv", false, "");
+    p->qemu_memory_mib = (unsigned) get_uint (&c, o, "memory_mib",
+                                              "qemu.memory_mib", 128, 65536);
+    if (!c.failed && strcmp (p->qemu_firmware, "ovmf") == 0 &&
+        (!p->qemu_ovmf_code[0] || !p->qemu_ovmf_vars[0]))
+      fail (&c, "qemu.ovmf_code", "firmware 'ovmf' needs ovmf_code and "
+            "ovmf_vars paths");
+    /* These become comma-separated QEMU option values: a comma or '='
+     * would smuggle in options of its own.
+     */
+    const char *plain[] = { p->qemu_machine, p->qemu_scsi_controller,
+                            p->qemu_nic, p->qemu_cpu };
+    const char *pname[] = { "qemu.machine", "qemu.scsi_controller",
+                            "qemu.nic", "qemu.cpu" };
+    for (size_t i = 0; !c.failed && i < 4; i++)
+      if (strpbrk (plain[i], ",= "))
+        fail (&c, pname[i], "'%s' may not hold ',', '=' or spaces",
+              plain[i]);
+    for (size_t i = 0; !c.failed && i < 2; i++)
+      for (char **f = i ? p->qemu_ovmf_vars : p->qemu_ovmf_code; *f; f++)
+        if ((*f)[0] != '/' || strchr (*f, ','))
+          fail (&c, i ? "qemu.ovmf_vars" : "qemu.ovmf_code",
+                "'%s' is not an absolute path without ','", *f);
+    if (!c.failed && strpbrk (p->qemu_hyperv, " "))
+      fail (&c, "qemu.hyperv", "may not hold spaces");
+  }
+  if (c.failed)
+    goto error;
+  json_decref (root);
+  return p;
+
+ error:
+  json_decref (root);
+  lf_hw_profile_free (p);
+  return NULL;
+}
+
+static json_t *
+list_json (char **l)
+{
+  json_t *a = json_array ();
+  for (char **p = l; p && *p; p++)
+    json_array_append_new (a, json_string (*p));
+  return a;
+}
+
+json_t *
+lf_hw_profile_json (const struct lf_hw_profile *p)
+{
+  json_t *drv = json_array ();
+  for (size_t i = 0; i < p->nwin_drivers; i++)
+    json_array_append_new (drv, json_pack ("{s:s, s:s, s:o}",
+                           "service", p->win_drivers[i].service,
+                           "file", p->win_drivers[i].file,
+                           "needs", list_json (p->win_drivers[i].needs)));
+  return json_pack ("{s:s, s:s, s:s, s:s, s:o, s:s, "
+                    "s:{s:s, s:I, s:I}, s:{s:o, s:s}, s:{s:o}, "
+                    "s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}}",
+                    "name", p->name, "file", p->file,
+                    "description", p->description,
+                    "firmware", p->firmware,
+                    "partition_tables", list_json (p->partition_tables),
+                    "boot_bus", p->boot_bus,
+                    "disk", "container", p->container,
+                    "size_multiple", (json_int_t) p->size_multiple,
+                    "max_os_disk_size", (json_int_t) p->max_os_disk_size,
+                    "linux", "modules", list_json (p->linux_modules),
+                    "serial_console", p->serial_console,
+                    "windows", "boot_drivers", drv,
+                    "qemu", "machine", p->qemu_machine,
+                    "firmware", p->qemu_firmware,
+                    "disk_bus", p->qemu_disk_bus,
+                    "scsi_controller", p->qemu_scsi_controller,
+                    "nic", p->qemu_nic, "cpu", p->qemu_cpu,
+                    "hyperv", p->qemu_hyperv,
+                    "memory_mib", (int) p->qemu_memory_mib);
+}
+
+static bool
+is_dir (const char *path)
+{
+  struct stat st;
+  return stat (path, &st) == 0 && S_ISDIR (st.st_mode);
+}
+
+const char *
+lf_hw_dir (void)
+{
+  static char found[PATH_MAX];
+  const char *env = getenv ("LANDFALL_HW_DIR");
+  char exe[PATH_MAX];
+  ssize_t n;
+
+  if (env && *env) {
+    if (!is_dir (env)) {
+      lf_error (ENOENT, "LANDFALL_HW_DIR=%s: not a directory", env);
+      return NULL;
+    }
+    return env;
+  }
+  /* Relative to the binary, so that both build/landfall in a source tree
+   * and an installed PREFIX/bin/landfall find their own profiles, not
+   * another installation's.
+   */
+  n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    char *slash = strrchr (exe, '/');
+    if (slash) {
+      *slash = '\0';
+      static const char *const rel[] = { "../share/landfall/hw", "../hw" };
+      for (size_t i = 0; i < 2; i++) {
+        /* exe is shorter than found, so only the tail can be cut, and a
+         * cut path is not used.
+         */
+        size_t el = strlen (exe), rl = strlen (rel[i]);
+        if (el + 1 + rl >= sizeof found)
+          continue;
+        memcpy (found, exe, el);
+        found[el] = '/';
+        memcpy (found + el + 1, rel[i], rl + 1);
+        if (is_dir (found))
+          return found;
+      }
+    }
+  }
+  if (is_dir (LF_HW_DIR))
+    return LF_HW_DIR;
+  lf_error (ENOENT, "no hardware profile directory: set LANDFALL_HW_DIR, or "
+            "install the profiles in %s", LF_HW_DIR);
+  return NULL;
+}
+
+static int
+cmp_names (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+char **
+lf_hw_profile_names (const char *dir)
+{
+  DIR *d;
+  struct dirent *de;
+  char **names = NULL;
+  size_t n = 0;
+
+  if (!dir && !(dir = lf_hw_dir ()))
+    return NULL;
+  if (!(d = opendir (dir))) {
+    lf_error (errno, "%s: %m", dir);
+    return NULL;
+  }
+  if (!(names = calloc (LF_HW_MAX_PROFILES + 1, sizeof *names)))
+    goto oom;
+  while ((de = readdir (d)) != NULL) {
+    size_t l = strlen (de->d_name);
+    if (l <= 5 || strcmp (de->d_name + l - 5, ".json") != 0 ||
+        de->d_name[0] == '.')
+      continue;
+    if (n == LF_HW_MAX_PROFILES) {
+      lf_error (E2BIG, "%s: more than %d profiles", dir, LF_HW_MAX_PROFILES);
+      closedir (d);
+      free_list (names);
+      return NULL;
+    }
+    if (!(names[n] = strndup (de->d_name, l - 5)))
+      goto oom;
+    n++;
+  }
+  closedir (d);
+  qsort (names, n, sizeof *names, cmp_names);
+  return names;
+ oom:
+  closedir (d);
+  free_list (names);
+  lf_error (ENOMEM, "out of memory");
+  return NULL;
+}
+
+struct lf_hw_profile *
+lf_hw_profile_load (const char *dir, const char *name)
+{
+  CLEANUP_FREE char *path = NULL;
+  CLEANUP_FREE char *buf = NULL;
+  CLEANUP_CLOSE int fd = -1;
+  struct stat st;
+
+  if (!dir && !(dir = lf_hw_dir ()))
+    return NULL;
+  if (!is_name (name)) {
+    lf_error (EINVAL, "profile '%s': a profile is named, not a path "
+              "([A-Za-z0-9._-])", name);
+    return NULL;
+  }
+  if (asprintf (&path, "%s/%s.json", dir, name) == -1) {
+    path = NULL;
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd == -1) {
+    int e = errno;
+    char **names = lf_hw_profile_names (dir);
+    char list[512] = "";
+    for (char **p = names; p && *p; p++)
+      snprintf (list + strlen (list), sizeof list - strlen (list), "%s%s",
+                *list ? ", " : "", *p);
+    free_list (names);
+    lf_error (e, "profile '%s': %s: %s (profiles in %s: %s)", name, path,
+              strerror (e), dir, *list ? list : "none");
+    return NULL;
+  }
+  if (fstat (fd, &st) == -1) {
+    lf_error (errno, "%s: %m", path);
+    return NULL;
+  }
+  if (!S_ISREG (st.st_mode) || st.st_size > LF_HW_PROFILE_MAX_SIZE) {
+    lf_error (EFBIG, "%s: not a regular file of at most %d bytes", path,
+              LF_HW_PROFILE_MAX_SIZE);
+    return NULL;
+  }
+  if (!(buf = malloc ((size_t) st.st_size + 1))) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  if (lf_pread_all (fd, buf, (size_t) st.st_size, 0) == -1) {
+    lf_error_prefix ("%s", path);
+    return NULL;
+  }
+  return lf_hw_profile_parse (buf, (size_t) st.st_size, path);
+}

@@ -1,0 +1,196 @@
+/* landfall: hw/ unit tests.  The profiles shipped in hw/ must load; each
+ * error path of the parser builds a bad profile in memory and checks the
+ * message names the file and the field; the host probe reads a fake
+ * sysfs tree.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "hw.h"
+
+static const char good[] =
+  "{ \"name\": \"t\", \"firmware\": \"bios\", \"partition_tables\": [\"dos\"],"
+  "  \"boot_bus\": \"ide\","
+  "  \"disk\": { \"container\": \"vhd-fixed\", \"size_multiple\": 1048576,"
+  "            \"max_os_disk_size\": 2199023255552 },"
+  "  \"linux\": { \"modules\": [\"hv_vmbus\"], \"serial_console\": \"ttyS0\" },"
+  "  \"windows\": { \"boot_drivers\": [ { \"service\": \"storflt\","
+  "                 \"file\": \"vmstorfl.sys\", \"needs\": [\"x.sys\"] } ] },"
+  "  \"qemu\": { \"machine\": \"pc\", \"firmware\": \"seabios\","
+  "             \"disk_bus\": \"ide\", \"nic\": \"e1000\", \"memory_mib\": 512 } }";
+
+/* GOOD with FROM replaced by TO, parsed as "dir/t.json". */
+static struct lf_hw_profile *
+parse_edit (const char *from, const char *to)
+{
+  char buf[4096];
+  const char *at = strstr (good, from);
+  ck_assert_msg (at != NULL, "%s not in the sample", from);
+  snprintf (buf, sizeof buf, "%.*s%s%s", (int) (at - good), good, to,
+            at + strlen (from));
+  return lf_hw_profile_parse (buf, strlen (buf), "dir/t.json");
+}
+
+static void
+expect_error (const char *from, const char *to, const char *msg)
+{
+  struct lf_hw_profile *p = parse_edit (from, to);
+  ck_assert_msg (p == NULL, "'%s' -> '%s' was accepted", from, to);
+  ck_assert_msg (strstr (lf_last_error (), msg) != NULL,
+                 "'%s' -> '%s': got '%s', expected '%s'", from, to,
+                 lf_last_error (), msg);
+  ck_assert_msg (strncmp (lf_last_error (), "dir/t.json", 10) == 0,
+                 "message does not name the file: %s", lf_last_error ());
+}
+
+START_TEST (test_good)
+{
+  struct lf_hw_profile *p = parse_edit ("\"t\"", "\"t\"");
+  ck_assert_msg (p != NULL, "%s", lf_last_error ());
+  ck_assert_str_eq (p->firmware, "bios");
+  ck_assert_uint_eq (p->max_os_disk_size, UINT64_C (2199023255552));
+  ck_assert_uint_eq (p->nwin_drivers, 1);
+  ck_assert_str_eq (p->win_drivers[0].needs[0], "x.sys");
+  ck_assert_str_eq (p->qemu_cpu, "qemu64");       /* default */
+  ck_assert_ptr_null (p->qemu_ovmf_code[0]);
+  json_t *j = lf_hw_profile_json (p);
+  ck_assert_ptr_nonnull (j);
+  json_decref (j);
+  lf_hw_profile_free (p);
+}
+END_TEST
+
+START_TEST (test_errors)
+{
+  expect_error ("{ \"name\"", "[", "line 1");
+  expect_error ("\"name\": \"t\"", "\"name\": \"u\"", "field 'name': 'u' differs");
+  expect_error ("\"name\": \"t\"", "\"name\": 5", "field 'name': expected a string");
+  expect_error ("\"name\": \"t\",", "", "field 'name': missing");
+  expect_error ("\"bios\"", "\"coreboot\"", "field 'firmware': 'coreboot' is not one of");
+  expect_error ("[\"dos\"]", "[]", "field 'partition_tables': empty");
+  expect_error ("[\"dos\"]", "[\"apm\"]", "is not 'dos' or 'gpt'");
+  expect_error ("1048576,", "1000000,", "field 'disk.size_multiple': 1000000 is not a power of 2");
+  expect_error ("2199023255552", "-1", "field 'disk.max_os_disk_size': -1 is out of range");
+  expect_error ("2199023255552", "\"2T\"", "field 'disk.max_os_disk_size': expected an integer");
+  expect_error ("\"ttyS0\" }", "\"ttyS0\", \"modprobe\": 1 }", "field 'linux.modprobe': not a known field");
+  expect_error ("[\"hv_vmbus\"]", "[\"../x\"]", "is not a module name");
+  expect_error ("\"vmstorfl.sys\"", "\"..\\\\x.sys\"", "not a plain file name");
+  expect_error ("\"e1000\"", "\"e1000,romfile=/etc/shadow\"", "field 'qemu.nic'");
+  expect_error ("\"seabios\"", "\"ovmf\"", "field 'qemu.ovmf_code'");
+  expect_error ("\"ttyS0\"", "\"tty\\u0001\"", "control character");
+  expect_error ("\"firmware\": \"bios\",",
+                "\"firmware\": \"bios\", \"firmware\": \"uefi\",", "duplicate");
+  expect_error ("512 }", "512, \"extra\": [] }", "field 'qemu.extra'");
+  expect_error ("{ \"service\": \"storflt\",", "5, { \"service\": \"storflt\",",
+                "windows.boot_drivers[0]': expected an object");
+}
+END_TEST
+
+START_TEST (test_too_big)
+{
+  size_t n = LF_HW_PROFILE_MAX_SIZE + 1;
+  char *buf = malloc (n);
+  ck_assert_ptr_nonnull (buf);
+  memset (buf, ' ', n);
+  ck_assert_ptr_null (lf_hw_profile_parse (buf, n, "big.json"));
+  ck_assert_int_eq (lf_last_errno (), EFBIG);
+  free (buf);
+}
+END_TEST
+
+/* The shipped profiles, from the source tree (tests run at the top). */
+START_TEST (test_shipped)
+{
+  char **names = lf_hw_profile_names ("hw");
+  ck_assert_msg (names != NULL, "%s", lf_last_error ());
+  size_t n = 0;
+  for (char **x = names; *x; x++, n++) {
+    struct lf_hw_profile *p = lf_hw_profile_load ("hw", *x);
+    ck_assert_msg (p != NULL, "%s", lf_last_error ());
+    lf_hw_profile_free (p);
+    free (*x);
+  }
+  free (names);
+  ck_assert_uint_ge (n, 2);
+  struct lf_hw_profile *g2 = lf_hw_profile_load ("hw", "azure-gen2");
+  ck_assert_ptr_nonnull (g2);
+  ck_assert_str_eq (g2->firmware, "uefi");
+  ck_assert_uint_eq (g2->max_os_disk_size, 4 * LF_TiB);
+  ck_assert_str_eq (g2->qemu_disk_bus, "scsi");
+  lf_hw_profile_free (g2);
+  ck_assert_ptr_null (lf_hw_profile_load ("hw", "azure-gen9"));
+  ck_assert_msg (strstr (lf_last_error (), "azure-gen1, azure-gen2") != NULL,
+                 "%s", lf_last_error ());
+  ck_assert_ptr_null (lf_hw_profile_load ("hw", "../etc/passwd"));
+}
+END_TEST
+
+static void
+put (const char *root, const char *rel, const char *text)
+{
+  char path[512], cmd[600];
+  snprintf (path, sizeof path, "%s/%s", root, rel);
+  snprintf (cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
+  ck_assert_int_eq (system (cmd), 0);
+  FILE *fp = fopen (path, "w");
+  ck_assert_ptr_nonnull (fp);
+  fputs (text, fp);
+  fclose (fp);
+}
+
+START_TEST (test_probe)
+{
+  char root[] = "/tmp/landfall-test-hw-XXXXXX", cmd[100];
+  ck_assert_ptr_nonnull (mkdtemp (root));
+  put (root, "sys/class/dmi/id/sys_vendor", "Microsoft Corporation\n");
+  put (root, "sys/class/dmi/id/product_name", "Virtual Machine\n");
+  put (root, "sys/class/dmi/id/chassis_asset_tag",
+       "7783-7084-3265-9085-8269-3286-77\n");
+  put (root, "sys/bus/vmbus/devices/dev1/class_id",
+       "{ba6163d9-04a1-4d29-b605-72e2ffb1dc7f}\n");
+  put (root, "proc/cpuinfo", "processor : 0\nflags : fpu sse hypervisor\n");
+  json_t *j = lf_hw_probe (root);
+  ck_assert_str_eq (json_string_value (json_object_get (j, "platform")), "azure");
+  ck_assert (json_is_true (json_object_get (json_object_get (j, "vmbus"), "present")));
+  ck_assert_uint_eq (json_array_size (json_object_get (json_object_get (j, "vmbus"), "devices")), 1);
+  ck_assert (json_is_true (json_object_get (j, "cpu_hypervisor_flag")));
+  json_decref (j);
+  /* Hyper-V without Azure's asset tag; then nothing at all. */
+  put (root, "sys/class/dmi/id/chassis_asset_tag", "None\n");
+  j = lf_hw_probe (root);
+  ck_assert_str_eq (json_string_value (json_object_get (j, "platform")), "hyper-v");
+  json_decref (j);
+  snprintf (cmd, sizeof cmd, "rm -rf '%s'", root);
+  ck_assert_int_eq (system (cmd), 0);
+  j = lf_hw_probe ("/nonexistent-landfall");
+  ck_assert_str_eq (json_string_value (json_object_get (j, "platform")), "unknown");
+  json_decref (j);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("hw");
+  TCase *tc = tcase_create ("core");
+  SRunner *sr;
+  int failed;
+
+  tcase_add_test (tc, test_good);
+  tcase_add_test (tc, test_errors);
+  tcase_add_test (tc, test_too_big);
+  tcase_add_test (tc, test_shipped);
+  tcase_add_test (tc, test_probe);
+  suite_add_tcase (s, tc);
+  sr = srunner_create (s);
+  srunner_run_all (sr, CK_NORMAL);
+  failed = srunner_ntests_failed (sr);
+  srunner_free (sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,863 @@
+/* landfall verify: the static checks of a machine's disks against a
+ * target hardware profile (hw/).
+ *
+ * Each check reads what inspection found (os->facts) or the guest itself,
+ * read-only, through the same parsers the fix uses (initramfs/,
+ * modules.dep, fstab, the hives), so that verify and fix cannot disagree
+ * on what a file means.  A check is one JSON object: an id, what it
+ * looked at, a status (pass, fail, unknown when it could not tell, note
+ * for accepted-with-a-remark), the reason and, when not a pass, what to do.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "guest.h"
+#include "bootfix.h"
+#include "bootcfg.h"
+#include "hw.h"
+#include "cli.h"
+
+#define GPT_ESP       "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
+#define GPT_BIOS_BOOT "21686148-6449-6e6f-744e-656564454649"
+#define INITRAMFS_READ_MAX (512 * LF_MiB)
+#define MODULES_TEXT_MAX   (64 * LF_MiB)
+#define SAN_ONLINE_ALL 1
+
+void LF_PRINTF (6, 7)
+lf_verify_add (json_t *checks, const char *id, const char *subject,
+               const char *status, const char *hint, const char *fmt, ...)
+{
+  char reason[2048];
+  va_list ap;
+
+  va_start (ap, fmt);
+  vsnprintf (reason, sizeof reason, fmt, ap);
+  va_end (ap);
+  json_array_append_new (checks, json_pack ("{s:s, s:s, s:s, s:s, s:s?}",
+                                            "check", id, "subject", subject,
+                                            "status", status,
+                                            "reason", reason,
+                                            "what_to_do", hint));
+}
+#define ADD lf_verify_add
+
+/* ---- Container and disk --------------------------------------------- */
+
+static void
+check_container (struct lf_guest *g, size_t i, bool os_disk,
+                 const struct lf_hw_profile *p, json_t *c)
+{
+  const char *path = lf_disk_path (g->disks[i]);
+  const char *fmt = lf_disk_format (g->disks[i]);
+  const char *sub = lf_disk_subformat (g->disks[i]);
+  uint64_t size = lf_disk_size (g->disks[i]);
+  bool raw = strcmp (fmt, "raw") == 0;
+  char hs[32], hm[32];
+
+  if (strcmp (p->container, "any") == 0)
+    ADD (c, "container", path, "pass", NULL, "%s: any container (profile)",
+         fmt);
+  else if (strcmp (fmt, "vhd") == 0 && strcmp (sub, "fixed") == 0)
+    /* lf_disk_open refused a footer with a bad cookie, checksum or a
+     * size beyond the file, so an open fixed VHD has a valid footer.
+     */
+    ADD (c, "container", path, "pass", NULL,
+         "fixed VHD, footer valid (cookie, checksum, size within the file)");
+  else if (raw)
+    ADD (c, "container", path, "note",
+         "landfall convert --in-place DISK (appends the footer, no copy)",
+         "raw image: the bytes are what Azure boots, but upload needs a "
+         "fixed VHD footer");
+  else
+    ADD (c, "container", path, "fail",
+         "landfall convert DISK -o DISK.vhd",
+         "%s%s%s: Azure accepts only a fixed VHD", fmt, *sub ? " " : "", sub);
+
+  if (size % p->size_multiple == 0)
+    ADD (c, "disk-size-multiple", path, "pass", NULL,
+         "%" PRIu64 " bytes is a whole multiple of %" PRIu64, size,
+         p->size_multiple);
+  else
+    ADD (c, "disk-size-multiple", path, raw ? "note" : "fail",
+         "landfall convert (or convert --in-place) rounds the size up",
+         "%" PRIu64 " bytes is not a multiple of %" PRIu64 " (%s)%s", size,
+         p->size_multiple, lf_human_size (size, hs, sizeof hs),
+         raw ? ": convert rounds it up" : ": Azure refuses the upload");
+  if (os_disk) {
+    lf_human_size (p->max_os_disk_size, hm, sizeof hm);
+    if (size <= p->max_os_disk_size)
+      ADD (c, "os-disk-size", path, "pass", NULL, "%s, at most %s",
+           lf_human_size (size, hs, sizeof hs), hm);
+    else
+      ADD (c, "os-disk-size", path, "fail",
+           "shrink the OS disk's partitions below the limit, or choose a "
+           "profile that allows it (azure-gen2: 4 TiB)",
+           "%s is more than %s, the OS disk limit of %s",
+           lf_human_size (size, hs, sizeof hs), hm, p->name);
+  }
+}
+
+/* ---- Partition table and boot code ---------------------------------- */
+
+static bool
+profile_has_table (const struct lf_hw_profile *p, const char *t)
+{
+  for (char **x = p->partition_tables; *x; x++)
+    if (strcmp (*x, t) == 0)
+      return true;
+  return false;
+}
+
+static void
+check_uefi_loader (struct lf_guest *g, size_t d, const struct lf_partition *esp,
+                   const char *path, json_t *c)
+{
+  static const char loader[] = "/EFI/BOOT/BOOTX64.EFI";
+  struct lf_guest_fs *f = NULL;
+  struct lf_stat st;
+
+  for (size_t i = 0; i < g->nfs; i++)
+    if (g->fss[i].disk == d && g->fss[i].part == esp->number)
+      f = &g->fss[i];
+  if (f && f->fs) {
+    if (f->fs->ops->lstat (f->fs, loader, &st) == 0 && S_ISREG (st.mode))
+      ADD (c, "boot-code", path, "pass", NULL,
+           "EFI system partition %u holds the fallback loader "
+           "\\EFI\\BOOT\\BOOTX64.EFI", esp->number);
+    else {
+      lf_error_clear ();
+      ADD (c, "boot-code", path, "fail",
+           "landfall fix installs the fallback loader from the guest's own "
+           "boot loader",
+           "EFI system partition %u has no \\EFI\\BOOT\\BOOTX64.EFI: Azure's "
+           "UEFI keeps no boot entries of the source, so only the fallback "
+           "loader boots", esp->number);
+    }
+    return;
+  }
+  /* Honest rather than hopeful: without a FAT reader we cannot see the
+   * loader, and a pass here would be a guess.
+   */
+  ADD (c, "boot-code", path, "unknown",
+       "run on a workstation with libguestfs (--guestfs=always), or look "
+       "with mtools: mdir -i DISK@@OFFSET ::/EFI/BOOT",
+       "EFI system partition %u is %s, which no backend here reads: "
+       "\\EFI\\BOOT\\BOOTX64.EFI could not be looked for", esp->number,
+       f && *f->info.type ? f->info.type : "not opened");
+}
+
+static void
+check_boot (struct lf_guest *g, size_t d, const struct lf_hw_profile *p,
+            json_t *c)
+{
+  const struct lf_partition_table *t = &g->tables[d];
+  const char *path = lf_disk_path (g->disks[d]);
+  const struct lf_partition *esp = NULL, *biosboot = NULL;
+  const char *want = p->partition_tables[0];
+
+  for (size_t i = 0; i < t->n; i++) {
+    if (strcasecmp (t->parts[i].type, GPT_ESP) == 0 ||
+        strcasecmp (t->parts[i].type, "0xef") == 0)
+      esp = esp ? esp : &t->parts[i];
+    if (strcasecmp (t->parts[i].type, GPT_BIOS_BOOT) == 0)
+      biosboot = &t->parts[i];
+  }
+  if (!*t->type)
+    ADD (c, "partition-table", path, "fail",
+         "a boot disk needs a partition table: rebuild the source disk",
+         "no partition table (a bare filesystem does not boot)");
+  else if (profile_has_table (p, t->type))
+    ADD (c, "partition-table", path, "pass", NULL, "%s%s, as %s needs",
+         strcmp (t->type, "dos") == 0 ? "MBR (dos)" : "GPT",
+         t->hybrid ? " (hybrid)" : "", p->name);
+  else
+    ADD (c, "partition-table", path, "fail",
+         strcmp (p->firmware, "uefi") == 0
+         ? "verify against azure-gen1 (BIOS) instead, or convert the disk to "
+           "GPT with an EFI system partition (e.g. with the guest's own tools "
+           "before migration)"
+         : "verify against azure-gen2 (UEFI) instead, or rebuild the disk "
+           "as MBR before migration",
+         "%s partition table, but %s (%s) needs %s", t->type, p->name,
+         p->firmware, want);
+
+  if (strcmp (p->firmware, "bios") == 0) {
+    uint8_t mbr[440];
+    bool code = lf_bd_pread (g->disk_bds[d], mbr, sizeof mbr, 0) == 0 &&
+      !lf_is_zero (mbr, sizeof mbr);
+    lf_error_clear ();
+    if (strcmp (t->type, "gpt") == 0 && !biosboot)
+      ADD (c, "boot-code", path, "fail",
+           "verify against azure-gen2 (UEFI); BIOS needs an MBR disk or a "
+           "BIOS boot partition",
+           "GPT disk without a BIOS boot partition%s: BIOS firmware cannot "
+           "boot it", esp ? " (it has an EFI system partition: a UEFI disk)"
+           : "");
+    else if (code)
+      ADD (c, "boot-code", path, "pass", NULL,
+           "MBR boot code present (first 440 bytes not empty)");
+    else
+      ADD (c, "boot-code", path, "fail",
+           "install a boot loader in the MBR on the source (grub-install, "
+           "or bootsect /nt60 on Windows)",
+           "the MBR's boot code area is empty: BIOS firmware finds nothing "
+           "to run%s", esp ? " (it has an EFI system partition: a UEFI disk)"
+           : "");
+  }
+  else {
+    if (!esp)
+      ADD (c, "boot-code", path, "fail",
+           "verify against azure-gen1 (BIOS) instead, or add an EFI system "
+           "partition and a UEFI boot loader on the source",
+           "no EFI system partition: UEFI firmware has nothing to boot");
+    else
+      check_uefi_loader (g, d, esp, path, c);
+  }
+}
+
+/* ---- Linux ---------------------------------------------------------- */
+
+/* The default entry of grub.cfg: kernel path and command line (new
+ * strings).  "set default" other than 0 or a variable is reported; the
+ * first entry is what a fresh Azure VM boots unless grubenv says more.
+ * Returns false if there is no linux line.
+ */
+static bool
+grub_default (const char *text, char **kernel, char **args, char **note)
+{
+  const char *p = text;
+  *kernel = *args = *note = NULL;
+
+  while (p && *p) {
+    const char *eol = strchr (p, '\n');
+    size_t n = eol ? (size_t) (eol - p) : strlen (p);
+    const char *q = p;
+    while (q < p + n && (*q == ' ' || *q == '\t'))
+      q++;
+    if (strncmp (q, "set default=", 12) == 0 && !*note) {
+      const char *v = q + 12;
+      size_t vl = (size_t) (p + n - v);
+      if (vl && *v == '"' && v[vl - 1] == '"' && vl >= 2)
+        v++, vl -= 2;
+      if (!(vl == 1 && *v == '0') && !(vl && *v == '$') &&
+          asprintf (note, "grub.cfg sets default=%.*s: the first entry was "
+                    "checked", (int) (vl > 64 ? 64 : vl), v) == -1)
+        *note = NULL;
+    }
+    static const char *const cmds[] = { "linux", "linux16", "linuxefi" };
+    for (size_t i = 0; i < 3; i++) {
+      size_t cl = strlen (cmds[i]);
+      if (strncmp (q, cmds[i], cl) == 0 && (q[cl] == ' ' || q[cl] == '\t')) {
+        const char *k = q + cl;
+        while (*k == ' ' || *k == '\t')
+          k++;
+        size_t kl = strcspn (k, " \t\n");
+        const char *a = k + kl;
+        while (*a == ' ' || *a == '\t')
+          a++;
+        *kernel = strndup (k, kl);
+        *args = strndup (a, (size_t) (p + n - a));
+        return *kernel && *args;
+      }
+    }
+    p = eol ? eol + 1 : NULL;
+  }
+  return false;
+}
+
+/* The value of argument KEY= in ARGS (the last one, as the kernel takes
+ * it), as a new string, or NULL.
+ */
+static char *
+cmdline_get (const char *args, const char *key)
+{
+  size_t kl = strlen (key);
+  char *val = NULL;
+
+  for (const char *p = args; *p; ) {
+    while (*p == ' ' || *p == '\t')
+      p++;
+    size_t n = strcspn (p, " \t");
+    if (n > kl && strncmp (p, key, kl) == 0 && p[kl] == '=') {
+      free (val);
+      val = strndup (p + kl + 1, n - kl - 1);
+    }
+    p += n;
+  }
+  return val;
+}
+
+static bool
+cmdline_has_console (const char *args, const char *tty)
+{
+  size_t tl = strlen (tty);
+  for (const char *p = args; *p; ) {
+    while (*p == ' ' || *p == '\t')
+      p++;
+    size_t n = strcspn (p, " \t");
+    if (n >= 8 + tl && strncmp (p, "console=", 8) == 0 &&
+        strncmp (p + 8, tty, tl) == 0 && (n == 8 + tl || p[8 + tl] == ','))
+      return true;
+    p += n;
+  }
+  return false;
+}
+
+static const char *
+base_name (const char *p)
+{
+  const char *s = strrchr (p, '/');
+  return s ? s + 1 : p;
+}
+
+/* Is FILE (relative to the module directory DIR of the image) there,
+ * under any compression?  modules.dep names the file as it is, but an
+ * image may recompress; accept any suffix the kernel loads.
+ */
+static bool
+image_has_module (struct lf_initramfs *img, const char *dir, const char *rel)
+{
+  static const char *const exts[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
+  const char *ko = strstr (rel, ".ko");
+  char path[4200];
+
+  if (!ko)
+    return false;
+  for (size_t i = 0; i < 4; i++) {
+    snprintf (path, sizeof path, "%s/%.*s%s", dir, (int) (ko - rel), rel,
+              exts[i]);
+    const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
+    if (e && S_ISREG (e->mode))
+      return true;
+  }
+  lf_error_clear ();
+  return false;
+}
+
+static char *
+image_text (struct lf_initramfs *img, const char *path, size_t *len)
+{
+  const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
+  if (!e || !S_ISREG (e->mode)) {
+    lf_error_clear ();
+    return NULL;
+  }
+  *len = e->size;
+  char *s = malloc (e->size + 1);
+  if (s) {
+    if (e->size)
+      memcpy (s, e->data, e->size);
+    s[e->size] = '\0';
+  }
+  return s;
+}
+
+/* Append S to the growing list *L ("a, b"). */
+static void
+list_add (char **l, const char *s)
+{
+  char *n = NULL;
+  if (asprintf (&n, "%s%s%s", *l ? *l : "", *l ? ", " : "", s) == -1)
+    return;
+  free (*l);
+  *l = n;
+}
+
+static void
+check_initramfs (struct lf_os *os, const char *kver, const char *ird,
+                 const struct lf_hw_profile *p, json_t *c)
+{
+  CLEANUP_FREE char *buf = NULL;
+  CLEANUP_FREE char *deptext = NULL;
+  CLEANUP_FREE char *builtin = NULL;
+  CLEANUP_FREE char *gbuiltin = NULL;
+  CLEANUP_FREE char *missing = NULL;
+  CLEANUP_FREE char *unresolved = NULL;
+  CLEANUP_FREE char *found = NULL;
+  size_t len, deplen = 0, blen = 0, gblen = 0;
+  struct lf_initramfs *img = NULL;
+  struct lf_moddep dep = { 0 };
+  bool have_dep = false;
+  char dir[512], path[600];
+  const char *hint = "landfall fix adds the Hyper-V modules and their "
+    "dependencies to every initramfs";
+
+  if (!p->linux_modules[0]) {
+    ADD (c, "linux-initramfs-modules", ird, "pass", NULL,
+         "the profile needs no modules");
+    return;
+  }
+  if (lf_guest_read (&os->mounts, ird, INITRAMFS_READ_MAX, &buf, &len) == -1 ||
+      !(img = lf_initramfs_parse (buf, len, ird))) {
+    ADD (c, "linux-initramfs-modules", ird, "fail",
+         "rebuild the initramfs on the source, then run landfall fix",
+         "cannot read the default kernel's initramfs: %s", lf_last_error ());
+    lf_error_clear ();
+    return;
+  }
+  snprintf (dir, sizeof dir, "lib/modules/%s", kver);
+  snprintf (path, sizeof path, "%s/modules.dep", dir);
+  deptext = image_text (img, path, &deplen);
+  if (deptext) {
+    if (lf_moddep_parse (deptext, deplen, path, &dep) == 0)
+      have_dep = true;
+    else {
+      ADD (c, "linux-initramfs-modules", ird, "fail", hint,
+           "the initramfs's modules.dep is damaged: %s", lf_last_error ());
+      lf_error_clear ();
+      lf_initramfs_free (img);
+      return;
+    }
+  }
+  snprintf (path, sizeof path, "%s/modules.builtin", dir);
+  builtin = image_text (img, path, &blen);
+  snprintf (path, sizeof path, "/lib/modules/%s/modules.builtin", kver);
+  if (lf_guest_read (&os->mounts, path, MODULES_TEXT_MAX, &gbuiltin,
+                     &gblen) == -1) {
+    gbuiltin = NULL;
+    lf_error_clear ();
+  }
+
+  for (char **m = p->linux_modules; *m; m++) {
+    if ((builtin && lf_modules_builtin_has (builtin, blen, *m)) ||
+        (gbuiltin && lf_modules_builtin_has (gbuiltin, gblen, *m))) {
+      char s[300];
+      snprintf (s, sizeof s, "%s (built in)", *m);
+      list_add (&found, s);
+      continue;
+    }
+    const struct lf_moddep_entry *e = have_dep ? lf_moddep_find (&dep, *m)
+      : NULL;
+    if (!e || !image_has_module (img, dir, e->path)) {
+      list_add (&missing, *m);
+      continue;
+    }
+    /* The dependency closure, each module's file in the image: the kernel
+     * loads none of them if one is absent.  Depth-first over indexes,
+     * each visited once (modules.dep may list cycles).
+     */
+    CLEANUP_FREE bool *seen = calloc (dep.n, sizeof *seen);
+    CLEANUP_FREE size_t *stack = calloc (dep.n + 1, sizeof *stack);
+    size_t sp = 0, ndeps = 0;
+    bool ok = true;
+    if (!seen || !stack)
+      continue;
+    stack[sp++] = (size_t) (e - dep.e);
+    seen[e - dep.e] = true;
+    while (sp) {
+      const struct lf_moddep_entry *x = &dep.e[stack[--sp]];
+      if (x != e && !image_has_module (img, dir, x->path)) {
+        char s[600];
+        snprintf (s, sizeof s, "%s needs %s (%s), not in the image", *m,
+                  x->name, x->path);
+        list_add (&unresolved, s);
+        ok = false;
+      }
+      for (size_t k = 0; k < x->ndeps; k++)
+        if (!seen[x->deps[k]]) {
+          seen[x->deps[k]] = true;
+          stack[sp++] = x->deps[k];
+          ndeps++;
+        }
+    }
+    if (ok) {
+      char s[300];
+      snprintf (s, sizeof s, "%s (+%zu dependencies)", *m, ndeps);
+      list_add (&found, s);
+    }
+  }
+  if (!have_dep && missing)
+    list_add (&missing, "(the image has no modules.dep)");
+  if (missing || unresolved)
+    ADD (c, "linux-initramfs-modules", ird, "fail", hint,
+         "kernel %s: %s%s%s%s%s", kver,
+         missing ? "missing from the initramfs: " : "", missing ? missing : "",
+         missing && unresolved ? "; " : "",
+         unresolved ? "unresolved dependencies: " : "",
+         unresolved ? unresolved : "");
+  else
+    ADD (c, "linux-initramfs-modules", ird, "pass", NULL,
+         "kernel %s: %s, dependency closure inside the image", kver, found);
+  if (have_dep)
+    lf_moddep_free (&dep);
+  lf_initramfs_free (img);
+}
+
+static bool
+virtual_fstype (const char *t)
+{
+  static const char *const v[] = { "proc", "sysfs", "tmpfs", "devpts",
+    "none", "devtmpfs", "securityfs", "cgroup", "cgroup2", "debugfs",
+    "efivarfs", "hugetlbfs", "mqueue", "bpf", "binfmt_misc", NULL };
+  for (const char *const *x = v; *x; x++)
+    if (strcmp (t, *x) == 0)
+      return true;
+  return strncmp (t, "nfs", 3) == 0 || strcmp (t, "cifs") == 0 ||
+    strcmp (t, "smb3") == 0;
+}
+
+static void
+check_fstab (struct lf_os *os, const char *subject, json_t *c)
+{
+  json_t *fstab = json_object_get (os->facts, "fstab"), *e;
+  const char *err = json_string_value (json_object_get (os->facts,
+                                                        "fstab_error"));
+  CLEANUP_FREE char *bad = NULL;
+  size_t i, good = 0, skipped = 0;
+
+  if (err) {
+    ADD (c, "linux-fstab", subject, "fail", "repair /etc/fstab on the source",
+         "/etc/fstab: %s", err);
+    return;
+  }
+  json_array_foreach (fstab, i, e) {
+    const char *spec = json_string_value (json_object_get (e, "spec")) ?: "";
+    const char *mp = json_string_value (json_object_get (e, "mountpoint")) ?: "";
+    const char *type = json_string_value (json_object_get (e, "type")) ?: "";
+    const char *opts = json_string_value (json_object_get (e, "options")) ?: "";
+    const char *by = json_string_value (json_object_get (e, "resolved_by"));
+    bool nofail = json_is_true (json_object_get (e, "nofail")) ||
+      strstr (opts, "noauto");
+    json_t *to = json_object_get (e, "resolves_to");
+    char s[700];
+
+    if (json_object_get (e, "error")) {
+      snprintf (s, sizeof s, "line %d: %s",
+                (int) json_integer_value (json_object_get (e, "line")),
+                json_string_value (json_object_get (e, "error")));
+      list_add (&bad, s);
+      continue;
+    }
+    /* What cannot stop a boot is not a failure: network and virtual
+     * filesystems, and entries the boot does not wait for.
+     */
+    if ((virtual_fstype (type) && strcmp (type, "swap") != 0) || nofail) {
+      skipped++;
+      continue;
+    }
+    if (lf_fstab_spec_is_device_name (spec)) {
+      snprintf (s, sizeof s, "%s on %s is named by device name (names "
+                "change on Azure: the OS disk is not always sda, and a "
+                "resource disk is added)", spec, mp);
+      list_add (&bad, s);
+    }
+    else if (!to || json_is_null (to)) {
+      snprintf (s, sizeof s, "%s on %s resolves to no filesystem on the "
+                "disks given%s%s%s", spec, mp, by ? " (by " : "",
+                by ? by : "", by ? ")" : "");
+      list_add (&bad, s);
+    }
+    else
+      good++;
+  }
+  if (bad)
+    ADD (c, "linux-fstab", subject, "fail",
+         "landfall fix names filesystems by UUID and adds nofail to data "
+         "disks; give every disk of the machine",
+         "/etc/fstab: %s", bad);
+  else
+    ADD (c, "linux-fstab", subject, "pass", NULL,
+         "/etc/fstab: %zu entries resolve by UUID or LABEL to filesystems "
+         "present (%zu skipped: virtual, network, nofail or noauto)", good,
+         skipped);
+}
+
+static void
+check_linux (struct lf_guest *g, struct lf_os *os,
+             const struct lf_hw_profile *p, json_t *c)
+{
+  const char *subject = json_string_value (json_object_get (os->facts, "root"))
+    ?: lf_guest_fs_device (g, &g->fss[os->root]);
+  json_t *bl, *k, *kernel = NULL;
+  size_t i;
+  const char *cfg = NULL;
+  CLEANUP_FREE char *text = NULL;
+  CLEANUP_FREE char *kpath = NULL;
+  CLEANUP_FREE char *args = NULL;
+  CLEANUP_FREE char *note = NULL;
+  size_t len;
+  bool have_entry = false;
+
+  json_array_foreach (json_object_get (os->facts, "bootloaders"), i, bl)
+    if (strcmp (json_string_value (json_object_get (bl, "type")) ?: "",
+                "grub2") == 0 && !cfg)
+      cfg = json_string_value (json_object_get (bl, "config"));
+  if (cfg && lf_guest_read (&os->mounts, cfg, BOOTCFG_MAX_SIZE, &text,
+                            &len) == 0)
+    have_entry = grub_default (text, &kpath, &args, &note);
+  lf_error_clear ();
+
+  /* The default kernel: the one the default entry names, else the
+   * newest the inspection found (kernels are listed newest first).
+   */
+  json_array_foreach (json_object_get (os->facts, "kernels"), i, k) {
+    const char *kp = json_string_value (json_object_get (k, "path")) ?: "";
+    if (have_entry && strcmp (base_name (kp), base_name (kpath)) == 0)
+      kernel = k;
+  }
+  if (!kernel)
+    kernel = json_array_get (json_object_get (os->facts, "kernels"), 0);
+
+  if (!kernel)
+    ADD (c, "linux-initramfs-modules", subject, "fail",
+         "install a kernel on the source", "no kernel found in /boot");
+  else {
+    const char *kver = json_string_value (json_object_get (kernel, "version"));
+    const char *ird = json_string_value (json_object_get (kernel, "initramfs"));
+    if (!ird)
+      ADD (c, "linux-initramfs-modules", subject, "fail",
+           "build an initramfs for the kernel on the source, then run "
+           "landfall fix", "kernel %s has no initramfs", kver ?: "?");
+    else
+      check_initramfs (os, kver ?: "", ird, p, c);
+  }
+
+  if (!have_entry) {
+    const char *why = cfg ? "no linux line in the grub configuration"
+      : "no grub2 configuration (other boot loaders are not read by verify)";
+    ADD (c, "linux-root", subject, "unknown",
+         "check the boot loader's kernel command line by hand", "%s", why);
+    ADD (c, "linux-serial-console", subject, "unknown",
+         "check the boot loader's kernel command line by hand", "%s", why);
+  }
+  else {
+    CLEANUP_FREE char *root = cmdline_get (args, "root");
+    struct lf_guest_fs *f;
+    if (note)
+      ADD (c, "linux-default-entry", cfg, "note", NULL, "%s", note);
+    if (!root)
+      ADD (c, "linux-root", cfg, "fail",
+           "landfall fix sets root=UUID= on the kernel command line",
+           "the default entry's command line has no root=");
+    else if (lf_fstab_spec_is_device_name (root))
+      ADD (c, "linux-root", cfg, "fail",
+           "landfall fix sets root=UUID= on the kernel command line",
+           "root=%s is a device name: names change on Azure", root);
+    else if (!(f = lf_linux_spec_fs (g, os, root, "/")))
+      ADD (c, "linux-root", cfg, "fail",
+           "give every disk of the machine, or correct root= on the source",
+           "root=%s resolves to no filesystem on the disks given", root);
+    else
+      ADD (c, "linux-root", cfg, "pass", NULL, "root=%s is %s (%s)", root,
+           lf_guest_fs_device (g, f), f->info.type);
+    if (!*p->serial_console)
+      ;
+    else if (cmdline_has_console (args, p->serial_console))
+      ADD (c, "linux-serial-console", cfg, "pass", NULL,
+           "console=%s on the default entry's command line",
+           p->serial_console);
+    else
+      ADD (c, "linux-serial-console", cfg, "fail",
+           "landfall fix adds console=ttyS0,115200n8 (Azure's serial "
+           "console and boot diagnostics read it)",
+           "no console=%s on the default entry's command line: Azure's "
+           "serial console and boot diagnostics show nothing",
+           p->serial_console);
+  }
+
+  check_fstab (os, subject, c);
+
+  /* The primary NIC: the first configured interface other than lo. */
+  json_t *net = json_object_get (os->facts, "network"), *n, *primary = NULL;
+  json_array_foreach (net, i, n) {
+    const char *ifc = json_string_value (json_object_get (n, "interface"));
+    if (!primary && (!ifc || strcmp (ifc, "lo") != 0))
+      primary = n;
+  }
+  if (!primary)
+    ADD (c, "linux-network-dhcp", subject, "unknown",
+         "make sure the guest configures its NIC by DHCP (landfall fix "
+         "writes the config for the stack it finds)",
+         "no network configuration found (ifupdown, netplan, "
+         "NetworkManager, ifcfg, systemd-networkd)");
+  else {
+    const char *ifc = json_string_value (json_object_get (primary, "interface"))
+      ?: "?";
+    const char *mode = json_string_value (json_object_get (primary, "mode"))
+      ?: "unknown";
+    const char *file = json_string_value (json_object_get (primary, "file"))
+      ?: "?";
+    if (strcmp (mode, "dhcp") == 0)
+      ADD (c, "linux-network-dhcp", file, "pass", NULL,
+           "primary NIC %s on DHCP (%s)", ifc,
+           json_string_value (json_object_get (primary, "stack")));
+    else
+      ADD (c, "linux-network-dhcp", file,
+           strcmp (mode, "static") == 0 ? "fail" : "unknown",
+           "landfall fix puts the primary NIC (as eth0) on DHCP; Azure "
+           "assigns the address",
+           "primary NIC %s is %s, not DHCP: on Azure it gets no address",
+           ifc, mode);
+  }
+}
+
+/* ---- Windows -------------------------------------------------------- */
+
+static void
+check_windows (struct lf_guest *g, struct lf_os *os,
+               const struct lf_hw_profile *p, json_t *c)
+{
+  const char *cs = json_string_value (json_object_get (os->facts,
+                                                       "current_control_set"));
+  const char *sysroot = json_string_value (json_object_get (os->facts,
+                                                            "systemroot"));
+  const char *hive = json_string_value (json_object_get (
+      json_object_get (os->facts, "system_hive"), "path"));
+  const char *subject = lf_guest_fs_device (g, &g->fss[os->root]);
+  json_t *set;
+  struct lf_hive *hv = NULL;
+  CLEANUP_FREE char *bad = NULL;
+  CLEANUP_FREE char *good = NULL;
+  const char *hint = "landfall fix sets the drivers boot start; a missing "
+    "driver file needs driver injection (not done by landfall)";
+
+  if (!cs || !sysroot || !hive) {
+    ADD (c, "windows-boot-drivers", subject, "fail",
+         "check the SYSTEM hive on the source",
+         "no current control set or SYSTEM hive found");
+    return;
+  }
+  set = json_object_get (json_object_get (os->facts, "control_sets"), cs);
+  if (!(hv = lf_hive_open (&os->mounts, hive, false))) {
+    ADD (c, "windows-boot-drivers", hive, "fail",
+         "check the SYSTEM hive on the source", "%s", lf_last_error ());
+    lf_error_clear ();
+  }
+  for (size_t i = 0; hv && i < p->nwin_drivers; i++) {
+    const struct lf_hw_win_driver *d = &p->win_drivers[i];
+    char key[512], s[1024];
+    uint32_t start;
+    snprintf (key, sizeof key, "%s\\Services\\%s", cs, d->service);
+    uint64_t node = lf_hive_node (hv, key);
+    lf_error_clear ();
+    if (!node) {
+      snprintf (s, sizeof s, "%s: no service key", d->service);
+      list_add (&bad, s);
+      continue;
+    }
+    CLEANUP_FREE char *ip = lf_hive_get_string (hv, node, "ImagePath");
+    CLEANUP_FREE char *file = lf_win_driver_path (sysroot, ip, d->file);
+    lf_error_clear ();
+    bool has_start = lf_hive_get_dword (hv, node, "Start", &start) == 0;
+    lf_error_clear ();
+    if (!has_start || start != 0) {
+      if (has_start)
+        snprintf (s, sizeof s, "%s: Start=%u, not 0 (boot)", d->service,
+                  (unsigned) start);
+      else
+        snprintf (s, sizeof s, "%s: no Start value", d->service);
+      list_add (&bad, s);
+    }
+    if (!file || !lf_guest_exists (&os->mounts, file)) {
+      snprintf (s, sizeof s, "%s: driver file %s missing", d->service,
+                file ? file : d->file);
+      list_add (&bad, s);
+    }
+    for (char **n = d->needs; *n; n++) {
+      char np[512];
+      snprintf (np, sizeof np, "%s/System32/drivers/%s", sysroot, *n);
+      if (!lf_guest_exists (&os->mounts, np)) {
+        snprintf (s, sizeof s, "%s: needs %s, missing", d->service, np);
+        list_add (&bad, s);
+      }
+    }
+    lf_error_clear ();
+    if (has_start && start == 0)
+      list_add (&good, d->service);
+  }
+  if (hv) {
+    if (bad)
+      ADD (c, "windows-boot-drivers", hive, "fail", hint,
+           "%s: %s (Windows stops with INACCESSIBLE_BOOT_DEVICE, 0x7B)", cs,
+           bad);
+    else
+      ADD (c, "windows-boot-drivers", hive, "pass", NULL,
+           "%s: %s boot start with their files present", cs,
+           good ? good : "(none required)");
+    lf_hive_close (hv);
+  }
+
+  json_t *san = json_object_get (set, "san_policy");
+  if (json_is_integer (san) && json_integer_value (san) == SAN_ONLINE_ALL)
+    ADD (c, "windows-san-policy", hive, "pass", NULL,
+         "%s: SAN policy OnlineAll (1)", cs);
+  else if (json_is_integer (san))
+    ADD (c, "windows-san-policy", hive, "fail",
+         "landfall fix sets SanPolicy=1 (OnlineAll)",
+         "%s: SAN policy %lld, not OnlineAll: Azure data disks come up "
+         "offline", cs, (long long) json_integer_value (san));
+  else
+    ADD (c, "windows-san-policy", hive, "fail",
+         "landfall fix sets SanPolicy=1 (OnlineAll)",
+         "%s: no SAN policy set (Windows Server's default, OfflineShared, "
+         "keeps Azure data disks offline)", cs);
+
+  json_t *nics = json_object_get (set, "nics"), *nic;
+  size_t i, ndhcp = 0;
+  CLEANUP_FREE char *statics = NULL;
+  json_array_foreach (nics, i, nic) {
+    json_t *addrs = json_object_get (nic, "IPAddress");
+    if (json_is_false (json_object_get (nic, "dhcp")) &&
+        json_array_size (addrs) > 0) {
+      char s[300];
+      snprintf (s, sizeof s, "%s (%s)",
+                json_string_value (json_object_get (nic, "interface")) ?: "?",
+                json_string_value (json_array_get (addrs, 0)) ?: "?");
+      list_add (&statics, s);
+    }
+    else if (json_is_true (json_object_get (nic, "dhcp")))
+      ndhcp++;
+  }
+  if (statics)
+    ADD (c, "windows-network-dhcp", hive, "fail",
+         "landfall fix sets every interface to DHCP (old addresses go to "
+         "the report)",
+         "%s: static addresses on %s: on Azure they get no traffic", cs,
+         statics);
+  else if (ndhcp)
+    ADD (c, "windows-network-dhcp", hive, "pass", NULL,
+         "%s: %zu interfaces on DHCP, none static", cs, ndhcp);
+  else
+    ADD (c, "windows-network-dhcp", hive, "unknown",
+         "make sure Windows configures its NIC by DHCP",
+         "%s: no configured interface found", cs);
+}
+
+/* ---- All of it ------------------------------------------------------ */
+
+json_t *
+lf_verify_static (struct lf_guest *g, const struct lf_hw_profile *p)
+{
+  json_t *c = json_array ();
+  size_t osdisk = 0;
+
+  for (size_t i = 0; i < g->nos; i++)
+    if (g->fss[g->oses[i].root].disk < g->ndisks) {
+      osdisk = g->fss[g->oses[i].root].disk;
+      break;
+    }
+  for (size_t d = 0; d < g->ndisks; d++)
+    check_container (g, d, d == osdisk, p, c);
+  check_boot (g, osdisk, p, c);
+
+  if (g->nos == 0)
+    ADD (c, "operating-system", lf_disk_path (g->disks[osdisk]), "fail",
+         "give every disk of the machine; an encrypted or unreadable root "
+         "cannot be verified",
+         "no operating system found on the disks given");
+  for (size_t i = 0; i < g->nos; i++) {
+    struct lf_os *os = &g->oses[i];
+    if (strcmp (os->type, "linux") == 0)
+      check_linux (g, os, p, c);
+    else if (strcmp (os->type, "windows") == 0)
+      check_windows (g, os, p, c);
+  }
+  return c;
+}
