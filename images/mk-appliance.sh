@@ -61,8 +61,9 @@ done
 interp=$(readelf -l "$LANDFALL" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
 mkdir -p "$root$(dirname "$interp")"
 cp -L "$interp" "$root$interp"
-# Debian's usrmerge: /lib is /usr/lib on the target of those paths too.
-[ -d "$top/hw" ] && cp -r "$top/hw" "$root/usr/share/landfall/hw"
+# The target hardware profiles (PID 1 points LANDFALL_HW_DIR here).
+mkdir -p "$root/usr/share/landfall/hw"
+cp "$top"/hw/*.json "$root/usr/share/landfall/hw/"
 
 # --- modules, in load order, dependencies first ---
 : >"$work/order"

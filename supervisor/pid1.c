@@ -41,6 +41,7 @@
 
 #include "common.h"
 #include "cli.h"
+#include "hw.h"
 #include "job.h"
 
 #define JOBDIR   "/run/landfall/job"
@@ -475,6 +476,7 @@ lf_pid1_main (int argc, char *argv[])
   setenv ("LANDFALL_MOUNT", "kernel", 1);
   setenv ("LANDFALL_MOUNT_DIR", "/run/landfall/mnt", 1);
   setenv ("LANDFALL_GUESTFS", "never", 1);
+  setenv ("LANDFALL_HW_DIR", "/usr/share/landfall/hw", 1);
 
   enum lf_run_result res = LF_RUN_FAILED;
   json_t *report = NULL;
@@ -483,6 +485,10 @@ lf_pid1_main (int argc, char *argv[])
     .appliance = st.events,
   };
   json_object_set_new (st.events, "job_start_s", json_real (uptime ()));
+  /* What this helper VM runs on (Azure, Hyper-V, QEMU, a physical server). */
+  json_t *host = lf_hw_probe ("/");
+  if (host)
+    json_object_set_new (st.events, "host", host);
   int r = lf_run_job (job, &o, &res, &report);
   if (r == -1) {
     snprintf (why, sizeof why, "%s", lf_last_error ());

@@ -11,7 +11,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
       qemu-utils xz-utils bzip2 fdisk util-linux python3 strace time
       gdisk xfsprogs dosfstools cryptsetup-bin lvm2
       liblz4-dev initramfs-tools-core dracut-core cpio
-      debootstrap qemu-system-x86 grub-common grub-pc-bin fuse3 openssl zstd lz4
+      debootstrap qemu-system-x86 grub-common grub-pc-bin grub-efi-amd64-bin ovmf mtools
+      fuse3 openssl zstd lz4
       libguestfs-dev libguestfs-tools linux-image-amd64 libguestfs-xfs"
 
 missing=

@@ -56,6 +56,9 @@ check_fixed () {   # check_fixed MODE
     cat_guest "/boot/initrd.img-$KERNEL_VERSION" >initrd
     mods=$(lsinitramfs initrd | grep -E '/(hv_vmbus|hv_storvsc|hv_netvsc)\.ko' | wc -l)
     [ "$mods" = 3 ] || fail "$1: the initramfs holds $mods of the three Hyper-V modules"
+    # And what QA would run: every static check of the target profile.
+    "$LANDFALL" verify --profile azure-gen1 guest.img >verify.out 2>&1 ||
+        { cat verify.out >&2; fail "$1: landfall verify --profile azure-gen1 fails on the fixed guest"; }
 }
 
 for mode in bios uefi; do
@@ -69,6 +72,8 @@ for mode in bios uefi; do
     k2s=$(field job.img deb-landfall-report.json 'r["appliance"]["kernel_to_supervisor_s"]')
     ib=$(field job.img deb-landfall-report.json 'r["appliance"]["image_bytes"]')
     [ "$ib" = "$size" ] || fail "$mode: report says the image is $ib bytes, it is $size"
+    plat=$(field job.img deb-landfall-report.json 'r["appliance"]["host"]["platform"]')
+    [ "$plat" = qemu ] || fail "$mode: the appliance says it runs on '$plat', not qemu"
     nch=$(field job.img deb-landfall-report.json 'len(r["changes"])')
     [ "$nch" -gt 5 ] || fail "$mode: only $nch changes reported"
     mcopy -n -i job.img ::/landfall.log landfall.log || fail "$mode: no log on the job disk"
