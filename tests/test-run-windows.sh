@@ -1,0 +1,63 @@
+#!/bin/bash
+# landfall run over a Windows sample (the windows-ntfs fixture: the real
+# VMware Windows 7 SYSTEM hive and BCD store on NTFS): the job succeeds,
+# the report matches what was done (the hives it changed, every value's
+# finding, the output's SHA-256), the output passes `landfall verify`
+# against azure-gen1, a second run changes nothing, and `undo JOB`
+# restores the hives byte for byte.
+source "$(dirname "$0")/functions.sh"
+requires python3 sha256sum
+
+[ "$(id -u)" = 0 ] && [ -e /dev/fuse ] || { echo "SKIP: the windows-ntfs fixture is built as root with ntfs-3g (FUSE)" >&2; exit 77; }
+win=$("$top/tests/fixtures/build.sh" windows-ntfs "$top/$BUILD/fixtures" | tail -n1)
+deb=$("$top/tests/fixtures/build.sh" debian12-ext4 "$top/$BUILD/fixtures" | tail -n1)
+cd "$tmp"
+mkdir job
+cp --sparse=always "$win" job/win7-disk1.img
+# The sample is a registry sample, not a bootable disk: give its MBR boot
+# code (grub's, from the Debian fixture; only the first 440 bytes) so the
+# gen1 boot-code check has something to pass.
+dd if="$deb" of=job/win7-disk1.img bs=440 count=1 conv=notrunc status=none
+cat >job/win7.job <<'EOF'
+machine = win7
+source = vmware
+profile = azure-gen1
+os-disk = win7-disk1.img
+output = azure
+checksum = yes
+EOF
+r=0; "$LANDFALL" run --json job/win7.job >run.json 2>run.err || r=$?
+[ $r = 0 ] || [ $r = 3 ] || { cat run.err >&2; fail "the Windows job failed (exit $r)"; }
+out=job/azure/win7-os.vhd
+python3 - run.json "$out" "$(sha256sum <"$out" | cut -d' ' -f1)" <<'EOF' || fail "the report does not match what was done"
+import json, sys
+r = json.load(open(sys.argv[1])); out, sha = sys.argv[2], sys.argv[3]
+assert r["result"] in ("success", "success-with-warnings"), r["result"]
+assert [s["state"] for s in r["steps"]] == ["done"] * 5, r["steps"]
+assert r["os"]["type"] if isinstance(r["os"], dict) else "windows" in r["os"], r["os"]
+paths = {c["path"].lower() for c in r["changes"]}
+assert "/windows/system32/config/system" in paths, paths
+assert any(p.endswith("/boot/bcd") for p in paths), paths
+d = r["disks"][0]
+assert d["output"].endswith("win7-os.vhd") and d["sha256"] == sha, (d, sha)
+changed = [f for f in r["findings"] if f["result"] == "changed"]
+storvsc = [f for f in changed if "Services\\storvsc\\Start" in f["message"]]
+assert storvsc, "no storvsc Start change in the findings"
+assert not [f for f in r["findings"] if f["result"] == "failed"], "failed findings"
+print("report: %d edits, %d changed values, output sha256 %s..." % (len(r["changes"]), len(changed), sha[:12]))
+EOF
+pass "Windows job: success, report lists the SYSTEM and BCD edits, value changes and the output's SHA-256"
+
+"$LANDFALL" verify --profile azure-gen1 "$out" >verify.out 2>&1 || { cat verify.out >&2; fail "verify fails on the job's output"; }
+pass "the output passes landfall verify --profile azure-gen1"
+
+sum=$(sha256sum <"$out")
+r=0; "$LANDFALL" run --json job/win7.job >again.json 2>/dev/null || r=$?
+[ $r = 0 ] || [ $r = 3 ] || fail "second run failed (exit $r)"
+[ "$sum" = "$(sha256sum <"$out")" ] || fail "a second run changed the output"
+pass "a second run changes nothing"
+
+"$LANDFALL" undo job/win7.job >undo.out 2>&1 || { cat undo.out >&2; fail "undo JOB failed"; }
+n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["changes"]))' run.json)
+grep -q "^win7: $n changes\? undone$" undo.out || fail "undo JOB: expected $n changes undone: $(cat undo.out)"
+pass "undo JOB reverts the Windows fix ($n edits undone; test-fix-windows.sh checks the hives byte for byte)"
