@@ -78,5 +78,24 @@ JOB
     say "Running the same job again: everything is already done"
     "$L" run -q job/deb12.job | head -n 8 || true
 fi
+
+say "A failover job: a Windows sample (the real VMware Windows 7 SYSTEM hive and BCD store)"
+if [ "$(id -u)" != 0 ] || [ ! -e /dev/fuse ]; then
+    echo "(skipped: building the Windows sample needs root and FUSE)"
+elif ! win=$("$top/tests/fixtures/build.sh" windows-ntfs "$top/${BUILD:-build}/fixtures" | tail -n1); then
+    echo "(skipped: the Windows sample could not be built; see above)"
+else
+    mkdir -p job
+    cp --sparse=always "$win" job/win7-disk1.img
+    printf 'machine = win7\nsource = vmware\nprofile = azure-gen1\nos-disk = win7-disk1.img\noutput = azure\n' >job/win7.job
+    cat job/win7.job
+    echo
+    r=0; "$L" run job/win7.job || r=$?
+    echo "(exit status $r: 0 success, 3 success with warnings)"
+    say "Every value it changed (the report's findings)"
+    python3 -c 'import json,sys; [print("  " + f["message"]) for f in json.load(open(sys.argv[1]))["findings"] if f["result"] == "changed"]' \
+        job/azure/landfall-report.json | head -n 20
+    echo "  ..."
+fi
 echo
 echo "demo: done; files are in $dir"
