@@ -75,7 +75,7 @@ except FileNotFoundError:
 }
 
 # Fewer points under ASan, where a run takes several times longer.
-case "$BUILD" in *asan*) dflt=6 ;; *) dflt=10 ;; esac
+case "$BUILD" in *asan*) dflt=4 ;; *) dflt=10 ;; esac
 N=${KILL_POINTS:-$dflt}
 seen=""
 for k in $(seq 1 "$N"); do
