@@ -50,8 +50,19 @@ struct lf_job {
   bool rdp_no_nla;
   bool checksum;
   int rootdelay;                /* -1: chosen by the fix */
-  char sha256[65];              /* of the file's bytes: a resumed run must
-                                   run the same job */
+  char sha256[65];              /* of the file's bytes but the
+                                   recovery-point line: a resumed run must
+                                   run the same job (the point is checked
+                                   apart: changing it re-runs from it) */
+  /* Recovery points (points.c): with a manifest the disks are the chosen
+   * point's overlays, filled in by lf_job_load.
+   */
+  char *manifest;               /* resolved, or NULL */
+  size_t manifest_line;
+  char *recovery_point;         /* the option or point id ("latest") */
+  char *point_id;               /* the point chosen, once loaded */
+  char *point_time;
+  const char *point_why;        /* static */
 };
 
 /* Parse BUF (LEN bytes, need not be NUL-terminated) named NAME; relative
@@ -60,9 +71,14 @@ struct lf_job {
  */
 extern struct lf_job *lf_job_parse (const char *buf, size_t len,
                                     const char *name, const char *basedir);
-/* Read and parse the job file PATH (paths relative to its directory). */
+/* Read and parse the job file PATH (paths relative to its directory);
+ * with a manifest, choose the recovery point and take its overlays as
+ * the disks.
+ */
 extern struct lf_job *lf_job_load (const char *path);
 extern void lf_job_free (struct lf_job *job);
+/* For a job with a manifest: choose the point, fill in the disks. */
+extern int lf_job_choose_point (struct lf_job *job);
 /* Does PATH look like a job file (a small regular file whose first
  * setting is a known key)?  For `landfall undo`, which takes disks or a
  * job.  No error is recorded.
@@ -103,6 +119,7 @@ struct lf_points {
   char *name;                   /* the manifest's path, for messages */
   char *machine;                /* or NULL */
   char *group;                  /* the machine's replication group, or NULL */
+  char *committed;              /* the point committed to, or NULL */
   bool source_available;        /* false: pending data cannot be processed */
   size_t ndisks;
   char **bases;                 /* [ndisks], resolved; the OS disk first */
@@ -173,6 +190,10 @@ extern int lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
  */
 extern int lf_run_undo (const struct lf_job *job, const char *jobdir,
                         json_t **report);
+/* Write J to PATH atomically (temporary, fsync, rename, fsync of the
+ * directory): a crash leaves the old file or the new.
+ */
+extern int lf_write_json_atomic (const char *path, json_t *j);
 /* The one-screen summary of REPORT, for a terminal or a serial console. */
 extern void lf_run_print_summary (const json_t *report, FILE *fp);
 

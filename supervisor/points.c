@@ -71,6 +71,7 @@ lf_points_free (struct lf_points *m)
   free (m->name);
   free (m->machine);
   free (m->group);
+  free (m->committed);
   free_strv (m->bases, m->ndisks);
   for (size_t i = 0; i < m->npoints; i++) {
     free (m->points[i].id);
@@ -202,6 +203,15 @@ get_name (const char *name, const char *field, json_t *v, bool optional)
   return s;
 }
 
+static long
+find_id (const struct lf_points *m, const char *id)
+{
+  for (size_t i = 0; i < m->npoints; i++)
+    if (strcmp (m->points[i].id, id) == 0)
+      return (long) i;
+  return -1;
+}
+
 static int
 parse_point (struct lf_points *m, size_t i, json_t *o, const char *basedir)
 {
@@ -306,7 +316,8 @@ lf_points_parse (const char *buf, size_t len, const char *name,
                  const char *basedir)
 {
   static const char *const keys[] = {
-    "machine", "group", "source-available", "bases", "points", NULL,
+    "machine", "group", "source-available", "committed", "bases", "points",
+    NULL,
   };
   struct lf_points *m = calloc (1, sizeof *m);
   json_t *root = NULL, *v;
@@ -388,6 +399,17 @@ lf_points_parse (const char *buf, size_t len, const char *name,
     m->npoints = i + 1;         /* so that lf_points_free frees it */
     if (parse_point (m, i, json_array_get (v, i), basedir) == -1)
       goto error;
+  }
+  if ((s = get_name (name, "committed", json_object_get (root, "committed"),
+                     true)) == (const char *) -1)
+    goto error;
+  if (s) {
+    if (find_id (m, s) == -1) {
+      lf_error (EINVAL, "%s: committed: '%s' is not one of the points", name, s);
+      goto error;
+    }
+    if (!(m->committed = strdup (s)))
+      goto oom;
   }
   json_decref (root);
   return m;
@@ -559,15 +581,6 @@ newest (const struct lf_points *m, bool processed, bool app)
   return -1;
 }
 
-static long
-find_id (const struct lf_points *m, const char *id)
-{
-  for (size_t i = 0; i < m->npoints; i++)
-    if (strcmp (m->points[i].id, id) == 0)
-      return (long) i;
-  return -1;
-}
-
 long
 lf_points_select (struct lf_points *const *ms, size_t n, size_t which,
                   const char *option, const char **why)
@@ -582,6 +595,19 @@ lf_points_select (struct lf_points *const *ms, size_t n, size_t which,
   if (m->npoints == 0) {
     lf_error (ENOENT, "%s: no recovery points", m->name);
     return -1;
+  }
+  /* After commit the other points are gone (failover.md 7.6): every
+   * option gives the committed point, and naming another is an error.
+   */
+  if (m->committed) {
+    i = find_id (m, m->committed);
+    if (!lf_point_is_option (option) && strcmp (option, m->committed) != 0) {
+      lf_error (EPERM, "%s: committed to point %s: point '%.64s' was deleted "
+                "by the commit", m->name, m->committed, option);
+      return -1;
+    }
+    *why = "committed";
+    return i;
   }
   if (!strcmp (option, "latest")) {
     /* Processing everything sent into a new point: here the pending
