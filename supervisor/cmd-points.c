@@ -67,11 +67,15 @@ usage (FILE *fp)
 }
 
 static json_t *
-point_json (const struct lf_point *p)
+point_json (const struct lf_points *m, const struct lf_point *p)
 {
-  return json_pack ("{s:s, s:s, s:s, s:b, s:s?}", "id", p->id, "time",
+  json_t *ov = json_array ();
+  for (size_t d = 0; d < m->ndisks; d++)
+    json_array_append_new (ov, json_string (p->overlays[d]));
+  return json_pack ("{s:s, s:s, s:s, s:b, s:s?, s:o}", "id", p->id, "time",
                     p->time_text, "consistency", p->app ? "app" : "crash",
-                    "processed", p->processed, "group", p->group);
+                    "processed", p->processed, "group", p->group,
+                    "overlays", ov);
 }
 
 static int
@@ -220,7 +224,7 @@ lf_cmd_points (int argc, char *argv[])
     json_array_append_new (out, jm);
     for (size_t i = 0; i < m->npoints; i++)
       json_array_append_new (json_object_get (jm, "points"),
-                             point_json (&m->points[i]));
+                             point_json (m, &m->points[i]));
     for (size_t o = 0; lf_point_options[o] || (select && o == 0); o++) {
       const char *opt = select ? select : lf_point_options[o];
       const char *why;
