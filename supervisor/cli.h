@@ -43,6 +43,9 @@ extern int lf_cmd_inspect (int argc, char *argv[]);
 /* cmd-verify.c */
 extern int lf_cmd_verify (int argc, char *argv[]);
 
+/* cmd-points.c */
+extern int lf_cmd_points (int argc, char *argv[]);
+
 /* verify.c: the static checks of verify (struct lf_guest, hw/'s profile).
  * Each check is {"check", "subject", "status": pass|fail|unknown|note,
  * "reason", "what_to_do"}.

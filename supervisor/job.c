@@ -10,6 +10,9 @@
  *   checksum  = yes                 yes | no
  *   rdp-no-nla = no                 yes | no
  *   rootdelay = auto                auto | seconds
+ *   manifest  = web01-points.json   recovery points: instead of os-disk
+ *                                   and disk (the manifest lists disks)
+ *   recovery-point = latest         an option or a point id (points.c)
  *
  * key = value rather than JSON: an engineer edits it on a serial console,
  * and every error can name a line.  Whitespace around keys and values is
@@ -32,7 +35,7 @@
 
 static const char *const keys[] = {
   "machine", "source", "profile", "output", "os-disk", "disk", "checksum",
-  "rdp-no-nla", "rootdelay", NULL,
+  "rdp-no-nla", "rootdelay", "manifest", "recovery-point", NULL,
 };
 static const char *const sources[] = {
   "physical", "vmware", "hyperv-as-physical", NULL,
@@ -60,6 +63,10 @@ lf_job_free (struct lf_job *job)
   free (job->source);
   free (job->profile);
   free (job->output);
+  free (job->manifest);
+  free (job->recovery_point);
+  free (job->point_id);
+  free (job->point_time);
   for (size_t i = 0; i < job->ndisks; i++) {
     free (job->disks[i].given);
     free (job->disks[i].path);
@@ -169,7 +176,7 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
   if (k < 0) {
     lf_error (EINVAL, "%s:%zu: unknown key '%.64s' (known: machine, source, "
               "profile, output, os-disk, disk, checksum, rdp-no-nla, "
-              "rootdelay)", name, lineno, key);
+              "rootdelay, manifest, recovery-point)", name, lineno, key);
     return -1;
   }
   if (*val == '\0') {
@@ -259,6 +266,30 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
       }
     return 0;
   }
+  else if (!strcmp (key, "manifest")) {
+    job->manifest_line = lineno;
+    if (!(job->manifest = resolve (basedir, val)))
+      return -1;
+  }
+  else if (!strcmp (key, "recovery-point")) {
+    /* An option or a point id; which point it is depends on the manifest,
+     * read by lf_job_load.  Checked for shape here.
+     */
+    size_t n = strlen (val);
+    if (n > LF_POINTS_MAX_ID || strspn (val, "abcdefghijklmnopqrstuvwxyz"
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") != n) {
+      lf_error (EINVAL, "%s:%zu: recovery-point: '%.64s' is not an option "
+                "(latest, latest-processed, latest-app-consistent, "
+                "latest-multivm-processed, latest-multivm-app-consistent) or "
+                "a point id", name, lineno, val);
+      return -1;
+    }
+    if (!(job->recovery_point = strdup (val))) {
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    return 1;                   /* not part of the job's hash */
+  }
   else if (!strcmp (key, "checksum") || !strcmp (key, "rdp-no-nla")) {
     if (parse_bool (val, key[0] == 'c' ? &job->checksum : &job->rdp_no_nla) == -1) {
       lf_error (EINVAL, "%s:%zu: %s: '%.64s' is not yes or no", name, lineno,
@@ -301,6 +332,9 @@ lf_job_parse (const char *buf, size_t len, const char *name,
   size_t seen[sizeof keys / sizeof keys[0]] = { 0 };
   size_t lineno = 0, os_line = 0, off = 0;
   char line[LF_JOB_MAX_LINE + 1];
+  /* Declared before the first goto: the cleanup must see NULL. */
+  CLEANUP_FREE char *hashed = NULL;
+  size_t hlen = 0;
 
   if (!job || !(job->name = strdup (name))) {
     lf_error (ENOMEM, "out of memory");
@@ -322,7 +356,14 @@ lf_job_parse (const char *buf, size_t len, const char *name,
       goto error;
     }
   }
-  sha256_hex (buf, len, job->sha256);
+  /* The hash covers every line but recovery-point's: the state file
+   * keeps the point apart, so that changing it re-runs from the new
+   * point instead of refusing the changed job.
+   */
+  if (!(hashed = malloc (len + 1))) {
+    lf_error (ENOMEM, "out of memory");
+    goto error;
+  }
 
   while (off < len) {
     const char *nl = memchr (buf + off, '\n', len - off);
@@ -337,10 +378,16 @@ lf_job_parse (const char *buf, size_t len, const char *name,
     line[n] = '\0';
     if (n > 0 && line[n - 1] == '\r')       /* written on Windows */
       line[n - 1] = '\0';
-    if (parse_line (job, name, basedir, lineno, line, seen, &os_line) == -1)
+    int rc = parse_line (job, name, basedir, lineno, line, seen, &os_line);
+    if (rc == -1)
       goto error;
+    if (rc == 0) {
+      memcpy (hashed + hlen, buf + off, n + (nl != NULL));
+      hlen += n + (nl != NULL);
+    }
     off += n + (nl != NULL);
   }
+  sha256_hex (hashed, hlen, job->sha256);
 
   /* Required settings, named; the rest have defaults. */
   if (!job->machine) {
@@ -351,7 +398,28 @@ lf_job_parse (const char *buf, size_t len, const char *name,
     lf_error (EINVAL, "%s: output: missing (a directory, or 'in-place')", name);
     goto error;
   }
-  if (job->ndisks == 0 || !job->disks[0].os) {
+  if (job->manifest) {
+    if (job->ndisks > 0) {
+      lf_error (EINVAL, "%s:%zu: %s: not with 'manifest =' (line %zu): the "
+                "manifest lists the disks", name, job->disks[0].line,
+                job->disks[0].os ? "os-disk" : "disk", job->manifest_line);
+      goto error;
+    }
+    if (job->in_place) {
+      lf_error (EINVAL, "%s:%zu: manifest: not with 'output = in-place': a "
+                "recovery point is an overlay chain, converted to a copy",
+                name, job->manifest_line);
+      goto error;
+    }
+    if (!job->recovery_point && !(job->recovery_point = strdup ("latest")))
+      goto oom;
+  }
+  else if (job->recovery_point) {
+    lf_error (EINVAL, "%s: recovery-point: needs 'manifest =' (the file "
+              "listing the points)", name);
+    goto error;
+  }
+  else if (job->ndisks == 0 || !job->disks[0].os) {
     lf_error (EINVAL, "%s: os-disk: missing (the disk the machine boots "
               "from)", name);
     goto error;
@@ -419,7 +487,55 @@ lf_job_load (const char *path)
     lf_error (errno, "%s: its directory: %m", path);
     return NULL;
   }
-  return lf_job_parse (buf, len, path, dir);
+  struct lf_job *job = lf_job_parse (buf, len, path, dir);
+  if (job && job->manifest && lf_job_choose_point (job) == -1) {
+    lf_job_free (job);
+    return NULL;
+  }
+  return job;
+}
+
+/* Choose the job's recovery point and make its overlays the disks.  Only
+ * this machine's manifest is known here: for a group member, the
+ * multi-VM options take its own newest multi-VM point (a bookmark the
+ * group issued to every member); `landfall points` given every member's
+ * manifest also checks that the others processed it.
+ */
+int
+lf_job_choose_point (struct lf_job *job)
+{
+  struct lf_points *m = lf_points_load (job->manifest);
+  long k;
+
+  if (!m) {
+    lf_error_prefix ("%s:%zu: manifest", job->name, job->manifest_line);
+    return -1;
+  }
+  k = lf_points_select (&m, 1, 0, job->recovery_point, &job->point_why);
+  if (k == -1) {
+    lf_error_prefix ("%s: recovery-point %s", job->name, job->recovery_point);
+    lf_points_free (m);
+    return -1;
+  }
+  if (m->ndisks > LF_JOB_MAX_DISKS ||
+      !(job->disks = calloc (m->ndisks, sizeof *job->disks)) ||
+      !(job->point_id = strdup (m->points[k].id)) ||
+      !(job->point_time = strdup (m->points[k].time_text)))
+    goto oom;
+  for (size_t d = 0; d < m->ndisks; d++) {
+    struct lf_job_disk *jd = &job->disks[job->ndisks++];
+    jd->os = d == 0;
+    jd->line = job->manifest_line;
+    if (!(jd->given = strdup (m->points[k].overlays[d])) ||
+        !(jd->path = strdup (m->points[k].overlays[d])))
+      goto oom;
+  }
+  lf_points_free (m);
+  return 0;
+ oom:
+  lf_error (ENOMEM, "out of memory");
+  lf_points_free (m);
+  return -1;
 }
 
 bool

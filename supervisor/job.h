@@ -50,8 +50,19 @@ struct lf_job {
   bool rdp_no_nla;
   bool checksum;
   int rootdelay;                /* -1: chosen by the fix */
-  char sha256[65];              /* of the file's bytes: a resumed run must
-                                   run the same job */
+  char sha256[65];              /* of the file's bytes but the
+                                   recovery-point line: a resumed run must
+                                   run the same job (the point is checked
+                                   apart: changing it re-runs from it) */
+  /* Recovery points (points.c): with a manifest the disks are the chosen
+   * point's overlays, filled in by lf_job_load.
+   */
+  char *manifest;               /* resolved, or NULL */
+  size_t manifest_line;
+  char *recovery_point;         /* the option or point id ("latest") */
+  char *point_id;               /* the point chosen, once loaded */
+  char *point_time;
+  const char *point_why;        /* static */
 };
 
 /* Parse BUF (LEN bytes, need not be NUL-terminated) named NAME; relative
@@ -60,9 +71,14 @@ struct lf_job {
  */
 extern struct lf_job *lf_job_parse (const char *buf, size_t len,
                                     const char *name, const char *basedir);
-/* Read and parse the job file PATH (paths relative to its directory). */
+/* Read and parse the job file PATH (paths relative to its directory);
+ * with a manifest, choose the recovery point and take its overlays as
+ * the disks.
+ */
 extern struct lf_job *lf_job_load (const char *path);
 extern void lf_job_free (struct lf_job *job);
+/* For a job with a manifest: choose the point, fill in the disks. */
+extern int lf_job_choose_point (struct lf_job *job);
 /* Does PATH look like a job file (a small regular file whose first
  * setting is a known key)?  For `landfall undo`, which takes disks or a
  * job.  No error is recorded.
@@ -76,6 +92,72 @@ extern char *lf_job_output_path (const struct lf_job *job, size_t i);
  * .landfall-job-MACHINE.json beside the job file's directory.
  */
 extern char *lf_job_state_path (const struct lf_job *job, const char *jobdir);
+
+/* points.c
+ *
+ * A protected disk's recovery points (failover.md section 7): a JSON
+ * manifest names the machine's base images and, oldest first, its points,
+ * each an overlay per disk (qcow2 with a backing file, VHD differencing)
+ * whose chain ends at that disk's base.  Documented in README.md and
+ * `landfall points --help`.  Parsed as hostile input; selection is pure.
+ */
+#define LF_POINTS_MAX_SIZE   (1024 * 1024)  /* the manifest file */
+#define LF_POINTS_MAX_POINTS 4096         /* 15 days at one per 5 min */
+#define LF_POINTS_MAX_ID     64           /* point id, group name */
+
+struct lf_point {
+  char *id;
+  int64_t time;                 /* seconds since 1970, UTC */
+  char time_text[21];           /* YYYY-MM-DDTHH:MM:SSZ */
+  bool app;                     /* app-consistent (else crash-consistent) */
+  bool processed;
+  char *group;                  /* a multi-VM point of this group, or NULL */
+  char **overlays;              /* [ndisks], resolved */
+};
+
+struct lf_points {
+  char *name;                   /* the manifest's path, for messages */
+  char *machine;                /* or NULL */
+  char *group;                  /* the machine's replication group, or NULL */
+  char *committed;              /* the point committed to, or NULL */
+  bool source_available;        /* false: pending data cannot be processed */
+  size_t ndisks;
+  char **bases;                 /* [ndisks], resolved; the OS disk first */
+  size_t npoints;
+  struct lf_point *points;      /* oldest first */
+};
+
+/* Parse BUF (LEN bytes) named NAME; relative paths relative to BASEDIR.
+ * NULL with "NAME: field: what" recorded.  Opens no file.
+ */
+extern struct lf_points *lf_points_parse (const char *buf, size_t len,
+                                          const char *name,
+                                          const char *basedir);
+/* Read, parse, and check every overlay's real chain (lf_points_check). */
+extern struct lf_points *lf_points_load (const char *path);
+extern void lf_points_free (struct lf_points *m);
+/* Open each overlay and check that its chain is the manifest's: itself,
+ * then only earlier points' overlays of the same disk, newest first, then
+ * the base, and nothing below.
+ */
+extern int lf_points_check (const struct lf_points *m);
+
+/* The recovery-point options, as in the job file and --select. */
+extern const char *const lf_point_options[];
+/* Is S an option name (else it is taken as a point id)? */
+extern bool lf_point_is_option (const char *s);
+/* The point OPTION chooses for machine MS[WHICH]; the other manifests
+ * of MS are the other machines failing over with it (the members of its
+ * replication group, if any).  The index into MS[WHICH]->points, or -1
+ * with the reason recorded.  *WHY (may be NULL) gets a static note.
+ */
+extern long lf_points_select (struct lf_points *const *ms, size_t n,
+                              size_t which, const char *option,
+                              const char **why);
+/* The overlays (all disks) in the chain of point K of M, as a new
+ * NULL-terminated array of paths (realpath'd); NULL on error.
+ */
+extern char **lf_points_chain (const struct lf_points *m, size_t k);
 
 /* run.c */
 
@@ -108,6 +190,10 @@ extern int lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
  */
 extern int lf_run_undo (const struct lf_job *job, const char *jobdir,
                         json_t **report);
+/* Write J to PATH atomically (temporary, fsync, rename, fsync of the
+ * directory): a crash leaves the old file or the new.
+ */
+extern int lf_write_json_atomic (const char *path, json_t *j);
 /* The one-screen summary of REPORT, for a terminal or a serial console. */
 extern void lf_run_print_summary (const json_t *report, FILE *fp);
 

@@ -32,6 +32,8 @@ static const struct command {
     "run a failover job: check, convert, fix, verify, report (resumable)" },
   { "verify", lf_cmd_verify,
     "check disks against a target hardware profile (and boot them)" },
+  { "points", lf_cmd_points,
+    "list a machine's recovery points, choose one, commit to it" },
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -160,8 +160,8 @@ role (size_t i, char *buf, size_t len)
 /* Write J to PATH atomically: a temporary beside it, fsync, rename, fsync
  * of the directory.  A crash leaves the old file or the new, never a mix.
  */
-static int
-write_json_atomic (const char *path, json_t *j)
+int
+lf_write_json_atomic (const char *path, json_t *j)
 {
   CLEANUP_FREE char *tmp = NULL;
   char *text = json_dumps (j, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
@@ -205,7 +205,7 @@ write_json_atomic (const char *path, json_t *j)
 static int
 save_state (struct run *r)
 {
-  if (write_json_atomic (r->state_path, r->state) == -1) {
+  if (lf_write_json_atomic (r->state_path, r->state) == -1) {
     lf_error_prefix ("the job's state file");
     return -1;
   }
@@ -270,6 +270,36 @@ load_state (struct run *r)
               "restore it, or remove the state file (and the outputs) to "
               "start over", r->state_path);
     return -1;
+  }
+  /* Another recovery point (changed in the job, or `latest` now finds a
+   * newer one): before commit that is Change recovery point (failover.md
+   * 7.6), so the outputs of the old point are removed and the job starts
+   * over from the new one, prerequisites included.
+   */
+  const char *was = json_string_value (json_object_get (s, "recovery_point"));
+  const char *now = r->job->point_id;
+  if ((was || now) && (!was || !now || strcmp (was, now) != 0)) {
+    logf_ (r, "recovery point changed from %s to %s: removing the outputs "
+           "of %s and starting over", was ? was : "(none)",
+           now ? now : "(none)", was ? was : "(none)");
+    for (size_t i = 0; i < r->job->ndisks; i++) {
+      CLEANUP_FREE char *out = lf_job_output_path (r->job, i);
+      const char *o = json_string_value (json_object_get (
+        json_array_get (disks, i), "output"));
+      /* Only what the job writes, and only what the state says it wrote. */
+      if (out && o && strcmp (o, out) == 0 && unlink (out) == -1 &&
+          errno != ENOENT) {
+        json_decref (s);
+        lf_error (errno, "%s: %m", out);
+        return -1;
+      }
+    }
+    json_decref (s);
+    if (unlink (r->state_path) == -1) {
+      lf_error (errno, "%s: %m", r->state_path);
+      return -1;
+    }
+    return 0;
   }
   r->state = s;
   return 1;
@@ -679,6 +709,8 @@ new_state (struct run *r)
     lf_error (ENOMEM, "out of memory");
     return -1;
   }
+  if (job->point_id)
+    json_object_set_new (r->state, "recovery_point", json_string (job->point_id));
   return 0;
 }
 
@@ -1117,6 +1149,11 @@ build_report (struct run *r, enum lf_run_result res)
   json_object_set_new (rep, "warnings", warnings);
   json_object_set_new (rep, "errors", json_deep_copy (r->errors));
   json_object_set_new (rep, "timings", timings);
+  if (job->point_id)
+    json_object_set_new (rep, "recovery_point", json_pack (
+      "{s:s, s:s, s:s, s:s, s:s}", "manifest", job->manifest, "option",
+      job->recovery_point, "id", job->point_id, "time", job->point_time,
+      "why", job->point_why ? job->point_why : ""));
   if (r->o->appliance)
     json_object_set_new (rep, "appliance", json_deep_copy (r->o->appliance));
   return rep;
@@ -1142,6 +1179,11 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
     lf_error (ENOMEM, "out of memory");
     goto out;
   }
+  if (job->point_id)
+    logf_ (&r, "recovery point %s (%s, %s%s%s)", job->point_id,
+           job->point_time, job->recovery_point,
+           job->point_why && *job->point_why ? ": " : "",
+           job->point_why ? job->point_why : "");
   if ((loaded = load_state (&r)) == -1)
     goto out;
 
@@ -1222,7 +1264,7 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
       st_set_step (&r, s, "done", lf_now () - t0);
       json_t *rep = build_report (&r, LF_RUN_OK);
       json_object_set_new (rep, "report", json_string (rp ? rp : ""));
-      rc = rp && write_json_atomic (rp, rep) == 0 ? 0 : -1;
+      rc = rp && lf_write_json_atomic (rp, rep) == 0 ? 0 : -1;
       json_decref (rep);
     }
     double sec = lf_now () - t0;
@@ -1254,7 +1296,7 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
      */
     if (res == LF_RUN_FAILED || res == LF_RUN_INTERRUPTED)
       if (rp)
-        (void) write_json_atomic (rp, *report);
+        (void) lf_write_json_atomic (rp, *report);
   }
   ret = 0;
 

@@ -220,6 +220,36 @@ START_TEST (test_looks_like)
 }
 END_TEST
 
+START_TEST (test_points)
+{
+  struct lf_job *a = parse ("machine = a\noutput = o\nmanifest = p.json\n");
+  struct lf_job *b = parse ("machine = a\noutput = o\nmanifest = p.json\n"
+                            "recovery-point = latest-processed\n");
+  ck_assert (a && b);
+  ck_assert_str_eq (a->manifest, "/jobs/p.json");
+  ck_assert_str_eq (a->recovery_point, "latest");
+  ck_assert_str_eq (b->recovery_point, "latest-processed");
+  ck_assert_uint_eq (a->ndisks, 0);
+  /* The point is kept apart from the job's hash: changing it is Change
+   * recovery point, not another job.
+   */
+  ck_assert_str_eq (a->sha256, b->sha256);
+  lf_job_free (a);
+  lf_job_free (b);
+  check_error ("machine = a\noutput = o\nrecovery-point = latest\nos-disk = x\n",
+               EINVAL, "web01.job: recovery-point: needs 'manifest ='");
+  check_error ("machine = a\noutput = o\nmanifest = p.json\ndisk = x\n",
+               EINVAL, "web01.job:4: disk: not with 'manifest =' (line 3)");
+  check_error ("machine = a\noutput = in-place\nmanifest = p.json\n",
+               EINVAL, "web01.job:3: manifest: not with 'output = in-place'");
+  check_error ("machine = a\noutput = o\nmanifest = p\nrecovery-point = a b\n",
+               EINVAL, "web01.job:4: recovery-point: 'a b' is not an option");
+  check_error ("machine = a\noutput = o\nmanifest = p\nrecovery-point = x\n"
+               "recovery-point = y\n", EINVAL,
+               "web01.job:5: recovery-point: given again (first on line 4)");
+}
+END_TEST
+
 int
 main (void)
 {
@@ -233,6 +263,7 @@ main (void)
   tcase_add_test (tc, test_same_text_same_hash);
   tcase_add_test (tc, test_errors);
   tcase_add_test (tc, test_limits);
+  tcase_add_test (tc, test_points);
   tcase_add_test (tc, test_looks_like);
   suite_add_tcase (s, tc);
   sr = srunner_create (s);
