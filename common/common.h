@@ -79,6 +79,8 @@ extern int lf_parse_size (const char *s, uint64_t *ret);
 extern double lf_now (void);            /* monotonic seconds */
 /* Directory part of PATH joined with NAME, unless NAME is absolute. */
 extern char *lf_path_beside (const char *path, const char *name);
+/* P if absolute, else BASEDIR/P (a new string; NULL with ENOMEM). */
+extern char *lf_path_under (const char *basedir, const char *p);
 /* Write all of BUF at OFFSET or fail (EINTR, short writes handled). */
 extern int lf_pwrite_all (int fd, const void *buf, size_t len, uint64_t off);
 /* Read exactly LEN bytes at OFFSET; a short read is an EIO error. */

@@ -81,6 +81,20 @@ lf_now (void)
 }
 
 char *
+lf_path_under (const char *basedir, const char *p)
+{
+  char *r = NULL;
+
+  if (p[0] == '/')
+    r = strdup (p);
+  else if (asprintf (&r, "%s/%s", basedir, p) == -1)
+    r = NULL;
+  if (!r)
+    lf_error (ENOMEM, "out of memory");
+  return r;
+}
+
+char *
 lf_path_beside (const char *path, const char *name)
 {
   char *r = NULL;

@@ -75,20 +75,6 @@ lf_job_free (struct lf_job *job)
   free (job);
 }
 
-static char *
-resolve (const char *basedir, const char *p)
-{
-  char *r = NULL;
-
-  if (p[0] == '/')
-    r = strdup (p);
-  else if (asprintf (&r, "%s/%s", basedir, p) == -1)
-    r = NULL;
-  if (!r)
-    lf_error (ENOMEM, "out of memory");
-  return r;
-}
-
 static int
 parse_bool (const char *v, bool *ret)
 {
@@ -223,7 +209,7 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
   else if (!strcmp (key, "output")) {
     if (!strcmp (val, "in-place"))
       job->in_place = true;
-    else if (!(job->output = resolve (basedir, val)))
+    else if (!(job->output = lf_path_under (basedir, val)))
       return -1;
   }
   else if (!strcmp (key, "os-disk") || !strcmp (key, "disk")) {
@@ -253,7 +239,7 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
     d->os = os;
     d->line = lineno;
     d->given = strdup (val);
-    d->path = resolve (basedir, val);
+    d->path = lf_path_under (basedir, val);
     if (!d->given || !d->path) {
       lf_error (ENOMEM, "out of memory");
       return -1;
@@ -268,7 +254,7 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
   }
   else if (!strcmp (key, "manifest")) {
     job->manifest_line = lineno;
-    if (!(job->manifest = resolve (basedir, val)))
+    if (!(job->manifest = lf_path_under (basedir, val)))
       return -1;
   }
   else if (!strcmp (key, "recovery-point")) {

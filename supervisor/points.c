@@ -136,20 +136,6 @@ parse_time (const char *s, int64_t *ret)
   return 0;
 }
 
-static char *
-resolve (const char *basedir, const char *p)
-{
-  char *r = NULL;
-
-  if (p[0] == '/')
-    r = strdup (p);
-  else if (asprintf (&r, "%s/%s", basedir, p) == -1)
-    r = NULL;
-  if (!r)
-    lf_error (ENOMEM, "out of memory");
-  return r;
-}
-
 /* Only KEYS may appear in object O (FIELD names it in messages). */
 static int
 only_keys (const char *name, const char *field, json_t *o,
@@ -183,7 +169,7 @@ get_path (const char *name, const char *field, json_t *v, const char *basedir)
               "bytes)", name, field, PATH_MAX);
     return NULL;
   }
-  return resolve (basedir, json_string_value (v));
+  return lf_path_under (basedir, json_string_value (v));
 }
 
 static const char *

@@ -711,3 +711,25 @@ lf_whive_key (struct lf_whive *w, hive_node_h parent, const char *where,
                 w->label, where, name);
   return node;
 }
+
+int
+lf_whive_each_control_set (struct lf_os *os, struct lf_plan *p,
+                           const char *concern, lf_whive_set_fn fn, void *arg)
+{
+  char path[512];
+  CLEANUP_WHIVE struct lf_whive *w = NULL;
+  char **sets = NULL;
+  int r = -1;
+
+  if (lf_win_hive_path (os, "SYSTEM", path, sizeof path) == -1 ||
+      !(w = lf_whive_open (p, concern, path, "SYSTEM")) ||
+      !(sets = lf_whive_control_sets (w)))
+    goto out;
+  for (char **cs = sets; *cs; cs++)
+    if (fn (w, *cs, arg) == -1)
+      goto out;
+  r = lf_whive_commit (w, WIN_HIVE_WHY);
+ out:
+  lf_free_names (sets);
+  return r;
+}

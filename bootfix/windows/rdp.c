@@ -107,9 +107,9 @@ fix_firewall (struct lf_whive *w, const char *cs)
 }
 
 static int
-fix_control_set (struct lf_whive *w, const char *cs,
-                 const struct lf_fix_opts *o)
+fix_control_set (struct lf_whive *w, const char *cs, void *arg)
 {
+  const struct lf_fix_opts *o = arg;
   char where[300];
   uint32_t v;
   hive_node_h ts, rdp, svc;
@@ -196,23 +196,9 @@ int
 lf_fix_windows_rdp (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
                     const struct lf_fix_opts *o)
 {
-  char path[512];
-  CLEANUP_WHIVE struct lf_whive *w = NULL;
-  char **sets = NULL;
-  int r = -1;
-
   (void) g;
-  if (lf_win_hive_path (os, "SYSTEM", path, sizeof path) == -1 ||
-      !(w = lf_whive_open (p, CONCERN, path, "SYSTEM")) ||
-      !(sets = lf_whive_control_sets (w)))
-    goto out;
-  for (char **cs = sets; *cs; cs++)
-    if (fix_control_set (w, *cs, o) == -1)
-      goto out;
-  if (lf_whive_commit (w, WIN_HIVE_WHY) == -1)
-    goto out;
-  r = fix_policy (os, p);
- out:
-  lf_free_names (sets);
-  return r;
+  if (lf_whive_each_control_set (os, p, CONCERN, fix_control_set,
+                                 (void *) o) == -1)
+    return -1;
+  return fix_policy (os, p);
 }

@@ -18,8 +18,9 @@
 #define START_AUTOMATIC 2
 
 static int
-fix_control_set (struct lf_whive *w, const char *cs)
+fix_control_set (struct lf_whive *w, const char *cs, void *arg)
 {
+  (void) arg;
   char where[300];
   hive_node_h control, tzi, svc;
 
@@ -53,22 +54,7 @@ int
 lf_fix_windows_time (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
                      const struct lf_fix_opts *o)
 {
-  char path[512];
-  CLEANUP_WHIVE struct lf_whive *w = NULL;
-  char **sets = NULL;
-  int r = -1;
-
   (void) g;
   (void) o;
-  if (lf_win_hive_path (os, "SYSTEM", path, sizeof path) == -1 ||
-      !(w = lf_whive_open (p, CONCERN, path, "SYSTEM")) ||
-      !(sets = lf_whive_control_sets (w)))
-    goto out;
-  for (char **cs = sets; *cs; cs++)
-    if (fix_control_set (w, *cs) == -1)
-      goto out;
-  r = lf_whive_commit (w, WIN_HIVE_WHY);
- out:
-  lf_free_names (sets);
-  return r;
+  return lf_whive_each_control_set (os, p, CONCERN, fix_control_set, NULL);
 }

@@ -75,6 +75,15 @@ extern char **lf_whive_children (struct lf_whive *w, hive_node_h node);
  * three digits), in hive order.  An empty list is an error (ENOENT).
  */
 extern char **lf_whive_control_sets (struct lf_whive *w);
+/* The usual shape of a SYSTEM concern: open OS's SYSTEM hive for CONCERN
+ * through P, run FN on every control set (stopping at its first -1), and
+ * commit the result with WIN_HIVE_WHY.
+ */
+typedef int (*lf_whive_set_fn) (struct lf_whive *w, const char *cs,
+                                void *arg);
+extern int lf_whive_each_control_set (struct lf_os *os, struct lf_plan *p,
+                                      const char *concern,
+                                      lf_whive_set_fn fn, void *arg);
 
 /* Value NAME of NODE: LF_MATCH with *T, *DATA (malloc'd, NUL-padded by two
  * bytes) and *LEN; LF_NO_MATCH if absent; -1 on error.
