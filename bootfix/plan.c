@@ -265,6 +265,34 @@ list_add (char **list, const char *item, const char *sep)
   return 0;
 }
 
+/* A new edit of PATH (at FSPATH in FS, which it takes) for CONCERN, with
+ * the file's content before the plan loaded; NULL on error, nothing added.
+ */
+static struct lf_edit *
+open_edit (struct lf_plan *p, const char *concern, const char *path,
+           struct lf_fs *fs, char **fspath)
+{
+  struct lf_edit *e = new_edit (p);
+  if (!e)
+    return NULL;
+  e->fs = fs;
+  e->fspath = *fspath;
+  *fspath = NULL;
+  e->path = strdup (path);
+  e->concern = strdup (concern);
+  if (!e->path || !e->concern) {
+    lf_error (ENOMEM, "out of memory");
+    goto error;
+  }
+  if (load_old (p, e) == -1)
+    goto error;
+  return e;
+ error:
+  edit_free (e);
+  p->nedits--;
+  return NULL;
+}
+
 int
 lf_plan_write (struct lf_plan *p, const char *concern, const char *path,
                const void *buf, size_t len, uint32_t mode, const char *why)
@@ -278,19 +306,9 @@ lf_plan_write (struct lf_plan *p, const char *concern, const char *path,
     goto error;
   e = find_edit (p, fs, fspath);
   if (!e) {
-    e = new_edit (p);
+    e = open_edit (p, concern, path, fs, &fspath);
     if (!e)
       goto error;
-    e->fs = fs;
-    e->fspath = fspath;
-    fspath = NULL;
-    e->path = strdup (path);
-    e->concern = strdup (concern);
-    if (load_old (p, e) == -1) {
-      edit_free (e);
-      p->nedits--;
-      goto error;
-    }
   }
   else {
     /* A second concern rewrites the file (two Windows concerns edit the
@@ -344,19 +362,9 @@ lf_plan_remove (struct lf_plan *p, const char *concern, const char *path,
   }
   e = find_edit (p, fs, fspath);
   if (!e) {
-    e = new_edit (p);
+    e = open_edit (p, concern, path, fs, &fspath);
     if (!e)
       return -1;
-    e->fs = fs;
-    e->fspath = fspath;
-    fspath = NULL;
-    e->path = strdup (path);
-    e->concern = strdup (concern);
-    if (load_old (p, e) == -1) {
-      edit_free (e);
-      p->nedits--;
-      return -1;
-    }
     if (!e->old_exists) {       /* nothing to remove */
       edit_free (e);
       p->nedits--;
@@ -390,19 +398,9 @@ lf_plan_symlink (struct lf_plan *p, const char *concern, const char *path,
     lf_error (EEXIST, "already planned by another edit");
     goto error;
   }
-  e = new_edit (p);
+  e = open_edit (p, concern, path, fs, &fspath);
   if (!e)
     goto error;
-  e->fs = fs;
-  e->fspath = fspath;
-  fspath = NULL;
-  e->path = strdup (path);
-  e->concern = strdup (concern);
-  if (load_old (p, e) == -1) {
-    edit_free (e);
-    p->nedits--;
-    goto error;
-  }
   if (e->old_exists) {
     if (e->old_link && strcmp (e->old_link, target) == 0)
       lf_plan_note (p, concern, LF_ALREADY_RIGHT, "%s -> %s: %s", path,
