@@ -19,11 +19,13 @@
  *   landfall.file=NAME                    the job file on it (default landfall.job)
  *   landfall.wait=SECONDS                 for the disks (default 60)
  *   landfall.debug=1                      stay up after an error; verbose
+ *   landfall.test=crash                   (tests) the job process crashes
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +55,8 @@ static struct {
   char file[128];               /* landfall.file= */
   int wait;                     /* landfall.wait= */
   bool debug;                   /* landfall.debug= */
+  bool test_crash;              /* landfall.test=crash: the job process
+                                   kills itself (tests/test-appliance.sh) */
   double t_start;               /* kernel uptime at our first line */
   bool job_mounted;
   int logfd;                    /* the log, in /run until the job disk */
@@ -167,6 +172,8 @@ read_cmdline (void)
       st.wait = LF_MAX (1, atoi (w + 14));
     else if (strcmp (w, "landfall.debug=1") == 0)
       st.debug = true;
+    else if (strcmp (w, "landfall.test=crash") == 0)
+      st.test_crash = true;
     else if (strncmp (w, "landfall.image_bytes=", 21) == 0)
       json_object_set_new (st.events, "image_bytes",
                            json_integer (strtoll (w + 21, NULL, 10)));
@@ -406,6 +413,42 @@ finish (int status, const char *why)
     pause ();
 }
 
+/* The job itself, in the child PID 1 forks: 0 when it succeeded (with
+ * or without warnings), 1 otherwise; the report is on the job disk.
+ */
+static int
+run_job (struct lf_job *job, const char *path)
+{
+  enum lf_run_result res = LF_RUN_FAILED;
+  json_t *report = NULL;
+  struct lf_run_opts o = {
+    .progress = true, .log_fd = 2, .jobdir = JOBDIR, .job_path = path,
+    .appliance = st.events,
+  };
+  if (lf_run_job (job, &o, &res, &report) == -1) {
+    say ("error: %s", lf_last_error ());
+    write_failure_report (lf_last_error ());
+    return 1;
+  }
+  if (report) {
+    fflush (stderr);
+    lf_run_print_summary (report, stdout);
+    fflush (stdout);
+    /* A job refused in its prerequisites writes nothing (on a
+     * workstation that is the point); here the job disk is the only way
+     * back to whoever attached it, so the report goes there regardless.
+     */
+    char rp[512];
+    struct stat s;
+    snprintf (rp, sizeof rp, JOBDIR "/%s-landfall-report.json", job->machine);
+    if (stat (rp, &s) == -1)
+      write_report_file (rp, report);
+    json_decref (report);
+  }
+  fflush (NULL);
+  return res == LF_RUN_OK || res == LF_RUN_WARNINGS ? 0 : 1;
+}
+
 int
 lf_pid1_main (int argc, char *argv[])
 {
@@ -478,38 +521,40 @@ lf_pid1_main (int argc, char *argv[])
   setenv ("LANDFALL_GUESTFS", "never", 1);
   setenv ("LANDFALL_HW_DIR", "/usr/share/landfall/hw", 1);
 
-  enum lf_run_result res = LF_RUN_FAILED;
-  json_t *report = NULL;
-  struct lf_run_opts o = {
-    .progress = true, .log_fd = 2, .jobdir = JOBDIR, .job_path = path,
-    .appliance = st.events,
-  };
+  /* The job runs in a child: a crash in it (a bug, hostile input that
+   * got past a check) must end in a report and a power-off, not in a
+   * kernel panic and a reboot that would run the job again and again.
+   */
   json_object_set_new (st.events, "job_start_s", json_real (uptime ()));
   /* What this helper VM runs on (Azure, Hyper-V, QEMU, a physical server). */
   json_t *host = lf_hw_probe ("/");
   if (host)
     json_object_set_new (st.events, "host", host);
-  int r = lf_run_job (job, &o, &res, &report);
-  if (r == -1) {
-    snprintf (why, sizeof why, "%s", lf_last_error ());
-    lf_job_free (job);
+  fflush (NULL);
+  pid_t pid = fork ();
+  if (pid == 0) {
+    if (st.test_crash)
+      raise (SIGSEGV);
+    _exit (run_job (job, path));
+  }
+  if (pid == -1) {
+    snprintf (why, sizeof why, "fork: %m");
     finish (1, why);
   }
-  if (report) {
-    fflush (stderr);
-    lf_run_print_summary (report, stdout);
-    fflush (stdout);
-    /* A job refused in its prerequisites writes nothing (on a
-     * workstation that is the point); here the job disk is the only way
-     * back to whoever attached it, so the report goes there regardless.
-     */
-    char rp[512];
-    struct stat s;
-    snprintf (rp, sizeof rp, JOBDIR "/%s-landfall-report.json", job->machine);
-    if (stat (rp, &s) == -1)
-      write_report_file (rp, report);
-    json_decref (report);
-  }
+  int status = 0;
+  pid_t w;
+  /* As PID 1 we also reap whatever else ends; only our child matters. */
+  while ((w = waitpid (-1, &status, 0)) != pid)
+    if (w == -1 && errno != EINTR) {
+      snprintf (why, sizeof why, "waiting for the job: %m");
+      finish (1, why);
+    }
   lf_job_free (job);
-  finish (res == LF_RUN_OK || res == LF_RUN_WARNINGS ? 0 : 1, NULL);
+  if (WIFSIGNALED (status)) {
+    snprintf (why, sizeof why, "the job process died of signal %d (%s): "
+              "landfall.log has its last lines", WTERMSIG (status),
+              strsignal (WTERMSIG (status)));
+    finish (1, why);
+  }
+  finish (WIFEXITED (status) && WEXITSTATUS (status) == 0 ? 0 : 1, NULL);
 }

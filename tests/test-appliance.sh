@@ -93,6 +93,16 @@ err=$(field job.img landfall-report.json 'r["result"] + ": " + r["error"]') || {
 grep -q "^failed: .*landfall.job:2: profile" <<<"$err" || fail "bad job: report says: $err"
 pass "bad job: powered off, report '$err'"
 
+# The job process crashing (landfall.test=crash): PID 1 survives it,
+# reports it and powers off -- no kernel panic, no reboot loop.
+mkjob job.img "$good_job"
+APPEND=landfall.test=crash bash "$top/tests/appliance/boot.sh" kernel "$A" - job.img crash.log 600 >/dev/null ||
+    { tail -30 crash.log >&2; fail "crash: the appliance did not power off"; }
+! grep -aq "Kernel panic" crash.log || fail "crash: the kernel panicked"
+err=$(field job.img landfall-report.json 'r["result"] + ": " + r["error"]') || { tail -30 crash.log >&2; fail "crash: no report"; }
+grep -q "^failed: the job process died of signal 11" <<<"$err" || fail "crash: report says: $err"
+pass "the job process crashing: powered off, report '$err'"
+
 # A disk with no operating system: failed in prerequisites, powered off.
 rm -f blank.img && truncate -s 256M blank.img && mkfs.ext4 -q -F blank.img
 mkjob job.img "$good_job"

@@ -6,7 +6,8 @@
 #
 #   bios    the appliance VHD on IDE, i440fx + SeaBIOS (Azure Gen1's shape)
 #   uefi    the appliance VHD on AHCI, q35 + OVMF (Azure Gen2's shape)
-#   kernel  QEMU loads vmlinuz + initrd.img itself (the PXE pair)
+#   kernel  QEMU loads vmlinuz + initrd.img itself (the PXE pair); $APPEND
+#           adds to its command line
 # The guest disk and the job disk are virtio disks (/dev/vda, /dev/vdb in
 # the appliance).  The appliance image itself is opened with snapshot=on.
 # Exit 0 when QEMU exits on its own (the appliance powered off) within
@@ -21,7 +22,7 @@ case $mode in
     uefi)   boot=(-machine "q35,accel=$accel" -bios /usr/share/ovmf/OVMF.fd
                   -drive "file=$dir/landfall-appliance.vhd,format=raw,if=ide,snapshot=on") ;;
     kernel) boot=(-machine "pc,accel=$accel" -kernel "$dir/vmlinuz" -initrd "$dir/initrd.img"
-                  -append "console=ttyS0,115200n8 quiet loglevel=3 panic=10 landfall.job=LABEL=LANDFALLJOB") ;;
+                  -append "console=ttyS0,115200n8 quiet loglevel=3 panic=10 landfall.job=LABEL=LANDFALLJOB ${APPEND:-}") ;;
     *) echo "boot.sh: mode is bios, uefi or kernel" >&2; exit 2 ;;
 esac
 disks=()
