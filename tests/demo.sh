@@ -87,14 +87,14 @@ elif ! win=$("$top/tests/fixtures/build.sh" windows-ntfs "$top/${BUILD:-build}/f
 else
     mkdir -p job
     cp --sparse=always "$win" job/win7-disk1.img
-    printf 'machine = win7\nsource = vmware\nprofile = azure-gen1\nos-disk = win7-disk1.img\noutput = azure\n' >job/win7.job
+    printf 'machine = win7\nsource = vmware\nprofile = azure-gen1\nos-disk = win7-disk1.img\noutput = azure-win7\n' >job/win7.job
     cat job/win7.job
     echo
     r=0; "$L" run job/win7.job || r=$?
     echo "(exit status $r: 0 success, 3 success with warnings)"
     say "Every value it changed (the report's findings)"
     python3 -c 'import json,sys; [print("  " + f["message"]) for f in json.load(open(sys.argv[1]))["findings"] if f["result"] == "changed"]' \
-        job/azure/landfall-report.json | head -n 20
+        job/azure-win7/landfall-report.json | head -n 20
     echo "  ..."
 fi
 echo
