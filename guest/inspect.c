@@ -207,7 +207,10 @@ lf_guest_open (const char *const *paths, size_t n, bool writable)
   free (pvs);
 
   /* Open what the native backends read; in the appliance
-   * (LANDFALL_MOUNT=kernel), what the kernel mounts, mounted by it.
+   * (LANDFALL_MOUNT=kernel), what the kernel mounts, mounted by it.  Only
+   * there: a hostile filesystem image attacks the kernel that mounts it,
+   * and the appliance is a throwaway VM, which a workstation is not
+   * (libguestfs' reason for its own appliance).
    */
   const char *km = getenv ("LANDFALL_MOUNT");
   bool kernel = km && strcmp (km, "kernel") == 0;
