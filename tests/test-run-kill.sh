@@ -99,14 +99,21 @@ for s in convert fix; do
 done
 pass "SIGKILL at $N points (steps:$seen) and 3 double kills: same images, successful reports"
 
-# SIGTERM: stop at a safe point, exit 4, state resumable.
-mkjob term
-"$LANDFALL" run -q term.job >term.out 2>&1 &
-pid=$!
-sleep "$(printf '%d.%03d' $((T / 4000)) $(((T / 4) % 1000)))"
-kill -TERM "$pid"
-r=0; wait "$pid" || r=$?
-[ "$r" = 4 ] || [ "$r" = 3 ] || fail "SIGTERM: exit $r (expected 4, or 3 if it had finished)"
+# SIGTERM: stop at a safe point, exit 4, state resumable.  A run on a
+# warm page cache can end before the signal: then try again sooner.
+for div in 4 10 25; do
+    rm -rf out-term
+    mkjob term
+    "$LANDFALL" run -q term.job >term.out 2>&1 &
+    pid=$!
+    ms=$((T / div))
+    sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+    sent=1; kill -TERM "$pid" 2>/dev/null || sent=0
+    r=0; wait "$pid" || r=$?
+    [ $sent = 1 ] && [ "$r" = 4 ] && break
+done
+[ "$r" = 4 ] || [ "$r" = 3 ] || [ "$r" = 0 ] ||
+    fail "SIGTERM: exit $r (expected 4, or 0/3 if it had finished): $(tail -n 5 term.out)"
 [ "$r" = 4 ] && [ "$(json_get out-term/landfall-report.json result)" != interrupted ] &&
     fail "SIGTERM: report does not say interrupted"
 check_resumed term
