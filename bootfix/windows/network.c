@@ -129,37 +129,31 @@ report_ipv6 (struct lf_whive *w, const char *cs)
   lf_free_names (names);
 }
 
+static int
+fix_control_set (struct lf_whive *w, const char *cs, void *arg)
+{
+  struct lf_plan *p = arg;
+  char where[300];
+
+  snprintf (where, sizeof where, "%s\\Services\\Dhcp", cs);
+  hive_node_h dhcp = lf_whive_node (w, 0, where);
+  if (!dhcp)
+    lf_plan_note (p, CONCERN, LF_FAILED, "SYSTEM\\%s: the DHCP client "
+                  "service is missing: the machine would get no address on "
+                  "Azure", where);
+  else if (lf_whive_set_dword (w, dhcp, where, "Start", DHCP_AUTOMATIC) == -1)
+    return -1;
+  if (fix_interfaces (w, cs) == -1 || remove_routes (w, cs) == -1)
+    return -1;
+  report_ipv6 (w, cs);
+  return 0;
+}
+
 int
 lf_fix_windows_network (struct lf_guest *g, struct lf_os *os,
                         struct lf_plan *p, const struct lf_fix_opts *o)
 {
-  char path[512];
-  CLEANUP_WHIVE struct lf_whive *w = NULL;
-  char **sets = NULL;
-  int r = -1;
-
   (void) g;
   (void) o;
-  if (lf_win_hive_path (os, "SYSTEM", path, sizeof path) == -1 ||
-      !(w = lf_whive_open (p, CONCERN, path, "SYSTEM")) ||
-      !(sets = lf_whive_control_sets (w)))
-    goto out;
-  for (char **cs = sets; *cs; cs++) {
-    char where[300];
-    snprintf (where, sizeof where, "%s\\Services\\Dhcp", *cs);
-    hive_node_h dhcp = lf_whive_node (w, 0, where);
-    if (!dhcp)
-      lf_plan_note (p, CONCERN, LF_FAILED, "SYSTEM\\%s: the DHCP client "
-                    "service is missing: the machine would get no address on "
-                    "Azure", where);
-    else if (lf_whive_set_dword (w, dhcp, where, "Start", DHCP_AUTOMATIC) == -1)
-      goto out;
-    if (fix_interfaces (w, *cs) == -1 || remove_routes (w, *cs) == -1)
-      goto out;
-    report_ipv6 (w, *cs);
-  }
-  r = lf_whive_commit (w, WIN_HIVE_WHY);
- out:
-  lf_free_names (sets);
-  return r;
+  return lf_whive_each_control_set (os, p, CONCERN, fix_control_set, p);
 }

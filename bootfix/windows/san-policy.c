@@ -14,41 +14,32 @@
 #define CONCERN "san-policy"
 #define SAN_ONLINE_ALL 1
 
+static int
+fix_control_set (struct lf_whive *w, const char *cs, void *arg)
+{
+  struct lf_plan *p = arg;
+  char where[300];
+
+  snprintf (where, sizeof where, "%s\\Services\\partmgr", cs);
+  hive_node_h partmgr = lf_whive_node (w, 0, where);
+  if (!partmgr) {
+    /* Windows before 2000 (NT 4) has no partition manager. */
+    lf_plan_note (p, CONCERN, LF_SKIPPED, "SYSTEM\\%s: no partmgr service "
+                  "(Windows older than 2000?): no SAN policy to set", where);
+    return 0;
+  }
+  hive_node_h params = lf_whive_key (w, partmgr, where, "Parameters");
+  if (!params)
+    return -1;
+  snprintf (where, sizeof where, "%s\\Services\\partmgr\\Parameters", cs);
+  return lf_whive_set_dword (w, params, where, "SanPolicy", SAN_ONLINE_ALL);
+}
+
 int
 lf_fix_windows_san_policy (struct lf_guest *g, struct lf_os *os,
                            struct lf_plan *p, const struct lf_fix_opts *o)
 {
-  char path[512];
-  CLEANUP_WHIVE struct lf_whive *w = NULL;
-  char **sets = NULL;
-  int r = -1;
-
   (void) g;
   (void) o;
-  if (lf_win_hive_path (os, "SYSTEM", path, sizeof path) == -1 ||
-      !(w = lf_whive_open (p, CONCERN, path, "SYSTEM")) ||
-      !(sets = lf_whive_control_sets (w)))
-    goto out;
-  for (char **cs = sets; *cs; cs++) {
-    char where[300];
-    snprintf (where, sizeof where, "%s\\Services\\partmgr", *cs);
-    hive_node_h partmgr = lf_whive_node (w, 0, where);
-    if (!partmgr) {
-      /* Windows before 2000 (NT 4) has no partition manager. */
-      lf_plan_note (p, CONCERN, LF_SKIPPED, "SYSTEM\\%s: no partmgr service "
-                    "(Windows older than 2000?): no SAN policy to set", where);
-      continue;
-    }
-    hive_node_h params = lf_whive_key (w, partmgr, where, "Parameters");
-    if (!params)
-      goto out;
-    snprintf (where, sizeof where, "%s\\Services\\partmgr\\Parameters", *cs);
-    if (lf_whive_set_dword (w, params, where, "SanPolicy",
-                            SAN_ONLINE_ALL) == -1)
-      goto out;
-  }
-  r = lf_whive_commit (w, WIN_HIVE_WHY);
- out:
-  lf_free_names (sets);
-  return r;
+  return lf_whive_each_control_set (os, p, CONCERN, fix_control_set, p);
 }
