@@ -43,6 +43,5 @@ struct lf_plan {
 };
 
 /* SHA-256 of BUF as 64 hex digits and a NUL. */
-extern void lf_sha256_hex (const void *buf, size_t len, char *hex);
 
 #endif /* LF_PLAN_INTERNAL_H */

@@ -11,8 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/evp.h>
-
 #include "bootfix.h"
 #include "plan-internal.h"
 
@@ -58,21 +56,6 @@ lf_plan_free (struct lf_plan *p)
   }
   free (p->findings);
   free (p);
-}
-
-void
-lf_sha256_hex (const void *buf, size_t len, char *hex)
-{
-  static const char digits[] = "0123456789abcdef";
-  unsigned char md[32];
-  unsigned n = 0;
-
-  EVP_Digest (buf, len, md, &n, EVP_sha256 (), NULL);
-  for (unsigned i = 0; i < 32; i++) {
-    hex[2 * i] = digits[md[i] >> 4];
-    hex[2 * i + 1] = digits[md[i] & 15];
-  }
-  hex[64] = '\0';
 }
 
 static struct lf_edit *

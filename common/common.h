@@ -77,6 +77,10 @@ extern const char *lf_human_size (uint64_t n, char *buf, size_t buflen);
 /* Parse "10G", "512M", "4096" (binary suffixes K M G T).  -1 on error. */
 extern int lf_parse_size (const char *s, uint64_t *ret);
 extern double lf_now (void);            /* monotonic seconds */
+/* SHA-256 of BUF as 64 lowercase hex digits and a NUL. */
+extern void lf_sha256_hex (const void *buf, size_t len, char hex[65]);
+/* mkdir -p PATH (mode 0755 for what it makes). */
+extern int lf_mkdir_p (const char *path);
 /* Directory part of PATH joined with NAME, unless NAME is absolute. */
 extern char *lf_path_beside (const char *path, const char *name);
 /* P if absolute, else BASEDIR/P (a new string; NULL with ENOMEM). */

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "common.h"
 
@@ -224,3 +227,49 @@ lf_utf16_to_utf8 (const void *buf, size_t bytes, bool big_endian)
   return out;
 }
 volatile sig_atomic_t lf_cancel;
+
+void
+lf_sha256_hex (const void *buf, size_t len, char hex[65])
+{
+  static const char digits[] = "0123456789abcdef";
+  unsigned char md[32];
+  unsigned mdlen = 0;
+
+  /* Not expected to fail (no engine, no allocation that can): an empty
+   * string rather than stack garbage if it ever does.
+   */
+  hex[0] = '\0';
+  if (EVP_Digest (buf, len, md, &mdlen, EVP_sha256 (), NULL) != 1 ||
+      mdlen != 32)
+    return;
+  for (unsigned i = 0; i < 32; i++) {
+    hex[2 * i] = digits[md[i] >> 4];
+    hex[2 * i + 1] = digits[md[i] & 15];
+  }
+  hex[64] = '\0';
+}
+
+int
+lf_mkdir_p (const char *path)
+{
+  CLEANUP_FREE char *p = strdup (path);
+
+  if (!p) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  for (char *s = p + 1; ; s++) {
+    if (*s == '/' || *s == '\0') {
+      char c = *s;
+      *s = '\0';
+      if (mkdir (p, 0755) == -1 && errno != EEXIST) {
+        lf_error (errno, "%s: %m", p);
+        return -1;
+      }
+      *s = c;
+      if (c == '\0')
+        break;
+    }
+  }
+  return 0;
+}

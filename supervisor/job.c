@@ -20,15 +20,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <openssl/evp.h>
 
 #include "common.h"
 #include "job.h"
@@ -105,24 +102,6 @@ machine_ok (const char *m)
       return false;
   }
   return true;
-}
-
-static void
-sha256_hex (const void *buf, size_t len, char *hex)
-{
-  static const char digits[] = "0123456789abcdef";
-  unsigned char md[32];
-  unsigned mdlen = 0;
-
-  hex[0] = '\0';
-  if (EVP_Digest (buf, len, md, &mdlen, EVP_sha256 (), NULL) != 1 ||
-      mdlen != 32)
-    return;
-  for (unsigned i = 0; i < 32; i++) {
-    hex[2 * i] = digits[md[i] >> 4];
-    hex[2 * i + 1] = digits[md[i] & 15];
-  }
-  hex[64] = '\0';
 }
 
 /* One line (without its newline, NUL-terminated in place) into JOB.
@@ -373,7 +352,7 @@ lf_job_parse (const char *buf, size_t len, const char *name,
     }
     off += n + (nl != NULL);
   }
-  sha256_hex (hashed, hlen, job->sha256);
+  lf_sha256_hex (hashed, hlen, job->sha256);
 
   /* Required settings, named; the rest have defaults. */
   if (!job->machine) {
@@ -434,45 +413,12 @@ lf_job_parse (const char *buf, size_t len, const char *name,
 struct lf_job *
 lf_job_load (const char *path)
 {
-  CLEANUP_CLOSE int fd = -1;
   CLEANUP_FREE char *buf = NULL;
-  CLEANUP_FREE char *copy = NULL;
   char dir[PATH_MAX];
-  struct stat st;
-  ssize_t n;
+  size_t len;
 
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd == -1 || fstat (fd, &st) == -1) {
-    lf_error (errno, "%s: %m", path);
+  if (lf_input_read (path, LF_JOB_MAX_SIZE, &buf, &len, dir) == -1)
     return NULL;
-  }
-  if (!S_ISREG (st.st_mode)) {
-    lf_error (EINVAL, "%s: not a regular file", path);
-    return NULL;
-  }
-  if (st.st_size > LF_JOB_MAX_SIZE) {
-    lf_error (EFBIG, "%s: %lld bytes: a job file is at most %d bytes", path,
-              (long long) st.st_size, LF_JOB_MAX_SIZE);
-    return NULL;
-  }
-  buf = malloc (LF_JOB_MAX_SIZE + 1);
-  copy = strdup (path);
-  if (!buf || !copy) {
-    lf_error (ENOMEM, "out of memory");
-    return NULL;
-  }
-  /* Read to EOF, not st_size: the file may change under us. */
-  size_t len = 0;
-  while ((n = read (fd, buf + len, LF_JOB_MAX_SIZE + 1 - len)) > 0)
-    len += (size_t) n;
-  if (n == -1) {
-    lf_error (errno, "%s: %m", path);
-    return NULL;
-  }
-  if (!realpath (dirname (copy), dir)) {
-    lf_error (errno, "%s: its directory: %m", path);
-    return NULL;
-  }
   struct lf_job *job = lf_job_parse (buf, len, path, dir);
   if (job && job->manifest && lf_job_choose_point (job) == -1) {
     lf_job_free (job);

@@ -17,6 +17,41 @@
 
 #include <jansson.h>
 
+/* input.c
+ *
+ * The small input files (job, manifest, plan): read whole and capped,
+ * hashed, and the JSON ones' fields checked as hostile input, each error
+ * naming the file and the field ("groups[2].pre[0].timeout").
+ */
+#define LF_NAME_MAX 64          /* ids, group and plan names */
+#define LF_JSON_BAD ((const char *) -1)
+
+/* Read PATH, a regular file, into a new NUL-terminated *RET: at most
+ * MAX + 1 bytes (more than MAX is the parser's error to report).  DIR
+ * gets PATH's directory, resolved: relative names in the file are
+ * relative to it.
+ */
+extern int lf_input_read (const char *path, size_t max, char **ret,
+                          size_t *len, char dir[]);
+/* Only KEYS may appear in object O (FIELD names it in messages). */
+extern int lf_json_only_keys (const char *name, const char *field, json_t *o,
+                              const char *const *keys);
+/* A file name (resolved under BASEDIR, a new string), or NULL. */
+extern char *lf_json_path (const char *name, const char *field, json_t *v,
+                           const char *basedir);
+/* Printable, no spaces, 1 to LF_NAME_MAX bytes: safe in file names,
+ * messages and listings.
+ */
+extern bool lf_name_ok (const char *s);
+/* V as a name (lf_name_ok); NULL if absent and OPTIONAL; LF_JSON_BAD
+ * with the error recorded.
+ */
+extern const char *lf_json_name (const char *name, const char *field,
+                                 json_t *v, bool optional);
+/* V as text of 1 to MAX bytes without NUL, as lf_json_name returns. */
+extern const char *lf_json_text (const char *name, const char *field,
+                                 json_t *v, size_t max, bool optional);
+
 /* job.c
  *
  * The job file is key = value text, one setting per line (documented in
@@ -103,7 +138,7 @@ extern char *lf_job_state_path (const struct lf_job *job, const char *jobdir);
  */
 #define LF_POINTS_MAX_SIZE   (1024 * 1024)  /* the manifest file */
 #define LF_POINTS_MAX_POINTS 4096         /* 15 days at one per 5 min */
-#define LF_POINTS_MAX_ID     64           /* point id, group name */
+#define LF_POINTS_MAX_ID     LF_NAME_MAX  /* point id, group name */
 
 struct lf_point {
   char *id;

@@ -24,8 +24,6 @@
  * one pass over the merged chain, never an intermediate copy.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,26 +80,6 @@ lf_points_free (struct lf_points *m)
   free (m);
 }
 
-/* Ids and group names appear in messages, state files and listings:
- * printable, no spaces, capped.
- */
-static bool
-name_ok (const char *s)
-{
-  size_t n = strlen (s);
-
-  if (n == 0 || n > LF_POINTS_MAX_ID)
-    return false;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-          c == ':'))
-      return false;
-  }
-  return true;
-}
-
 /* Exactly YYYY-MM-DDTHH:MM:SSZ: one spelling, so that the text in the
  * manifest, the listing and the report is the same.  timegm and back
  * refuses 2026-02-30.
@@ -136,59 +114,6 @@ parse_time (const char *s, int64_t *ret)
   return 0;
 }
 
-/* Only KEYS may appear in object O (FIELD names it in messages). */
-static int
-only_keys (const char *name, const char *field, json_t *o,
-           const char *const *keys)
-{
-  const char *k;
-  json_t *v;
-
-  json_object_foreach (o, k, v) {
-    bool known = false;
-    for (size_t i = 0; keys[i]; i++)
-      known |= strcmp (k, keys[i]) == 0;
-    if (!known) {
-      lf_error (EINVAL, "%s: %s: unknown key '%.64s'", name, field, k);
-      return -1;
-    }
-  }
-  return 0;
-}
-
-/* A path string: non-empty, under PATH_MAX, no NUL (jansson allows
- * "\u0000" in strings; it would cut the path short).
- */
-static char *
-get_path (const char *name, const char *field, json_t *v, const char *basedir)
-{
-  if (!json_is_string (v) || json_string_length (v) == 0 ||
-      json_string_length (v) >= PATH_MAX ||
-      strlen (json_string_value (v)) != json_string_length (v)) {
-    lf_error (EINVAL, "%s: %s: not a file name (a non-empty string under %d "
-              "bytes)", name, field, PATH_MAX);
-    return NULL;
-  }
-  return lf_path_under (basedir, json_string_value (v));
-}
-
-static const char *
-get_name (const char *name, const char *field, json_t *v, bool optional)
-{
-  const char *s;
-
-  if (!v && optional)
-    return NULL;
-  s = json_string_value (v);
-  if (!s || strlen (s) != json_string_length (v) || !name_ok (s)) {
-    lf_error (EINVAL, "%s: %s: %s not a name of 1 to %d letters, digits, "
-              "'-', '_', '.' or ':'", name, field, v ? "is" : "missing:",
-              LF_POINTS_MAX_ID);
-    return (const char *) -1;
-  }
-  return s;
-}
-
 static long
 find_id (const struct lf_points *m, const char *id)
 {
@@ -215,10 +140,10 @@ parse_point (struct lf_points *m, size_t i, json_t *o, const char *basedir)
     lf_error (EINVAL, "%s: %s: not an object", name, f);
     return -1;
   }
-  if (only_keys (name, f, o, keys) == -1)
+  if (lf_json_only_keys (name, f, o, keys) == -1)
     return -1;
   snprintf (f, sizeof f, "points[%zu].id", i);
-  if ((s = get_name (name, f, json_object_get (o, "id"), false)) == (const char *) -1)
+  if ((s = lf_json_name (name, f, json_object_get (o, "id"), false)) == LF_JSON_BAD)
     return -1;
   if (!(p->id = strdup (s)))
     goto oom;
@@ -261,7 +186,7 @@ parse_point (struct lf_points *m, size_t i, json_t *o, const char *basedir)
   p->processed = json_is_true (v);
 
   snprintf (f, sizeof f, "points[%zu].group", i);
-  if ((s = get_name (name, f, json_object_get (o, "group"), true)) == (const char *) -1)
+  if ((s = lf_json_name (name, f, json_object_get (o, "group"), true)) == LF_JSON_BAD)
     return -1;
   if (s) {
     /* A multi-VM point is a bookmark the group issued to all its members
@@ -287,7 +212,7 @@ parse_point (struct lf_points *m, size_t i, json_t *o, const char *basedir)
     goto oom;
   for (size_t d = 0; d < m->ndisks; d++) {
     snprintf (f, sizeof f, "points[%zu].overlays[%zu]", i, d);
-    if (!(p->overlays[d] = get_path (name, f, json_array_get (v, d), basedir)))
+    if (!(p->overlays[d] = lf_json_path (name, f, json_array_get (v, d), basedir)))
       return -1;
   }
   return 0;
@@ -331,12 +256,12 @@ lf_points_parse (const char *buf, size_t len, const char *name,
     lf_error (EINVAL, "%s: not a JSON object", name);
     goto error;
   }
-  if (only_keys (name, "manifest", root, keys) == -1)
+  if (lf_json_only_keys (name, "manifest", root, keys) == -1)
     goto error;
   v = json_object_get (root, "machine");
   if (v) {
     s = json_string_value (v);
-    if (!s || strlen (s) != json_string_length (v) || !name_ok (s)) {
+    if (!s || strlen (s) != json_string_length (v) || !lf_name_ok (s)) {
       lf_error (EINVAL, "%s: machine: not a name of 1 to %d letters, digits, "
                 "'-', '_', '.' or ':'", name, LF_POINTS_MAX_ID);
       goto error;
@@ -344,7 +269,7 @@ lf_points_parse (const char *buf, size_t len, const char *name,
     if (!(m->machine = strdup (s)))
       goto oom;
   }
-  if ((s = get_name (name, "group", json_object_get (root, "group"), true)) == (const char *) -1)
+  if ((s = lf_json_name (name, "group", json_object_get (root, "group"), true)) == LF_JSON_BAD)
     goto error;
   if (s && !(m->group = strdup (s)))
     goto oom;
@@ -368,7 +293,7 @@ lf_points_parse (const char *buf, size_t len, const char *name,
   for (size_t d = 0; d < m->ndisks; d++) {
     char f[32];
     snprintf (f, sizeof f, "bases[%zu]", d);
-    if (!(m->bases[d] = get_path (name, f, json_array_get (v, d), basedir)))
+    if (!(m->bases[d] = lf_json_path (name, f, json_array_get (v, d), basedir)))
       goto error;
   }
 
@@ -386,8 +311,8 @@ lf_points_parse (const char *buf, size_t len, const char *name,
     if (parse_point (m, i, json_array_get (v, i), basedir) == -1)
       goto error;
   }
-  if ((s = get_name (name, "committed", json_object_get (root, "committed"),
-                     true)) == (const char *) -1)
+  if ((s = lf_json_name (name, "committed", json_object_get (root, "committed"),
+                     true)) == LF_JSON_BAD)
     goto error;
   if (s) {
     if (find_id (m, s) == -1) {
@@ -512,42 +437,13 @@ lf_points_chain (const struct lf_points *m, size_t k)
 struct lf_points *
 lf_points_load (const char *path)
 {
-  CLEANUP_CLOSE int fd = -1;
   CLEANUP_FREE char *buf = NULL;
-  CLEANUP_FREE char *copy = NULL;
   char dir[PATH_MAX];
-  struct stat st;
-  size_t len = 0;
-  ssize_t n;
+  size_t len;
   struct lf_points *m;
 
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd == -1 || fstat (fd, &st) == -1) {
-    lf_error (errno, "%s: %m", path);
+  if (lf_input_read (path, LF_POINTS_MAX_SIZE, &buf, &len, dir) == -1)
     return NULL;
-  }
-  if (!S_ISREG (st.st_mode)) {
-    lf_error (EINVAL, "%s: not a regular file", path);
-    return NULL;
-  }
-  buf = malloc (LF_POINTS_MAX_SIZE + 1);
-  copy = strdup (path);
-  if (!buf || !copy) {
-    lf_error (ENOMEM, "out of memory");
-    return NULL;
-  }
-  /* Read to EOF, capped: the file may grow under us. */
-  while (len <= LF_POINTS_MAX_SIZE &&
-         (n = read (fd, buf + len, LF_POINTS_MAX_SIZE + 1 - len)) > 0)
-    len += (size_t) n;
-  if (len <= LF_POINTS_MAX_SIZE && n == -1) {
-    lf_error (errno, "%s: %m", path);
-    return NULL;
-  }
-  if (!realpath (dirname (copy), dir)) {
-    lf_error (errno, "%s: its directory: %m", path);
-    return NULL;
-  }
   m = lf_points_parse (buf, len, path, dir);
   if (m && lf_points_check (m) == -1) {
     lf_points_free (m);

@@ -640,31 +640,6 @@ disk_uuid (struct run *r, size_t i, char *hex)
   hex[32] = '\0';
 }
 
-static int
-mkdir_p (const char *path)
-{
-  CLEANUP_FREE char *p = strdup (path);
-
-  if (!p) {
-    lf_error (ENOMEM, "out of memory");
-    return -1;
-  }
-  for (char *s = p + 1; ; s++) {
-    if (*s == '/' || *s == '\0') {
-      char c = *s;
-      *s = '\0';
-      if (mkdir (p, 0755) == -1 && errno != EEXIST) {
-        lf_error (errno, "%s: %m", p);
-        return -1;
-      }
-      *s = c;
-      if (c == '\0')
-        break;
-    }
-  }
-  return 0;
-}
-
 /* The state a job starts with, once its prerequisites have passed. */
 static int
 new_state (struct run *r)
@@ -1209,7 +1184,7 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
       goto out;
     }
     /* Only now is anything written. */
-    if ((!job->in_place && mkdir_p (job->output) == -1) || new_state (&r) == -1)
+    if ((!job->in_place && lf_mkdir_p (job->output) == -1) || new_state (&r) == -1)
       goto out;
     st_set_step (&r, S_PREREQ, "done", r.step_seconds[S_PREREQ]);
     logf_ (&r, "[1/5] prerequisites: done (%.1f s): %s, %s", r.step_seconds[S_PREREQ],
