@@ -16,6 +16,7 @@
 #define LF_EXIT_USAGE    2
 #define LF_EXIT_WARNINGS 3       /* landfall run: done, with warnings */
 #define LF_EXIT_INTERRUPTED 4    /* landfall run: stopped, resumable */
+#define LF_EXIT_SUSPENDED 5      /* landfall plan: waits for a manual action */
 
 /* main.c */
 extern const char *lf_progname;
@@ -42,6 +43,9 @@ extern int lf_cmd_inspect (int argc, char *argv[]);
 
 /* cmd-verify.c */
 extern int lf_cmd_verify (int argc, char *argv[]);
+
+/* cmd-plan.c */
+extern int lf_cmd_plan (int argc, char *argv[]);
 
 /* cmd-points.c */
 extern int lf_cmd_points (int argc, char *argv[]);

@@ -232,4 +232,87 @@ extern int lf_write_json_atomic (const char *path, json_t *j);
 /* The one-screen summary of REPORT, for a terminal or a serial console. */
 extern void lf_run_print_summary (const json_t *report, FILE *fp);
 
+/* recovery-plan.c
+ *
+ * A recovery plan (failover.md section 8): machines (job files) in
+ * ordered groups, with scripts and manual actions before and after each
+ * group and around them all.  The file format is at the top of
+ * recovery-plan.c and in `landfall plan --help`.
+ */
+#define LF_RPLAN_MAX_SIZE      (256 * 1024)
+#define LF_RPLAN_MAX_GROUPS    7        /* as ASR */
+#define LF_RPLAN_MAX_MACHINES  100      /* as ASR, in the whole plan */
+#define LF_RPLAN_MAX_ACTIONS   32       /* in one pre or post list */
+#define LF_RPLAN_MAX_NAME      128      /* an action's name */
+#define LF_RPLAN_MAX_TEXT      4096     /* a manual action's instructions */
+#define LF_RPLAN_DEFAULT_TIMEOUT 600    /* seconds, as ASR's scripts */
+#define LF_RPLAN_MAX_TIMEOUT   86400
+
+enum lf_failover_type {
+  LF_FAILOVER_TEST, LF_FAILOVER_PLANNED, LF_FAILOVER_UNPLANNED,
+};
+/* "test", "planned" or "unplanned" to *T; -1 with the error recorded. */
+extern int lf_failover_type (const char *s, enum lf_failover_type *t);
+
+struct lf_rplan_action {
+  char *name;
+  char *script;                 /* resolved; NULL: a manual action */
+  char *instructions;           /* a manual action's */
+  unsigned timeout;             /* seconds (scripts) */
+  unsigned applies;             /* bit 1 << enum lf_failover_type */
+};
+
+struct lf_rplan_list {
+  size_t n;
+  struct lf_rplan_action *a;
+};
+
+struct lf_rplan_group {
+  size_t nmachines;
+  char **jobs;                  /* job files, resolved */
+  struct lf_rplan_list pre, post;
+};
+
+struct lf_rplan {
+  char *file;                   /* for messages */
+  char *name;
+  char *output;                 /* resolved: state, logs, report */
+  char sha256[65];              /* of the file: a re-run must be the same
+                                   plan */
+  struct lf_rplan_list pre, post;       /* "All groups failover" */
+  size_t ngroups;
+  struct lf_rplan_group *groups;
+};
+
+extern struct lf_rplan *lf_rplan_parse (const char *buf, size_t len,
+                                        const char *name,
+                                        const char *basedir);
+extern struct lf_rplan *lf_rplan_load (const char *path);
+extern void lf_rplan_free (struct lf_rplan *p);
+
+struct lf_rplan_opts {
+  enum lf_failover_type type;
+  bool resume;                  /* the operator did the manual action the
+                                   plan waits for */
+  const char *comment;          /* recorded with it, or NULL */
+  unsigned jobs;                /* machines at once (>= 1) */
+  int log_fd;                   /* task lines, -1: none */
+};
+
+enum lf_rplan_result {
+  LF_RPLAN_OK, LF_RPLAN_WARNINGS, LF_RPLAN_FAILED, LF_RPLAN_SUSPENDED,
+  LF_RPLAN_INTERRUPTED,
+};
+
+/* Run (or continue) plan P; *REPORT gets the aggregated report, also
+ * written to P's output directory.  -1 (error recorded) for what stops
+ * the plan from running at all: the preflight checks (a job file that
+ * does not load, a machine twice, two jobs with one output directory),
+ * a changed plan, an unwritable state file.
+ */
+extern int lf_rplan_run (const struct lf_rplan *p,
+                         const struct lf_rplan_opts *o,
+                         enum lf_rplan_result *res, json_t **report);
+extern void lf_rplan_print_summary (const json_t *report, FILE *fp);
+
 #endif /* LF_JOB_H */

@@ -34,6 +34,8 @@ static const struct command {
     "check disks against a target hardware profile (and boot them)" },
   { "points", lf_cmd_points,
     "list a machine's recovery points, choose one, commit to it" },
+  { "plan", lf_cmd_plan,
+    "run a recovery plan: groups of machines, scripts, manual actions" },
 };
 #define NR_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -57,8 +59,9 @@ usage (FILE *fp)
 "  -h, --help      this help; 'landfall COMMAND --help' for a command\n"
 "  -V, --version   print the version\n"
 "\n"
-"Exit status: 0 success, 1 failure, 2 usage error; 'landfall run' also\n"
-"3 success with warnings, 4 interrupted (resumable).\n");
+"Exit status: 0 success, 1 failure, 2 usage error; 'landfall run' and\n"
+"'landfall plan' also 3 success with warnings, 4 interrupted (resumable);\n"
+"'landfall plan' 5 waiting for a manual action.\n");
 }
 
 void

@@ -1,0 +1,13 @@
+/* landfall fuzz target: the recovery plan parser (supervisor/
+ * recovery-plan.c).  Opens no file: job files are loaded by the run.
+ */
+#include <stdlib.h>
+
+#include "job.h"
+#include "fuzz-buffer.h"
+
+static void
+fuzz_one (const char *data, size_t size)
+{
+  lf_rplan_free (lf_rplan_parse (data, size, "fuzz.plan", "/pl"));
+}
