@@ -197,3 +197,34 @@ EOF
 r=0; "$LANDFALL" plan p/bad.plan >bad.out 2>bad.err || r=$?
 [ $r = 2 ] && grep -q 'groups\[0\].pre\[0\]: needs "script" or "manual"' bad.err || fail "bad plan: exit $r: $(cat bad.err)"
 pass "a changed plan, a machine in two groups and a malformed action are refused with the file and field named"
+
+# 5. SIGTERM while a script runs: the script's process group is stopped,
+# the plan exits 4 (interrupted), and running it again does the rest.
+cat >p/long.sh <<'EOF2'
+#!/bin/sh
+echo started >>long.trace
+[ -e long.ok ] && exit 0
+sleep 60 &
+wait
+EOF2
+chmod +x p/long.sh
+cat >p/intr.plan <<'EOF2'
+{ "name": "intr", "groups": [ { "machines": [],
+  "pre": [ { "name": "long", "script": "long.sh" } ],
+  "post": [ { "name": "after", "script": "ok.sh" } ] } ] }
+EOF2
+"$LANDFALL" plan p/intr.plan >in1.out 2>in1.err &
+pid=$!
+for _ in $(seq 100); do [ -e p/long.trace ] && break; sleep 0.1; done
+[ -e p/long.trace ] || fail "interrupt: the script never started"
+kill -TERM $pid
+r=0; wait $pid || r=$?
+[ $r = 4 ] || fail "interrupt: exit $r, expected 4: $(cat in1.err)"
+grep -q '^  interrupted *Group 1: Pre-steps: long' in1.out || fail "interrupt: $(cat in1.out)"
+sleep 1
+pgrep -f 'sleep 60' >/dev/null && fail "interrupt: the script's child is still running"
+touch p/long.ok
+r=0; "$LANDFALL" plan p/intr.plan >in2.out 2>&1 || r=$?
+[ $r = 0 ] || fail "interrupt, run again: exit $r: $(cat in2.out)"
+grep -q '^  done *Group 1: Post-steps: after' in2.out || fail "interrupt, run again: $(cat in2.out)"
+pass "SIGTERM stops the running script with its children (exit 4); running the plan again finishes it"
