@@ -152,3 +152,35 @@ lf_json_text (const char *name, const char *field, json_t *v, size_t max,
   }
   return json_string_value (v);
 }
+
+json_t *
+lf_json_load_object (const char *buf, size_t len, const char *name,
+                     const char *what, size_t max, const char *const *keys)
+{
+  json_error_t err;
+  json_t *root;
+
+  if (len > max) {
+    lf_error (EFBIG, "%s: %zu bytes: a %s is at most %zu bytes", name, len,
+              what, max);
+    return NULL;
+  }
+  /* Duplicate keys are refused: which of two "processed" would win is a
+   * guess.  Depth is bounded by jansson (2048).
+   */
+  root = json_loadb (buf, len, JSON_REJECT_DUPLICATES, &err);
+  if (!root) {
+    lf_error (EINVAL, "%s:%d: not JSON: %s", name, err.line, err.text);
+    return NULL;
+  }
+  if (!json_is_object (root)) {
+    lf_error (EINVAL, "%s: not a JSON object", name);
+    json_decref (root);
+    return NULL;
+  }
+  if (lf_json_only_keys (name, what, root, keys) == -1) {
+    json_decref (root);
+    return NULL;
+  }
+  return root;
+}

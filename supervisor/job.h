@@ -36,6 +36,12 @@ extern int lf_input_read (const char *path, size_t max, char **ret,
 /* Only KEYS may appear in object O (FIELD names it in messages). */
 extern int lf_json_only_keys (const char *name, const char *field, json_t *o,
                               const char *const *keys);
+/* BUF (LEN bytes, at most MAX) as a JSON object with only KEYS; WHAT
+ * ("manifest", "plan") names it in messages.  A new reference or NULL.
+ */
+extern json_t *lf_json_load_object (const char *buf, size_t len,
+                                    const char *name, const char *what,
+                                    size_t max, const char *const *keys);
 /* A file name (resolved under BASEDIR, a new string), or NULL. */
 extern char *lf_json_path (const char *name, const char *field, json_t *v,
                            const char *basedir);

@@ -232,31 +232,14 @@ lf_points_parse (const char *buf, size_t len, const char *name,
   };
   struct lf_points *m = calloc (1, sizeof *m);
   json_t *root = NULL, *v;
-  json_error_t err;
   const char *s;
 
   if (!m || !(m->name = strdup (name))) {
     lf_error (ENOMEM, "out of memory");
     goto error;
   }
-  if (len > LF_POINTS_MAX_SIZE) {
-    lf_error (EFBIG, "%s: %zu bytes: a manifest is at most %d bytes", name,
-              len, LF_POINTS_MAX_SIZE);
-    goto error;
-  }
-  /* Duplicate keys are refused: which of two "processed" would win is a
-   * guess.  Depth is bounded by jansson (2048).
-   */
-  root = json_loadb (buf, len, JSON_REJECT_DUPLICATES, &err);
-  if (!root) {
-    lf_error (EINVAL, "%s:%d: not JSON: %s", name, err.line, err.text);
-    goto error;
-  }
-  if (!json_is_object (root)) {
-    lf_error (EINVAL, "%s: not a JSON object", name);
-    goto error;
-  }
-  if (lf_json_only_keys (name, "manifest", root, keys) == -1)
+  if (!(root = lf_json_load_object (buf, len, name, "manifest",
+                                    LF_POINTS_MAX_SIZE, keys)))
     goto error;
   v = json_object_get (root, "machine");
   if (v) {

@@ -227,7 +227,6 @@ lf_rplan_parse (const char *buf, size_t len, const char *name,
   static const char *const gkeys[] = { "machines", "pre", "post", NULL };
   struct lf_rplan *p = calloc (1, sizeof *p);
   json_t *root = NULL, *v;
-  json_error_t err;
   size_t total = 0;
   const char *s;
 
@@ -235,21 +234,8 @@ lf_rplan_parse (const char *buf, size_t len, const char *name,
     lf_error (ENOMEM, "out of memory");
     goto error;
   }
-  if (len > LF_RPLAN_MAX_SIZE) {
-    lf_error (EFBIG, "%s: %zu bytes: a plan is at most %d bytes", name, len,
-              LF_RPLAN_MAX_SIZE);
-    goto error;
-  }
-  root = json_loadb (buf, len, JSON_REJECT_DUPLICATES, &err);
-  if (!root) {
-    lf_error (EINVAL, "%s:%d: not JSON: %s", name, err.line, err.text);
-    goto error;
-  }
-  if (!json_is_object (root)) {
-    lf_error (EINVAL, "%s: not a JSON object", name);
-    goto error;
-  }
-  if (lf_json_only_keys (name, "plan", root, keys) == -1)
+  if (!(root = lf_json_load_object (buf, len, name, "plan",
+                                    LF_RPLAN_MAX_SIZE, keys)))
     goto error;
   if ((s = lf_json_name (name, "name", json_object_get (root, "name"),
                          false)) == LF_JSON_BAD)
