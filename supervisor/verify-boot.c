@@ -132,6 +132,10 @@ lf_verify_boot (struct lf_guest *g, const struct lf_hw_profile *p,
   double t0;
   int status = -1;
   CLEANUP_FREE char *text = NULL;
+  /* Here, not where it is computed: the error paths jump past that to
+   * "out", and its cleanup would free an uninitialised pointer.
+   */
+  CLEANUP_FREE char *tail = NULL;
   size_t len = 0;
   const char *seen = NULL;
   bool panic = false, exited = false;
@@ -332,8 +336,7 @@ lf_verify_boot (struct lf_guest *g, const struct lf_hw_profile *p,
   }
   free (text);
   text = read_small (console, BOOT_LOG_MAX, &len);
-  CLEANUP_FREE char *tail = text ? tail_lines (text, len, BOOT_TAIL_LINES)
-    : NULL;
+  tail = text ? tail_lines (text, len, BOOT_TAIL_LINES) : NULL;
   char reason[1024];
   if (seen)
     snprintf (reason, sizeof reason, "'%s' on the serial console after "
