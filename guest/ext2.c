@@ -997,10 +997,11 @@ lookup_child (struct e2 *p, ext2_ino_t dir, const char *name,
 /* Remove NAME from DIR if it exists: NAME.landfall-tmp (new content) or
  * NAME.landfall-old (the content it replaced), left by a killed run.
  * TARGET is the inode NAME names now, or 0.  A leftover naming TARGET
- * too (killed between move_entry's steps 3 and 5) is counted in its
- * link count: one link goes.  Any other leftover is its inode's only
- * name, whose count may be one too high (killed after step 1): the
- * inode goes with it.
+ * too (killed between move_entry's steps 2 and 5) is normally counted
+ * in its link count, and one link goes; but power lost inside step 2
+ * or 6 can leave the count without it, so a count of 1 stays.  Any
+ * other leftover is its inode's only name, whose count may be one too
+ * high (killed after step 1): the inode goes with it.
  */
 static int
 remove_leftover (struct e2 *p, ext2_ino_t dir, const char *name,
@@ -1090,17 +1091,23 @@ dir_is_empty (struct e2 *p, ext2_ino_t dir, const char *path)
  * name still refers to it.  Each step is flushed before the next, so
  * no reordering by the disk's write cache makes a later step durable
  * before an earlier one.  A crash:
- *   - after step 1 or 2: DST_NAME is untouched; link counts are one too
- *     high, and DST_NAME.landfall-old may name the original (e2fsck -p
- *     fixes the counts; a re-run removes the leftover name);
+ *   - after steps 1 and 2 (one flush): DST_NAME is untouched;
+ *     SRC_NAME's count is one too high and DST_NAME.landfall-old names
+ *     the original (e2fsck -p fixes the count; a re-run removes the
+ *     leftover name);
  *   - after step 3: DST_NAME names the new inode; the original keeps
  *     DST_NAME.landfall-old with a count one too high, or (after 4) is
  *     dead and that name is an entry naming a deleted inode, which
  *     e2fsck -p clears and a re-run removes; SRC_NAME still names the
  *     new inode, whose count (2) is right, and a re-run removes it;
- *   - after step 5: only DST_NAME remains; link counts may be one too
- *     high and the dead original's blocks leaked until step 7 (e2fsck -p
- *     fixes both).
+ *   - after steps 5 and 6 (one flush): only DST_NAME remains; a moved
+ *     directory's parents' counts may be one too high and the dead
+ *     original's blocks leaked until step 7 (e2fsck -p fixes both).
+ * A count one too high on a file without a leftover name to explain it
+ * remains possible only with power lost inside steps 1 and 2 (the disk
+ * kept the count, not the name): a re-run that replaces that file
+ * again takes the extra link for a hard link elsewhere and leaves the
+ * inode unattached.
  * What is left: a replaced directory (rename over an empty directory),
  * a replaced file whose name is too long for the suffix, or one with
  * other links, has no retiring name: a directory is unconnected, a file
@@ -1138,17 +1145,19 @@ move_entry (struct e2 *p, ext2_ino_t src_dir, const char *src_name,
       strlen (oldname) <= EXT2_NAME_LEN;
   }
 
-  /* 1. The new names' links, counted before they exist. */
+  /* 1. The new names' links, counted before they exist.  2. The
+   * retiring name, without a flush in between: a count one too high
+   * with no leftover name to show for it would make a re-run that
+   * replaces the file take the extra link for another name, and leave
+   * it unattached.  (Power lost between the two, the disk may keep the
+   * name without the count: one too low, the extra name being ours,
+   * which remove_leftover removes without a decrement.)
+   */
   if (adjust_links (p, src_ino, +1, path) == -1 ||
       (retire && adjust_links (p, dst_ino, +1, path) == -1) ||
+      (retire && link_entry (p, dst_dir, oldname, dst_ino,
+                             mode_to_ftype (dst.i_mode), path) == -1) ||
       barrier (p, path) == -1)
-    return -1;
-
-  /* 2. The retiring name. */
-  if (retire &&
-      (link_entry (p, dst_dir, oldname, dst_ino, mode_to_ftype (dst.i_mode),
-                   path) == -1 ||
-       barrier (p, path) == -1))
     return -1;
 
   /* 3. The atomic step: DST_NAME now names SRC_INO. */
@@ -1190,13 +1199,12 @@ move_entry (struct e2 *p, ext2_ino_t src_dir, const char *src_name,
     e2_error (p, err, "%s: removing the entry \"%s\"", path, src_name);
     return -1;
   }
-  if (barrier (p, path) == -1)
-    return -1;
-
-  /* 6. Link counts: SRC_INO lost the old name; a directory that moved
-   * changes its ".." and its parents' counts.
+  /* 6. Link counts: SRC_INO lost the old name -- before the flush, as
+   * in step 1: with power lost in between, one too low while the extra
+   * name is SRC_NAME, a temporary a re-run removes.  A directory that
+   * moved changes its ".." and its parents' counts.
    */
-  if (adjust_links (p, src_ino, -1, path) == -1)
+  if (adjust_links (p, src_ino, -1, path) == -1 || barrier (p, path) == -1)
     return -1;
   if (src_is_dir) {
     int src_delta = -1, dst_delta = +1 - (dst_is_dir ? 1 : 0);
