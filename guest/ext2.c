@@ -18,8 +18,9 @@
  * (preen) repairs by itself without losing a reachable file:
  *   - a new inode is written "born dead" (no links, a deletion time),
  *     its allocation flushed, then its name, and only then is it made
- *     live; a replaced inode is made dead while a name still refers to
- *     it.  A live inode no name refers to ("Unattached inode",
+ *     live; an inode losing its last name (removed, or replaced) is
+ *     made dead while that name, or a second one of ours, still refers
+ *     to it.  A live inode no name refers to ("Unattached inode",
  *     "Unconnected directory") is what e2fsck -p refuses; an entry
  *     naming a dead inode it clears (see set_liveness);
  *   - an allocation is made durable in the bitmaps (ext2fs_flush)
@@ -917,19 +918,6 @@ free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
   }
   ext2fs_inode_alloc_stats2 (p->fs, ino, -1, dir);
   return 0;
-}
-
-/* Drop one link to a non-directory; free it when none are left. */
-static int
-drop_link (struct e2 *p, ext2_ino_t ino, const char *path)
-{
-  struct ext2_inode inode;
-
-  if (read_inode (p, ino, &inode, path) == -1)
-    return -1;
-  if (inode.i_links_count > 1)
-    return adjust_links (p, ino, -1, path);
-  return free_inode (p, ino, path);
 }
 
 /* Remove NAME from DIR, whose inode INO has no links: the leftover of
@@ -1973,7 +1961,7 @@ e2_remove (struct lf_fs *fs, const char *path)
   struct ext2_inode inode;
   ext2_ino_t dir, ino;
   errcode_t err;
-  bool is_dir;
+  bool is_dir, last;
   int r;
 
   if (check_writable (p, "remove", path) == -1 ||
@@ -1999,20 +1987,27 @@ e2_remove (struct lf_fs *fs, const char *path)
       return -1;
     }
   }
-  /* The entry goes first, durably; then the inode. */
+  /* An inode losing its last name dies while the name still refers to
+   * it (see set_liveness), then the entry goes, durably, then the
+   * blocks.  One with other names loses a link together with the
+   * entry (no flush between: see move_entry's step 6).
+   */
+  last = is_dir || inode.i_links_count <= 1;
+  if (last && (set_liveness (p, ino, 0, dtime_now (p), path) == -1 ||
+               barrier (p, path) == -1))
+    return -1;
   err = ext2fs_unlink (p->fs, dir, name, ino, 0);
   if (err) {
     e2_error (p, err, "%s: removing the entry", path);
     return -1;
   }
+  if (!last && adjust_links (p, ino, -1, path) == -1)
+    return -1;
   if (barrier (p, path) == -1)
     return -1;
-  if (is_dir) {
-    if (free_inode (p, ino, path) == -1 ||
-        adjust_links (p, dir, -1, path) == -1)
-      return -1;
-  }
-  else if (drop_link (p, ino, path) == -1)
+  if (last && free_inode (p, ino, path) == -1)
+    return -1;
+  if (is_dir && adjust_links (p, dir, -1, path) == -1)
     return -1;
   return commit (p, path);
 }
