@@ -998,6 +998,7 @@ remove_leftover (struct e2 *p, ext2_ino_t dir, const char *name,
   struct ext2_inode inode;
   ext2_ino_t ino;
   errcode_t err;
+  bool last;
   int r = lookup_child (p, dir, name, &ino, path);
 
   if (r <= 0)
@@ -1011,6 +1012,11 @@ remove_leftover (struct e2 *p, ext2_ino_t dir, const char *name,
   }
   LF_DEBUG (1, "%s: removing %s (inode %u), left by an interrupted write",
             p->name, name, ino);
+  last = ino != target && inode.i_links_count <= 2;
+  /* Its last name: dead first, as in e2_remove. */
+  if (last && (set_liveness (p, ino, 0, dtime_now (p), path) == -1 ||
+               barrier (p, path) == -1))
+    return -1;
   err = ext2fs_unlink (p->fs, dir, name, ino, 0);
   if (err) {
     e2_error (p, err, "%s: removing the leftover \"%s\"", path, name);
@@ -1018,15 +1024,12 @@ remove_leftover (struct e2 *p, ext2_ino_t dir, const char *name,
   }
   if (barrier (p, path) == -1)
     return -1;
-  if (ino == target) {
-    if (inode.i_links_count > 1 && adjust_links (p, ino, -1, path) == -1)
+  if (last) {
+    if (free_inode (p, ino, path) == -1)
       return -1;
   }
-  else if (inode.i_links_count > 2) {   /* named elsewhere too: not ours */
-    if (adjust_links (p, ino, -1, path) == -1)
-      return -1;
-  }
-  else if (free_inode (p, ino, path) == -1)
+  /* Named elsewhere too (when not TARGET, not ours): one link. */
+  else if (inode.i_links_count > 1 && adjust_links (p, ino, -1, path) == -1)
     return -1;
   return commit (p, path);
 }
