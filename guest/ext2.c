@@ -14,16 +14,35 @@
  * Writing.  libext2fs does not use the journal, so there is no
  * transaction: each change is a sequence of block writes.  Every
  * mutating operation orders its writes with flushes (fdatasync of the
- * image) so that a crash at any point leaves a filesystem whose damage
- * is only of the benign kinds e2fsck repairs without losing anything:
+ * image) so that a crash at any point leaves damage that e2fsck -p
+ * (preen) repairs by itself without losing a reachable file:
+ *   - a new inode is written "born dead" (no links, a deletion time),
+ *     its allocation flushed, then its name, and only then is it made
+ *     live; an inode losing its last name (removed, or replaced) is
+ *     made dead while that name, or a second one of ours, still refers
+ *     to it.  A live inode no name refers to ("Unattached inode",
+ *     "Unconnected directory") is what e2fsck -p refuses; an entry
+ *     naming a dead inode it clears (see set_liveness);
  *   - an allocation is made durable in the bitmaps (ext2fs_flush)
  *     before any durable directory entry refers to it, so nothing
- *     reachable ever sits on space marked free;
+ *     reachable sits on space marked free -- except a block libext2fs
+ *     allocates inside ext2fs_link or ext2fs_expand_dir to grow a
+ *     directory, which the directory's inode maps before the next
+ *     commit (a kill there is a "+" bitmap difference e2fsck -p fixes,
+ *     but a re-run that allocates that block again before e2fsck has
+ *     run gives it two owners);
  *   - a reference is removed durably before its inode or blocks are
  *     freed;
  *   - a link count may be too high for a while (never too low), so an
  *     inode is never freed while a name still refers to it.
- * See write_atomic and move_entry for the sequence that replaces a file.
+ * After a crash, e2fsck -p finds at most: entries naming deleted
+ * inodes, link counts too high, leaked bitmap bits and wrong free and
+ * directory counts.  A re-run removes what it trips over first: an
+ * entry naming a dead inode (lookup_child) and a NAME.landfall-tmp or
+ * NAME.landfall-old of ours (remove_leftover).  What is not covered:
+ * renaming a directory, or over one (see move_entry), which no landfall
+ * operation does.  See write_atomic and move_entry for the sequence that
+ * replaces a file.
  * Each mutating operation ends with ext2fs_flush (superblock, group
  * descriptors, bitmaps, then a flush of the device), so between two
  * operations the filesystem on disk is consistent and e2fsck -fn clean.
@@ -50,7 +69,8 @@
 #define LF_EXT2_MAX_DIR_ENTRIES  (1000 * 1000)  /* per directory listed */
 #define LF_EXT2_MAX_DEPTH        4096           /* ".." walks (rename) */
 #define LF_EXT2_IO_CHUNK         (1024 * 1024)  /* file read/write step */
-#define LF_EXT2_TMP_SUFFIX       ".landfall-tmp"
+#define LF_EXT2_TMP_SUFFIX       ".landfall-tmp"  /* new content */
+#define LF_EXT2_OLD_SUFFIX       ".landfall-old"  /* what it replaces */
 
 /* --- The I/O manager: libext2fs on top of a struct lf_blockdev. --- */
 
@@ -571,8 +591,11 @@ lookup (struct e2 *p, const char *path, ext2_ino_t *ret)
     lf_error (EINVAL, "%s: %s: not an absolute path", p->name, path);
     return -1;
   }
+  struct ext2_inode inode;
+
+  if (read_inode (p, ino, &inode, path) == -1)
+    return -1;
   for (;;) {
-    struct ext2_inode inode;
     const char *end;
     size_t len;
     errcode_t err;
@@ -597,8 +620,6 @@ lookup (struct e2 *p, const char *path, ext2_ino_t *ret)
                 p->name, path, EXT2_NAME_LEN);
       return -1;
     }
-    if (read_inode (p, ino, &inode, path) == -1)
-      return -1;
     if (LINUX_S_ISLNK (inode.i_mode)) {
       lf_error (ELOOP, "%s: %s: \"%.*s\" is reached through a symbolic "
                 "link, which this layer does not follow", p->name, path,
@@ -619,15 +640,26 @@ lookup (struct e2 *p, const char *path, ext2_ino_t *ret)
       e2_error (p, err, "%s: looking up \"%.*s\"", path, (int) len, s);
       return -1;
     }
+    if (read_inode (p, ino, &inode, path) == -1)
+      return -1;
+    /* A killed create's leftover (see lookup_child), which the kernel
+     * does not show either (ESTALE).
+     */
+    if (inode.i_links_count == 0) {
+      lf_error (ENOENT, "%s: %s: no such file or directory", p->name, path);
+      return -1;
+    }
     s = end;
   }
   *ret = ino;
   return 0;
 }
 
-/* NAME in directory DIR: 1 and *INO if found, 0 if not, -1 on error. */
+/* NAME in directory DIR, as it is: 1 and *INO if found, 0 if not, -1
+ * on error.
+ */
 static int
-lookup_child (struct e2 *p, ext2_ino_t dir, const char *name,
+lookup_entry (struct e2 *p, ext2_ino_t dir, const char *name,
               ext2_ino_t *ino, const char *path)
 {
   errcode_t err = ext2fs_lookup (p->fs, dir, name, (int) strlen (name),
@@ -811,6 +843,40 @@ adjust_links (struct e2 *p, ext2_ino_t ino, int delta, const char *path)
   return write_inode (p, ino, &inode, path);
 }
 
+/* The deletion time stamped in i_dtime: fs->now is the fixed clock of a
+ * job (lf_fs_set_clock), as libext2fs itself uses it for the inode and
+ * superblock times it writes.
+ */
+static uint32_t
+dtime_now (struct e2 *p)
+{
+  return (uint32_t) (p->fs->now ? p->fs->now : time (NULL));
+}
+
+/* Set INO's link count to LINKS and its deletion time to DTIME: the
+ * one inode write that makes it live (LINKS > 0, DTIME 0) or dead
+ * (LINKS 0, DTIME set).  e2fsck pass 1 skips a dead inode, so a name
+ * that still refers to one is an entry "has deleted/unused inode",
+ * which e2fsck -p clears, and its bitmap bits are leaked allocations,
+ * which e2fsck -p frees; a live inode that no name refers to is an
+ * "Unattached inode" or "Unconnected directory", which e2fsck -p
+ * refuses to touch.  So a new inode is written dead ("born dead") and
+ * made live only once its name is durable, and a replaced inode is made
+ * dead while a name still refers to it (move_entry).
+ */
+static int
+set_liveness (struct e2 *p, ext2_ino_t ino, uint16_t links, uint32_t dtime,
+              const char *path)
+{
+  struct ext2_inode inode;
+
+  if (read_inode (p, ino, &inode, path) == -1)
+    return -1;
+  inode.i_links_count = links;
+  inode.i_dtime = dtime;
+  return write_inode (p, ino, &inode, path);
+}
+
 /* Free INO, which no directory entry refers to any more (durably). */
 static int
 free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
@@ -828,10 +894,7 @@ free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
   }
   dir = LINUX_S_ISDIR (inode.i_mode);
   inode.i_links_count = 0;
-  /* fs->now: the fixed clock of a job (lf_fs_set_clock), as libext2fs
-   * itself uses it for the inode and superblock times it writes.
-   */
-  inode.i_dtime = (uint32_t) (p->fs->now ? p->fs->now : time (NULL));
+  inode.i_dtime = dtime_now (p);
   err = ext2fs_write_inode_full (p->fs, ino, (struct ext2_inode *) &inode,
                                  sizeof inode);
   if (err) {
@@ -857,17 +920,118 @@ free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
   return 0;
 }
 
-/* Drop one link to a non-directory; free it when none are left. */
+/* Remove NAME from DIR, whose inode INO has no links: the leftover of
+ * a create killed between linking a born-dead inode and making it live
+ * (set_liveness).  The entry goes first, durably, then the inode;
+ * a directory's parent had counted its ".." before the entry was
+ * written, and gives that link back.  An inode the bitmap calls free
+ * (never ours: we commit an allocation before linking it) only loses
+ * the entry.
+ */
 static int
-drop_link (struct e2 *p, ext2_ino_t ino, const char *path)
+reap_dead_entry (struct e2 *p, ext2_ino_t dir, const char *name,
+                 ext2_ino_t ino, const struct ext2_inode *inode,
+                 const char *path)
+{
+  bool ours = ino >= EXT2_FIRST_INO (p->fs->super) &&
+    ext2fs_test_inode_bitmap2 (p->fs->inode_map, ino);
+  errcode_t err;
+
+  LF_DEBUG (1, "%s: %s: \"%s\" names inode %u, which has no links (left "
+            "by an interrupted create): removing it", p->name, path, name,
+            ino);
+  err = ext2fs_unlink (p->fs, dir, name, ino, 0);
+  if (err) {
+    e2_error (p, err, "%s: removing the entry \"%s\" of dead inode %u",
+              path, name, ino);
+    return -1;
+  }
+  if (barrier (p, path) == -1)
+    return -1;
+  if (ours) {
+    if (LINUX_S_ISDIR (inode->i_mode) &&
+        adjust_links (p, dir, -1, path) == -1)
+      return -1;
+    if (free_inode (p, ino, path) == -1)
+      return -1;
+  }
+  return commit (p, path);
+}
+
+/* NAME in directory DIR: 1 and *INO if found, 0 if not, -1 on error.
+ * An entry naming an inode without links is not found: a create that
+ * was killed left it (see set_liveness), and a writable filesystem
+ * loses it here, before anything is written in its place.
+ */
+static int
+lookup_child (struct e2 *p, ext2_ino_t dir, const char *name,
+              ext2_ino_t *ino, const char *path)
 {
   struct ext2_inode inode;
+  int r = lookup_entry (p, dir, name, ino, path);
 
+  if (r != 1 || strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
+    return r;
+  if (read_inode (p, *ino, &inode, path) == -1)
+    return -1;
+  if (inode.i_links_count > 0)
+    return 1;
+  if (p->writable && reap_dead_entry (p, dir, name, *ino, &inode, path) == -1)
+    return -1;
+  *ino = 0;
+  return 0;
+}
+
+/* Remove NAME from DIR if it exists: NAME.landfall-tmp (new content) or
+ * NAME.landfall-old (the content it replaced), left by a killed run.
+ * TARGET is the inode NAME names now, or 0.  A leftover naming TARGET
+ * too (killed between move_entry's steps 2 and 5) is normally counted
+ * in its link count, and one link goes; but power lost inside step 2
+ * or 6 can leave the count without it, so a count of 1 stays.  Any
+ * other leftover is its inode's only name, whose count may be one too
+ * high (killed after step 1): the inode goes with it.
+ */
+static int
+remove_leftover (struct e2 *p, ext2_ino_t dir, const char *name,
+                 ext2_ino_t target, const char *path)
+{
+  struct ext2_inode inode;
+  ext2_ino_t ino;
+  errcode_t err;
+  bool last;
+  int r = lookup_child (p, dir, name, &ino, path);
+
+  if (r <= 0)
+    return r;
   if (read_inode (p, ino, &inode, path) == -1)
     return -1;
-  if (inode.i_links_count > 1)
-    return adjust_links (p, ino, -1, path);
-  return free_inode (p, ino, path);
+  if (LINUX_S_ISDIR (inode.i_mode)) {
+    lf_error (EEXIST, "%s: %s: \"%s\" exists and is a directory: remove it "
+              "first", p->name, path, name);
+    return -1;
+  }
+  LF_DEBUG (1, "%s: removing %s (inode %u), left by an interrupted write",
+            p->name, name, ino);
+  last = ino != target && inode.i_links_count <= 2;
+  /* Its last name: dead first, as in e2_remove. */
+  if (last && (set_liveness (p, ino, 0, dtime_now (p), path) == -1 ||
+               barrier (p, path) == -1))
+    return -1;
+  err = ext2fs_unlink (p->fs, dir, name, ino, 0);
+  if (err) {
+    e2_error (p, err, "%s: removing the leftover \"%s\"", path, name);
+    return -1;
+  }
+  if (barrier (p, path) == -1)
+    return -1;
+  if (last) {
+    if (free_inode (p, ino, path) == -1)
+      return -1;
+  }
+  /* Named elsewhere too (when not TARGET, not ours): one link. */
+  else if (inode.i_links_count > 1 && adjust_links (p, ino, -1, path) == -1)
+    return -1;
+  return commit (p, path);
 }
 
 /* DIR is a directory: is it empty apart from "." and ".."? */
@@ -904,31 +1068,63 @@ dir_is_empty (struct e2 *p, ext2_ino_t dir, const char *path)
  * now, then remove SRC_NAME: rename(2) without a journal.  DST_INO is
  * what DST_NAME names now, or 0.
  *
- * The atomic step is step 2: when DST_NAME exists, its directory entry's
+ * The atomic step is step 3: when DST_NAME exists, its directory entry's
  * inode number is rewritten in place, a single write within one
  * directory block, so a reader sees either the old inode or the new one,
  * never neither.  (With metadata_csum the block's checksum is in its
  * tail; a write torn between sectors there is detected by e2fsck, as
- * the kernel's own writes would be without the journal.)  A crash:
- *   - before step 2: DST_NAME is untouched; SRC_NAME still exists, with
- *     a link count one too high (e2fsck fixes it, nothing is lost);
- *   - between steps 2 and 3: both names refer to the new inode, whose
- *     link count (2) is right; a re-run removes the stale temporary;
- *   - between steps 3 and 5: only DST_NAME remains; link counts may be
- *     one too high and the replaced inode unreferenced (e2fsck puts it
- *     in lost+found: the original content is kept, not lost).
- * Each step is flushed before the next, so no reordering of the disk's
- * write cache can make a later step durable before an earlier one.
+ * the kernel's own writes would be without the journal.)
+ *
+ * The replaced inode must not be left live with no name (an
+ * "Unattached inode", which e2fsck -p refuses: see set_liveness).  When
+ * it is a file with one link, it is "retired": it gets a second name,
+ * DST_NAME.landfall-old, before step 3, and is made dead while that
+ * name still refers to it.  Each step is flushed before the next, so
+ * no reordering by the disk's write cache makes a later step durable
+ * before an earlier one.  A crash:
+ *   - after steps 1 and 2 (one flush): DST_NAME is untouched;
+ *     SRC_NAME's count is one too high and DST_NAME.landfall-old names
+ *     the original (e2fsck -p fixes the count; a re-run removes the
+ *     leftover name);
+ *   - after step 3: DST_NAME names the new inode; the original keeps
+ *     DST_NAME.landfall-old with a count one too high, or (after 4) is
+ *     dead and that name is an entry naming a deleted inode, which
+ *     e2fsck -p clears and a re-run removes; SRC_NAME still names the
+ *     new inode, whose count (2) is right, and a re-run removes it;
+ *   - after steps 5 and 6 (one flush): only DST_NAME remains; a moved
+ *     directory's parents' counts may be one too high and the dead
+ *     original's blocks leaked until step 7 (e2fsck -p fixes both).
+ * A count one too high on a file without a leftover name to explain it
+ * remains possible only with power lost inside steps 1 and 2 (the disk
+ * kept the count, not the name): a re-run that replaces that file
+ * again takes the extra link for a hard link elsewhere and leaves the
+ * inode unattached.
+ * What is left: a replaced directory (rename over an empty directory),
+ * a replaced file whose name is too long for the suffix, or one with
+ * other links, has no retiring name: a directory is unconnected, a file
+ * unattached between step 3 and step 4's write, which e2fsck -p refuses
+ * (e2fsck -y puts it in lost+found).  And while a directory moves, steps
+ * 3 to 5 give it two parents.  No landfall operation renames those.
  */
 static int
 move_entry (struct e2 *p, ext2_ino_t src_dir, const char *src_name,
             ext2_ino_t src_ino, ext2_ino_t dst_dir, const char *dst_name,
             ext2_ino_t dst_ino, const char *path)
 {
+  CLEANUP_FREE char *oldname = NULL;
   struct ext2_inode src, dst;
-  bool src_is_dir, dst_is_dir = false;
+  bool src_is_dir, dst_is_dir = false, retire = false;
   errcode_t err;
 
+  if (asprintf (&oldname, "%s" LF_EXT2_OLD_SUFFIX, dst_name) == -1) {
+    oldname = NULL;
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  /* A killed run's retiring name first: it may hold a link of DST_INO. */
+  if (strlen (oldname) <= EXT2_NAME_LEN &&
+      remove_leftover (p, dst_dir, oldname, dst_ino, path) == -1)
+    return -1;
   if (read_inode (p, src_ino, &src, path) == -1)
     return -1;
   src_is_dir = LINUX_S_ISDIR (src.i_mode);
@@ -936,13 +1132,26 @@ move_entry (struct e2 *p, ext2_ino_t src_dir, const char *src_name,
     if (read_inode (p, dst_ino, &dst, path) == -1)
       return -1;
     dst_is_dir = LINUX_S_ISDIR (dst.i_mode);
+    retire = !dst_is_dir && dst.i_links_count == 1 &&
+      strlen (oldname) <= EXT2_NAME_LEN;
   }
 
-  /* 1. The new name's link, counted before it exists. */
-  if (adjust_links (p, src_ino, +1, path) == -1 || barrier (p, path) == -1)
+  /* 1. The new names' links, counted before they exist.  2. The
+   * retiring name, without a flush in between: a count one too high
+   * with no leftover name to show for it would make a re-run that
+   * replaces the file take the extra link for another name, and leave
+   * it unattached.  (Power lost between the two, the disk may keep the
+   * name without the count: one too low, the extra name being ours,
+   * which remove_leftover removes without a decrement.)
+   */
+  if (adjust_links (p, src_ino, +1, path) == -1 ||
+      (retire && adjust_links (p, dst_ino, +1, path) == -1) ||
+      (retire && link_entry (p, dst_dir, oldname, dst_ino,
+                             mode_to_ftype (dst.i_mode), path) == -1) ||
+      barrier (p, path) == -1)
     return -1;
 
-  /* 2. The atomic step: DST_NAME now names SRC_INO. */
+  /* 3. The atomic step: DST_NAME now names SRC_INO. */
   if (dst_ino) {
     if (set_dirent (p, dst_dir, dst_name, src_ino, mode_to_ftype (src.i_mode),
                     path) == -1)
@@ -954,19 +1163,39 @@ move_entry (struct e2 *p, ext2_ino_t src_dir, const char *src_name,
   if (barrier (p, path) == -1)
     return -1;
 
-  /* 3. The old name goes. */
+  /* 4. The replaced inode dies (its retiring name, if any, still refers
+   * to it) or, named elsewhere too, loses the link DST_NAME held.
+   */
+  if (dst_ino) {
+    if (retire || dst_is_dir || dst.i_links_count <= 1) {
+      if (set_liveness (p, dst_ino, 0, dtime_now (p), path) == -1)
+        return -1;
+    }
+    else if (adjust_links (p, dst_ino, -1, path) == -1)
+      return -1;
+    if (barrier (p, path) == -1)
+      return -1;
+  }
+
+  /* 5. The old names go. */
+  if (retire) {
+    err = ext2fs_unlink (p->fs, dst_dir, oldname, dst_ino, 0);
+    if (err) {
+      e2_error (p, err, "%s: removing the entry \"%s\"", path, oldname);
+      return -1;
+    }
+  }
   err = ext2fs_unlink (p->fs, src_dir, src_name, src_ino, 0);
   if (err) {
     e2_error (p, err, "%s: removing the entry \"%s\"", path, src_name);
     return -1;
   }
-  if (barrier (p, path) == -1)
-    return -1;
-
-  /* 4. Link counts: SRC_INO lost the old name; a directory that moved
-   * changes its ".." and its parents' counts.
+  /* 6. Link counts: SRC_INO lost the old name -- before the flush, as
+   * in step 1: with power lost in between, one too low while the extra
+   * name is SRC_NAME, a temporary a re-run removes.  A directory that
+   * moved changes its ".." and its parents' counts.
    */
-  if (adjust_links (p, src_ino, -1, path) == -1)
+  if (adjust_links (p, src_ino, -1, path) == -1 || barrier (p, path) == -1)
     return -1;
   if (src_is_dir) {
     int src_delta = -1, dst_delta = +1 - (dst_is_dir ? 1 : 0);
@@ -985,12 +1214,10 @@ move_entry (struct e2 *p, ext2_ino_t src_dir, const char *src_name,
   else if (dst_is_dir && adjust_links (p, dst_dir, -1, path) == -1)
     return -1;
 
-  /* 5. The replaced inode, unreferenced since step 2. */
-  if (dst_ino) {
-    if (dst_is_dir ? free_inode (p, dst_ino, path) == -1
-                   : drop_link (p, dst_ino, path) == -1)
-      return -1;
-  }
+  /* 7. The dead inode's blocks and bitmap bits, unreferenced since 5. */
+  if (dst_ino && (retire || dst_is_dir || dst.i_links_count <= 1) &&
+      free_inode (p, dst_ino, path) == -1)
+    return -1;
   return commit (p, path);
 }
 
@@ -1324,8 +1551,96 @@ copy_xattrs (struct e2 *p, ext2_ino_t src, ext2_ino_t dst, const char *path)
   return r;
 }
 
-/* A new, unlinked regular file holding BUF; *INO is set as soon as the
- * inode is allocated so that the caller can free it on failure.
+/* Give back INO, allocated for PATH and referred to by no name,
+ * keeping the error that made us give it up.
+ */
+static void
+give_back_inode (struct e2 *p, ext2_ino_t ino, const char *path)
+{
+  struct lf_error_record first;
+
+  lf_error_save (&first);
+  if (free_inode (p, ino, path) == 0)
+    (void) commit (p, path);
+  lf_error_restore (&first);
+}
+
+/* Allocate a block for new inode INO; counted in the in-memory bitmap at
+ * once so that nothing else takes it before the inode is written.
+ */
+static int
+new_block (struct e2 *p, ext2_ino_t ino, blk64_t *blk, const char *path)
+{
+  struct ext2_inode empty;
+  errcode_t err;
+
+  memset (&empty, 0, sizeof empty);
+  err = ext2fs_new_block2 (p->fs, ext2fs_find_inode_goal (p->fs, ino, &empty,
+                                                          0), NULL, blk);
+  if (err) {
+    e2_error (p, err, "%s: allocating a block", path);
+    return -1;
+  }
+  ext2fs_block_alloc_stats2 (p->fs, *blk, +1);
+  return 0;
+}
+
+/* Write INODE, a new born-dead inode INO whose one data block is BLK
+ * (0: none), and count it.  The block is mapped before anything is
+ * written into it, so that free_inode finds it from here on; the
+ * caller writes the block.  ext2fs_mkdir and ext2fs_symlink would write
+ * the inode live: this is their first half, by hand.
+ */
+static int
+write_new_dead_inode (struct e2 *p, ext2_ino_t ino, struct ext2_inode *inode,
+                      blk64_t blk, const char *path)
+{
+  bool extents = blk && ext2fs_has_feature_extents (p->fs->super);
+  errcode_t err;
+
+  inode->i_links_count = 0;
+  inode->i_dtime = dtime_now (p);
+  if (blk) {
+    ext2fs_iblk_set (p->fs, inode, 1);
+    if (!extents)
+      inode->i_block[0] = (uint32_t) blk;
+    else {
+      ext2_extent_handle_t h;
+      /* As in create_file: the empty tree's header, EXT4_EXTENTS_FL. */
+      err = ext2fs_extent_open2 (p->fs, ino, inode, &h);
+      if (err) {
+        e2_error (p, err, "%s: initialising the extent tree", path);
+        goto error;
+      }
+      ext2fs_extent_free (h);
+    }
+  }
+  err = ext2fs_write_new_inode (p->fs, ino, inode);
+  if (err) {
+    e2_error (p, err, "%s: writing new inode %u", path, ino);
+    goto error;
+  }
+  ext2fs_inode_alloc_stats2 (p->fs, ino, +1, LINUX_S_ISDIR (inode->i_mode));
+  if (extents) {
+    err = ext2fs_bmap2 (p->fs, ino, inode, NULL, BMAP_SET, 0, NULL, &blk);
+    if (err) {
+      e2_error (p, err, "%s: mapping the block of new inode %u", path, ino);
+      ext2fs_block_alloc_stats2 (p->fs, blk, -1);
+      give_back_inode (p, ino, path);
+      return -1;
+    }
+  }
+  return 0;
+
+ error:
+  if (blk)
+    ext2fs_block_alloc_stats2 (p->fs, blk, -1);
+  return -1;
+}
+
+/* A new, unlinked, born-dead (set_liveness) regular file holding BUF;
+ * *INO is set as soon as the inode is allocated so that the caller can
+ * free it on failure.
  */
 static int
 create_file (struct e2 *p, ext2_ino_t dir, uint32_t mode, uint32_t uid,
@@ -1349,7 +1664,8 @@ create_file (struct e2 *p, ext2_ino_t dir, uint32_t mode, uint32_t uid,
   inode.osd2.linux2.l_i_uid_high = (uint16_t) (uid >> 16);
   inode.i_gid = (uint16_t) gid;
   inode.osd2.linux2.l_i_gid_high = (uint16_t) (gid >> 16);
-  inode.i_links_count = 1;
+  inode.i_links_count = 0;
+  inode.i_dtime = dtime_now (p);
   if (ext2fs_has_feature_extents (p->fs->super)) {
     ext2_extent_handle_t h;
     /* Opening an extent handle on an empty inode writes the header into
@@ -1399,50 +1715,21 @@ create_file (struct e2 *p, ext2_ino_t dir, uint32_t mode, uint32_t uid,
   return 0;
 }
 
-/* Remove a temporary left by a run that crashed.  It may be the only
- * name of an unfinished inode, or (crash between steps 2 and 3 of
- * move_entry) a second name of the file now in place, whose link count
- * then counts it: dropping one link is right in both cases.
- */
-static int
-remove_stale_tmp (struct e2 *p, ext2_ino_t dir, const char *tmpname,
-                  ext2_ino_t ino, const char *path)
-{
-  struct ext2_inode inode;
-  errcode_t err;
-
-  if (read_inode (p, ino, &inode, path) == -1)
-    return -1;
-  if (!LINUX_S_ISREG (inode.i_mode)) {
-    lf_error (EEXIST, "%s: %s: \"%s\" exists and is not a regular file: "
-              "remove it first", p->name, path, tmpname);
-    return -1;
-  }
-  LF_DEBUG (1, "%s: removing stale temporary %s (inode %u)", p->name,
-            tmpname, ino);
-  err = ext2fs_unlink (p->fs, dir, tmpname, ino, 0);
-  if (err) {
-    e2_error (p, err, "%s: removing the stale temporary \"%s\"", path,
-              tmpname);
-    return -1;
-  }
-  if (barrier (p, path) == -1 || drop_link (p, ino, path) == -1)
-    return -1;
-  return commit (p, path);
-}
-
 /* Replace or create PATH: the shape of rename(2) without a journal.
  *   1. a new inode with the content (and the old file's mode, owner and
- *      extended attributes) is written, unreferenced, and its
- *      allocation flushed: a crash leaves at worst an orphan e2fsck
- *      reclaims;
- *   2. it is linked as "NAME.landfall-tmp" in the same directory and
- *      flushed: a crash leaves the temporary beside the untouched
- *      original, and the next run removes it;
+ *      extended attributes) is written born dead (set_liveness),
+ *      unreferenced, and its allocation flushed: a crash leaves leaked
+ *      bitmap bits, which e2fsck -p frees;
+ *   2. it is linked as "NAME.landfall-tmp" in the same directory,
+ *      flushed, then made live and flushed: a crash in between leaves an
+ *      entry naming a deleted inode (e2fsck -p clears it), after it a
+ *      live temporary beside the untouched original; the next run
+ *      removes either before it starts again;
  *   3. move_entry renames the temporary over NAME, whose atomic step is
- *      rewriting NAME's directory entry to the new inode (see there);
- *   4. the old inode is freed if no other name refers to it, and
- *      everything is flushed.
+ *      rewriting NAME's directory entry to the new inode, and frees the
+ *      old inode if no other name refers to it (see there).
+ * Whatever the crash, NAME names the old content or the new, and e2fsck
+ * -p repairs the rest.
  */
 static int
 e2_write_atomic (struct lf_fs *fs, const char *path, const void *buf,
@@ -1452,7 +1739,7 @@ e2_write_atomic (struct lf_fs *fs, const char *path, const void *buf,
   CLEANUP_FREE char *name = NULL;
   CLEANUP_FREE char *tmpname = NULL;
   struct ext2_inode old;
-  ext2_ino_t dir, old_ino = 0, tmp_ino = 0, ino = 0;
+  ext2_ino_t dir, old_ino = 0, ino = 0;
   uint32_t uid = 0, gid = 0;
   bool linked = false;
   int r;
@@ -1488,9 +1775,7 @@ e2_write_atomic (struct lf_fs *fs, const char *path, const void *buf,
   }
   else
     mode = LINUX_S_IFREG | (mode & 07777);
-  r = lookup_child (p, dir, tmpname, &tmp_ino, path);
-  if (r == -1 ||
-      (r == 1 && remove_stale_tmp (p, dir, tmpname, tmp_ino, path) == -1))
+  if (remove_leftover (p, dir, tmpname, old_ino, path) == -1)
     return -1;
 
   /* 1. */
@@ -1502,20 +1787,17 @@ e2_write_atomic (struct lf_fs *fs, const char *path, const void *buf,
   if (link_entry (p, dir, tmpname, ino, EXT2_FT_REG_FILE, path) == -1)
     goto error;
   linked = true;
-  if (commit (p, path) == -1)
+  if (barrier (p, path) == -1 ||
+      set_liveness (p, ino, 1, 0, path) == -1 ||
+      commit (p, path) == -1)
     return -1;
-  /* 3 and 4. */
+  /* 3. */
   return move_entry (p, dir, tmpname, ino, dir, name, old_ino, path);
 
  error:
-  /* An inode no name refers to: give it back, keeping the first error. */
-  if (ino && !linked) {
-    struct lf_error_record first;
-    lf_error_save (&first);
-    if (free_inode (p, ino, path) == 0)
-      (void) commit (p, path);
-    lf_error_restore (&first);
-  }
+  /* An inode no name refers to: give it back. */
+  if (ino && !linked)
+    give_back_inode (p, ino, path);
   return -1;
 }
 
@@ -1525,7 +1807,9 @@ e2_mkdir (struct lf_fs *fs, const char *path, uint32_t mode)
   struct e2 *p = e2_begin (fs);
   CLEANUP_FREE char *name = NULL;
   struct ext2_inode inode;
+  char *block = NULL;
   ext2_ino_t dir, ino;
+  blk64_t blk;
   errcode_t err;
   int r;
 
@@ -1539,23 +1823,59 @@ e2_mkdir (struct lf_fs *fs, const char *path, uint32_t mode)
     lf_error (EEXIST, "%s: %s: already exists", p->name, path);
     return -1;
   }
-  /* Built unlinked (NULL name) and its allocation flushed before the
-   * entry that refers to it is written.
+  /* 1. The directory, born dead, with its block of "." and "..", and
+   * its allocation flushed.  Always a block: an inline-data directory
+   * (which ext2fs_mkdir would make on such a filesystem) is optional.
    */
-  err = ext2fs_new_inode (p->fs, dir, LINUX_S_IFDIR | (mode & 07777), NULL,
-                          &ino);
-  if (!err)
-    err = ext2fs_mkdir (p->fs, dir, ino, NULL);
+  mode = LINUX_S_IFDIR | (mode & 07777);
+  err = ext2fs_new_inode (p->fs, dir, (int) mode, NULL, &ino);
   if (err) {
-    e2_error (p, err, "%s: creating the directory", path);
+    e2_error (p, err, "%s: allocating an inode", path);
     return -1;
   }
-  if (read_inode (p, ino, &inode, path) == -1)
+  if (new_block (p, ino, &blk, path) == -1)
     return -1;
-  inode.i_mode = (uint16_t) (LINUX_S_IFDIR | (mode & 07777));
-  if (write_inode (p, ino, &inode, path) == -1 ||
-      commit (p, path) == -1 ||
-      link_entry (p, dir, name, ino, EXT2_FT_DIR, path) == -1)
+  err = ext2fs_new_dir_block (p->fs, ino, dir, &block);
+  if (err) {
+    e2_error (p, err, "%s: making the directory block", path);
+    ext2fs_block_alloc_stats2 (p->fs, blk, -1);
+    return -1;
+  }
+  memset (&inode, 0, sizeof inode);
+  inode.i_mode = (uint16_t) mode;
+  inode.i_size = p->fs->blocksize;
+  if (write_new_dead_inode (p, ino, &inode, blk, path) == -1) {
+    ext2fs_free_mem (&block);
+    return -1;
+  }
+  /* After the inode: the block's checksum covers its generation. */
+  err = ext2fs_write_dir_block4 (p->fs, blk, block, 0, ino);
+  ext2fs_free_mem (&block);
+  if (err) {
+    e2_error (p, err, "%s: writing the directory block", path);
+    give_back_inode (p, ino, path);
+    return -1;
+  }
+  if (commit (p, path) == -1) {
+    give_back_inode (p, ino, path);
+    return -1;
+  }
+  /* 2. The parent counts the new "..", before the entry exists. */
+  if (adjust_links (p, dir, +1, path) == -1 || barrier (p, path) == -1) {
+    give_back_inode (p, ino, path);
+    return -1;
+  }
+  /* 3. The entry; then the directory lives. */
+  if (link_entry (p, dir, name, ino, EXT2_FT_DIR, path) == -1) {
+    struct lf_error_record first;
+    lf_error_save (&first);
+    (void) adjust_links (p, dir, -1, path);
+    lf_error_restore (&first);
+    give_back_inode (p, ino, path);
+    return -1;
+  }
+  if (barrier (p, path) == -1 ||
+      set_liveness (p, ino, 2, 0, path) == -1)
     return -1;
   return commit (p, path);
 }
@@ -1565,9 +1885,11 @@ e2_symlink (struct lf_fs *fs, const char *target, const char *path)
 {
   struct e2 *p = e2_begin (fs);
   CLEANUP_FREE char *name = NULL;
-  CLEANUP_FREE char *copy = NULL;
+  CLEANUP_FREE char *block = NULL;
+  struct ext2_inode inode;
   size_t tlen = strlen (target);
   ext2_ino_t dir, ino;
+  blk64_t blk = 0;
   errcode_t err;
   int r;
 
@@ -1587,23 +1909,49 @@ e2_symlink (struct lf_fs *fs, const char *target, const char *path)
     lf_error (EEXIST, "%s: %s: already exists", p->name, path);
     return -1;
   }
-  copy = strdup (target);       /* ext2fs_symlink takes a char * */
-  if (!copy) {
-    lf_error (ENOMEM, "out of memory");
+  /* As for mkdir: born dead, allocation flushed, linked, then live.  A
+   * target shorter than i_block is stored in it (a fast symlink, no
+   * extent flag), a longer one in a block: libext2fs' test
+   * (ext2fs_is_fast_symlink), and the kernel's.  Never inline data,
+   * which is optional where the feature is on.
+   */
+  memset (&inode, 0, sizeof inode);
+  err = ext2fs_new_inode (p->fs, dir, LINUX_S_IFLNK | 0777, NULL, &ino);
+  if (err) {
+    e2_error (p, err, "%s: allocating an inode", path);
     return -1;
   }
-  /* As for mkdir: unlinked first, allocation flushed, then linked.
-   * ext2fs_symlink chooses a fast (in-inode), inline or slow link.
-   */
-  err = ext2fs_new_inode (p->fs, dir, LINUX_S_IFLNK | 0777, NULL, &ino);
-  if (!err)
-    err = ext2fs_symlink (p->fs, dir, ino, NULL, copy);
-  if (err) {
-    e2_error (p, err, "%s: creating the symbolic link", path);
+  inode.i_mode = LINUX_S_IFLNK | 0777;
+  inode.i_size = (uint32_t) tlen;
+  if (tlen < sizeof inode.i_block)
+    memcpy (inode.i_block, target, tlen);       /* NUL-padded: memset */
+  else {
+    block = calloc (1, p->fs->blocksize);
+    if (!block) {
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    memcpy (block, target, tlen);
+    if (new_block (p, ino, &blk, path) == -1)
+      return -1;
+  }
+  if (write_new_dead_inode (p, ino, &inode, blk, path) == -1)
     return -1;
+  if (blk) {
+    err = io_channel_write_blk64 (p->fs->io, blk, 1, block);
+    if (err) {
+      e2_error (p, err, "%s: writing the link target", path);
+      give_back_inode (p, ino, path);
+      return -1;
+    }
   }
   if (commit (p, path) == -1 ||
-      link_entry (p, dir, name, ino, EXT2_FT_SYMLINK, path) == -1)
+      link_entry (p, dir, name, ino, EXT2_FT_SYMLINK, path) == -1) {
+    give_back_inode (p, ino, path);
+    return -1;
+  }
+  if (barrier (p, path) == -1 ||
+      set_liveness (p, ino, 1, 0, path) == -1)
     return -1;
   return commit (p, path);
 }
@@ -1616,7 +1964,7 @@ e2_remove (struct lf_fs *fs, const char *path)
   struct ext2_inode inode;
   ext2_ino_t dir, ino;
   errcode_t err;
-  bool is_dir;
+  bool is_dir, last;
   int r;
 
   if (check_writable (p, "remove", path) == -1 ||
@@ -1642,20 +1990,27 @@ e2_remove (struct lf_fs *fs, const char *path)
       return -1;
     }
   }
-  /* The entry goes first, durably; then the inode. */
+  /* An inode losing its last name dies while the name still refers to
+   * it (see set_liveness), then the entry goes, durably, then the
+   * blocks.  One with other names loses a link together with the
+   * entry (no flush between: see move_entry's step 6).
+   */
+  last = is_dir || inode.i_links_count <= 1;
+  if (last && (set_liveness (p, ino, 0, dtime_now (p), path) == -1 ||
+               barrier (p, path) == -1))
+    return -1;
   err = ext2fs_unlink (p->fs, dir, name, ino, 0);
   if (err) {
     e2_error (p, err, "%s: removing the entry", path);
     return -1;
   }
+  if (!last && adjust_links (p, ino, -1, path) == -1)
+    return -1;
   if (barrier (p, path) == -1)
     return -1;
-  if (is_dir) {
-    if (free_inode (p, ino, path) == -1 ||
-        adjust_links (p, dir, -1, path) == -1)
-      return -1;
-  }
-  else if (drop_link (p, ino, path) == -1)
+  if (last && free_inode (p, ino, path) == -1)
+    return -1;
+  if (is_dir && adjust_links (p, dir, -1, path) == -1)
     return -1;
   return commit (p, path);
 }
@@ -1671,7 +2026,7 @@ is_ancestor (struct e2 *p, ext2_ino_t ancestor, ext2_ino_t dir,
     if (dir == EXT2_ROOT_INO)
       return 0;
     ext2_ino_t up;
-    int r = lookup_child (p, dir, "..", &up, path);
+    int r = lookup_entry (p, dir, "..", &up, path);
     if (r == -1)
       return -1;
     if (r == 0) {

@@ -580,6 +580,175 @@ START_TEST (test_namespace_ops)
 }
 END_TEST
 
+/* e2fsck -fp on a copy of NAME: its exit status (0 or 1: repaired by
+ * itself), and -fn clean afterwards.
+ */
+static int
+preen_copy (const char *name, unsigned off)
+{
+  char cmd[512];
+  int r;
+
+  ck_assert_int_eq (run ("cp --sparse=always %s/%s %s/preen.img", tmp, name,
+                         tmp), 0);
+  r = run ("e2fsck -fp '%s' >/dev/null 2>&1", dev ("preen.img", off));
+  if (r < 4) {
+    snprintf (cmd, sizeof cmd, "e2fsck -fn '%s' 2>&1", dev ("preen.img", off));
+    char *out = capture (cmd);
+    ck_assert_msg (run ("e2fsck -fn '%s' >/dev/null 2>&1",
+                        dev ("preen.img", off)) == 0,
+                   "not clean after e2fsck -p:\n%s", out);
+    free (out);
+  }
+  run ("rm -f %s/preen.img", tmp);
+  return r;
+}
+
+/* The states a killed write leaves, made with debugfs: born-dead inodes
+ * already named (a create killed before the inode was made live), and
+ * our temporary names left at each step of move_entry.  e2fsck -p
+ * repairs each by itself; reading treats a dead inode as absent; the
+ * next write reaps what is in its way and leaves a clean filesystem.
+ */
+START_TEST (test_killed_leftovers)
+{
+  struct opened o;
+  struct lf_fs *fs;
+  struct lf_stat st;
+  char **names = NULL, *out, *target = NULL;
+  FILE *fp;
+  char path[256];
+
+  make_image ("mkfs.ext4", "disk.img", OFFSET);
+  snprintf (path, sizeof path, "%s/content", tmp);
+  fp = fopen (path, "w");
+  ck_assert_ptr_nonnull (fp);
+  fputs ("some content\n", fp);
+  fclose (fp);
+  snprintf (path, sizeof path, "%s/cmds", tmp);
+  fp = fopen (path, "w");
+  ck_assert_ptr_nonnull (fp);
+  fprintf (fp,
+           /* born dead, named: a directory (its parent counted it), a
+            * file, a symlink, a temporary, one to remove */
+           "mkdir /etc/deaddir\n"
+           "sif /etc/deaddir links_count 0\n"
+           "sif /etc/deaddir dtime 1700000000\n"
+           "cd /etc\n"
+           "write %s/content deadfile\n"
+           "sif /etc/deadfile links_count 0\n"
+           "sif /etc/deadfile dtime 1700000000\n"
+           "symlink /etc/deadlink /usr/share/zoneinfo/UTC\n"
+           "sif /etc/deadlink links_count 0\n"
+           "sif /etc/deadlink dtime 1700000000\n"
+           "write %s/content hostname.landfall-tmp\n"
+           "sif /etc/hostname.landfall-tmp links_count 0\n"
+           "sif /etc/hostname.landfall-tmp dtime 1700000000\n"
+           "write %s/content deadrm\n"
+           "sif /etc/deadrm links_count 0\n"
+           "sif /etc/deadrm dtime 1700000000\n"
+           /* a live temporary counted for NAME too (killed after step 1) */
+           "write %s/content fstab.landfall-tmp\n"
+           "sif /etc/fstab.landfall-tmp links_count 2\n"
+           /* the retiring name of the file in place (after step 2) */
+           "ln /etc/many/file-1 /etc/many/file-1.landfall-old\n"
+           "sif /etc/many/file-1 links_count 2\n"
+           /* the retiring name of a replaced file (after step 3) */
+           "cd /etc/many\n"
+           "write %s/content file-2.landfall-old\n"
+           "sif /etc/many/file-2.landfall-old links_count 2\n"
+           /* ... and once it is dead (after step 4) */
+           "write %s/content file-3.landfall-old\n"
+           "sif /etc/many/file-3.landfall-old links_count 0\n"
+           "sif /etc/many/file-3.landfall-old dtime 1700000000\n",
+           tmp, tmp, tmp, tmp, tmp, tmp);
+  fclose (fp);
+  ck_assert_int_eq (run ("debugfs -w -f %s/cmds '%s' >/dev/null 2>&1", tmp,
+                         dev ("disk.img", OFFSET)), 0);
+  ck_assert_int_ne (run ("e2fsck -fn '%s' >/dev/null 2>&1",
+                         dev ("disk.img", OFFSET)), 0);
+  ck_assert_int_lt (preen_copy ("disk.img", OFFSET), 4);
+
+  /* Read-only: dead inodes are absent, nothing is written. */
+  fs = open_fs (&o, "disk.img", OFFSET, false);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/deaddir", &st), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/deaddir/x", &st), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/deadfile", &st), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  ck_assert_int_eq (fs->ops->readlink (fs, "/etc/deadlink", &target), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  close_fs (&o);
+  out = debugfs ("disk.img", OFFSET, "ls /etc");
+  ck_assert_msg (strstr (out, "deaddir"), "%s", out);
+  free (out);
+
+  /* Writable: each write reaps what is in its way. */
+  fs = open_fs (&o, "disk.img", OFFSET, true);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  ck_assert_msg (fs->ops->mkdir (fs, "/etc/deaddir", 0755) == 0, "%s",
+                 lf_last_error ());
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/deaddir", &st), 0);
+  ck_assert_uint_eq (st.nlink, 2);
+  ck_assert_msg (fs->ops->write_atomic (fs, "/etc/deadfile", "new\n", 4,
+                                        0644) == 0, "%s", lf_last_error ());
+  check_content (fs, "/etc/deadfile", "new\n", 4);
+  ck_assert_int_eq (fs->ops->symlink (fs, "../x", "/etc/deadlink"), 0);
+  ck_assert_int_eq (fs->ops->readlink (fs, "/etc/deadlink", &target), 0);
+  ck_assert_str_eq (target, "../x");
+  free (target);
+  ck_assert_int_eq (fs->ops->remove (fs, "/etc/deadrm"), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/hostname", "h\n", 2,
+                                           0644), 0);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/fstab", "f\n", 2, 0644),
+                    0);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/many/file-1", "1\n", 2,
+                                           0644), 0);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/many/file-2", "2\n", 2,
+                                           0644), 0);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/many/file-3", "3\n", 2,
+                                           0644), 0);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/many/file-1", &st), 0);
+  ck_assert_uint_eq (st.nlink, 1);
+  ck_assert_int_eq (fs->ops->list (fs, "/etc", &names), 0);
+  for (size_t i = 0; names[i]; i++)
+    ck_assert_msg (!strstr (names[i], ".landfall-") &&
+                   strcmp (names[i], "deadrm") != 0, "%s", names[i]);
+  free_names (names);
+  ck_assert_int_eq (fs->ops->list (fs, "/etc/many", &names), 0);
+  ck_assert_uint_eq (count_names (names), NMANY);
+  free_names (names);
+  close_fs (&o);
+  check_fsck ("disk.img", OFFSET);
+}
+END_TEST
+
+/* inline_data: mkdir and symlinks still use blocks (or i_block). */
+START_TEST (test_inline_data)
+{
+  struct opened o;
+  struct lf_fs *fs;
+  char *target = NULL;
+
+  make_image ("mkfs.ext4 -O inline_data", "disk.img", OFFSET);
+  fs = open_fs (&o, "disk.img", OFFSET, true);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  ck_assert_msg (fs->ops->mkdir (fs, "/d", 0700) == 0, "%s",
+                 lf_last_error ());
+  ck_assert_int_eq (fs->ops->symlink (fs, "t", "/d/fast"), 0);
+  ck_assert_int_eq (fs->ops->symlink (fs, SLOW_TARGET, "/d/slow"), 0);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/d/f", "x\n", 2, 0644), 0);
+  ck_assert_int_eq (fs->ops->readlink (fs, "/d/slow", &target), 0);
+  ck_assert_str_eq (target, SLOW_TARGET);
+  free (target);
+  close_fs (&o);
+  check_fsck ("disk.img", OFFSET);
+}
+END_TEST
+
 /* ext2 (block maps, no journal) and ext3, at offset 0. */
 static void
 exercise_old_format (const char *mkfs, const char *type)
@@ -699,6 +868,8 @@ ext2_suite (void)
   tcase_add_test (tc, test_write_atomic);
   tcase_add_test (tc, test_stale_temporary);
   tcase_add_test (tc, test_namespace_ops);
+  tcase_add_test (tc, test_killed_leftovers);
+  tcase_add_test (tc, test_inline_data);
   tcase_add_test (tc, test_ext2);
   tcase_add_test (tc, test_ext3);
   tcase_add_test (tc, test_needs_recovery);
