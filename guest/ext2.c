@@ -25,12 +25,9 @@
  *     naming a dead inode it clears (see set_liveness);
  *   - an allocation is made durable in the bitmaps (ext2fs_flush)
  *     before any durable directory entry refers to it, so nothing
- *     reachable sits on space marked free -- except a block libext2fs
- *     allocates inside ext2fs_link or ext2fs_expand_dir to grow a
- *     directory, which the directory's inode maps before the next
- *     commit (a kill there is a "+" bitmap difference e2fsck -p fixes,
- *     but a re-run that allocates that block again before e2fsck has
- *     run gives it two owners);
+ *     reachable sits on space marked free; the blocks libext2fs takes
+ *     to grow a live directory are flushed as it takes them, before the
+ *     directory maps them (see durable_alloc_block);
  *   - a reference is removed durably before its inode or blocks are
  *     freed;
  *   - a link count may be too high for a while (never too low), so an
@@ -733,23 +730,112 @@ lookup_parent (struct e2 *p, const char *path, ext2_ino_t *dir,
   return 0;
 }
 
-/* Insert NAME -> INO in DIR, growing the directory when it is full. */
+/* Growing a directory.  DIR is live, and libext2fs maps each block it
+ * takes for it (ext2fs_expand_dir's new block, or an indirect block;
+ * an htree leaf or index block in ext2fs_link, through ext2fs_fallocate;
+ * an extent tree block when a node splits) into DIR's inode or extent
+ * tree on disk at once, while the block is marked in use only in the
+ * in-memory bitmap.  Killed there, a re-run (which resumes before any
+ * e2fsck) could allocate that block again: one block, two owners.  So
+ * while link_entry runs, libext2fs' allocation callbacks make each
+ * allocation durable before they hand it out: found in the in-memory
+ * bitmap, counted, ext2fs_flush (superblock, descriptors, bitmaps, a
+ * device flush), then uncounted again, because every caller of these
+ * callbacks counts the block itself (ext2fs_alloc_block3,
+ * expand_dir_proc, ext2fs_alloc_range, fallocate's claim_range); a
+ * caller that fails before counting it leaves a bit set on disk that
+ * the next commit clears.  Flushing the whole in-memory state here is
+ * safe: ext2fs_flush writes only the superblock, descriptors and
+ * bitmaps, which are consistent between any two calls into libext2fs,
+ * and link_entry never runs with a freed block pending (free_inode is
+ * always followed by commit before another name is added), so the
+ * flush exposes allocations only, never a free.
+ * Only around link_entry: the other blocks libext2fs allocates before a
+ * commit (a new file's data and extent blocks, an extended attribute
+ * block) belong to a born-dead inode, which e2fsck pass 1 skips and no
+ * name refers to, so a re-run taking them again leaves them one owner;
+ * and a flush per block would make writing a file cost a bitmap write
+ * and a device flush per block.
+ */
+static errcode_t
+durable_alloc_block (ext2_filsys fs, blk64_t goal, blk64_t *ret)
+{
+  blk64_t blk;
+  /* An explicit map: with NULL, ext2fs_new_block2 would call us. */
+  errcode_t err = ext2fs_new_block2 (fs, goal, fs->block_map, &blk);
+
+  if (err)
+    return err;
+  ext2fs_block_alloc_stats2 (fs, blk, +1);
+  err = ext2fs_flush (fs);
+  ext2fs_block_alloc_stats2 (fs, blk, -1);
+  if (err)
+    return err;
+  *ret = blk;
+  return 0;
+}
+
+/* The same for a range (ext2fs_new_range, which ext2fs_fallocate uses
+ * to grow an htree directory).  The range may be longer than LEN; only
+ * LEN blocks are made durable and returned.  They are zeroed before
+ * they are returned: fallocate maps them before it zeroes them, and a
+ * stale directory block from a deleted directory, mapped into a live
+ * one by a kill in between, could name live inodes.
+ */
+static errcode_t
+durable_new_range (ext2_filsys fs, int flags, blk64_t goal, blk64_t len,
+                   blk64_t *pblk, blk64_t *plen)
+{
+  errcode_t err = ext2fs_new_range (fs, flags, goal, len, fs->block_map,
+                                    pblk, plen);
+
+  if (err)
+    return err;
+  if (*plen > len)
+    *plen = len;
+  err = ext2fs_zero_blocks2 (fs, *pblk, (int) *plen, NULL, NULL);
+  if (err)
+    return err;
+  ext2fs_block_alloc_stats_range (fs, *pblk, (blk_t) *plen, +1);
+  err = ext2fs_flush (fs);
+  ext2fs_block_alloc_stats_range (fs, *pblk, (blk_t) *plen, -1);
+  return err;
+}
+
+/* Insert NAME -> INO in DIR, growing the directory when it is full;
+ * every block it takes is durable before DIR maps it (see above).
+ */
 static int
 link_entry (struct e2 *p, ext2_ino_t dir, const char *name, ext2_ino_t ino,
             int ftype, const char *path)
 {
+  errcode_t (*old_alloc) (ext2_filsys, blk64_t, blk64_t *);
+  errcode_t (*old_range) (ext2_filsys, int, blk64_t, blk64_t, blk64_t *,
+                          blk64_t *);
   errcode_t err;
 
+  /* get_alloc_block2 would take precedence; nothing of ours sets it. */
+  if (p->fs->get_alloc_block2) {
+    lf_error (EIO, "%s: %s: an unexpected allocation callback is installed",
+              p->name, path);
+    return -1;
+  }
+  ext2fs_set_alloc_block_callback (p->fs, durable_alloc_block, &old_alloc);
+  ext2fs_set_new_range_callback (p->fs, durable_new_range, &old_range);
   for (int tries = 0;; tries++) {
     err = ext2fs_link (p->fs, dir, name, ino, ftype);
     if (err != EXT2_ET_DIR_NO_SPACE || tries == 2)
       break;
     err = ext2fs_expand_dir (p->fs, dir);
     if (err) {
+      ext2fs_set_alloc_block_callback (p->fs, old_alloc, NULL);
+      ext2fs_set_new_range_callback (p->fs, old_range, NULL);
       e2_error (p, err, "%s: growing the directory", path);
       return -1;
     }
   }
+  ext2fs_set_alloc_block_callback (p->fs, old_alloc, NULL);
+  ext2fs_set_new_range_callback (p->fs, old_range, NULL);
   if (err) {
     e2_error (p, err, "%s: adding \"%s\" to the directory", path, name);
     return -1;
@@ -877,7 +963,14 @@ set_liveness (struct e2 *p, ext2_ino_t ino, uint16_t links, uint32_t dtime,
   return write_inode (p, ino, &inode, path);
 }
 
-/* Free INO, which no directory entry refers to any more (durably). */
+/* Free INO, which no directory entry refers to any more (durably).
+ * The blocks are freed in memory only; the commit that follows writes
+ * their bits clear while ext2fs_punch's writes (the inode, extent
+ * blocks) may still be unordered before it.  Safe because every caller
+ * has made INO dead durably first (set_liveness or born dead, then a
+ * barrier): e2fsck pass 1 skips a dead inode, so the blocks it may
+ * still map on disk have no owner, and nothing makes it live again.
+ */
 static int
 free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
 {
