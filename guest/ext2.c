@@ -38,7 +38,14 @@
  * entry naming a dead inode (lookup_child) and a NAME.landfall-tmp or
  * NAME.landfall-old of ours (remove_leftover).  What is not covered:
  * renaming a directory, or over one (see move_entry), which no landfall
- * operation does.  See write_atomic and move_entry for the sequence that
+ * operation does; and libext2fs' own order when a directory's extent
+ * tree grows a level (the inode's new depth is written before the index
+ * block it points to: a crash between the two leaves a tree e2fsck
+ * offers to clear, interactively -- test_dir_growth counts these
+ * moments), and when an indexed directory grows (the block is mapped
+ * before the larger size is written: a wrong size, which e2fsck -p
+ * fixes).  Both need a directory of thousands of entries growing while
+ * we write.  See write_atomic and move_entry for the sequence that
  * replaces a file.
  * Each mutating operation ends with ext2fs_flush (superblock, group
  * descriptors, bitmaps, then a flush of the device), so between two
