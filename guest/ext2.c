@@ -44,8 +44,8 @@
  * offers to clear, interactively -- test_dir_growth counts these
  * moments), and when an indexed directory grows (the block is mapped
  * before the larger size is written: a wrong size, which e2fsck -p
- * fixes).  Both need a directory of thousands of entries growing while
- * we write.  See write_atomic and move_entry for the sequence that
+ * fixes).  Both happen only in the instant a directory grows by a
+ * block.  See write_atomic and move_entry for the sequence that
  * replaces a file.
  * Each mutating operation ends with ext2fs_flush (superblock, group
  * descriptors, bitmaps, then a flush of the device), so between two
