@@ -794,6 +794,12 @@ first_line (const char *file)
     return NULL;
   if (fgets (buf, sizeof buf, fp)) {
     buf[strcspn (buf, "\n")] = '\0';
+    /* It goes into JSON and onto a terminal: a script's stderr may be
+     * anything, and jansson refuses strings that are not UTF-8.
+     */
+    for (char *c = buf; *c; c++)
+      if ((unsigned char) *c < ' ' || (unsigned char) *c >= 0x7f)
+        *c = '?';
     ret = strdup (buf);
   }
   fclose (fp);

@@ -37,7 +37,7 @@ EOF
 cat >p/noisy.sh <<'EOF'
 #!/bin/sh
 echo noisy >>trace
-echo "warning: DNS record not updated" >&2
+printf 'warning: DNS record not updated \377\001\n' >&2
 exit 0
 EOF
 cat >p/slow.sh <<'EOF'
@@ -112,7 +112,7 @@ assert st["group3.machine.web1"]["state"] in ("done", "warnings"), st["group3.ma
 assert st["post.0"]["state"] == "skipped", st["post.0"]   # test failovers only
 errs = r["errors"]
 assert len(errs) == 3, errs
-assert any("Group 2: Pre-steps: dns" in e and "wrote to stderr: warning: DNS record" in e for e in errs), errs
+assert any("Group 2: Pre-steps: dns" in e and "wrote to stderr: warning: DNS record not updated ??" in e for e in errs), errs
 assert any("Group 2: Start: broken" in e and "missing.vhd" in e for e in errs), errs
 assert any("Group 2: Post-steps: warm caches" in e and "timed out after 2 s" in e for e in errs), errs
 # The machines' own reports are aggregated.
