@@ -28,6 +28,9 @@ usage (FILE *fp)
 "Options:\n"
 "      --json          print the report as JSON on stdout (no summary)\n"
 "      --no-progress   no progress bar or percentage lines\n"
+"      --group-point ID  the replication group's common recovery point,\n"
+"                      as 'landfall plan' chose it from every member's\n"
+"                      manifest (a job alone sees only its own)\n"
 "  -q, --quiet         no step lines or progress on stderr\n"
 "  -v, --verbose       debug output on stderr\n"
 "  -h, --help          this help\n"
@@ -100,16 +103,18 @@ usage (FILE *fp)
 int
 lf_cmd_run (int argc, char *argv[])
 {
-  enum { OPT_JSON = 256, OPT_NO_PROGRESS };
+  enum { OPT_JSON = 256, OPT_NO_PROGRESS, OPT_GROUP_POINT };
   static const struct option longopts[] = {
     { "json",        no_argument, NULL, OPT_JSON },
     { "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+    { "group-point", required_argument, NULL, OPT_GROUP_POINT },
     { "quiet",       no_argument, NULL, 'q' },
     { "verbose",     no_argument, NULL, 'v' },
     { "help",        no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   bool json = false, progress = true, quiet = false;
+  const char *group_point = NULL;
   struct lf_job *job = NULL;
   json_t *report = NULL;
   enum lf_run_result res = LF_RUN_FAILED;
@@ -121,6 +126,7 @@ lf_cmd_run (int argc, char *argv[])
     switch (c) {
     case OPT_JSON: json = true; break;
     case OPT_NO_PROGRESS: progress = false; break;
+    case OPT_GROUP_POINT: group_point = optarg; break;
     case 'q': quiet = true; break;
     case 'v': lf_debug_level++; break;
     case 'h': usage (stdout); return LF_EXIT_OK;
@@ -132,7 +138,7 @@ lf_cmd_run (int argc, char *argv[])
              lf_progname);
     return LF_EXIT_USAGE;
   }
-  job = lf_job_load (argv[optind]);
+  job = lf_job_load (argv[optind], group_point);
   if (!job) {
     lf_cli_print_error ();
     return LF_EXIT_USAGE;       /* a bad job file is a usage error */
@@ -171,7 +177,7 @@ lf_cmd_run (int argc, char *argv[])
 int
 lf_cmd_undo_job (const char *path, bool json)
 {
-  struct lf_job *job = lf_job_load (path);
+  struct lf_job *job = lf_job_load (path, NULL);
   json_t *report = NULL;
   char dir[PATH_MAX];
   int ret = LF_EXIT_FAILED;

@@ -411,7 +411,7 @@ lf_job_parse (const char *buf, size_t len, const char *name,
 }
 
 struct lf_job *
-lf_job_load (const char *path)
+lf_job_load (const char *path, const char *group_point)
 {
   CLEANUP_FREE char *buf = NULL;
   char dir[PATH_MAX];
@@ -420,7 +420,7 @@ lf_job_load (const char *path)
   if (lf_input_read (path, LF_JOB_MAX_SIZE, &buf, &len, dir) == -1)
     return NULL;
   struct lf_job *job = lf_job_parse (buf, len, path, dir);
-  if (job && job->manifest && lf_job_choose_point (job) == -1) {
+  if (job && job->manifest && lf_job_choose_point (job, group_point) == -1) {
     lf_job_free (job);
     return NULL;
   }
@@ -434,16 +434,35 @@ lf_job_load (const char *path)
  * manifest also checks that the others processed it.
  */
 int
-lf_job_choose_point (struct lf_job *job)
+lf_job_choose_point (struct lf_job *job, const char *group_point)
 {
   struct lf_points *m = lf_points_load (job->manifest);
-  long k;
+  long k = -1;
 
   if (!m) {
     lf_error_prefix ("%s:%zu: manifest", job->name, job->manifest_line);
     return -1;
   }
-  k = lf_points_select (&m, 1, 0, job->recovery_point, &job->point_why);
+  if (group_point) {
+    /* Chosen by a recovery plan over every member's manifest; it must
+     * be a multi-VM point of this machine's group, and the job must
+     * ask for a multi-VM option at all.
+     */
+    for (size_t i = 0; i < m->npoints; i++)
+      if (strcmp (m->points[i].id, group_point) == 0 && m->points[i].group)
+        k = (long) i;
+    if (k == -1 || strncmp (job->recovery_point, "latest-multivm-", 15)) {
+      lf_error (EINVAL, "%s: recovery-point %s: '%.64s' is not a multi-VM "
+                "point of this machine's group in %s, or the job does not "
+                "ask for one", job->name, job->recovery_point, group_point,
+                job->manifest);
+      lf_points_free (m);
+      return -1;
+    }
+    job->point_why = "the group's latest common point (chosen by the plan)";
+  }
+  else
+    k = lf_points_select (&m, 1, 0, job->recovery_point, &job->point_why);
   if (k == -1) {
     lf_error_prefix ("%s: recovery-point %s", job->name, job->recovery_point);
     lf_points_free (m);

@@ -114,12 +114,16 @@ extern struct lf_job *lf_job_parse (const char *buf, size_t len,
                                     const char *name, const char *basedir);
 /* Read and parse the job file PATH (paths relative to its directory);
  * with a manifest, choose the recovery point and take its overlays as
- * the disks.
+ * the disks.  GROUP_POINT (or NULL) is the common point a recovery plan
+ * chose for the machine's replication group from every member's
+ * manifest, which one job alone cannot see.
  */
-extern struct lf_job *lf_job_load (const char *path);
+extern struct lf_job *lf_job_load (const char *path,
+                                   const char *group_point);
 extern void lf_job_free (struct lf_job *job);
 /* For a job with a manifest: choose the point, fill in the disks. */
-extern int lf_job_choose_point (struct lf_job *job);
+extern int lf_job_choose_point (struct lf_job *job,
+                                const char *group_point);
 /* Does PATH look like a job file (a small regular file whose first
  * setting is a known key)?  For `landfall undo`, which takes disks or a
  * job.  No error is recorded.

@@ -492,7 +492,7 @@ lf_pid1_main (int argc, char *argv[])
 
   char path[512];
   snprintf (path, sizeof path, JOBDIR "/%s", st.file);
-  struct lf_job *job = lf_job_load (path);
+  struct lf_job *job = lf_job_load (path, NULL);
   if (!job) {
     snprintf (why, sizeof why, "%s", lf_last_error ());
     finish (1, why);

@@ -354,6 +354,7 @@ struct task {
   const struct lf_rplan_action *a;
   const char *job;              /* T_MACHINE */
   struct lf_job *j;             /* loaded in preflight */
+  char *group_point;            /* its replication group's common point */
   pid_t pid;
   double started, deadline, killed_at;
   int status;
@@ -446,6 +447,61 @@ build_tasks (struct prun *r)
   return 0;
 }
 
+/* The members of a replication group fail over to their newest common
+ * multi-VM point (failover.md 7.4), which needs every member's manifest:
+ * a job alone can only take its own newest multi-VM point.  The plan
+ * sees them all; what it chooses is passed to each member's run.
+ */
+static int
+group_points (struct prun *r)
+{
+  struct lf_points **ms = calloc (r->nt ? r->nt : 1, sizeof *ms);
+  struct task **ts = calloc (r->nt ? r->nt : 1, sizeof *ts);
+  size_t n = 0;
+  int ret = -1;
+
+  if (!ms || !ts) {
+    lf_error (ENOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < r->nt; i++) {
+    struct task *t = &r->t[i];
+    if (t->kind != T_MACHINE || !t->j->manifest)
+      continue;
+    if (!(ms[n] = lf_points_load (t->j->manifest)))
+      goto out;
+    ts[n++] = t;
+  }
+  for (size_t w = 0; w < n; w++) {
+    struct lf_job *j = ts[w]->j;
+    long k;
+    if (!ms[w]->group || strncmp (j->recovery_point, "latest-multivm-", 15))
+      continue;
+    k = lf_points_select (ms, n, w, j->recovery_point, NULL);
+    if (k == -1) {
+      lf_error_prefix ("%s: %s", r->p->file, ts[w]->job);
+      goto out;
+    }
+    if (!(ts[w]->group_point = strdup (ms[w]->points[k].id))) {
+      lf_error (ENOMEM, "out of memory");
+      goto out;
+    }
+    /* The context and the report say the point the run will take. */
+    free (j->point_id);
+    if (!(j->point_id = strdup (ms[w]->points[k].id))) {
+      lf_error (ENOMEM, "out of memory");
+      goto out;
+    }
+  }
+  ret = 0;
+ out:
+  for (size_t i = 0; i < n; i++)
+    lf_points_free (ms[i]);
+  free (ms);
+  free (ts);
+  return ret;
+}
+
 /* Recovery plan preflight checks: every job file loads (its recovery
  * point chosen), machine names are unique, and no two jobs share an
  * output directory (each keeps its state file there).
@@ -457,7 +513,7 @@ preflight (struct prun *r)
     struct task *t = &r->t[i];
     if (t->kind != T_MACHINE)
       continue;
-    if (!(t->j = lf_job_load (t->job))) {
+    if (!(t->j = lf_job_load (t->job, NULL))) {
       lf_error_prefix ("%s: group %zu", r->p->file, t->group);
       return -1;
     }
@@ -483,7 +539,7 @@ preflight (struct prun *r)
       }
     }
   }
-  return 0;
+  return group_points (r);
 }
 
 /* ---- State ----------------------------------------------------------- */
@@ -761,7 +817,14 @@ start_machine (struct prun *r, struct task *t)
   CLEANUP_FREE char *rep = NULL, *log = NULL;
   CLEANUP_CLOSE int in = -1, ofd = -1, efd = -1;
   char *argv[] = { (char *) "landfall", (char *) "run", (char *) "--json",
-                   (char *) "--no-progress", (char *) t->job, NULL };
+                   (char *) "--no-progress", (char *) t->job, NULL, NULL,
+                   NULL };
+
+  if (t->group_point) {
+    argv[4] = (char *) "--group-point";
+    argv[5] = t->group_point;
+    argv[6] = (char *) t->job;
+  }
 
   if ((in = open ("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
     lf_error (errno, "/dev/null: %m");
@@ -1170,8 +1233,10 @@ lf_rplan_run (const struct lf_rplan *p, const struct lf_rplan_opts *o,
  oom:
   lf_error (ENOMEM, "out of memory");
  out:
-  for (size_t i = 0; i < r.nt; i++)
+  for (size_t i = 0; i < r.nt; i++) {
     lf_job_free (r.t[i].j);
+    free (r.t[i].group_point);
+  }
   free (r.t);
   free (r.state_path);
   free (r.report_path);

@@ -206,3 +206,44 @@ printf 'machine = vm\noutput = o\nmanifest = points.json\nos-disk = a.raw\n' >ba
 expect_fail "manifest with os-disk" "$LANDFALL" run bad.job
 grep -q "bad.job:4: os-disk: not with 'manifest ='" "$tmp/err" || fail "$(cat "$tmp/err")"
 pass "job errors"
+
+# --- A replication group in a recovery plan ------------------------------
+# gw and gd are members of group "shop"; g3 is processed in gw only.  A
+# job alone sees only its own manifest, so gw alone takes g3; in a plan
+# with gd, both take the newest common point, g2 (the plan passes it to
+# each member's run).
+cd "$tmp" && mkdir grp && cd grp
+cp ../web/base.raw ../web/p1.qcow2 ../web/p2.qcow2 ../web/p3.qcow2 .
+for i in 1 2 3; do
+    qemu-img create -q -f qcow2 -b "$img" -F raw os$i.qcow2
+    [ $i = 1 ] || qemu-img rebase -u -b os$((i - 1)).qcow2 -F qcow2 os$i.qcow2
+done
+gpt () {  # gpt ID MIN CONSISTENCY PROCESSED
+    printf '{"id":"%s","time":"2026-11-27T06:%s:00Z","consistency":"%s","processed":%s,"group":"shop","overlays":["os%s.qcow2","p%s.qcow2"]}' \
+        "$1" "$2" "$3" "$4" "${1#g}" "${1#g}"
+}
+for m in gw gd; do
+    p3=true; [ $m = gd ] && p3=false
+    printf '{"machine":"%s","group":"shop","bases":["%s","base.raw"],"points":[%s,%s,%s]}\n' \
+        $m "$img" "$(gpt g1 00 app true)" "$(gpt g2 05 crash true)" "$(gpt g3 10 app $p3)" >$m.json
+    printf 'machine = %s\nsource = vmware\noutput = out-%s\nmanifest = %s.json\nrecovery-point = latest-multivm-processed\n' \
+        $m $m $m >$m.job
+done
+cat >grp.plan <<'EOF2'
+{ "name": "grp", "groups": [ { "machines": ["gw.job", "gd.job"] } ] }
+EOF2
+r=0; "$LANDFALL" plan -j 1 grp.plan >plan.out 2>plan.err || r=$?
+[ $r = 0 ] || [ $r = 3 ] || { cat plan.out plan.err; fail "group plan: exit $r"; }
+for m in gw gd; do
+    [ "$(json_get out-$m/landfall-report.json recovery_point.id)" = g2 ] ||
+        fail "group plan: $m did not take the common point g2: $(json_get out-$m/landfall-report.json recovery_point)"
+done
+qemu-img compare -q -f raw -F vpc ../web/ref2.raw out-gw/gw-data1.vhd || fail "group plan: gw's data disk is not point g2"
+# Alone, a member can only take its own newest multi-VM point.
+alone=$("$LANDFALL" points --select latest-multivm-processed gw.json | head -n1 |
+        sed 's/^[^:]*: \([^ ]*\) .*/\1/')
+[ "$alone" = g3 ] || fail "gw alone: chose '$alone', expected g3"
+# A point that is not a multi-VM point of the group is refused by run.
+expect_fail "--group-point of another kind" "$LANDFALL" run --group-point nope gw.job
+grep -q "'nope' is not a multi-VM point" "$tmp/err" || fail "$(cat "$tmp/err")"
+pass "plan: both members of the group take their newest common point g2 (gw alone would take g3); data = point g2"
