@@ -430,8 +430,8 @@ lf_job_load (const char *path, const char *group_point)
 /* Choose the job's recovery point and make its overlays the disks.  Only
  * this machine's manifest is known here: for a group member, the
  * multi-VM options take its own newest multi-VM point (a bookmark the
- * group issued to every member); `landfall points` given every member's
- * manifest also checks that the others processed it.
+ * group issued to every member), unless a recovery plan, which sees
+ * every member's manifest, chose the common one (GROUP_POINT).
  */
 int
 lf_job_choose_point (struct lf_job *job, const char *group_point)
