@@ -158,10 +158,8 @@ lf_cmd_plan (int argc, char *argv[])
     lf_cli_print_json (report);
   else
     lf_rplan_print_summary (report, stdout);
-  ret = res == LF_RPLAN_OK ? LF_EXIT_OK
-    : res == LF_RPLAN_WARNINGS ? LF_EXIT_WARNINGS
-    : res == LF_RPLAN_SUSPENDED ? LF_EXIT_SUSPENDED
-    : res == LF_RPLAN_INTERRUPTED ? LF_EXIT_INTERRUPTED : LF_EXIT_FAILED;
+  /* One mapping from result to exit status: the report's. */
+  ret = (int) json_integer_value (json_object_get (report, "exit_status"));
   json_decref (report);
   lf_rplan_free (p);
   return ret;

@@ -451,7 +451,7 @@ lf_job_choose_point (struct lf_job *job, const char *group_point)
     for (size_t i = 0; i < m->npoints; i++)
       if (strcmp (m->points[i].id, group_point) == 0 && m->points[i].group)
         k = (long) i;
-    if (k == -1 || strncmp (job->recovery_point, "latest-multivm-", 15)) {
+    if (k == -1 || !lf_point_is_multivm (job->recovery_point)) {
       lf_error (EINVAL, "%s: recovery-point %s: '%.64s' is not a multi-VM "
                 "point of this machine's group in %s, or the job does not "
                 "ask for one", job->name, job->recovery_point, group_point,

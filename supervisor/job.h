@@ -191,6 +191,8 @@ extern int lf_points_check (const struct lf_points *m);
 extern const char *const lf_point_options[];
 /* Is S an option name (else it is taken as a point id)? */
 extern bool lf_point_is_option (const char *s);
+/* Is S one of the latest-multivm-* options (a group's common point)? */
+extern bool lf_point_is_multivm (const char *s);
 /* The point OPTION chooses for machine MS[WHICH]; the other manifests
  * of MS are the other machines failing over with it (the members of its
  * replication group, if any).  The index into MS[WHICH]->points, or -1

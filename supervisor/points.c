@@ -44,6 +44,13 @@ const char *const lf_point_options[] = {
 };
 
 bool
+lf_point_is_multivm (const char *s)
+{
+  return strcmp (s, "latest-multivm-processed") == 0 ||
+    strcmp (s, "latest-multivm-app-consistent") == 0;
+}
+
+bool
 lf_point_is_option (const char *s)
 {
   for (size_t i = 0; lf_point_options[i]; i++)
@@ -497,8 +504,7 @@ lf_points_select (struct lf_points *const *ms, size_t n, size_t which,
                 app ? " app-consistent" : "");
     return i;
   }
-  if (!strcmp (option, "latest-multivm-processed") ||
-      !strcmp (option, "latest-multivm-app-consistent")) {
+  if (lf_point_is_multivm (option)) {
     bool app = option[15] == 'a';
     if (!m->group) {
       *why = "not in a replication group: its own latest";

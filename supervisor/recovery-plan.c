@@ -475,7 +475,7 @@ group_points (struct prun *r)
   for (size_t w = 0; w < n; w++) {
     struct lf_job *j = ts[w]->j;
     long k;
-    if (!ms[w]->group || strncmp (j->recovery_point, "latest-multivm-", 15))
+    if (!ms[w]->group || !lf_point_is_multivm (j->recovery_point))
       continue;
     k = lf_points_select (ms, n, w, j->recovery_point, NULL);
     if (k == -1) {
@@ -1023,6 +1023,8 @@ build_report (struct prun *r, enum lf_rplan_result res, const char *desc)
   static const char *const results[] = {
     "success", "success-with-warnings", "failed", "suspended", "interrupted",
   };
+  /* `landfall plan`'s exit status, kept in the report (cli.h). */
+  static const int exits[] = { 0, 3, 1, 5, 4 };
   json_t *tasks = json_array (), *machines = json_object ();
   json_t *warnings = json_array (), *errors = json_array (), *waiting = NULL;
   json_t *rep;
@@ -1070,10 +1072,7 @@ build_report (struct prun *r, enum lf_rplan_result res, const char *desc)
                    "plan", r->p->name, "file", r->p->file,
                    "type", type_names[r->o->type],
                    "result", results[res], "state_description", desc,
-                   "exit_status", (int) (res == LF_RPLAN_OK ? 0
-                                         : res == LF_RPLAN_WARNINGS ? 3
-                                         : res == LF_RPLAN_FAILED ? 1
-                                         : res == LF_RPLAN_SUSPENDED ? 5 : 4));
+                   "exit_status", exits[res]);
   if (!rep)
     return NULL;
   json_object_set_new (rep, "output", json_string (r->p->output));
