@@ -9,6 +9,8 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 L="$top/${BUILD:-build}/landfall"
 dir="$top/${BUILD:-build}/demo"
+# Built here rather than by make demo's recipe: see the Makefile.
+make -C "$top" --no-print-directory BUILD="${BUILD:-build}" all
 rm -rf "$dir"
 mkdir -p "$dir/root/etc" "$dir/root/home/azure"
 cd "$dir"
