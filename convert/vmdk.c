@@ -1318,7 +1318,6 @@ open_desc_extents (struct vmdk *h, const struct vmdk_desc *dd)
   for (size_t i = 0; i < dd->nr_ext; i++) {
     const struct vmdk_desc_extent *de = &dd->ext[i];
     struct vmdk_extent e = { .kind = de->kind, .start = start };
-    CLEANUP_FREE char *epath = NULL;
 
     if (MUL_OVERFLOW (de->sectors, VMDK_SECTOR, &e.length) ||
         ADD_OVERFLOW (start, e.length, &start) || start > VMDK_MAX_CAPACITY) {
@@ -1328,10 +1327,7 @@ open_desc_extents (struct vmdk *h, const struct vmdk_desc *dd)
       return -1;
     }
     if (de->kind != VMDK_EXT_ZERO) {
-      epath = lf_path_beside (path, de->name);
-      if (!epath)
-        return -1;
-      e.file = lf_file_open (epath);
+      e.file = lf_file_open_named (h->file, de->name, "extent file");
       if (!e.file) {
         lf_error_prefix ("%s: descriptor line %u: extent file", path,
                          de->line);
@@ -1393,14 +1389,21 @@ open_parent (struct vmdk *h, struct lf_disk *d, const struct vmdk_desc *dd)
     return -1;
   }
   /* A parent is always a VMDK: never let a hint pull in another file. */
-  p = lf_disk_open_backing (d, dd->parent_hint, "vmdk");
-  if (!p && dd->parent_hint[0] == '/' && lf_last_errno () == ENOENT) {
+  p = lf_disk_open_backing (d, dd->parent_hint, "vmdk",
+                            "parentFileNameHint");
+  if (!p && dd->parent_hint[0] == '/' &&
+      (lf_last_errno () == ENOENT || lf_last_errno () == EXDEV)) {
     /* VMware writes the parent's path on the original host; try the
-     * same name beside this file.
+     * same name beside this file.  If that is not there either, the
+     * first error (a refusal, say) is the one to show.
      */
     const char *base = strrchr (dd->parent_hint, '/') + 1;
+    struct lf_error_record first;
+    lf_error_save (&first);
     if (*base)
-      p = lf_disk_open_backing (d, base, "vmdk");
+      p = lf_disk_open_backing (d, base, "vmdk", "parentFileNameHint");
+    if (!p && lf_last_errno () == ENOENT)
+      lf_error_restore (&first);
   }
   if (!p)
     return -1;

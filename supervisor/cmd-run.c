@@ -33,6 +33,7 @@ usage (FILE *fp)
 "                      manifest (a job alone sees only its own)\n"
 "  -q, --quiet         no step lines or progress on stderr\n"
 "  -v, --verbose       debug output on stderr\n"
+LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help          this help\n"
 "\n"
 "THE JOB FILE\n"
@@ -110,6 +111,7 @@ lf_cmd_run (int argc, char *argv[])
     { "group-point", required_argument, NULL, OPT_GROUP_POINT },
     { "quiet",       no_argument, NULL, 'q' },
     { "verbose",     no_argument, NULL, 'v' },
+    LF_CLI_ALLOW_BACKING_OPTION,
     { "help",        no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -129,6 +131,10 @@ lf_cmd_run (int argc, char *argv[])
     case OPT_GROUP_POINT: group_point = optarg; break;
     case 'q': quiet = true; break;
     case 'v': lf_debug_level++; break;
+    case LF_OPT_ALLOW_BACKING:
+      if (lf_cli_allow_backing ("run", optarg) == -1)
+        return LF_EXIT_USAGE;
+      break;
     case 'h': usage (stdout); return LF_EXIT_OK;
     default: usage (stderr); return LF_EXIT_USAGE;
     }
