@@ -83,12 +83,13 @@ file_type (mode_t m)
 #define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
 
 /* Fill F from its open fd: only a regular file, or a block device when
- * the user named it (ALLOW_BLOCK).  NAMER and WHAT, if set, say who named
- * it, for the error.
+ * the user named it (ALLOW_BLOCK).  NAMER, WHAT and NAME, if set, say who
+ * named it and how, for the error.
  */
 static int
 file_setup (struct lf_file *f, bool allow_block, bool window, uint64_t base,
-            uint64_t size, const char *namer, const char *what)
+            uint64_t size, const char *namer, const char *what,
+            const char *name)
 {
   const char *path = f->path;
   struct stat st;
@@ -111,7 +112,7 @@ file_setup (struct lf_file *f, bool allow_block, bool window, uint64_t base,
     if (namer)
       lf_error (EINVAL, "%s: %s \"%s\": is %s, not a regular file (only a "
                 "disk named on the command line or in a job may be a block "
-                "device)", namer, what, path, file_type (st.st_mode));
+                "device)", namer, what, name, file_type (st.st_mode));
     else
       lf_error (EINVAL, "%s: is %s, not a regular file or block device",
                 path, file_type (st.st_mode));
@@ -183,7 +184,7 @@ file_open (const char *path, bool window, uint64_t base, uint64_t size)
       lf_error (e, "%s: %s", path, strerror (e));
     goto error;
   }
-  if (file_setup (f, true, window, base, size, NULL, NULL) == -1)
+  if (file_setup (f, true, window, base, size, NULL, NULL, NULL) == -1)
     goto error;
   return f;
 
@@ -323,7 +324,7 @@ lf_file_open_named (const struct lf_file *namer, const char *name,
     return NULL;
   }
   f->fd = fd;
-  if (file_setup (f, false, false, 0, 0, namer->path, what) == -1) {
+  if (file_setup (f, false, false, 0, 0, namer->path, what, name) == -1) {
     lf_file_close (f);
     return NULL;
   }

@@ -85,8 +85,8 @@ lf_cli_allow_backing (const char *cmd, const char *dir)
 {
   if (lf_allow_backing (dir) == 0)
     return 0;
-  fprintf (stderr, "%s %s: --allow-backing: %s\n", lf_progname, cmd,
-           lf_last_error ());
+  lf_error_prefix ("%s --allow-backing", cmd);
+  lf_cli_print_error ();
   return -1;
 }
 
