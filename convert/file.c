@@ -110,9 +110,10 @@ file_setup (struct lf_file *f, bool allow_block, bool window, uint64_t base,
   }
   else if (!S_ISREG (st.st_mode)) {
     if (namer)
-      lf_error (EINVAL, "%s: %s \"%s\": is %s, not a regular file (only a "
-                "disk named on the command line or in a job may be a block "
-                "device)", namer, what, name, file_type (st.st_mode));
+      lf_error (EINVAL, "%s: %s \"%s\": is %s, not a regular file%s",
+                namer, what, name, file_type (st.st_mode),
+                S_ISBLK (st.st_mode) ? " (only a disk named on the command "
+                "line or in a job may be a block device)" : "");
     else
       lf_error (EINVAL, "%s: is %s, not a regular file or block device",
                 path, file_type (st.st_mode));
