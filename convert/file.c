@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -206,6 +208,15 @@ lf_file_open_window (const char *path, uint64_t base, uint64_t size)
   return file_open (path, true, base, size);
 }
 
+static bool
+is_beneath (const char *real, const char *root)
+{
+  size_t n = strlen (root);
+  if (strcmp (root, "/") == 0)
+    return real[0] == '/' && real[1];
+  return strncmp (real, root, n) == 0 && real[n] == '/' && real[n + 1];
+}
+
 /* openat2 with RESOLVE_BENEATH: no absolute path, no "..", no symlink may
  * lead out of DIRFD, and the check is the kernel's, on the very lookup
  * that opens the file (no window between a check and the open).
@@ -218,16 +229,35 @@ open_beneath (int dirfd, const char *rel)
     .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
   };
   long r = syscall (SYS_openat2, dirfd, rel, &how, sizeof how);
-  return (int) r;
-}
+  char lnk[64], dirpath[PATH_MAX], got[PATH_MAX];
+  ssize_t dn, gn;
+  int fd;
 
-static bool
-is_beneath (const char *real, const char *root)
-{
-  size_t n = strlen (root);
-  if (strcmp (root, "/") == 0)
-    return real[0] == '/' && real[1];
-  return strncmp (real, root, n) == 0 && real[n] == '/' && real[n + 1];
+  if (r != -1 || errno != ENOSYS)
+    return (int) r;
+  /* Before Linux 5.6: open, then check where the fd really is (the same
+   * check, made on the opened file rather than during the lookup).
+   */
+  fd = openat (dirfd, rel, OPEN_FLAGS);
+  if (fd == -1)
+    return -1;
+  snprintf (lnk, sizeof lnk, "/proc/self/fd/%d", dirfd);
+  dn = readlink (lnk, dirpath, sizeof dirpath - 1);
+  snprintf (lnk, sizeof lnk, "/proc/self/fd/%d", fd);
+  gn = readlink (lnk, got, sizeof got - 1);
+  if (dn <= 0 || gn <= 0 || (size_t) dn >= sizeof dirpath - 1 ||
+      (size_t) gn >= sizeof got - 1) {
+    close (fd);
+    errno = EXDEV;
+    return -1;
+  }
+  dirpath[dn] = got[gn] = '\0';
+  if (!is_beneath (got, dirpath)) {
+    close (fd);
+    errno = EXDEV;
+    return -1;
+  }
+  return fd;
 }
 
 /* Open REAL (a resolved absolute path) if it lies beneath ROOT. */
