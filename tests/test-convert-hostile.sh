@@ -165,6 +165,19 @@ refused "inspect: a backing file out of its directory" \
 LF inspect --allow-backing host d/dotdot.qcow2 >/dev/null 2>"$tmp/err" ||
     fail "inspect --allow-backing: $(cat "$tmp/err")"
 pass "inspect --allow-backing DIR"
+# The job's allow-backing reaches the disks' opening (the prerequisites
+# step): without it the chain is refused, with it the disk opens (and this
+# blank disk then has no OS).
+printf 'machine = m1\nos-disk = d/dotdot.qcow2\noutput = jout\n' >a.job
+printf 'machine = m1\nos-disk = d/dotdot.qcow2\noutput = jout\nallow-backing = host\n' >b.job
+LF run -q a.job >run-a.txt 2>&1 && fail "job without allow-backing: succeeded"
+grep -q "outside the image's directory" run-a.txt ||
+    fail "job without allow-backing: $(cat run-a.txt)"
+LF run -q b.job >run-b.txt 2>&1 && fail "job with allow-backing: succeeded on a blank disk"
+! grep -q "outside the image's directory\|could not be read" run-b.txt &&
+    grep -q "no operating system found" run-b.txt ||
+    fail "job with allow-backing: $(cat run-b.txt)"
+pass "job: allow-backing = DIR lets the disk's chain open"
 refused "--allow-backing: a directory that does not exist" \
     "no-such-dir" LF convert --allow-backing no-such-dir d/abs.qcow2 -o out/x.vhd
 
