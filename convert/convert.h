@@ -41,6 +41,14 @@ extern int lf_disk_pread (struct lf_disk *d, void *buf, size_t count,
  */
 extern int lf_disk_extent (struct lf_disk *d, uint64_t offset, uint64_t *len,
                            unsigned *type);
+/* file.c: what a disk may pull in.  Backing files, parents and extents
+ * a disk's metadata names must lie beneath that disk's directory, or
+ * beneath a directory allowed here (process-wide: --allow-backing, a
+ * job's or manifest's allow-backing).  DIR must exist; it is resolved.
+ */
+extern int lf_allow_backing (const char *dir);
+extern void lf_allow_backing_reset (void);
+
 /* Names of the registered formats, NULL-terminated. */
 extern const char *const *lf_format_names (void);
 

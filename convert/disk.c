@@ -127,25 +127,13 @@ lf_disk_open (const char *path, const char *format)
 }
 
 struct lf_disk *
-lf_disk_open_backing_path (struct lf_disk *child, const char *path,
-                           const char *format)
-{
-  struct lf_file *f = lf_file_open (path);
-  if (!f) {
-    lf_error_prefix ("%s: cannot open backing file", child->file->path);
-    return NULL;
-  }
-  return lf_disk_open_file (f, format, child);
-}
-
-struct lf_disk *
 lf_disk_open_backing (struct lf_disk *child, const char *name,
-                      const char *format)
+                      const char *format, const char *what)
 {
-  CLEANUP_FREE char *path = lf_path_beside (child->file->path, name);
-  if (!path)
+  struct lf_file *f = lf_file_open_named (child->file, name, what);
+  if (!f)
     return NULL;
-  return lf_disk_open_backing_path (child, path, format);
+  return lf_disk_open_file (f, format, child);
 }
 
 void

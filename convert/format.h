@@ -30,11 +30,23 @@ struct lf_file {
   dev_t dev;                    /* identity, for backing-chain loops */
   ino_t ino;
   bool seek_data;               /* the filesystem answers SEEK_DATA */
+  bool member;                  /* a window onto an archive (OVA member):
+                                   it may name no other file */
 };
 
 extern struct lf_file *lf_file_open (const char *path);
 extern struct lf_file *lf_file_open_window (const char *path, uint64_t base,
                                             uint64_t size);
+/* Open NAME, a file NAMER's metadata names (WHAT: "qcow2 backing file",
+ * "extent"), confined: it must resolve, after symlinks, beneath NAMER's
+ * directory or a directory lf_allow_backing allowed, and be a regular
+ * file (never a block device, FIFO, socket or character device).  A
+ * member of an archive may name nothing.  Errors read
+ * "NAMER: WHAT \"NAME\": what was wrong".
+ */
+extern struct lf_file *lf_file_open_named (const struct lf_file *namer,
+                                           const char *name,
+                                           const char *what);
 extern void lf_file_close (struct lf_file *f);
 /* Read LEN bytes at OFF.  WHAT names the structure for the error:
  * "PATH: WHAT at 0x... (N bytes) is beyond end of file (0x...)".
@@ -98,18 +110,15 @@ struct lf_disk {
   struct lf_disk *child;        /* the disk above this one, or NULL */
 };
 
-/* Open a backing file or parent named by CHILD's metadata.  NAME is
- * resolved relative to CHILD's directory unless absolute.  FORMAT may be
- * NULL (probe).  Refuses chains deeper than LF_MAX_CHAIN_DEPTH and loops.
- * The result is owned by the caller (usually stored in child->backing).
+/* Open a backing file or parent named by CHILD's metadata (WHAT names
+ * the field for errors), confined as lf_file_open_named says.  FORMAT may
+ * be NULL (probe).  Refuses chains deeper than LF_MAX_CHAIN_DEPTH and
+ * loops.  The result is owned by the caller (usually child->backing).
  */
 extern struct lf_disk *lf_disk_open_backing (struct lf_disk *child,
                                              const char *name,
-                                             const char *format);
-/* Same, with an already resolved path and no relative lookup. */
-extern struct lf_disk *lf_disk_open_backing_path (struct lf_disk *child,
-                                                  const char *path,
-                                                  const char *format);
+                                             const char *format,
+                                             const char *what);
 /* Open an already opened window as a disk (OVA members, VMDK extents). */
 extern struct lf_disk *lf_disk_open_file (struct lf_file *f,
                                           const char *format,

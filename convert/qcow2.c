@@ -418,7 +418,8 @@ open_backing (struct qcow2 *q, const char *backing_fmt)
     return -1;
   LF_DEBUG (1, "%s: backing file %s (format %s)", f->path, name,
             fmt ? fmt : "probed");
-  q->d->backing = lf_disk_open_backing (q->d, name, fmt);
+  q->d->backing = lf_disk_open_backing (q->d, name, fmt,
+                                         "qcow2 backing file");
   if (!q->d->backing)
     return -1;
   return 0;

@@ -8,6 +8,8 @@
  * tst_super_size.c does); the library's copy is then not pulled in.
  */
 #include <check.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -549,8 +551,93 @@ START_TEST (test_backing_missing)
   struct img im;
   make_image (&im, 3);
   set_backing (&im, "no-such-base.qcow2", "qcow2");
-  expect_open_error (&im, "cannot open backing file");
-  expect_open_error (&im, "no-such-base.qcow2");
+  expect_open_error (&im, "qcow2 backing file \"no-such-base.qcow2\"");
+  expect_open_error (&im, "No such file");
+}
+END_TEST
+
+/* Backing files that lead out of the image's directory, however spelled,
+ * are refused; so is anything but a regular file, even where allowed.
+ */
+START_TEST (test_backing_confined)
+{
+  struct img im, base;
+  char sub[128], outside[128], link[160], fifo[160], rel[160];
+
+  memset (&base, 0, sizeof base);
+  memset (base.b, 0x5a, CS);
+  base.len = CS;
+  free (write_image (&base, "outside.raw"));
+  snprintf (outside, sizeof outside, "%s/outside.raw", dir);
+  snprintf (sub, sizeof sub, "%s/sub", dir);
+  ck_assert_int_eq (mkdir (sub, 0755), 0);
+
+  make_image (&im, 3);
+  set_backing (&im, outside, "raw");
+  CLEANUP_FREE char *top = write_image (&im, "sub/abs.qcow2");
+  ck_assert_ptr_null (lf_disk_open (top, "qcow2"));
+  ck_assert_ptr_nonnull (strstr (lf_last_error (), "outside the image's "
+                                 "directory"));
+  ck_assert_int_eq (lf_last_errno (), EXDEV);
+
+  make_image (&im, 3);
+  set_backing (&im, "../outside.raw", "raw");
+  CLEANUP_FREE char *dotdot = write_image (&im, "sub/dotdot.qcow2");
+  ck_assert_ptr_null (lf_disk_open (dotdot, "qcow2"));
+  ck_assert_int_eq (lf_last_errno (), EXDEV);
+
+  /* A symlink in the directory itself, absolute or relative. */
+  snprintf (link, sizeof link, "%s/sub/link.raw", dir);
+  ck_assert_int_eq (symlink (outside, link), 0);
+  make_image (&im, 3);
+  set_backing (&im, "link.raw", "raw");
+  CLEANUP_FREE char *viasym = write_image (&im, "sub/sym.qcow2");
+  ck_assert_ptr_null (lf_disk_open (viasym, "qcow2"));
+  ck_assert_int_eq (lf_last_errno (), EXDEV);
+  snprintf (link, sizeof link, "%s/sub/rlink.raw", dir);
+  ck_assert_int_eq (symlink ("../outside.raw", link), 0);
+  make_image (&im, 3);
+  set_backing (&im, "rlink.raw", "raw");
+  CLEANUP_FREE char *viarsym = write_image (&im, "sub/rsym.qcow2");
+  ck_assert_ptr_null (lf_disk_open (viarsym, "qcow2"));
+  ck_assert_int_eq (lf_last_errno (), EXDEV);
+
+  /* Allowed, the same chains open and read the file. */
+  ck_assert_int_eq (lf_allow_backing (dir), 0);
+  struct lf_disk *d = lf_disk_open (dotdot, "qcow2");
+  ck_assert_msg (d != NULL, "open: %s", lf_last_error ());
+  lf_disk_close (d);
+  d = lf_disk_open (viasym, "qcow2");
+  ck_assert_msg (d != NULL, "open: %s", lf_last_error ());
+  lf_disk_close (d);
+
+  /* A FIFO, a character device: never, allowed or not, and at once. */
+  snprintf (fifo, sizeof fifo, "%s/sub/pipe", dir);
+  ck_assert_int_eq (mkfifo (fifo, 0600), 0);
+  make_image (&im, 3);
+  set_backing (&im, "pipe", "raw");
+  CLEANUP_FREE char *viafifo = write_image (&im, "sub/fifo.qcow2");
+  ck_assert_ptr_null (lf_disk_open (viafifo, "qcow2"));
+  ck_assert_ptr_nonnull (strstr (lf_last_error (), "FIFO"));
+  ck_assert_int_eq (lf_allow_backing ("/dev"), 0);
+  make_image (&im, 3);
+  set_backing (&im, "/dev/null", "raw");
+  CLEANUP_FREE char *viadev = write_image (&im, "sub/dev.qcow2");
+  ck_assert_ptr_null (lf_disk_open (viadev, "qcow2"));
+  ck_assert_ptr_nonnull (strstr (lf_last_error (), "character device"));
+  lf_allow_backing_reset ();
+
+  /* Inside the directory, by any spelling that stays inside: fine. */
+  snprintf (rel, sizeof rel, "%s/sub/inside.raw", dir);
+  ck_assert_int_eq (rename (outside, rel), 0);
+  make_image (&im, 3);
+  set_backing (&im, "./x/../inside.raw", "raw");
+  snprintf (rel, sizeof rel, "%s/sub/x", dir);
+  ck_assert_int_eq (mkdir (rel, 0755), 0);
+  CLEANUP_FREE char *inside = write_image (&im, "sub/inside.qcow2");
+  d = lf_disk_open (inside, "qcow2");
+  ck_assert_msg (d != NULL, "open: %s", lf_last_error ());
+  lf_disk_close (d);
 }
 END_TEST
 
@@ -783,6 +870,7 @@ qcow2_suite (void)
   tcase_add_test (tc, test_extension_too_long);
   tcase_add_test (tc, test_backing_raw);
   tcase_add_test (tc, test_backing_missing);
+  tcase_add_test (tc, test_backing_confined);
   tcase_add_test (tc, test_backing_bad_fields);
   tcase_add_test (tc, test_backing_loop);
   tcase_add_test (tc, test_backing_qemu_img_loop);

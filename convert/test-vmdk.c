@@ -518,9 +518,15 @@ START_TEST (test_descriptor_escaping_name)
 {
   static const char desc[] =
     "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicFlat\"\n"
-    "RW 8 FLAT \"../etc/passwd\" 0\n";
+    "RW 8 FLAT \"../../../../../../../../etc/passwd\" 0\n";
+  static const char abs[] =
+    "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicFlat\"\n"
+    "RW 8 FLAT \"/etc/passwd\" 0\n";
   write_file ("disk.vmdk", desc, sizeof desc - 1);
-  expect_open_error (path, "outside the descriptor's directory");
+  expect_open_error (path, "outside the image's directory");
+  ck_assert_int_eq (lf_last_errno (), EXDEV);
+  write_file ("disk.vmdk", abs, sizeof abs - 1);
+  expect_open_error (path, "outside the image's directory");
 }
 END_TEST
 

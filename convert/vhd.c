@@ -198,18 +198,16 @@ open_parent (struct vhd_handle *h, const struct vhd_dyn_header *dh)
   }
 
   for (size_t i = 0; i < n; i++) {
-    CLEANUP_FREE char *path = lf_path_beside (f->path, cands[i]);
-    struct lf_disk *p;
-    if (!path)
-      goto out;
-    if (access (path, F_OK) == -1) {
+    struct lf_disk *p = lf_disk_open_backing (h->d, cands[i], NULL,
+                                              "parent locator");
+    if (!p && lf_last_errno () == ENOENT) {
       size_t t = strlen (tried);
-      snprintf (tried + t, sizeof tried - t, "%s%s", t ? ", " : "", path);
+      snprintf (tried + t, sizeof tried - t, "%s%s", t ? ", " : "", cands[i]);
       continue;
     }
-    p = lf_disk_open_backing_path (h->d, path, NULL);
     if (!p)
       goto out;
+    const char *path = p->file->path;
     if (strcmp (lf_disk_format (p), "vhd") != 0) {
       lf_error (EINVAL, "%s: parent %s is %s, not a VHD", f->path, path,
                 lf_disk_format (p));

@@ -1630,7 +1630,8 @@ vhdx_open_parent (struct vhdx *h, struct vhdx_parent_locator *pl)
     return -1;
   }
   for (int i = 0; i < 2 && tries[i] && !parent; i++) {
-    parent = lf_disk_open_backing (h->d, tries[i], "vhdx");
+    parent = lf_disk_open_backing (h->d, tries[i], "vhdx",
+                                   "VHDX parent locator");
     if (!parent && i == 0)
       lf_error_save (&first);
   }

@@ -402,18 +402,10 @@ parse_extent_line (const char *path, unsigned lineno, const char *line,
       lf_error (errno, "out of memory");
       return -1;
     }
-    /* Extent files live beside the descriptor.  A name that leaves that
-     * directory could make a hostile descriptor copy any file on this
-     * machine into the converted disk, so refuse it.
+    /* Extent files live beside the descriptor: lf_file_open_named
+     * refuses, when the extent is opened, a name that leads (by "..", an
+     * absolute path or a symlink) out of that directory.
      */
-    if (e.name[0] == '/' || strcmp (e.name, "..") == 0 ||
-        strncmp (e.name, "../", 3) == 0 || strstr (e.name, "/../") ||
-        (name_len >= 3 && strcmp (e.name + name_len - 3, "/..") == 0)) {
-      lf_error (EPERM, "%s: descriptor line %u: extent file \"%s\" is "
-                "outside the descriptor's directory", path, lineno, e.name);
-      free (e.name);
-      return -1;
-    }
   }
 
   if (dd->nr_ext >= VMDK_MAX_EXTENTS) {
@@ -1318,7 +1310,6 @@ open_desc_extents (struct vmdk *h, const struct vmdk_desc *dd)
   for (size_t i = 0; i < dd->nr_ext; i++) {
     const struct vmdk_desc_extent *de = &dd->ext[i];
     struct vmdk_extent e = { .kind = de->kind, .start = start };
-    CLEANUP_FREE char *epath = NULL;
 
     if (MUL_OVERFLOW (de->sectors, VMDK_SECTOR, &e.length) ||
         ADD_OVERFLOW (start, e.length, &start) || start > VMDK_MAX_CAPACITY) {
@@ -1328,15 +1319,12 @@ open_desc_extents (struct vmdk *h, const struct vmdk_desc *dd)
       return -1;
     }
     if (de->kind != VMDK_EXT_ZERO) {
-      epath = lf_path_beside (path, de->name);
-      if (!epath)
+      char what[48];
+      snprintf (what, sizeof what, "descriptor line %u: extent file",
+                de->line);
+      e.file = lf_file_open_named (h->file, de->name, what);
+      if (!e.file)
         return -1;
-      e.file = lf_file_open (epath);
-      if (!e.file) {
-        lf_error_prefix ("%s: descriptor line %u: extent file", path,
-                         de->line);
-        return -1;
-      }
       e.own_file = true;
     }
     if (de->kind == VMDK_EXT_FLAT) {
@@ -1393,14 +1381,21 @@ open_parent (struct vmdk *h, struct lf_disk *d, const struct vmdk_desc *dd)
     return -1;
   }
   /* A parent is always a VMDK: never let a hint pull in another file. */
-  p = lf_disk_open_backing (d, dd->parent_hint, "vmdk");
-  if (!p && dd->parent_hint[0] == '/' && lf_last_errno () == ENOENT) {
+  p = lf_disk_open_backing (d, dd->parent_hint, "vmdk",
+                            "parentFileNameHint");
+  if (!p && dd->parent_hint[0] == '/' &&
+      (lf_last_errno () == ENOENT || lf_last_errno () == EXDEV)) {
     /* VMware writes the parent's path on the original host; try the
-     * same name beside this file.
+     * same name beside this file.  If that is not there either, the
+     * first error (a refusal, say) is the one to show.
      */
     const char *base = strrchr (dd->parent_hint, '/') + 1;
+    struct lf_error_record first;
+    lf_error_save (&first);
     if (*base)
-      p = lf_disk_open_backing (d, base, "vmdk");
+      p = lf_disk_open_backing (d, base, "vmdk", "parentFileNameHint");
+    if (!p && lf_last_errno () == ENOENT)
+      lf_error_restore (&first);
   }
   if (!p)
     return -1;

@@ -25,6 +25,19 @@ extern void lf_cli_print_error (void);
 /* Print JSON to stdout, indented, with a final newline. */
 extern int lf_cli_print_json (json_t *j);
 
+/* --allow-backing DIR, the same in every command that opens disks: what
+ * a disk's metadata names may also come from DIR (convert.h's
+ * lf_allow_backing).  Returns 0, or -1 having printed the error.
+ */
+#define LF_OPT_ALLOW_BACKING 1000
+#define LF_CLI_ALLOW_BACKING_OPTION \
+  { "allow-backing", required_argument, NULL, LF_OPT_ALLOW_BACKING }
+#define LF_CLI_ALLOW_BACKING_HELP \
+"      --allow-backing DIR  backing files, parents and extents may also\n" \
+"                      come from DIR (repeatable); by default only from\n" \
+"                      the directory of the image that names them\n"
+extern int lf_cli_allow_backing (const char *cmd, const char *dir);
+
 /* cmd-convert.c */
 extern int lf_cmd_convert (int argc, char *argv[]);
 

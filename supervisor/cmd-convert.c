@@ -51,7 +51,17 @@ usage (FILE *fp)
 "      --no-progress   no progress bar or percentage lines\n"
 "  -q, --quiet         print nothing but errors (and --json)\n"
 "  -v, --verbose       debug output on stderr (repeat for more)\n"
+LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help          this help\n"
+"\n"
+"What a disk names (qcow2 backing files, VHD and VHDX parents, VMDK\n"
+"extents and parents) must resolve, after symlinks, inside the directory\n"
+"of the file that names it, or inside an --allow-backing DIR, and be a\n"
+"regular file: a block device only as SRC itself.  An OVA is\n"
+"self-contained: a member that names any other file is refused.  Two\n"
+"OVA disks of one base name get the disk's place in the OVA appended\n"
+"(disk-1.vhd, disk-2.vhd).  A FIFO, socket or character device is\n"
+"refused at once.\n"
 "\n"
 "Progress goes to stderr: a bar on a terminal, a percentage line every\n"
 "few seconds otherwise (serial consoles, logs).\n"
@@ -192,12 +202,66 @@ convert_disk (const struct options *o, struct lf_disk *d, const char *label,
   return 0;
 }
 
+/* The output names of an OVA's N disks, in DIR: each member's base name
+ * with .vhd, but where two members share a base name ("a/disk.vmdk" and
+ * "b/disk.vmdk") each of them is told apart by its place in the OVA
+ * ("disk-1.vhd", "disk-2.vhd"): one disk's output must never overwrite
+ * another's.  A name that still collides is refused.
+ */
+static char **
+ova_outputs (const char *src, const struct lf_ova_disk *m, int n,
+             const char *dir)
+{
+  char **v = calloc ((size_t) n, sizeof *v);
+
+  if (!v)
+    goto nomem;
+  for (int i = 0; i < n; i++)
+    if (!(v[i] = default_output (m[i].name, dir)))
+      goto nomem;
+  for (int i = 0; i < n; i++) {
+    bool shared = false;
+    for (int j = 0; j < n; j++) {
+      CLEANUP_FREE char *b = default_output (m[j].name, dir);
+      if (!b)
+        goto nomem;
+      shared |= j != i && strcmp (b, v[i]) == 0;
+    }
+    if (shared) {
+      size_t len = strlen (v[i]) - 4;    /* without ".vhd" */
+      char *r;
+      if (asprintf (&r, "%.*s-%d.vhd", (int) len, v[i], i + 1) == -1)
+        goto nomem;
+      free (v[i]);
+      v[i] = r;
+    }
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < i; j++)
+      if (strcmp (v[i], v[j]) == 0) {
+        lf_error (EEXIST, "%s: members \"%s\" and \"%s\" would both be "
+                  "written to %s: refused (one would overwrite the other)",
+                  src, m[j].name, m[i].name, v[i]);
+        goto error;
+      }
+  return v;
+
+ nomem:
+  lf_error (ENOMEM, "out of memory");
+ error:
+  for (int i = 0; v && i < n; i++)
+    free (v[i]);
+  free (v);
+  return NULL;
+}
+
 static int
 convert_ova (const struct options *o, const char *src, json_t *disks)
 {
   struct lf_ova_disk *members = NULL;
   const char *dir = o->output ? o->output : ".";
   int n = lf_ova_list (src, &members), ret = -1;
+  char **dests = NULL;
 
   if (n == -1)
     return -1;
@@ -205,18 +269,19 @@ convert_ova (const struct options *o, const char *src, json_t *disks)
     lf_error (EINVAL, "%s: the OVA holds no disk", src);
     goto out;
   }
+  if (!(dests = ova_outputs (src, members, n, dir)))
+    goto out;
   if (mkdir (dir, 0755) == -1 && errno != EEXIST) {
     lf_error (errno, "%s: %m", dir);
     goto out;
   }
   for (int i = 0; i < n; i++) {
     struct lf_disk *d = lf_disk_open_ova_member (src, &members[i]);
-    CLEANUP_FREE char *dest = NULL;
+    const char *dest = dests[i];
     CLEANUP_FREE char *label = NULL;
     if (!d)
       goto out;
-    dest = default_output (members[i].name, dir);
-    if (!dest || asprintf (&label, "%s:%s", src, members[i].name) == -1) {
+    if (asprintf (&label, "%s:%s", src, members[i].name) == -1) {
       label = NULL;
       lf_error (ENOMEM, "out of memory");
       lf_disk_close (d);
@@ -231,6 +296,9 @@ convert_ova (const struct options *o, const char *src, json_t *disks)
   }
   ret = 0;
  out:
+  for (int i = 0; dests && i < n; i++)
+    free (dests[i]);
+  free (dests);
   lf_ova_free (members, n);
   return ret;
 }
@@ -269,6 +337,7 @@ lf_cmd_convert (int argc, char *argv[])
     { "no-sync",     no_argument,       NULL, OPT_NO_SYNC },
     { "quiet",       no_argument,       NULL, 'q' },
     { "verbose",     no_argument,       NULL, 'v' },
+    LF_CLI_ALLOW_BACKING_OPTION,
     { "help",        no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -276,7 +345,7 @@ lf_cmd_convert (int argc, char *argv[])
   json_t *report = NULL, *disks = NULL;
   const char *src;
   double t0 = lf_now ();
-  int c, ret = LF_EXIT_FAILED;
+  int c, probe, ret = LF_EXIT_FAILED;
 
   optind = 1;
   while ((c = getopt_long (argc, argv, "o:f:j:qvh", longopts, NULL)) != -1) {
@@ -302,6 +371,10 @@ lf_cmd_convert (int argc, char *argv[])
     case OPT_NO_SYNC: o.no_sync = true; break;
     case 'q': o.quiet = true; break;
     case 'v': lf_debug_level++; break;
+    case LF_OPT_ALLOW_BACKING:
+      if (lf_cli_allow_backing ("convert", optarg) == -1)
+        return LF_EXIT_USAGE;
+      break;
     case 'h': usage (stdout); return LF_EXIT_OK;
     default: usage (stderr); return LF_EXIT_USAGE;
     }
@@ -326,8 +399,11 @@ lf_cmd_convert (int argc, char *argv[])
     if (in_place (&o, src, disks) == -1)
       goto out;
   }
-  else if (!o.format && lf_ova_probe (src) == LF_MATCH) {
-    if (convert_ova (&o, src, disks) == -1)
+  else if (!o.format && (probe = lf_ova_probe (src)) != LF_NO_MATCH) {
+    /* -1: the source cannot be opened (a FIFO, say): say so once, rather
+     * than open it a second time as a disk.
+     */
+    if (probe == -1 || convert_ova (&o, src, disks) == -1)
       goto out;
   }
   else {

@@ -38,6 +38,7 @@ usage_fix (FILE *fp)
 "                      Remote Desktop (default: left on)\n"
 "      --json          the report as JSON on stdout\n"
 "  -v, --verbose       debug output on stderr\n"
+LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help          this help\n"
 "\n"
 "Exit status: 0 success, 1 failure (nothing is changed when planning\n"
@@ -62,6 +63,7 @@ usage_undo (FILE *fp)
 "Options:\n"
 "      --json          the report as JSON on stdout\n"
 "  -v, --verbose       debug output on stderr\n"
+LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help          this help\n");
 }
 
@@ -131,6 +133,7 @@ lf_cmd_fix (int argc, char *argv[])
     { "rdp-no-nla", no_argument,      NULL, OPT_RDP_NO_NLA },
     { "json",      no_argument,       NULL, OPT_JSON },
     { "verbose",   no_argument,       NULL, 'v' },
+    LF_CLI_ALLOW_BACKING_OPTION,
     { "help",      no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -158,6 +161,10 @@ lf_cmd_fix (int argc, char *argv[])
     case OPT_RDP_NO_NLA: o.rdp_no_nla = true; break;
     case OPT_JSON: json = true; break;
     case 'v': lf_debug_level++; break;
+    case LF_OPT_ALLOW_BACKING:
+      if (lf_cli_allow_backing ("fix", optarg) == -1)
+        return LF_EXIT_USAGE;
+      break;
     case 'h': usage_fix (stdout); return LF_EXIT_OK;
     default: usage_fix (stderr); return LF_EXIT_USAGE;
     }
@@ -210,6 +217,7 @@ lf_cmd_undo (int argc, char *argv[])
   static const struct option longopts[] = {
     { "json",    no_argument, NULL, OPT_JSON },
     { "verbose", no_argument, NULL, 'v' },
+    LF_CLI_ALLOW_BACKING_OPTION,
     { "help",    no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -224,6 +232,10 @@ lf_cmd_undo (int argc, char *argv[])
     switch (c) {
     case OPT_JSON: json = true; break;
     case 'v': lf_debug_level++; break;
+    case LF_OPT_ALLOW_BACKING:
+      if (lf_cli_allow_backing ("undo", optarg) == -1)
+        return LF_EXIT_USAGE;
+      break;
     case 'h': usage_undo (stdout); return LF_EXIT_OK;
     default: usage_undo (stderr); return LF_EXIT_USAGE;
     }

@@ -44,6 +44,7 @@ usage (FILE *fp)
 "                    'always', or 'never'; LANDFALL_GUESTFS=WHEN sets the\n"
 "                    default.  LANDFALL_KVM=0|1 overrides KVM detection.\n"
 "  -v, --verbose     debug output on stderr\n"
+LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help        this help\n"
 "\n"
 "Exit status: 0 success, 1 failure, 2 usage error.\n");
@@ -101,6 +102,7 @@ lf_cmd_inspect (int argc, char *argv[])
     { "json",    no_argument, NULL, OPT_JSON },
     { "guestfs", required_argument, NULL, OPT_GUESTFS },
     { "verbose", no_argument, NULL, 'v' },
+    LF_CLI_ALLOW_BACKING_OPTION,
     { "help",    no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -118,6 +120,10 @@ lf_cmd_inspect (int argc, char *argv[])
     case OPT_JSON: json = true; break;
     case OPT_GUESTFS: guestfs = optarg; break;
     case 'v': lf_debug_level++; break;
+    case LF_OPT_ALLOW_BACKING:
+      if (lf_cli_allow_backing ("inspect", optarg) == -1)
+        return LF_EXIT_USAGE;
+      break;
     case 'h': usage (stdout); return LF_EXIT_OK;
     default: usage (stderr); return LF_EXIT_USAGE;
     }

@@ -39,6 +39,9 @@ usage (FILE *fp)
 "  Each overlay (qcow2 with a backing file, or VHD differencing disk) must\n"
 "  chain, newest first, through earlier points' overlays of its disk to\n"
 "  that disk's base.  'commit' adds \"committed\": ID.\n"
+"  The directories of the bases and overlays may hold what the overlays\n"
+"  name; \"allow-backing\": [\"DIR\", ...] allows others (as\n"
+"  --allow-backing does).\n"
 "\n"
 "Options (failover.md 7.3):\n"
 "  latest          the newest point; if unprocessed, it is processed by the\n"
@@ -61,6 +64,7 @@ usage (FILE *fp)
 "                      point not in its chain and record the commit in the\n"
 "                      manifest (irreversible); lists them, and deletes\n"
 "                      only with --yes\n"
+LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help          this help\n"
 "\n"
 "Exit status: 0 success, 1 failure, 2 usage error.\n");
@@ -174,6 +178,7 @@ lf_cmd_points (int argc, char *argv[])
     { "commit", required_argument, NULL, 'c' },
     { "point", required_argument, NULL, 'p' },
     { "yes", no_argument, NULL, 'y' },
+    LF_CLI_ALLOW_BACKING_OPTION,
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -191,6 +196,10 @@ lf_cmd_points (int argc, char *argv[])
     case 'c': commit_path = optarg; break;
     case 'p': point = optarg; break;
     case 'y': yes = true; break;
+    case LF_OPT_ALLOW_BACKING:
+      if (lf_cli_allow_backing ("points", optarg) == -1)
+        return LF_EXIT_USAGE;
+      break;
     case 'h': usage (stdout); return LF_EXIT_OK;
     default: usage (stderr); return LF_EXIT_USAGE;
     }

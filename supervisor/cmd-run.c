@@ -33,6 +33,7 @@ usage (FILE *fp)
 "                      manifest (a job alone sees only its own)\n"
 "  -q, --quiet         no step lines or progress on stderr\n"
 "  -v, --verbose       debug output on stderr\n"
+LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help          this help\n"
 "\n"
 "THE JOB FILE\n"
@@ -69,6 +70,10 @@ usage (FILE *fp)
 "                        latest-app-consistent, latest-multivm-processed,\n"
 "                        latest-multivm-app-consistent, or a point id;\n"
 "                        changing it re-runs the job from the new point\n"
+"  allow-backing = DIR   backing files, parents and extents the disks name\n"
+"                        may also come from DIR (repeatable; relative to\n"
+"                        the job file); by default only from the directory\n"
+"                        of the image that names them\n"
 "\n"
 "STEPS\n"
 "  1 prerequisites  inputs exist and are readable, formats valid, one OS\n"
@@ -110,6 +115,7 @@ lf_cmd_run (int argc, char *argv[])
     { "group-point", required_argument, NULL, OPT_GROUP_POINT },
     { "quiet",       no_argument, NULL, 'q' },
     { "verbose",     no_argument, NULL, 'v' },
+    LF_CLI_ALLOW_BACKING_OPTION,
     { "help",        no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -129,6 +135,10 @@ lf_cmd_run (int argc, char *argv[])
     case OPT_GROUP_POINT: group_point = optarg; break;
     case 'q': quiet = true; break;
     case 'v': lf_debug_level++; break;
+    case LF_OPT_ALLOW_BACKING:
+      if (lf_cli_allow_backing ("run", optarg) == -1)
+        return LF_EXIT_USAGE;
+      break;
     case 'h': usage (stdout); return LF_EXIT_OK;
     default: usage (stderr); return LF_EXIT_USAGE;
     }

@@ -47,6 +47,7 @@ usage (FILE *fp)
 "      --host        report the hardware landfall runs on (DMI, VMBus)\n"
 "      --list-profiles  the profiles found, and where\n"
 "  -v, --verbose     debug output on stderr\n"
+LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help        this help\n"
 "\n"
 "Profiles are read from $LANDFALL_HW_DIR, else beside the binary\n"
@@ -105,6 +106,7 @@ lf_cmd_verify (int argc, char *argv[])
     { "host",     no_argument, NULL, OPT_HOST },
     { "list-profiles", no_argument, NULL, OPT_LIST },
     { "verbose",  no_argument, NULL, 'v' },
+    LF_CLI_ALLOW_BACKING_OPTION,
     { "help",     no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -150,6 +152,10 @@ lf_cmd_verify (int argc, char *argv[])
     case OPT_HOST: host = true; break;
     case OPT_LIST: list = true; break;
     case 'v': lf_debug_level++; break;
+    case LF_OPT_ALLOW_BACKING:
+      if (lf_cli_allow_backing ("verify", optarg) == -1)
+        return LF_EXIT_USAGE;
+      break;
     case 'h': usage (stdout); return LF_EXIT_OK;
     default: usage (stderr); return LF_EXIT_USAGE;
     }

@@ -27,7 +27,8 @@ lf_input_read (const char *path, size_t max, char **ret, size_t *ret_len,
   size_t len = 0;
   ssize_t n = 0;
 
-  fd = open (path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO would block the open until a writer came. */
+  fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd == -1 || fstat (fd, &st) == -1) {
     lf_error (errno, "%s: %m", path);
     return -1;

@@ -28,11 +28,13 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "convert.h"
 #include "job.h"
 
 static const char *const keys[] = {
   "machine", "source", "profile", "output", "os-disk", "disk", "checksum",
-  "rdp-no-nla", "rootdelay", "manifest", "recovery-point", NULL,
+  "rdp-no-nla", "rootdelay", "manifest", "recovery-point", "allow-backing",
+  NULL,
 };
 static const char *const sources[] = {
   "physical", "vmware", "hyperv-as-physical", NULL,
@@ -69,6 +71,9 @@ lf_job_free (struct lf_job *job)
     free (job->disks[i].path);
   }
   free (job->disks);
+  for (size_t i = 0; i < job->nallow_backing; i++)
+    free (job->allow_backing[i]);
+  free (job->allow_backing);
   free (job);
 }
 
@@ -141,17 +146,17 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
   if (k < 0) {
     lf_error (EINVAL, "%s:%zu: unknown key '%.64s' (known: machine, source, "
               "profile, output, os-disk, disk, checksum, rdp-no-nla, "
-              "rootdelay, manifest, recovery-point)", name, lineno, key);
+              "rootdelay, manifest, recovery-point, allow-backing)", name, lineno, key);
     return -1;
   }
   if (*val == '\0') {
     lf_error (EINVAL, "%s:%zu: %s: the value is empty", name, lineno, key);
     return -1;
   }
-  /* Every key but disk is set once: a second line is a mistake to show,
-   * not a silent override.
+  /* Every key but disk and allow-backing is set once: a second line is a
+   * mistake to show, not a silent override.
    */
-  if (strcmp (key, "disk") != 0) {
+  if (strcmp (key, "disk") != 0 && strcmp (key, "allow-backing") != 0) {
     if (seen[k]) {
       lf_error (EINVAL, "%s:%zu: %s: given again (first on line %zu)", name,
                 lineno, key, seen[k]);
@@ -230,6 +235,24 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
         return -1;
       }
     return 0;
+  }
+  else if (!strcmp (key, "allow-backing")) {
+    char **t;
+    if (job->nallow_backing >= LF_JOB_MAX_DISKS) {
+      lf_error (EINVAL, "%s:%zu: allow-backing: more than %d directories",
+                name, lineno, LF_JOB_MAX_DISKS);
+      return -1;
+    }
+    t = realloc (job->allow_backing,
+                 (job->nallow_backing + 1) * sizeof *t);
+    if (!t) {
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    job->allow_backing = t;
+    if (!(t[job->nallow_backing] = lf_path_under (basedir, val)))
+      return -1;
+    job->nallow_backing++;
   }
   else if (!strcmp (key, "manifest")) {
     job->manifest_line = lineno;
@@ -420,6 +443,13 @@ lf_job_load (const char *path, const char *group_point)
   if (lf_input_read (path, LF_JOB_MAX_SIZE, &buf, &len, dir) == -1)
     return NULL;
   struct lf_job *job = lf_job_parse (buf, len, path, dir);
+  /* Before the manifest: its chains are opened to be checked. */
+  for (size_t i = 0; job && i < job->nallow_backing; i++)
+    if (lf_allow_backing (job->allow_backing[i]) == -1) {
+      lf_error_prefix ("%s: allow-backing", path);
+      lf_job_free (job);
+      return NULL;
+    }
   if (job && job->manifest && lf_job_choose_point (job, group_point) == -1) {
     lf_job_free (job);
     return NULL;

@@ -98,6 +98,9 @@ struct lf_job {
   /* Recovery points (points.c): with a manifest the disks are the chosen
    * point's overlays, filled in by lf_job_load.
    */
+  char **allow_backing;         /* resolved directories (allow-backing),
+                                   registered by lf_job_load */
+  size_t nallow_backing;
   char *manifest;               /* resolved, or NULL */
   size_t manifest_line;
   char *recovery_point;         /* the option or point id ("latest") */
@@ -168,6 +171,8 @@ struct lf_points {
   bool source_available;        /* false: pending data cannot be processed */
   size_t ndisks;
   char **bases;                 /* [ndisks], resolved; the OS disk first */
+  size_t nallow_backing;
+  char **allow_backing;         /* "allow-backing", resolved */
   size_t npoints;
   struct lf_point *points;      /* oldest first */
 };

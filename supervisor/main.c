@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "cli.h"
+#include "convert.h"
 
 #ifndef LF_VERSION
 #define LF_VERSION "0.1"
@@ -77,6 +78,16 @@ lf_cli_print_json (json_t *j)
     return -1;
   fputc ('\n', stdout);
   return fflush (stdout) == 0 ? 0 : -1;
+}
+
+int
+lf_cli_allow_backing (const char *cmd, const char *dir)
+{
+  if (lf_allow_backing (dir) == 0)
+    return 0;
+  lf_error_prefix ("%s --allow-backing", cmd);
+  lf_cli_print_error ();
+  return -1;
 }
 
 static void

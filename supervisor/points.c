@@ -24,6 +24,7 @@
  * one pass over the merged chain, never an intermediate copy.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,7 @@ lf_points_free (struct lf_points *m)
   free (m->group);
   free (m->committed);
   free_strv (m->bases, m->ndisks);
+  free_strv (m->allow_backing, m->nallow_backing);
   for (size_t i = 0; i < m->npoints; i++) {
     free (m->points[i].id);
     free (m->points[i].group);
@@ -235,7 +237,7 @@ lf_points_parse (const char *buf, size_t len, const char *name,
 {
   static const char *const keys[] = {
     "machine", "group", "source-available", "committed", "bases", "points",
-    NULL,
+    "allow-backing", NULL,
   };
   struct lf_points *m = calloc (1, sizeof *m);
   json_t *root = NULL, *v;
@@ -284,6 +286,25 @@ lf_points_parse (const char *buf, size_t len, const char *name,
     char f[32];
     snprintf (f, sizeof f, "bases[%zu]", d);
     if (!(m->bases[d] = lf_json_path (name, f, json_array_get (v, d), basedir)))
+      goto error;
+  }
+
+  v = json_object_get (root, "allow-backing");
+  if (v && (!json_is_array (v) || json_array_size (v) > LF_JOB_MAX_DISKS)) {
+    lf_error (EINVAL, "%s: allow-backing: not an array of at most %d "
+              "directory names", name, LF_JOB_MAX_DISKS);
+    goto error;
+  }
+  if (v && json_array_size (v) > 0 &&
+      !(m->allow_backing = calloc (json_array_size (v),
+                                   sizeof *m->allow_backing)))
+    goto oom;
+  for (size_t d = 0; v && d < json_array_size (v); d++) {
+    char f[40];
+    snprintf (f, sizeof f, "allow-backing[%zu]", d);
+    m->nallow_backing = d + 1;
+    if (!(m->allow_backing[d] = lf_json_path (name, f, json_array_get (v, d),
+                                              basedir)))
       goto error;
   }
 
@@ -424,6 +445,44 @@ lf_points_chain (const struct lf_points *m, size_t k)
   return v;
 }
 
+/* A manifest names its chains' every file, and lf_points_check checks
+ * that each chain is made of those and nothing else: the directories of
+ * its bases and overlays may hold what the overlays name, as may those
+ * of its allow-backing.
+ */
+static int
+allow_dir_of (const struct lf_points *m, const char *path)
+{
+  CLEANUP_FREE char *copy = strdup (path);
+  if (!copy) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  if (lf_allow_backing (dirname (copy)) == -1) {
+    lf_error_prefix ("%s", m->name);
+    return -1;
+  }
+  return 0;
+}
+
+static int
+allow_chains (const struct lf_points *m)
+{
+  for (size_t i = 0; i < m->nallow_backing; i++)
+    if (lf_allow_backing (m->allow_backing[i]) == -1) {
+      lf_error_prefix ("%s: allow-backing[%zu]", m->name, i);
+      return -1;
+    }
+  for (size_t d = 0; d < m->ndisks; d++) {
+    if (allow_dir_of (m, m->bases[d]) == -1)
+      return -1;
+    for (size_t k = 0; k < m->npoints; k++)
+      if (allow_dir_of (m, m->points[k].overlays[d]) == -1)
+        return -1;
+  }
+  return 0;
+}
+
 struct lf_points *
 lf_points_load (const char *path)
 {
@@ -435,6 +494,10 @@ lf_points_load (const char *path)
   if (lf_input_read (path, LF_POINTS_MAX_SIZE, &buf, &len, dir) == -1)
     return NULL;
   m = lf_points_parse (buf, len, path, dir);
+  if (m && allow_chains (m) == -1) {
+    lf_points_free (m);
+    return NULL;
+  }
   if (m && lf_points_check (m) == -1) {
     lf_points_free (m);
     return NULL;

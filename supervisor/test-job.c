@@ -78,6 +78,22 @@ START_TEST (test_full)
 }
 END_TEST
 
+/* allow-backing may be given more than once; paths as for disks. */
+START_TEST (test_allow_backing)
+{
+  struct lf_job *j = parse ("machine=m1\nos-disk=a.qcow2\noutput=out\n"
+                            "allow-backing = bases\n"
+                            "allow-backing = /srv/chains\n");
+  ck_assert_msg (j != NULL, "%s", lf_last_error ());
+  ck_assert_uint_eq (j->nallow_backing, 2);
+  ck_assert_str_eq (j->allow_backing[0], "/jobs/bases");
+  ck_assert_str_eq (j->allow_backing[1], "/srv/chains");
+  lf_job_free (j);
+  check_error ("machine=m1\nos-disk=a.raw\nallow-backing =\n", EINVAL,
+               "web01.job:3: allow-backing: the value is empty");
+}
+END_TEST
+
 START_TEST (test_defaults_in_place)
 {
   struct lf_job *j = parse ("machine=m1\nos-disk=a.raw\noutput=in-place");
@@ -260,6 +276,7 @@ main (void)
 
   tcase_add_test (tc, test_full);
   tcase_add_test (tc, test_defaults_in_place);
+  tcase_add_test (tc, test_allow_backing);
   tcase_add_test (tc, test_same_text_same_hash);
   tcase_add_test (tc, test_errors);
   tcase_add_test (tc, test_limits);

@@ -54,6 +54,23 @@ START_TEST (test_full)
 }
 END_TEST
 
+START_TEST (test_allow_backing)
+{
+  struct lf_points *m = parse (
+    "{\"bases\":[\"base.raw\"],\"allow-backing\":[\"../b\",\"/srv\"],"
+    "\"points\":[" PT ("p1", "00", "crash", "true", "") "]}");
+  ck_assert_msg (m != NULL, "%s", lf_last_error ());
+  ck_assert_uint_eq (m->nallow_backing, 2);
+  ck_assert_str_eq (m->allow_backing[0], "/mf/../b");
+  ck_assert_str_eq (m->allow_backing[1], "/srv");
+  lf_points_free (m);
+  check_error ("{\"bases\":[\"b\"],\"allow-backing\":\"/srv\",\"points\":[]}",
+               EINVAL, "m.json: allow-backing: not an array");
+  check_error ("{\"bases\":[\"b\"],\"allow-backing\":[7],\"points\":[]}",
+               EINVAL, "m.json: allow-backing[0]: not a file name");
+}
+END_TEST
+
 START_TEST (test_errors)
 {
   check_error ("[", EINVAL, "m.json:1: not JSON");
@@ -179,6 +196,7 @@ main (void)
   TCase *tc = tcase_create ("core");
   tcase_add_test (tc, test_full);
   tcase_add_test (tc, test_errors);
+  tcase_add_test (tc, test_allow_backing);
   tcase_add_test (tc, test_too_big);
   tcase_add_test (tc, test_select_single);
   tcase_add_test (tc, test_select_group);
