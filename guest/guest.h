@@ -436,6 +436,18 @@ extern void lf_guest_firmware (struct lf_guest *g, struct lf_os *os);
 extern char *lf_shvar_get (const char *text, const char *key);
 extern int lf_inspect_linux (struct lf_guest *g, struct lf_os *os);
 extern int lf_inspect_windows (struct lf_guest *g, struct lf_os *os);
+/* The Select values of a Windows OS's SYSTEM hive, as inspected, that name
+ * no control set the hive has, in BUF as one text ("Select\Current is 5,
+ * but the hive has no ControlSet005 (it has ControlSet001,
+ * ControlSet002)"; several joined by "; ").  Returns how many; *FATAL is
+ * set when Current or Default is among them: Windows boots the Default
+ * set and the Current one is what was booted and what verify reads, so
+ * neither can be fixed or checked.  A missing LastKnownGood only loses
+ * the boot menu's fallback.  The one reader of both fix and verify, so
+ * that they cannot disagree.
+ */
+extern int lf_win_select_check (const struct lf_os *os, char *buf,
+                                size_t size, bool *fatal);
 /* The guest path of a service's ImagePath under SYSROOT ("/Windows"):
  * "\SystemRoot\System32\drivers\x.sys", "%SystemRoot%\...",
  * "system32\drivers\x.sys" (relative to the system root), "C:\..." and
