@@ -43,6 +43,19 @@ struct lf_bd_segment {
 /* WRITABLE: open the image file for writing too (raw or fixed VHD only).
  * The disk stays owned by the caller and must outlive the device.
  */
+/* inuse.c: refuse (-1, EBUSY, naming the mount point, swap or holder) to
+ * write PATH, open as FD, while the kernel uses its bytes: the device or a
+ * partition of it mounted (other than by this process:
+ * lf_kernel_mount_is_ours), a swap, a device-mapper or RAID member, a
+ * loop device over the same file mounted, or held open exclusively.
+ * *EXCL_OK says whether an exclusive open of the device may be held from
+ * now on (a block device with no mount of ours on it).
+ */
+extern int lf_check_not_in_use (const char *path, int fd, bool *excl_ok);
+/* tree.c: MOUNTPOINT (as /proc/self/mountinfo shows it) was mounted by
+ * this process (lf_fs_open_kernel) and is still mounted.
+ */
+extern bool lf_kernel_mount_is_ours (const char *mountpoint);
 extern struct lf_blockdev *lf_bd_new_disk (struct lf_disk *disk,
                                            bool writable, const char *name);
 extern struct lf_blockdev *lf_bd_new_window (struct lf_blockdev *parent,
