@@ -185,6 +185,8 @@ struct qcow2 {
   uint64_t *l1;                 /* L2 table offsets (masked), host order */
   struct meta_range *meta;      /* sorted by start, disjoint */
   size_t nmeta;
+  uint64_t gap_start, gap_end;  /* the free space between two ranges the
+                                   last data cluster lay in (under lock) */
 
   pthread_mutex_t lock;         /* protects the L2 cache */
   bool lock_init;
@@ -479,13 +481,19 @@ meta_cmp (const void *a, const void *b)
 }
 
 /* The metadata range that [OFF, OFF + LEN) overlaps, or NULL: a binary
- * search, since the ranges are sorted and disjoint.
+ * search, since the ranges are sorted and disjoint.  The next data cluster
+ * is mostly in the same gap between tables as the last one: that is
+ * checked first, in O(1) (a search over tens of thousands of tables per
+ * cluster tripled the time of a whole-disk read).  Call with the lock.
  */
 static const struct meta_range *
-meta_overlap (const struct qcow2 *q, uint64_t off, uint64_t len)
+meta_overlap (struct qcow2 *q, uint64_t off, uint64_t len)
 {
   size_t lo = 0, hi = q->nmeta;
   uint64_t end = len > UINT64_MAX - off ? UINT64_MAX : off + len;
+
+  if (off >= q->gap_start && end <= q->gap_end)
+    return NULL;
 
   /* The last range starting before END is the only candidate. */
   while (lo < hi) {
@@ -495,9 +503,11 @@ meta_overlap (const struct qcow2 *q, uint64_t off, uint64_t len)
     else
       hi = mid;
   }
-  if (lo == 0 || q->meta[lo - 1].end <= off)
-    return NULL;
-  return &q->meta[lo - 1];
+  if (lo > 0 && q->meta[lo - 1].end > off)
+    return &q->meta[lo - 1];
+  q->gap_start = lo > 0 ? q->meta[lo - 1].end : 0;
+  q->gap_end = lo < q->nmeta ? q->meta[lo].start : UINT64_MAX;
+  return NULL;
 }
 
 /* Where the header, L1 table, L2 tables, refcount table and refcount
