@@ -45,6 +45,23 @@ check_formats (void)
   return 0;
 }
 
+int
+lf_probe_short (struct lf_file *f, const void *magic, size_t mlen,
+                const char *name)
+{
+  char buf[16];
+
+  if (f->size < mlen || mlen > sizeof buf)
+    return LF_NO_MATCH;
+  if (lf_file_read (f, buf, mlen, 0, "magic") == -1)
+    return -1;
+  if (memcmp (buf, magic, mlen) != 0)
+    return LF_NO_MATCH;
+  lf_error (EINVAL, "%s: truncated %s (%" PRIu64 " bytes)", f->path, name,
+            f->size);
+  return -1;
+}
+
 static const struct lf_format *
 find_format (struct lf_file *f, const char *name)
 {

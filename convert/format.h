@@ -70,8 +70,9 @@ extern bool lf_file_contains (const struct lf_file *f, uint64_t off,
 struct lf_format {
   const char *name;             /* "raw", "vhd", "vmdk", "qcow2", "vhdx" */
 
-  /* LF_MATCH, LF_NO_MATCH, or -1 with an error (I/O only: a short or
-   * strange file is LF_NO_MATCH).  Required.
+  /* LF_MATCH, LF_NO_MATCH, or -1 with an error (I/O, or a file too short
+   * for the format that starts with its magic: lf_probe_short).  A strange
+   * file is LF_NO_MATCH.  Required.
    */
   int (*probe) (struct lf_file *f);
 
@@ -131,6 +132,18 @@ extern int lf_disk_pread_padded (struct lf_disk *d, void *buf, size_t count,
 /* Extent of D at OFFSET, treating the part past its size as zeros. */
 extern int lf_disk_extent_padded (struct lf_disk *d, uint64_t offset,
                                   uint64_t *len, unsigned *type);
+
+/* No image of any format but raw has fewer bytes: qcow2's header cluster,
+ * a VMDK sparse header, a VHD footer are at least one sector.
+ */
+#define LF_PROBE_MIN_SIZE 512
+/* For a probe of a file shorter than LF_PROBE_MIN_SIZE: -1 with the error
+ * "FILE: truncated NAME (N bytes)" if it starts with MAGIC (MLEN bytes),
+ * else LF_NO_MATCH.  Such a file is a damaged image, which opened as raw
+ * would be copied or fixed as a disk.
+ */
+extern int lf_probe_short (struct lf_file *f, const void *magic, size_t mlen,
+                           const char *name);
 
 /* The formats, in probe order (raw last: it matches anything). */
 extern const struct lf_format vhd_format;

@@ -42,8 +42,8 @@ struct qcow2_header {
   uint32_t crypt_method;             /* 0x20 0 none, 1 AES, 2 LUKS */
   uint32_t l1_size;                  /* 0x24 L1 entries */
   uint64_t l1_table_offset;          /* 0x28 cluster aligned */
-  uint64_t refcount_table_offset;    /* 0x30 (ignored: we only read) */
-  uint32_t refcount_table_clusters;  /* 0x38 (ignored) */
+  uint64_t refcount_table_offset;    /* 0x30 only where metadata lies */
+  uint32_t refcount_table_clusters;  /* 0x38 */
   uint32_t nb_snapshots;             /* 0x3c (ignored) */
   uint64_t snapshots_offset;         /* 0x40 (ignored) */
   /* Version 3 only. */
@@ -123,6 +123,8 @@ _Static_assert (sizeof (struct qcow2_feature_name) == 48,
 #define QCOW2_MAX_REFCOUNT_ORDER  6
 #define QCOW2_L2_CACHE_BYTES      (32 * LF_MiB)
 #define QCOW2_L2_CACHE_MAX_SLOTS  64
+#define QCOW2_MAX_REFTABLE_BYTES  (8 * LF_MiB)   /* qemu's QCOW_MAX_REFTABLE_SIZE */
+#define QCOW2_REFT_OFFSET_MASK    UINT64_C (0xfffffffffffffe00)
 
 /* The header decoded into host order, with its checks done. */
 struct qcow2_info {
@@ -134,6 +136,8 @@ struct qcow2_info {
   uint32_t crypt_method;
   uint32_t l1_size;
   uint64_t l1_table_offset;
+  uint64_t refcount_table_offset;
+  uint32_t refcount_table_clusters;
   uint32_t nb_snapshots;
   uint64_t incompatible_features;
   uint64_t compatible_features;
@@ -154,6 +158,16 @@ struct l2_slot {
                                    is, else -1 */
 };
 
+/* A cluster range of the file holding metadata: no data cluster and no
+ * other table may lie in it, or a write through one would corrupt the
+ * other (qemu's overlap checks), and a crafted image could make guest data
+ * of its own tables.
+ */
+struct meta_range {
+  uint64_t start, end;          /* [start, end), cluster aligned */
+  const char *what;             /* "the L1 table", "an L2 table"... */
+};
+
 struct qcow2 {
   struct lf_file *f;
   struct lf_disk *d;            /* owns the backing disk, if any */
@@ -169,6 +183,10 @@ struct qcow2 {
 
   uint64_t l1_entries;          /* needed for the virtual size */
   uint64_t *l1;                 /* L2 table offsets (masked), host order */
+  struct meta_range *meta;      /* sorted by start, disjoint */
+  size_t nmeta;
+  uint64_t gap_start, gap_end;  /* the free space between two ranges the
+                                   last data cluster lay in (under lock) */
 
   pthread_mutex_t lock;         /* protects the L2 cache */
   bool lock_init;
@@ -191,8 +209,8 @@ qcow2_probe (struct lf_file *f)
 {
   char magic[4];
 
-  if (f->size < QCOW2_V2_HEADER_LENGTH)
-    return LF_NO_MATCH;
+  if (f->size < LF_PROBE_MIN_SIZE)
+    return lf_probe_short (f, QCOW2_MAGIC, 4, "qcow2");
   if (lf_file_read (f, magic, sizeof magic, 0, "qcow2 magic") == -1)
     return -1;
   return memcmp (magic, QCOW2_MAGIC, 4) == 0 ? LF_MATCH : LF_NO_MATCH;
@@ -214,6 +232,8 @@ decode_header (const uint8_t *buf, size_t len, struct qcow2_info *h)
   h->crypt_method = HDR32 (buf, crypt_method);
   h->l1_size = HDR32 (buf, l1_size);
   h->l1_table_offset = HDR64 (buf, l1_table_offset);
+  h->refcount_table_offset = HDR64 (buf, refcount_table_offset);
+  h->refcount_table_clusters = HDR32 (buf, refcount_table_clusters);
   h->nb_snapshots = HDR32 (buf, nb_snapshots);
   if (h->version >= 3 && len >= QCOW2_V3_HEADER_LENGTH) {
     h->incompatible_features = HDR64 (buf, incompatible_features);
@@ -426,6 +446,153 @@ open_backing (struct qcow2 *q, const char *backing_fmt)
 }
 
 static void qcow2_close (void *hv);
+
+static int
+meta_add (struct qcow2 *q, size_t *cap, uint64_t start, uint64_t len,
+          const char *what)
+{
+  uint64_t end;
+
+  if (*cap == q->nmeta) {
+    size_t ncap = *cap ? *cap * 2 : 64;
+    struct meta_range *m = reallocarray (q->meta, ncap, sizeof *m);
+    if (!m) {
+      lf_error (ENOMEM, "%s: qcow2 metadata map: out of memory", q->f->path);
+      return -1;
+    }
+    q->meta = m;
+    *cap = ncap;
+  }
+  if (lf_round_up_overflow (len, q->cluster_size, &len) ||
+      ADD_OVERFLOW (start, len, &end)) {
+    lf_error (EINVAL, "%s: qcow2: %s at 0x%" PRIx64 " (%" PRIu64 " bytes) "
+              "runs past the end of the address space", q->f->path, what,
+              start, len);
+    return -1;
+  }
+  q->meta[q->nmeta++] = (struct meta_range) { start, end, what };
+  return 0;
+}
+
+static int
+meta_cmp (const void *a, const void *b)
+{
+  const struct meta_range *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The metadata range that [OFF, OFF + LEN) overlaps, or NULL: a binary
+ * search, since the ranges are sorted and disjoint.  The next data cluster
+ * is mostly in the same gap between tables as the last one: that is
+ * checked first, in O(1) (a search over tens of thousands of tables per
+ * cluster tripled the time of a whole-disk read).  Call with the lock.
+ */
+static const struct meta_range *
+meta_overlap (struct qcow2 *q, uint64_t off, uint64_t len)
+{
+  size_t lo = 0, hi = q->nmeta;
+  uint64_t end = len > UINT64_MAX - off ? UINT64_MAX : off + len;
+
+  if (off >= q->gap_start && end <= q->gap_end)
+    return NULL;
+
+  /* The last range starting before END is the only candidate. */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (q->meta[mid].start < end)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo > 0 && q->meta[lo - 1].end > off)
+    return &q->meta[lo - 1];
+  q->gap_start = lo > 0 ? q->meta[lo - 1].end : 0;
+  q->gap_end = lo < q->nmeta ? q->meta[lo].start : UINT64_MAX;
+  return NULL;
+}
+
+/* Where the header, L1 table, L2 tables, refcount table and refcount
+ * blocks lie, sorted; two that overlap are an error.  O(n log n) in the
+ * number of tables, once at open; each data cluster is then checked in
+ * O(log n).
+ */
+static int
+build_meta (struct qcow2 *q)
+{
+  struct lf_file *f = q->f;
+  const struct qcow2_info *h = &q->hdr;
+  size_t cap = 0;
+  CLEANUP_FREE uint8_t *rt = NULL;
+  uint64_t rt_bytes = (uint64_t) h->refcount_table_clusters * q->cluster_size;
+
+  if (meta_add (q, &cap, 0, q->cluster_size, "the header cluster") == -1)
+    return -1;
+  if (h->l1_size > 0 &&
+      meta_add (q, &cap, h->l1_table_offset, (uint64_t) h->l1_size * 8,
+                "the L1 table") == -1)
+    return -1;
+  for (uint64_t i = 0; i < q->l1_entries; i++)
+    if (q->l1[i] && meta_add (q, &cap, q->l1[i], q->cluster_size,
+                              "an L2 table") == -1)
+      return -1;
+
+  if (h->refcount_table_clusters > 0) {
+    if (h->refcount_table_offset & (q->cluster_size - 1)) {
+      lf_error (EINVAL, "%s: qcow2 header: refcount_table_offset 0x%" PRIx64
+                " is not aligned to the cluster size (%" PRIu64 ")", f->path,
+                h->refcount_table_offset, q->cluster_size);
+      return -1;
+    }
+    if (rt_bytes > QCOW2_MAX_REFTABLE_BYTES) {
+      lf_error (EINVAL, "%s: qcow2 header: refcount_table_clusters %" PRIu32
+                " (%" PRIu64 " bytes) is larger than the limit of %" PRIu64 " bytes",
+                f->path, h->refcount_table_clusters, rt_bytes,
+                (uint64_t) QCOW2_MAX_REFTABLE_BYTES);
+      return -1;
+    }
+    if (meta_add (q, &cap, h->refcount_table_offset, rt_bytes,
+                  "the refcount table") == -1)
+      return -1;
+    /* Blocks it names are metadata too; a table cut short by the end of
+     * the file names no more of them (the reader never uses refcounts).
+     */
+    uint64_t avail = h->refcount_table_offset >= f->size ? 0
+      : LF_MIN (rt_bytes, f->size - h->refcount_table_offset);
+    avail &= ~UINT64_C (7);
+    if (avail > 0) {
+      rt = lf_file_read_alloc (f, avail, h->refcount_table_offset,
+                               QCOW2_MAX_REFTABLE_BYTES,
+                               "qcow2 refcount table");
+      if (!rt)
+        return -1;
+    }
+    for (uint64_t i = 0; i < avail / 8; i++) {
+      uint64_t rb = lf_be64 (rt + i * 8) & QCOW2_REFT_OFFSET_MASK;
+      if (rb == 0)
+        continue;
+      if (rb & (q->cluster_size - 1)) {
+        lf_error (EINVAL, "%s: refcount table entry %" PRIu64 ": refcount "
+                  "block at 0x%" PRIx64 " is not aligned to the cluster "
+                  "size (%" PRIu64 ")", f->path, i, rb, q->cluster_size);
+        return -1;
+      }
+      if (meta_add (q, &cap, rb, q->cluster_size, "a refcount block") == -1)
+        return -1;
+    }
+  }
+
+  qsort (q->meta, q->nmeta, sizeof *q->meta, meta_cmp);
+  for (size_t i = 1; i < q->nmeta; i++)
+    if (q->meta[i].start < q->meta[i - 1].end) {
+      const struct meta_range *a = &q->meta[i - 1], *b = &q->meta[i];
+      lf_error (EINVAL, "%s: qcow2 metadata overlaps: %s at 0x%" PRIx64
+                " and %s at 0x%" PRIx64 " (0x%" PRIx64 " bytes) share "
+                "clusters", f->path, b->what, b->start, a->what, a->start,
+                a->end - a->start);
+      return -1;
+    }
+  return 0;
+}
 
 static void *
 qcow2_open (struct lf_file *f, struct lf_disk *d)
@@ -669,6 +836,8 @@ qcow2_open (struct lf_file *f, struct lf_disk *d)
     }
     q->l1[i] = l2;
   }
+  if (build_meta (q) == -1)
+    goto error;
 
   /* The L2 cache: at most QCOW2_L2_CACHE_BYTES of tables. */
   q->nr_slots = (unsigned) LF_MIN ((uint64_t) QCOW2_L2_CACHE_MAX_SLOTS,
@@ -773,6 +942,7 @@ classify (struct qcow2 *q, const uint64_t *t, uint64_t l2off, uint64_t voff,
   uint64_t idx = (voff >> q->hdr.cluster_bits) & (q->l2_entries - 1);
   uint64_t entry = t[q->extended_l2 ? idx * 2 : idx];
   uint64_t off = entry & QCOW2_L2E_OFFSET_MASK;
+  const struct meta_range *m;
 
   if (entry & QCOW2_OFLAG_COMPRESSED) {
     uint64_t sectors = ((entry >> q->csize_shift) & q->csize_mask) + 1;
@@ -789,6 +959,13 @@ classify (struct qcow2 *q, const uint64_t *t, uint64_t l2off, uint64_t voff,
                 ")", f->path, l2off, idx, r->coffset,
                 r->coffset >= f->size ? "beyond end of file" :
                 "inside the header cluster", f->size);
+      return -1;
+    }
+    if ((m = meta_overlap (q, r->coffset, r->csize))) {
+      lf_error (EINVAL, "%s: L2 table at 0x%" PRIx64 ", entry %" PRIu64
+                ": compressed cluster at 0x%" PRIx64 " (%" PRIu64 " bytes) "
+                "overlaps %s at 0x%" PRIx64, f->path, l2off, idx, r->coffset,
+                r->csize, m->what, m->start);
       return -1;
     }
     return 0;
@@ -846,6 +1023,12 @@ classify (struct qcow2 *q, const uint64_t *t, uint64_t l2off, uint64_t voff,
     lf_error (EINVAL, "%s: L2 table at 0x%" PRIx64 ", entry %" PRIu64
               ": data cluster at 0x%" PRIx64 " is beyond end of file (0x%"
               PRIx64 ")", f->path, l2off, idx, off, f->size);
+    return -1;
+  }
+  if ((m = meta_overlap (q, off, q->cluster_size))) {
+    lf_error (EINVAL, "%s: L2 table at 0x%" PRIx64 ", entry %" PRIu64
+              ": data cluster at 0x%" PRIx64 " overlaps %s at 0x%" PRIx64,
+              f->path, l2off, idx, off, m->what, m->start);
     return -1;
   }
   r->type = RUN_DATA;
@@ -1161,6 +1344,7 @@ qcow2_close (void *hv)
       free (q->cache[i].t);
   free (q->cache);
   free (q->l1);
+  free (q->meta);
   if (q->lock_init)
     pthread_mutex_destroy (&q->lock);
   free (q);

@@ -828,12 +828,98 @@ START_TEST (test_truncated)
   expect_open_error (&im, "too small (50 bytes) for a qcow2 header");
   im.len = 80;
   expect_open_error (&im, "too small (80 bytes) for a qcow2 version 3 header");
-  /* Probing a short file is "not qcow2", not an error. */
-  im.len = 50;
+  /* Probed, a file too short for any qcow2 that starts with its magic
+   * is a truncated qcow2, not a raw disk that happens to start so.
+   */
+  for (size_t len = 4; len <= 511; len += 507) {
+    im.len = len;
+    CLEANUP_FREE char *path = write_image (&im, "short");
+    char want[64];
+    snprintf (want, sizeof want, ": truncated qcow2 (%zu bytes)", len);
+    ck_assert_ptr_null (lf_disk_open (path, NULL));
+    ck_assert_msg (strstr (lf_last_error (), want) &&
+                   strstr (lf_last_error (), path), "error \"%s\"",
+                   lf_last_error ());
+  }
+  /* Fewer bytes than the magic: nothing to go by, raw. */
+  im.len = 3;
   CLEANUP_FREE char *path = write_image (&im, "short");
   struct lf_disk *d = lf_disk_open (path, NULL);
   ck_assert_ptr_nonnull (d);
   ck_assert_str_eq (lf_disk_format (d), "raw");
+  lf_disk_close (d);
+}
+END_TEST
+
+/* Clusters pointing into the image's own metadata: each is refused,
+ * naming the two structures.
+ */
+START_TEST (test_data_over_metadata)
+{
+  struct img im;
+  make_image (&im, 3);
+  lf_put_be64 (im.b + L2_OFF, L1_OFF | QCOW2_OFLAG_COPIED);
+  expect_read_error (&im, "entry 0: data cluster at 0x1000 overlaps the L1 "
+                     "table at 0x1000");
+  make_image (&im, 3);
+  lf_put_be64 (im.b + L2_OFF, L2_OFF);
+  expect_read_error (&im, "entry 0: data cluster at 0x2000 overlaps an L2 "
+                     "table at 0x2000");
+  /* The last sector of a compressed cluster reaching into the L2 table. */
+  make_image (&im, 3);
+  lf_put_be64 (im.b + L2_OFF + 24, QCOW2_OFLAG_COMPRESSED | (L2_OFF - 512) |
+               (UINT64_C (1) << (62 - (CB - 8))));
+  expect_read_error (&im, "compressed cluster at 0x1e00 (1024 bytes) "
+                     "overlaps an L2 table at 0x2000");
+}
+END_TEST
+
+START_TEST (test_tables_overlap)
+{
+  struct img im;
+  make_image (&im, 3);
+  lf_put_be64 (im.b + L1_OFF, L1_OFF);
+  expect_open_error (&im, "an L2 table at 0x1000");
+  ck_assert_ptr_nonnull (strstr (lf_last_error (), "the L1 table at 0x1000"));
+  /* An L1 table of two clusters running over the L2 table. */
+  make_image (&im, 3);
+  lf_put_be32 (im.b + 0x24, CS / 8 + 1);
+  expect_open_error (&im, "an L2 table at 0x2000 and the L1 table at 0x1000 "
+                     "(0x2000 bytes) share clusters");
+  /* The refcount table in the header cluster. */
+  make_image (&im, 3);
+  lf_put_be32 (im.b + 0x38, 1);
+  expect_open_error (&im, "the refcount table at 0x0");
+  ck_assert_ptr_nonnull (strstr (lf_last_error (), "the header cluster at 0x0"));
+}
+END_TEST
+
+START_TEST (test_refcount_block_overlap)
+{
+  struct img im;
+  /* A refcount table in cluster 5 naming a refcount block in the data
+   * cluster: the data is refused on read.
+   */
+  make_image (&im, 3);
+  lf_put_be64 (im.b + 0x30, 5 * CS);
+  lf_put_be32 (im.b + 0x38, 1);
+  lf_put_be64 (im.b + 5 * CS, DATA_OFF);
+  im.len = 6 * CS;
+  expect_read_error (&im, "data cluster at 0x3000 overlaps a refcount block "
+                     "at 0x3000");
+  /* Naming the L2 table: refused at open. */
+  lf_put_be64 (im.b + 5 * CS, L2_OFF);
+  expect_open_error (&im, "a refcount block at 0x2000");
+  /* Well placed (cluster 6), the image reads. */
+  make_image (&im, 3);
+  lf_put_be64 (im.b + 0x30, 5 * CS);
+  lf_put_be32 (im.b + 0x38, 1);
+  lf_put_be64 (im.b + 5 * CS, 6 * CS);
+  im.len = 7 * CS;
+  CLEANUP_FREE char *path = write_image (&im, "good.qcow2");
+  struct lf_disk *d = lf_disk_open (path, "qcow2");
+  ck_assert_msg (d != NULL, "open: %s", lf_last_error ());
+  check_contents (d, 0);
   lf_disk_close (d);
 }
 END_TEST
@@ -878,6 +964,9 @@ qcow2_suite (void)
   tcase_add_test (tc, test_uniform_l2);
   tcase_add_test (tc, test_cluster_over_hole);
   tcase_add_test (tc, test_truncated);
+  tcase_add_test (tc, test_data_over_metadata);
+  tcase_add_test (tc, test_tables_overlap);
+  tcase_add_test (tc, test_refcount_block_overlap);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -293,6 +293,51 @@ START_TEST (test_fixed_truncated)
 }
 END_TEST
 
+/* A file of fewer than 512 bytes starting with an image magic is that
+ * image, truncated, when probed: not a raw disk to be copied or fixed.
+ */
+START_TEST (test_short_magic)
+{
+  static const struct { const char *magic, *name; size_t len; } cases[] = {
+    { "conectix", "VHD", 8 },
+    { "conectix", "VHD", 511 },
+    { "vhdxfile", "VHDX", 8 },
+    { "QFI\xfb", "qcow2", 4 },
+    { "KDMV", "VMDK", 100 },
+    { "COWD", "VMDK", 4 },
+  };
+  char path[] = "/tmp/test-vhd-short-XXXXXX";
+
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    uint8_t buf[512] = { 0 };
+    char want[128];
+    int fd = mkstemp (path);
+    ck_assert_int_ge (fd, 0);
+    memcpy (buf, cases[i].magic, strlen (cases[i].magic));
+    ck_assert_int_eq (write (fd, buf, cases[i].len), (ssize_t) cases[i].len);
+    close (fd);
+    struct lf_disk *d = lf_disk_open (path, NULL);
+    snprintf (want, sizeof want, "%s: truncated %s (%zu bytes)", path,
+              cases[i].name, cases[i].len);
+    ck_assert_msg (d == NULL && strstr (lf_last_error (), want),
+                   "%s: opened as %s, error \"%s\"", want,
+                   d ? lf_disk_format (d) : "-", lf_last_error ());
+    unlink (path);
+    strcpy (path, "/tmp/test-vhd-short-XXXXXX");
+  }
+  /* A short file starting with anything else is raw. */
+  int fd = mkstemp (path);
+  ck_assert_int_ge (fd, 0);
+  ck_assert_int_eq (write (fd, "connecti", 8), 8);
+  close (fd);
+  struct lf_disk *d = lf_disk_open (path, NULL);
+  ck_assert_msg (d != NULL, "%s", lf_last_error ());
+  ck_assert_str_eq (lf_disk_format (d), "raw");
+  lf_disk_close (d);
+  unlink (path);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -308,6 +353,7 @@ main (void)
   tcase_add_test (tc, test_dynamic_read);
   tcase_add_test (tc, test_dynamic_errors);
   tcase_add_test (tc, test_fixed_truncated);
+  tcase_add_test (tc, test_short_magic);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

@@ -75,7 +75,7 @@ vhd_probe (struct lf_file *f)
   uint8_t buf[LF_VHD_FOOTER_SIZE];
 
   if (f->size < LF_VHD_FOOTER_SIZE)
-    return LF_NO_MATCH;
+    return lf_probe_short (f, "conectix", 8, "VHD");
   if (lf_file_read (f, buf, 8, 0, "VHD footer copy") == -1)
     return -1;
   if (lf_vhd_footer_has_cookie (buf))

@@ -1190,8 +1190,8 @@ vhdx_probe (struct lf_file *f)
 {
   char sig[8];
 
-  if (f->size < sizeof sig)
-    return LF_NO_MATCH;
+  if (f->size < LF_PROBE_MIN_SIZE)
+    return lf_probe_short (f, "vhdxfile", 8, "VHDX");
   if (lf_file_read (f, sig, sizeof sig, 0, "VHDX file identifier") == -1)
     return -1;
   return memcmp (sig, "vhdxfile", 8) == 0 ? LF_MATCH : LF_NO_MATCH;

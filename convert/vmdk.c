@@ -231,6 +231,13 @@ vmdk_probe (struct lf_file *f)
 
   if (n < 4)
     return LF_NO_MATCH;
+  /* A sparse extent starts with a one-sector header; a descriptor (text)
+   * may well be shorter.
+   */
+  if (f->size < LF_PROBE_MIN_SIZE &&
+      (lf_probe_short (f, VMDK4_MAGIC, 4, "VMDK") == -1 ||
+       lf_probe_short (f, VMDK3_MAGIC, 4, "VMDK") == -1))
+    return -1;
   if (lf_file_read (f, buf, n, 0, "VMDK probe") == -1)
     return -1;
   if (memcmp (buf, VMDK4_MAGIC, 4) == 0 || memcmp (buf, VMDK3_MAGIC, 4) == 0)

@@ -72,6 +72,26 @@ lf_bd_new_disk (struct lf_disk *disk, bool writable, const char *name)
       lf_error (errno, "%s: %m", lf_disk_path (disk));
       goto error;
     }
+    bool excl;
+    if (lf_check_not_in_use (lf_disk_path (disk), bd->wfd, &excl) == -1)
+      goto error;
+    /* Held exclusively, no one can mount the device (or a partition)
+     * while we write it.  Not where landfall mounts its partitions itself
+     * (the appliance, LANDFALL_MOUNT=kernel): the kernel would refuse
+     * those mounts against our claim on the whole disk.
+     */
+    const char *km = getenv ("LANDFALL_MOUNT");
+    if (excl && !(km && strcmp (km, "kernel") == 0)) {
+      int x = open (lf_disk_path (disk), O_RDWR | O_EXCL | O_CLOEXEC);
+      if (x == -1) {
+        lf_error (errno, "%s: opening it exclusively: %m%s",
+                  lf_disk_path (disk), errno == EBUSY ? " (it was just "
+                  "mounted or claimed by another program)" : "");
+        goto error;
+      }
+      close (bd->wfd);
+      bd->wfd = x;
+    }
     bd->writable = true;
   }
   return bd;

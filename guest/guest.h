@@ -43,6 +43,19 @@ struct lf_bd_segment {
 /* WRITABLE: open the image file for writing too (raw or fixed VHD only).
  * The disk stays owned by the caller and must outlive the device.
  */
+/* inuse.c: refuse (-1, EBUSY, naming the mount point, swap or holder) to
+ * write PATH, open as FD, while the kernel uses its bytes: the device or a
+ * partition of it mounted (other than by this process:
+ * lf_kernel_mount_is_ours), a swap, a device-mapper or RAID member, a
+ * loop device over the same file mounted, or held open exclusively.
+ * *EXCL_OK says whether an exclusive open of the device may be held from
+ * now on (a block device with no mount of ours on it).
+ */
+extern int lf_check_not_in_use (const char *path, int fd, bool *excl_ok);
+/* tree.c: MOUNTPOINT (as /proc/self/mountinfo shows it) was mounted by
+ * this process (lf_fs_open_kernel) and is still mounted.
+ */
+extern bool lf_kernel_mount_is_ours (const char *mountpoint);
 extern struct lf_blockdev *lf_bd_new_disk (struct lf_disk *disk,
                                            bool writable, const char *name);
 extern struct lf_blockdev *lf_bd_new_window (struct lf_blockdev *parent,
@@ -436,6 +449,18 @@ extern void lf_guest_firmware (struct lf_guest *g, struct lf_os *os);
 extern char *lf_shvar_get (const char *text, const char *key);
 extern int lf_inspect_linux (struct lf_guest *g, struct lf_os *os);
 extern int lf_inspect_windows (struct lf_guest *g, struct lf_os *os);
+/* The Select values of a Windows OS's SYSTEM hive, as inspected, that name
+ * no control set the hive has, in BUF as one text ("Select\Current is 5,
+ * but the hive has no ControlSet005 (it has ControlSet001,
+ * ControlSet002)"; several joined by "; ").  Returns how many; *FATAL is
+ * set when Current or Default is among them: Windows boots the Default
+ * set and the Current one is what was booted and what verify reads, so
+ * neither can be fixed or checked.  A missing LastKnownGood only loses
+ * the boot menu's fallback.  The one reader of both fix and verify, so
+ * that they cannot disagree.
+ */
+extern int lf_win_select_check (const struct lf_os *os, char *buf,
+                                size_t size, bool *fatal);
 /* The guest path of a service's ImagePath under SYSROOT ("/Windows"):
  * "\SystemRoot\System32\drivers\x.sys", "%SystemRoot%\...",
  * "system32\drivers\x.sys" (relative to the system root), "C:\..." and

@@ -349,6 +349,67 @@ inspect_system (struct lf_guest *g, struct lf_os *os, const char *sysroot)
   lf_hive_close (hv);
 }
 
+static bool
+has_control_set (json_t *sets, const char *name)
+{
+  const char *k;
+  json_t *v;
+
+  json_object_foreach (sets, k, v)
+    if (strcasecmp (k, name) == 0)
+      return true;
+  return false;
+}
+
+int
+lf_win_select_check (const struct lf_os *os, char *buf, size_t size,
+                     bool *fatal)
+{
+  static const struct { const char *fact, *value; bool fatal; } vals[] = {
+    { "current", "Current", true },
+    { "default", "Default", true },
+    { "last_known_good", "LastKnownGood", false },
+  };
+  json_t *sel = json_object_get (os->facts, "select");
+  json_t *sets = json_object_get (os->facts, "control_sets");
+  char have[256] = "";
+  size_t used = 0;
+  int n = 0;
+  const char *k;
+  json_t *v;
+
+  *fatal = false;
+  if (size)
+    buf[0] = '\0';
+  json_object_foreach (sets, k, v) {
+    size_t l = strlen (have);
+    snprintf (have + l, sizeof have - l, "%s%s", l ? ", " : "", k);
+  }
+  for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+    json_int_t x = json_integer_value (json_object_get (sel, vals[i].fact));
+    char name[32];
+    int w;
+    snprintf (name, sizeof name, "ControlSet%03u", (unsigned) (x & 0xffffffff));
+    /* An absent LastKnownGood only means the boot menu offers none. */
+    if ((x == 0 && !vals[i].fatal) || (x > 0 && has_control_set (sets, name)))
+      continue;
+    if (x == 0)
+      w = snprintf (buf + used, size - used, "%sSelect\\%s is absent or 0: "
+                    "it names no control set (the hive has %s)",
+                    n ? "; " : "", vals[i].value, *have ? have : "none");
+    else
+      w = snprintf (buf + used, size - used, "%sSelect\\%s is %lld, but the "
+                    "hive has no %s (it has %s)", n ? "; " : "",
+                    vals[i].value, (long long) x, name,
+                    *have ? have : "none");
+    if (w > 0)
+      used = LF_MIN (size - 1, used + (size_t) w);
+    n++;
+    *fatal = *fatal || vals[i].fatal;
+  }
+  return n;
+}
+
 int
 lf_inspect_windows (struct lf_guest *g, struct lf_os *os)
 {

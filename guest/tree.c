@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,6 +388,49 @@ tree_sync (struct lf_fs *fs)
   return 0;
 }
 
+/* The mount points this process made (lf_fs_open_kernel), so that the
+ * in-use check (inuse.c) tells them from everyone else's.  By path as
+ * mountinfo shows it (resolved), never by prefix: another process can
+ * mount under LANDFALL_MOUNT_DIR as well.
+ */
+#define OWN_MOUNTS_MAX 64
+static pthread_mutex_t own_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *own_mounts[OWN_MOUNTS_MAX];
+
+static void
+own_mount_set (const char *dir, bool add)
+{
+  char *real = realpath (dir, NULL);
+  const char *key = real ? real : dir;
+
+  pthread_mutex_lock (&own_lock);
+  for (size_t i = 0; i < OWN_MOUNTS_MAX; i++) {
+    if (add && !own_mounts[i]) {
+      own_mounts[i] = strdup (key);
+      break;
+    }
+    if (!add && own_mounts[i] && strcmp (own_mounts[i], key) == 0) {
+      free (own_mounts[i]);
+      own_mounts[i] = NULL;
+      break;
+    }
+  }
+  pthread_mutex_unlock (&own_lock);
+  free (real);
+}
+
+bool
+lf_kernel_mount_is_ours (const char *mountpoint)
+{
+  bool r = false;
+
+  pthread_mutex_lock (&own_lock);
+  for (size_t i = 0; i < OWN_MOUNTS_MAX && !r; i++)
+    r = own_mounts[i] && strcmp (own_mounts[i], mountpoint) == 0;
+  pthread_mutex_unlock (&own_lock);
+  return r;
+}
+
 static void
 tree_close (struct lf_fs *fs)
 {
@@ -395,6 +439,7 @@ tree_close (struct lf_fs *fs)
     if (t->rootfd >= 0)
       close (t->rootfd);
     if (t->mounted) {
+      own_mount_set (t->root, false);
       /* Every write was synced by the caller (sync op); a busy mount is
        * detached rather than left in the way of the next open.
        */
@@ -497,8 +542,10 @@ lf_fs_open_kernel (const char *device, const char *fstype, bool writable)
     (void) rmdir (dir);
     return NULL;
   }
+  own_mount_set (dir, true);
   fs = lf_fs_open_tree (dir, writable);
   if (!fs) {
+    own_mount_set (dir, false);
     (void) umount2 (dir, MNT_DETACH);
     (void) rmdir (dir);
     return NULL;

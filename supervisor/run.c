@@ -541,6 +541,20 @@ step_prerequisites (struct run *r)
                job->in_place ? " (in place needs read and write access)" : "");
       continue;
     }
+    /* In place, the disk is written: refused now, before anything is
+     * done, if the kernel uses it (the fix's open would refuse it later).
+     */
+    if (job->in_place) {
+      int fd = open (jd->path, O_RDONLY | O_CLOEXEC);
+      bool excl;
+      if (fd >= 0 && lf_check_not_in_use (jd->path, fd, &excl) == -1) {
+        add_str (r->problems, "%s: %s", rb, lf_last_error ());
+        close (fd);
+        continue;
+      }
+      if (fd >= 0)
+        close (fd);
+    }
     if (!(d = lf_disk_open (jd->path, NULL))) {
       add_str (r->problems, "%s: %s", rb, lf_last_error ());
       continue;

@@ -724,6 +724,17 @@ check_windows (struct lf_guest *g, struct lf_os *os,
          "no current control set or SYSTEM hive found");
     return;
   }
+  /* The same reader and words as the fix's refusal or warning. */
+  char sel[1024];
+  bool sel_fatal;
+  if (lf_win_select_check (os, sel, sizeof sel, &sel_fatal) > 0)
+    ADD (c, "windows-control-sets", hive, sel_fatal ? "fail" : "note",
+         "repair Select in Windows (or the hive): it must name existing "
+         "control sets", "SYSTEM: %s", sel);
+  else
+    ADD (c, "windows-control-sets", hive, "pass", NULL,
+         "Select\\Current, Default and LastKnownGood name control sets that "
+         "exist");
   set = json_object_get (json_object_get (os->facts, "control_sets"), cs);
   if (!(hv = lf_hive_open (&os->mounts, hive, false))) {
     ADD (c, "windows-boot-drivers", hive, "fail",

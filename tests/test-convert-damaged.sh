@@ -54,6 +54,17 @@ must_fail child.vhd "" "parent .*not found"
 qemu-img convert -f raw -O vpc -o force_size=on src.raw parent.vhd
 must_fail child.vhd "" "different unique id"
 
+# Shorter than a sector and starting with a format's magic: that format,
+# truncated, when probed (not a raw disk).
+printf conectix >short.vhd
+must_fail short.vhd "" "truncated VHD \(8 bytes\)"
+printf 'QFI\373\0\0\0\3' >short.qcow2
+must_fail short.qcow2 "" "truncated qcow2 \(8 bytes\)"
+{ printf vhdxfile; head -c 100 /dev/zero; } >short.vhdx
+must_fail short.vhdx "" "truncated VHDX \(108 bytes\)"
+{ printf KDMV; head -c 200 /dev/zero; } >short.vmdk
+must_fail short.vmdk "" "truncated VMDK \(204 bytes\)"
+
 # A file that is no image at all, forced as each format.
 head -c 3000 /dev/urandom >noise.bin
 for f in vhd vmdk qcow2 vhdx; do

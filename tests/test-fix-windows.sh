@@ -618,3 +618,53 @@ put_truncated () { head -c 2000000 before/SYSTEM >"$1/Windows/System32/config/SY
 cp --sparse=always base.img truncated.img
 modify truncated.img put_truncated
 refused "truncated hive" truncated.img "the SYSTEM hive cannot be used"
+
+############################################################################
+# 4. Select naming a control set the hive lacks: fix refuses (Current,
+# Default) or warns (LastKnownGood) by name, and verify says the same words
+# (one reader, lf_win_select_check).
+# sel_image NAME CURRENT DEFAULT LKG: the synthetic hive with that Select.
+sel_image () {
+    cp synth-SYSTEM "sel-$1-SYSTEM"
+    printf 'Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\n"Current"=dword:%08x\n"Default"=dword:%08x\n"LastKnownGood"=dword:%08x\n' \
+        "$2" "$3" "$4" >"sel-$1.reg"
+    hivexregedit --merge --prefix 'HKEY_LOCAL_MACHINE\SYSTEM' "sel-$1-SYSTEM" "sel-$1.reg"
+    [ "$(hivexget "sel-$1-SYSTEM" Select Current)" = "$2" ] || fail "sel-$1: merge did not take"
+    eval "put_sel_$1 () { cp '$tmp/sel-$1-SYSTEM' \"\$1/Windows/System32/config/SYSTEM\"; }"
+    cp --sparse=always base.img "sel-$1.img"
+    modify "sel-$1.img" "put_sel_$1"
+}
+# verify_sets IMG STATUS TEXT: verify's windows-control-sets check has
+# STATUS and its reason contains TEXT (fixed string).
+verify_sets () {
+    "$LANDFALL" verify --json --profile azure-gen1 "$1" >"$1.verify.json" || true
+    /usr/bin/python3 - "$1.verify.json" "$2" "$3" <<'PYEOF' || fail "$1: verify: $(cat "$1.verify.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = [c for c in d["checks"] if c["check"] == "windows-control-sets"]
+assert c, "no windows-control-sets check"
+assert c[0]["status"] == sys.argv[2], "status %s, expected %s" % (c[0]["status"], sys.argv[2])
+assert sys.argv[3] in c[0]["reason"], "reason %r lacks %r" % (c[0]["reason"], sys.argv[3])
+PYEOF
+}
+sel_image current 5 3 2
+refused "Select\\Current names a missing control set" sel-current.img \
+    'Select\\Current is 5, but the hive has no ControlSet005 (it has ControlSet001, ControlSet002, ControlSet003)'
+verify_sets sel-current.img fail 'Select\Current is 5, but the hive has no ControlSet005 (it has ControlSet001, ControlSet002, ControlSet003)'
+pass "verify fails the missing current control set with the fix's words"
+sel_image default 3 7 2
+refused "Select\\Default names a missing control set" sel-default.img \
+    'Select\\Default is 7, but the hive has no ControlSet007'
+verify_sets sel-default.img fail 'Select\Default is 7, but the hive has no ControlSet007'
+pass "verify fails the missing default control set with the fix's words"
+sel_image lkg 3 3 9
+"$LANDFALL" fix --json sel-lkg.img >sel-lkg.json 2>"$tmp/err" || fail "missing LastKnownGood: fix failed: $(cat "$tmp/err")"
+/usr/bin/python3 - sel-lkg.json <<'PYEOF' || fail "missing LastKnownGood: no warning naming it: $(cat sel-lkg.json)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+w = [f for f in d["findings"] if f["result"] == "warning" and f["concern"] == "control-sets"]
+assert w and "Select\\LastKnownGood is 9, but the hive has no ControlSet009" in w[0]["message"], w
+PYEOF
+verify_sets sel-lkg.img note 'Select\LastKnownGood is 9, but the hive has no ControlSet009'
+verify_sets synth.img pass 'name control sets that exist'
+pass "a missing LastKnownGood: fix warns and verify notes it by name; the synthetic hive passes"

@@ -6,7 +6,8 @@
  * does not know about our edits, or chkdsk would "repair" them), and a
  * SYSTEM or SOFTWARE hive whose transaction logs hold unreplayed changes
  * (hivex does not replay them; editing the base file would lose them, or
- * Windows would replay stale log pages over our edits).  Each is an error
+ * Windows would replay stale log pages over our edits), and a Select\Current
+ * or Default naming no control set (lf_win_select_check).  Each is an error
  * (-1), so the CLI plans and writes nothing.
  */
 #include <errno.h>
@@ -120,6 +121,15 @@ refuse (struct lf_guest *g, const struct lf_os *os)
                 "it down cleanly, then try again", path ? path : "SYSTEM");
     return -1;
   }
+  char sel[1024];
+  bool fatal;
+  if (lf_win_select_check (os, sel, sizeof sel, &fatal) > 0 && fatal) {
+    const char *path = json_string_value (json_object_get (hive, "path"));
+    lf_error (ENOENT, "%s: %s: Windows would not boot the control set "
+              "landfall fixes; repair Select in Windows (or the hive) first",
+              path ? path : "SYSTEM", sel);
+    return -1;
+  }
   json_t *product = json_object_get (os->facts, "product");
   if (json_is_true (json_object_get (product, "hive_dirty"))) {
     lf_error (EUCLEAN, "%s/System32/config/SOFTWARE: the hive's transaction "
@@ -154,6 +164,10 @@ lf_fix_windows (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
   }
   if (refuse (g, os) == -1)
     return -1;
+  char sel[1024];
+  bool fatal;
+  if (lf_win_select_check (os, sel, sizeof sel, &fatal) > 0)
+    lf_plan_note (p, "control-sets", LF_WARNING, "SYSTEM: %s", sel);
   for (size_t i = 0; i < sizeof concerns / sizeof concerns[0]; i++)
     if (concerns[i] (g, os, p, o) == -1)
       return -1;

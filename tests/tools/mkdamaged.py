@@ -117,6 +117,27 @@ def qcow2_l1_offset(f):
 
 case("qcow2-l1-beyond-eof", "v3.qcow2", "qcow2", "L1|beyond", qcow2_l1_offset)
 
+
+def qcow2_l2_over_l1(f):
+    (l1,) = get(f, 40, ">Q")
+    put(f, l1, ">Q", (1 << 63) | l1)
+
+
+case("qcow2-l2-over-l1", "v3.qcow2", "qcow2",
+     "metadata overlaps: .*(L1 table|L2 table) at", qcow2_l2_over_l1)
+
+
+def qcow2_data_over_refcount_table(f):
+    (l1,) = get(f, 40, ">Q")
+    (rt,) = get(f, 48, ">Q")
+    (l2,) = get(f, l1, ">Q")
+    put(f, l2 & 0x00FFFFFFFFFFFE00, ">Q", (1 << 63) | rt)
+
+
+case("qcow2-data-over-refcount-table", "v3.qcow2", "qcow2",
+     "data cluster at 0x[0-9a-f]+ overlaps the refcount table",
+     qcow2_data_over_refcount_table)
+
 # --- VMDK monolithicSparse (little-endian header, offsets in sectors)
 case("vmdk-truncated", "sparse.vmdk", "vmdk", "beyond end of file|truncat|grain", truncate(0.3))
 case("vmdk-magic", "sparse.vmdk", "vmdk", "magic|descriptor", lambda f: f.write(b"XXXX"))
