@@ -182,6 +182,8 @@ extern int lf_initramfs_write (struct lf_initramfs *img,
 
 /* compress.c: detection and codecs, one stream at a time. */
 
+struct lf_ird_buf;
+
 enum lf_compression {
   LF_COMP_NONE = 0,
   LF_COMP_GZIP,
@@ -207,9 +209,41 @@ extern int lf_decompress (enum lf_compression c, const uint8_t *in,
                           size_t inlen, uint64_t max_out,
                           const char *cap_what, uint8_t **out,
                           size_t *outlen, size_t *consumed);
+/* The same, a piece at a time: only what the caller asks for is ever in
+ * memory.  The cap is on the running total: the byte past MAX_OUT is never
+ * handed out (EFBIG naming CAP_WHAT).  IN must outlive the decoder.
+ */
+struct lf_decoder;
+extern struct lf_decoder *lf_decoder_new (enum lf_compression c,
+                                          const uint8_t *in, size_t inlen,
+                                          uint64_t max_out,
+                                          const char *cap_what);
+/* Up to N decoded bytes into BUF; *GOT is 0 only at the end of the
+ * stream.  After an error the decoder only fails.
+ */
+extern int lf_decoder_read (struct lf_decoder *d, void *buf, size_t n,
+                            size_t *got);
+extern bool lf_decoder_ended (const struct lf_decoder *d);
+extern uint64_t lf_decoder_total (const struct lf_decoder *d);
+/* The stream's length in IN, once it has ended. */
+extern size_t lf_decoder_consumed (const struct lf_decoder *d);
+extern void lf_decoder_free (struct lf_decoder *d);
+
 /* Encode IN as one stream the kernel reads (xz with CRC32, lz4 legacy). */
 extern int lf_compress (enum lf_compression c, const uint8_t *in,
                         size_t inlen, uint8_t **out, size_t *outlen);
+/* The same, a piece at a time, appended to OUT (which must outlive the
+ * encoder).  PLEDGED is the total to come if known (zstd records it in
+ * its frame header), else UINT64_MAX.
+ */
+struct lf_encoder;
+extern struct lf_encoder *lf_encoder_new (enum lf_compression c,
+                                          struct lf_ird_buf *out,
+                                          uint64_t pledged);
+extern int lf_encoder_write (struct lf_encoder *e, const void *buf,
+                             size_t n);
+extern int lf_encoder_finish (struct lf_encoder *e);
+extern void lf_encoder_free (struct lf_encoder *e);
 
 /* A growable byte buffer with a size cap (used by cpio.c and compress.c). */
 struct lf_ird_buf {
