@@ -955,18 +955,22 @@ parse_compressed (struct lf_initramfs *img, enum lf_compression c,
   return -1;
 }
 
-struct lf_initramfs *
-lf_initramfs_parse_limits (const void *buf, size_t len, const char *name,
-                           const struct lf_initramfs_limits *limits)
+/* BUF is copied, or if OWNED (malloc'd) taken over. */
+static struct lf_initramfs *
+parse (const void *buf, size_t len, void *owned, const char *name,
+       const struct lf_initramfs_limits *limits)
 {
   struct lf_initramfs *img = NULL;
   uint64_t off = 0;
 
   img = calloc (1, sizeof *img);
   if (!img) {
+    free (owned);
     lf_error (ENOMEM, "out of memory");
     return NULL;
   }
+  img->raw = owned;
+  img->rawlen = len;
   img->lim = *limits;
   img->next_ino = 1;
   img->tab_stale = true;
@@ -981,14 +985,15 @@ lf_initramfs_parse_limits (const void *buf, size_t len, const char *name,
               img->lim.max_uncompressed);
     goto error;
   }
-  img->raw = malloc (len ? len : 1);
   if (!img->raw) {
-    lf_error (ENOMEM, "%s: cannot copy %zu bytes", img->name, len);
-    goto error;
+    img->raw = malloc (len ? len : 1);
+    if (!img->raw) {
+      lf_error (ENOMEM, "%s: cannot copy %zu bytes", img->name, len);
+      goto error;
+    }
+    if (len)
+      memcpy (img->raw, buf, len);
   }
-  if (len)
-    memcpy (img->raw, buf, len);
-  img->rawlen = len;
 
   /* unpack_to_rootfs (): zeros are padding, a cpio magic starts an
    * uncompressed archive, anything else must be a compressed stream.
@@ -1036,6 +1041,20 @@ lf_initramfs_parse_limits (const void *buf, size_t len, const char *name,
  error:
   lf_initramfs_free (img);
   return NULL;
+}
+
+struct lf_initramfs *
+lf_initramfs_parse_limits (const void *buf, size_t len, const char *name,
+                           const struct lf_initramfs_limits *limits)
+{
+  return parse (buf, len, NULL, name, limits);
+}
+
+struct lf_initramfs *
+lf_initramfs_parse_take (void *buf, size_t len, const char *name,
+                         const struct lf_initramfs_limits *limits)
+{
+  return parse (NULL, len, buf, name, limits);
 }
 
 struct lf_initramfs *

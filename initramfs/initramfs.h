@@ -133,6 +133,10 @@ extern struct lf_initramfs *lf_initramfs_parse (const void *buf, size_t len,
 extern struct lf_initramfs *
 lf_initramfs_parse_limits (const void *buf, size_t len, const char *name,
                            const struct lf_initramfs_limits *limits);
+/* The same with BUF (malloc'd) taken over, not copied; freed on error. */
+extern struct lf_initramfs *
+lf_initramfs_parse_take (void *buf, size_t len, const char *name,
+                         const struct lf_initramfs_limits *limits);
 extern void lf_initramfs_free (struct lf_initramfs *img);
 
 extern size_t lf_initramfs_nsegments (const struct lf_initramfs *img);
