@@ -592,6 +592,70 @@ hold (struct lf_initramfs *img, size_t n, const char *name, uint64_t off)
   return p;
 }
 
+/* The files (dev, ino) of hardlinks that limits.keep wants, for newc's
+ * data-carrying last link to be held: a small open-addressing set.
+ */
+struct link_id {
+  uint32_t major, minor;
+  uint64_t ino;
+  bool used;
+};
+
+struct link_set {
+  struct link_id *v;
+  size_t n, cap;
+};
+
+static size_t
+link_slot (const struct link_set *ls, const struct ent *e)
+{
+  uint64_t h = e->pub.ino * UINT64_C (0x9e3779b97f4a7c15) ^
+    ((uint64_t) e->pub.dev_major << 32 | e->pub.dev_minor);
+  size_t k = (size_t) (h ^ (h >> 29)) & (ls->cap - 1);
+
+  while (ls->v[k].used &&
+         (ls->v[k].ino != e->pub.ino || ls->v[k].major != e->pub.dev_major ||
+          ls->v[k].minor != e->pub.dev_minor))
+    k = (k + 1) & (ls->cap - 1);
+  return k;
+}
+
+static bool
+link_has (const struct link_set *ls, const struct ent *e)
+{
+  return ls->cap && ls->v[link_slot (ls, e)].used;
+}
+
+static int
+link_add (struct link_set *ls, const struct ent *e)
+{
+  if ((ls->n + 1) * 2 > ls->cap) {
+    struct link_set bigger = { NULL, 0, ls->cap ? ls->cap * 2 : 64 };
+    bigger.v = calloc (bigger.cap, sizeof *bigger.v);
+    if (!bigger.v) {
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    for (size_t i = 0; i < ls->cap; i++)
+      if (ls->v[i].used) {
+        struct ent tmp = { .pub = { .ino = ls->v[i].ino,
+                                    .dev_major = ls->v[i].major,
+                                    .dev_minor = ls->v[i].minor } };
+        bigger.v[link_slot (&bigger, &tmp)] = ls->v[i];
+        bigger.n++;
+      }
+    free (ls->v);
+    *ls = bigger;
+  }
+  size_t k = link_slot (ls, e);
+  if (!ls->v[k].used) {
+    ls->v[k] = (struct link_id) { e->pub.dev_major, e->pub.dev_minor,
+                                  e->pub.ino, true };
+    ls->n++;
+  }
+  return 0;
+}
+
 /* Read one cpio archive starting at START of RD (a segment's bytes,
  * known to end at END if uncompressed, else UINT64_MAX); *FINISH is just
  * past its trailer record.  SEGNO names the segment.  Every declared size
@@ -599,8 +663,9 @@ hold (struct lf_initramfs *img, size_t n, const char *name, uint64_t off)
  * through and kept only when limits.keep asks for it.
  */
 static int
-read_archive (struct lf_initramfs *img, size_t segno, struct rd *rd,
-              uint64_t start, uint64_t end, uint64_t *finish)
+read_archive_1 (struct lf_initramfs *img, size_t segno, struct rd *rd,
+                uint64_t start, uint64_t end, uint64_t *finish,
+                struct link_set *wanted)
 {
   struct seg *s = &img->segs[segno];
   size_t first = img->nents;
@@ -724,6 +789,10 @@ read_archive (struct lf_initramfs *img, size_t segno, struct rd *rd,
       e->pub.size = (size_t) r.size;
       rd_skip (rd, (size_t) r.size);
     }
+    else if (S_ISREG (r.mode) && r.nlink >= 2 && rd->dec && img->lim.keep &&
+             img->lim.keep (e->path, r.size, img->lim.keep_arg) &&
+             link_add (wanted, e) == -1)
+      goto error;
     else if (S_ISREG (r.mode) && r.size) {
       uint32_t sum = 0;
       bool check = r.format == LF_CPIO_CRC && !img->lim.ignore_checksums;
@@ -732,7 +801,8 @@ read_archive (struct lf_initramfs *img, size_t segno, struct rd *rd,
         /* Uncompressed: the image is in memory already. */
         e->pub.data = rd->raw + r.data_off;
       else if (!img->lim.keep ||
-               img->lim.keep (e->path, r.size, img->lim.keep_arg)) {
+               img->lim.keep (e->path, r.size, img->lim.keep_arg) ||
+               (r.nlink >= 2 && link_has (wanted, e))) {
         dst = hold (img, (size_t) r.size, r.name, off);
         if (!dst)
           goto error;
@@ -785,6 +855,20 @@ read_archive (struct lf_initramfs *img, size_t segno, struct rd *rd,
   }
   s->pub.narchives++;
   return resolve_hardlinks (img, first);
+}
+
+/* A link limits.keep wants may get its data from another link (newc
+ * stores it on the last): that one is held too.
+ */
+static int
+read_archive (struct lf_initramfs *img, size_t segno, struct rd *rd,
+              uint64_t start, uint64_t end, uint64_t *finish)
+{
+  struct link_set wanted = { NULL, 0, 0 };
+  int r = read_archive_1 (img, segno, rd, start, end, finish, &wanted);
+
+  free (wanted.v);
+  return r;
 }
 
 static struct seg *

@@ -1026,6 +1026,13 @@ START_TEST (test_declared_size)
 }
 END_TEST
 
+static bool
+keep_link1 (const char *path, uint64_t size, void *arg)
+{
+  (void) size; (void) arg;
+  return strcmp (path, "link1") == 0;
+}
+
 /* Contents not kept are streamed through when parsed and decoded again
  * when written, in any order: a hardlink whose data-carrying last link is
  * removed takes its data from behind the writer's position.
@@ -1063,6 +1070,15 @@ START_TEST (test_streamed)
   lim.max_held = LF_MiB;
   img = lf_initramfs_parse_limits (z, zlen, "held", &lim);
   expect_error (img, EFBIG, "INITRAMFS_MAX_HELD");
+  /* Keeping link1 keeps the data it gets from link2, stored after it. */
+  lim.keep = keep_link1;
+  img = lf_initramfs_parse_limits (z, zlen, "link1 kept", &lim);
+  ck_assert_msg (img != NULL, "%s", lf_last_error ());
+  e = lf_initramfs_lookup (img, "link1", true);
+  ck_assert (e != NULL && e->size == 5 && e->data &&
+             memcmp (e->data, "hello", 5) == 0);
+  ck_assert (lf_initramfs_lookup (img, "dir/big", true)->data == NULL);
+  lf_initramfs_free (img);
   lim.keep = keep_none;
   img = lf_initramfs_parse_limits (z, zlen, "streamed", &lim);
   ck_assert_msg (img != NULL, "%s", lf_last_error ());
