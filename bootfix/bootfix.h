@@ -49,6 +49,10 @@ extern void lf_plan_free (struct lf_plan *p);
 extern int lf_plan_write (struct lf_plan *p, const char *concern,
                           const char *path, const void *buf, size_t len,
                           uint32_t mode, const char *why);
+/* The same with BUF (malloc'd) taken over, freed on error too. */
+extern int lf_plan_write_take (struct lf_plan *p, const char *concern,
+                               const char *path, void *buf, size_t len,
+                               uint32_t mode, const char *why);
 /* Plan the removal of a file or symlink (not followed); nothing if absent. */
 extern int lf_plan_remove (struct lf_plan *p, const char *concern,
                            const char *path, const char *why);
@@ -91,6 +95,18 @@ extern int lf_plan_apply (struct lf_plan *p, const char *dir);
 extern int lf_undo (struct lf_mounts *ms, const char *dir, json_t **report);
 
 /* linux/initramfs.c */
+
+/* Parse an initramfs image read from a guest (BUF, LEN, taken over and
+ * freed; NAME for messages) as every reader of guest images must: its
+ * decoded bytes
+ * streamed, never whole in memory, and only the small files the fix and
+ * verify read kept (module indexes, early-load lists; with CONTENTS
+ * false, none).
+ */
+extern struct lf_initramfs *lf_linux_initramfs_parse (void *buf,
+                                                      size_t len,
+                                                      const char *name,
+                                                      bool contents);
 
 /* For each initramfs inspection listed in OS's facts, open it (read-only)
  * and add what it holds: its segments and their compression, the

@@ -276,9 +276,13 @@ open_edit (struct lf_plan *p, const char *concern, const char *path,
   return NULL;
 }
 
-int
-lf_plan_write (struct lf_plan *p, const char *concern, const char *path,
-               const void *buf, size_t len, uint32_t mode, const char *why)
+/* BUF is copied, or if OWNED (malloc'd, LEN bytes) taken over: a big
+ * file (an initramfs image) is then in memory once, not twice.
+ */
+static int
+plan_write (struct lf_plan *p, const char *concern, const char *path,
+            const void *buf, size_t len, char *owned, uint32_t mode,
+            const char *why)
 {
   struct lf_fs *fs;
   CLEANUP_FREE char *fspath = NULL;
@@ -306,12 +310,24 @@ lf_plan_write (struct lf_plan *p, const char *concern, const char *path,
     goto error;
   e->kind = LF_EDIT_WRITE;
   e->mode = e->old_exists ? e->old_mode : (S_IFREG | (mode & 07777));
-  e->new = malloc (len + 1);
-  if (!e->new) {
-    lf_error (ENOMEM, "out of memory");
-    goto error;
+  if (owned) {
+    /* Room for the NUL; a large block grows in place (mremap). */
+    e->new = realloc (owned, len + 1);
+    if (!e->new) {
+      lf_error (ENOMEM, "out of memory");
+      goto error;
+    }
+    owned = NULL;
+    buf = e->new;
   }
-  memcpy (e->new, buf, len);
+  else {
+    e->new = malloc (len + 1);
+    if (!e->new) {
+      lf_error (ENOMEM, "out of memory");
+      goto error;
+    }
+    memcpy (e->new, buf, len);
+  }
   e->new[len] = '\0';
   e->newlen = len;
   /* Already right: drop the edit, keep the finding. */
@@ -324,8 +340,23 @@ lf_plan_write (struct lf_plan *p, const char *concern, const char *path,
   }
   return 0;
  error:
+  free (owned);
   lf_error_prefix ("planning %s", path);
   return -1;
+}
+
+int
+lf_plan_write (struct lf_plan *p, const char *concern, const char *path,
+               const void *buf, size_t len, uint32_t mode, const char *why)
+{
+  return plan_write (p, concern, path, buf, len, NULL, mode, why);
+}
+
+int
+lf_plan_write_take (struct lf_plan *p, const char *concern, const char *path,
+                    void *buf, size_t len, uint32_t mode, const char *why)
+{
+  return plan_write (p, concern, path, NULL, len, buf, mode, why);
 }
 
 int

@@ -110,7 +110,7 @@ read_text_fields (const uint8_t *hdr, const struct text_field *f, size_t n,
   { #field, offsetof (type, field), sizeof ((type *) 0)->field, (dst) }
 
 static int
-read_newc (const uint8_t *buf, size_t len, uint64_t off,
+read_newc (const uint8_t *p, size_t avail, uint64_t off,
            struct lf_cpio_record *r, uint64_t *namesize, uint64_t *hdrlen)
 {
   uint64_t v[13];
@@ -130,13 +130,13 @@ read_newc (const uint8_t *buf, size_t len, uint64_t off,
     TF (struct cpio_newc_header, check, &v[4]),
   };
 
-  if (len - off < CPIO_NEWC_HEADER) {
+  if (avail < CPIO_NEWC_HEADER) {
     lf_error (EINVAL, "newc header at 0x%" PRIx64 " is truncated "
               "(%zu of %d bytes before the end)", off,
-              (size_t) (len - off), CPIO_NEWC_HEADER);
+              avail, CPIO_NEWC_HEADER);
     return -1;
   }
-  if (read_text_fields (buf + off, f, sizeof f / sizeof f[0], 16) == -1) {
+  if (read_text_fields (p, f, sizeof f / sizeof f[0], 16) == -1) {
     lf_error_prefix ("newc header at 0x%" PRIx64, off);
     return -1;
   }
@@ -151,7 +151,7 @@ read_newc (const uint8_t *buf, size_t len, uint64_t off,
 }
 
 static int
-read_odc (const uint8_t *buf, size_t len, uint64_t off,
+read_odc (const uint8_t *p, size_t avail, uint64_t off,
           struct lf_cpio_record *r, uint64_t *namesize, uint64_t *hdrlen)
 {
   uint64_t dev = 0, rdev = 0;
@@ -168,13 +168,13 @@ read_odc (const uint8_t *buf, size_t len, uint64_t off,
     TF (struct cpio_odc_header, filesize, &r->size),
   };
 
-  if (len - off < CPIO_ODC_HEADER) {
+  if (avail < CPIO_ODC_HEADER) {
     lf_error (EINVAL, "odc header at 0x%" PRIx64 " is truncated "
               "(%zu of %d bytes before the end)", off,
-              (size_t) (len - off), CPIO_ODC_HEADER);
+              avail, CPIO_ODC_HEADER);
     return -1;
   }
-  if (read_text_fields (buf + off, f, sizeof f / sizeof f[0], 8) == -1) {
+  if (read_text_fields (p, f, sizeof f / sizeof f[0], 8) == -1) {
     lf_error_prefix ("odc header at 0x%" PRIx64, off);
     return -1;
   }
@@ -185,16 +185,15 @@ read_odc (const uint8_t *buf, size_t len, uint64_t off,
 }
 
 static int
-read_bin (const uint8_t *buf, size_t len, uint64_t off, bool be,
+read_bin (const uint8_t *p, size_t avail, uint64_t off, bool be,
           struct lf_cpio_record *r, uint64_t *namesize, uint64_t *hdrlen)
 {
-  const uint8_t *p = buf + off;
   uint16_t w[CPIO_BIN_HEADER / 2];
 
-  if (len - off < CPIO_BIN_HEADER) {
+  if (avail < CPIO_BIN_HEADER) {
     lf_error (EINVAL, "binary cpio header at 0x%" PRIx64 " is truncated "
               "(%zu of %d bytes before the end)", off,
-              (size_t) (len - off), CPIO_BIN_HEADER);
+              avail, CPIO_BIN_HEADER);
     return -1;
   }
   for (size_t i = 0; i < CPIO_BIN_HEADER / 2; i++)
@@ -214,32 +213,31 @@ read_bin (const uint8_t *buf, size_t len, uint64_t off, bool be,
 }
 
 int
-lf_cpio_read (const uint8_t *buf, size_t len, uint64_t off, uint64_t base,
-              struct lf_cpio_record *r)
+lf_cpio_read_header (const uint8_t *p, size_t avail, uint64_t off,
+                     uint64_t base, uint64_t end, struct lf_cpio_record *r)
 {
-  uint64_t namesize = 0, hdrlen = 0, align, name_off, name_end, data_end, t;
+  uint64_t namesize = 0, hdrlen = 0, align, name_end, data_end, t;
   const char *fname;
 
   memset (r, 0, sizeof *r);
-  if (off > len || off < base ||
-      lf_cpio_magic (buf + off, len - off, &r->format) != LF_MATCH) {
+  if (off < base || lf_cpio_magic (p, avail, &r->format) != LF_MATCH) {
     lf_error (EINVAL, "no cpio magic at 0x%" PRIx64, off);
     return -1;
   }
   fname = lf_cpio_format_name (r->format);
   switch (r->format) {
   case LF_CPIO_NEWC: case LF_CPIO_CRC:
-    if (read_newc (buf, len, off, r, &namesize, &hdrlen) == -1)
+    if (read_newc (p, avail, off, r, &namesize, &hdrlen) == -1)
       return -1;
     align = 4;
     break;
   case LF_CPIO_ODC:
-    if (read_odc (buf, len, off, r, &namesize, &hdrlen) == -1)
+    if (read_odc (p, avail, off, r, &namesize, &hdrlen) == -1)
       return -1;
     align = 1;
     break;
   default:
-    if (read_bin (buf, len, off, r->format == LF_CPIO_BIN_BE,
+    if (read_bin (p, avail, off, r->format == LF_CPIO_BIN_BE,
                   r, &namesize, &hdrlen) == -1)
       return -1;
     align = 2;
@@ -253,15 +251,14 @@ lf_cpio_read (const uint8_t *buf, size_t len, uint64_t off, uint64_t base,
               namesize == 0 ? "zero" : "too large", CPIO_MAX_NAME);
     return -1;
   }
-  name_off = off + hdrlen;
-  name_end = name_off + namesize;       /* both small: no overflow */
-  if (name_end > len) {
+  if (hdrlen + namesize > avail) {
     lf_error (EINVAL, "%s header at 0x%" PRIx64 ": name of %" PRIu64
-              " bytes at 0x%" PRIx64 " runs past the end (0x%zx)",
-              fname, off, namesize, name_off, len);
+              " bytes at 0x%" PRIx64 " runs past the end (0x%" PRIx64 ")",
+              fname, off, namesize, off + hdrlen, off + avail);
     return -1;
   }
-  r->name = (const char *) buf + name_off;
+  name_end = off + hdrlen + namesize;   /* all small: no overflow */
+  r->name = (const char *) p + hdrlen;
   r->namelen = (size_t) namesize - 1;
   if (r->name[r->namelen] != '\0' ||
       memchr (r->name, '\0', r->namelen) != NULL) {
@@ -273,10 +270,10 @@ lf_cpio_read (const uint8_t *buf, size_t len, uint64_t off, uint64_t base,
   if (lf_round_up_overflow (name_end - base, align, &t) ||
       ADD_OVERFLOW (t, base, &r->data_off) ||
       ADD_OVERFLOW (r->data_off, r->size, &data_end) ||
-      data_end > len) {
+      data_end > end) {
     lf_error (EINVAL, "%s entry \"%s\" at 0x%" PRIx64 ": data of %" PRIu64
-              " bytes runs past the end (0x%zx)", fname, r->name, off,
-              r->size, len);
+              " bytes runs past the end (0x%" PRIx64 ")", fname, r->name,
+              off, r->size, end);
     return -1;
   }
   if (lf_round_up_overflow (data_end - base, align, &t) ||
@@ -289,6 +286,27 @@ lf_cpio_read (const uint8_t *buf, size_t len, uint64_t off, uint64_t base,
    * nothing follows; the caller sees next_off > len and stops.
    */
   return 0;
+}
+
+int
+lf_cpio_read (const uint8_t *buf, size_t len, uint64_t off, uint64_t base,
+              struct lf_cpio_record *r)
+{
+  if (off > len) {
+    memset (r, 0, sizeof *r);
+    lf_error (EINVAL, "no cpio magic at 0x%" PRIx64, off);
+    return -1;
+  }
+  return lf_cpio_read_header (buf + off, len - (size_t) off, off, base,
+                              len, r);
+}
+
+static void
+put_hex8 (char *dst, uint64_t v)
+{
+  char tmp[9];
+  snprintf (tmp, sizeof tmp, "%08" PRIX32, (uint32_t) v);
+  memcpy (dst, tmp, 8);
 }
 
 bool
@@ -304,17 +322,9 @@ lf_cpio_is_trailer (const struct lf_cpio_record *r)
   return S_ISREG (r->mode) || r->size == 0;
 }
 
-static void
-put_hex8 (char *dst, uint64_t v)
-{
-  char tmp[9];
-  snprintf (tmp, sizeof tmp, "%08" PRIX32, (uint32_t) v);
-  memcpy (dst, tmp, 8);
-}
-
 int
-lf_cpio_write_newc (struct lf_ird_buf *b, const struct lf_cpio_record *r,
-                    const void *data)
+lf_cpio_write_newc_header (struct lf_ird_buf *b,
+                           const struct lf_cpio_record *r)
 {
   struct cpio_newc_header h;
   size_t namesize = r->namelen + 1, pad;
@@ -354,7 +364,16 @@ lf_cpio_write_newc (struct lf_ird_buf *b, const struct lf_cpio_record *r,
       lf_ird_buf_zeros (b, 1) == -1)
     return -1;
   pad = (4 - (b->len & 3)) & 3;
-  if (lf_ird_buf_zeros (b, pad) == -1)
+  return lf_ird_buf_zeros (b, pad);
+}
+
+int
+lf_cpio_write_newc (struct lf_ird_buf *b, const struct lf_cpio_record *r,
+                    const void *data)
+{
+  size_t pad;
+
+  if (lf_cpio_write_newc_header (b, r) == -1)
     return -1;
   if (r->size) {
     if (lf_ird_buf_append (b, data, (size_t) r->size) == -1)

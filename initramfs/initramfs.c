@@ -15,6 +15,9 @@ const struct lf_initramfs_limits lf_initramfs_default_limits = {
   .max_entries = CPIO_MAX_ENTRIES,
   .bomb_floor = INITRAMFS_BOMB_FLOOR,
   .max_ratio = INITRAMFS_MAX_RATIO,
+  .max_held = INITRAMFS_MAX_HELD,
+  .keep = NULL,
+  .keep_arg = NULL,
   .ignore_checksums = false,
 };
 
@@ -24,12 +27,17 @@ struct ent {
   char *path;
   char *target;
   uint8_t *owned;               /* data of added entries */
+  /* Where the data is in its segment's decoded bytes (a hardlink: its
+   * donor's), for the writer to stream it from there when it was not
+   * held; has_src is false for added entries.
+   */
+  uint64_t src_off;
+  bool has_src;
 };
 
 struct seg {
   struct lf_initramfs_segment pub;
   enum lf_compression comp;
-  uint8_t *decoded;             /* owned; NULL for "none" */
 };
 
 struct lf_initramfs {
@@ -47,6 +55,12 @@ struct lf_initramfs {
   uint64_t next_ino;
   uint64_t decoded_total;
   struct lf_initramfs_limits lim;
+  /* File contents kept in memory (limits.keep), freed with the image:
+   * hardlinks share them, so an entry does not own them.
+   */
+  uint8_t **held;
+  size_t nheld, heldcap;
+  uint64_t held_bytes;
 };
 
 static void
@@ -68,8 +82,9 @@ lf_initramfs_free (struct lf_initramfs *img)
   for (size_t i = 0; i < img->nents; i++)
     ent_free (img->ents[i]);
   free (img->ents);
-  for (size_t i = 0; i < img->nsegs; i++)
-    free (img->segs[i].decoded);
+  for (size_t i = 0; i < img->nheld; i++)
+    free (img->held[i]);
+  free (img->held);
   free (img->segs);
   free (img->tab);
   free (img->raw);
@@ -419,9 +434,120 @@ resolve_hardlinks (struct lf_initramfs *img, size_t first)
       if (v[k]->pub.size == 0) {
         v[k]->pub.data = donor->pub.data;
         v[k]->pub.size = donor->pub.size;
+        v[k]->src_off = donor->src_off;
+        v[k]->has_src = donor->has_src;
       }
     i = j;
   }
+  return 0;
+}
+
+/* A segment's decoded bytes, read forward through a small window: the
+ * raw bytes themselves for an uncompressed segment (offsets are the
+ * image's), a decoder's output for a compressed one (offsets from 0).
+ * Nothing here ever holds more than the window.
+ */
+#define RD_WINDOW  (256 * LF_KiB)
+/* What one header needs in view: the longest header and name. */
+#define RD_HEADER  (CPIO_NEWC_HEADER + CPIO_MAX_NAME)
+
+struct rd {
+  const uint8_t *raw;           /* uncompressed: the image */
+  size_t rawlen;
+  struct lf_decoder *dec;       /* compressed */
+  uint8_t *win;
+  size_t wpos, wlen;            /* unread bytes: win[wpos..wlen) */
+  uint64_t pos;                 /* offset of win[wpos] */
+};
+
+static void
+rd_init_raw (struct rd *rd, const uint8_t *raw, size_t rawlen, uint64_t off)
+{
+  memset (rd, 0, sizeof *rd);
+  rd->raw = raw;
+  rd->rawlen = rawlen;
+  rd->pos = off;
+}
+
+static int
+rd_init_dec (struct rd *rd, struct lf_decoder *dec)
+{
+  memset (rd, 0, sizeof *rd);
+  rd->dec = dec;
+  rd->win = malloc (RD_WINDOW);
+  if (!rd->win) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+static void
+rd_free (struct rd *rd)
+{
+  free (rd->win);
+  rd->win = NULL;
+}
+
+/* Make up to NEED (<= RD_WINDOW) bytes visible at *P; *AVAIL is fewer
+ * only at the end of the segment's bytes.
+ */
+static int
+rd_peek (struct rd *rd, size_t need, const uint8_t **p, size_t *avail)
+{
+  if (!rd->dec) {
+    size_t left = rd->pos < rd->rawlen ? rd->rawlen - (size_t) rd->pos : 0;
+    *p = rd->raw + LF_MIN (rd->pos, (uint64_t) rd->rawlen);
+    *avail = left;
+    return 0;
+  }
+  if (rd->wlen - rd->wpos < need) {
+    memmove (rd->win, rd->win + rd->wpos, rd->wlen - rd->wpos);
+    rd->wlen -= rd->wpos;
+    rd->wpos = 0;
+    while (rd->wlen < need) {
+      size_t got;
+      if (lf_decoder_read (rd->dec, rd->win + rd->wlen, RD_WINDOW - rd->wlen,
+                           &got) == -1)
+        return -1;
+      if (got == 0)
+        break;
+      rd->wlen += got;
+    }
+  }
+  *p = rd->win + rd->wpos;
+  *avail = rd->wlen - rd->wpos;
+  return 0;
+}
+
+/* Move past N bytes already peeked. */
+static void
+rd_skip (struct rd *rd, size_t n)
+{
+  rd->pos += n;
+  if (rd->dec)
+    rd->wpos += n;
+}
+
+/* Move forward to offset TO, reading through; false if the bytes end
+ * first (then at the end).
+ */
+static int
+rd_advance (struct rd *rd, uint64_t to, bool *reached)
+{
+  while (rd->pos < to) {
+    const uint8_t *p;
+    size_t avail;
+    if (rd_peek (rd, (size_t) LF_MIN (to - rd->pos, (uint64_t) RD_WINDOW),
+                 &p, &avail) == -1)
+      return -1;
+    if (avail == 0) {
+      *reached = false;
+      return 0;
+    }
+    rd_skip (rd, (size_t) LF_MIN (to - rd->pos, (uint64_t) avail));
+  }
+  *reached = true;
   return 0;
 }
 
@@ -434,34 +560,144 @@ sum_bytes (const uint8_t *p, size_t n)
   return s;
 }
 
-/* Read one cpio archive starting at START of BUF (a segment's bytes);
- * *END is just past its trailer record.  SEGNO names the segment.
+/* Keep N bytes of content in memory for the image's lifetime. */
+static uint8_t *
+hold (struct lf_initramfs *img, size_t n, const char *name, uint64_t off)
+{
+  uint8_t *p;
+
+  if (n > img->lim.max_held - img->held_bytes) {
+    lf_error (EFBIG, "entry \"%s\" at 0x%" PRIx64 ": keeping its %zu bytes "
+              "would hold more than %" PRIu64 " bytes of content in memory "
+              "(INITRAMFS_MAX_HELD)", name, off, n, img->lim.max_held);
+    return NULL;
+  }
+  if (img->nheld == img->heldcap) {
+    size_t ncap = img->heldcap ? img->heldcap * 2 : 64;
+    uint8_t **v = realloc (img->held, ncap * sizeof *v);
+    if (!v) {
+      lf_error (ENOMEM, "out of memory");
+      return NULL;
+    }
+    img->held = v;
+    img->heldcap = ncap;
+  }
+  p = malloc (n ? n : 1);
+  if (!p) {
+    lf_error (ENOMEM, "cannot allocate %zu bytes for \"%s\"", n, name);
+    return NULL;
+  }
+  img->held[img->nheld++] = p;
+  img->held_bytes += n;
+  return p;
+}
+
+/* The files (dev, ino) of hardlinks that limits.keep wants, for newc's
+ * data-carrying last link to be held: a small open-addressing set.
+ */
+struct link_id {
+  uint32_t major, minor;
+  uint64_t ino;
+  bool used;
+};
+
+struct link_set {
+  struct link_id *v;
+  size_t n, cap;
+};
+
+static size_t
+link_slot (const struct link_set *ls, const struct ent *e)
+{
+  uint64_t h = e->pub.ino * UINT64_C (0x9e3779b97f4a7c15) ^
+    ((uint64_t) e->pub.dev_major << 32 | e->pub.dev_minor);
+  size_t k = (size_t) (h ^ (h >> 29)) & (ls->cap - 1);
+
+  while (ls->v[k].used &&
+         (ls->v[k].ino != e->pub.ino || ls->v[k].major != e->pub.dev_major ||
+          ls->v[k].minor != e->pub.dev_minor))
+    k = (k + 1) & (ls->cap - 1);
+  return k;
+}
+
+static bool
+link_has (const struct link_set *ls, const struct ent *e)
+{
+  return ls->cap && ls->v[link_slot (ls, e)].used;
+}
+
+static int
+link_add (struct link_set *ls, const struct ent *e)
+{
+  if ((ls->n + 1) * 2 > ls->cap) {
+    struct link_set bigger = { NULL, 0, ls->cap ? ls->cap * 2 : 64 };
+    bigger.v = calloc (bigger.cap, sizeof *bigger.v);
+    if (!bigger.v) {
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    for (size_t i = 0; i < ls->cap; i++)
+      if (ls->v[i].used) {
+        struct ent tmp = { .pub = { .ino = ls->v[i].ino,
+                                    .dev_major = ls->v[i].major,
+                                    .dev_minor = ls->v[i].minor } };
+        bigger.v[link_slot (&bigger, &tmp)] = ls->v[i];
+        bigger.n++;
+      }
+    free (ls->v);
+    *ls = bigger;
+  }
+  size_t k = link_slot (ls, e);
+  if (!ls->v[k].used) {
+    ls->v[k] = (struct link_id) { e->pub.dev_major, e->pub.dev_minor,
+                                  e->pub.ino, true };
+    ls->n++;
+  }
+  return 0;
+}
+
+/* Read one cpio archive starting at START of RD (a segment's bytes,
+ * known to end at END if uncompressed, else UINT64_MAX); *FINISH is just
+ * past its trailer record.  SEGNO names the segment.  Every declared size
+ * is checked before a byte of its data is decoded; data is streamed
+ * through and kept only when limits.keep asks for it.
  */
 static int
-read_archive (struct lf_initramfs *img, size_t segno, const uint8_t *buf,
-              size_t len, uint64_t start, uint64_t *end)
+read_archive_1 (struct lf_initramfs *img, size_t segno, struct rd *rd,
+                uint64_t start, uint64_t end, uint64_t *finish,
+                struct link_set *wanted)
 {
   struct seg *s = &img->segs[segno];
-  uint64_t off = start;
   size_t first = img->nents;
   struct lf_cpio_record r;
+  char name[CPIO_MAX_NAME];
 
   for (;;) {
     struct ent *e = NULL;
-    bool dotdot;
+    bool dotdot, reached;
+    const uint8_t *p;
+    size_t avail;
+    uint64_t off = rd->pos;
 
-    if (off >= len) {
+    if (rd_peek (rd, RD_HEADER, &p, &avail) == -1)
+      return -1;
+    if (avail == 0) {
       lf_error (EINVAL, "archive at 0x%" PRIx64 " ends at 0x%" PRIx64
                 " without a " CPIO_TRAILER " entry (truncated?)", start, off);
       return -1;
     }
-    if (lf_cpio_read (buf, len, off, start, &r) == -1)
+    if (lf_cpio_read_header (p, avail, off, start, end, &r) == -1)
       return -1;
+    /* The window moves on: the name is needed after that. */
+    memcpy (name, r.name, r.namelen + 1);
+    r.name = name;
     if (lf_cpio_is_trailer (&r)) {
-      *end = LF_MIN (r.next_off, (uint64_t) len);
+      if (rd_advance (rd, r.next_off, &reached) == -1)
+        return -1;
+      *finish = rd->pos;
       break;
     }
-    if (r.next_off > len) {
+    if (r.next_off > end) {
       lf_error (EINVAL, "entry \"%s\" at 0x%" PRIx64 ": padding runs past "
                 "the end, and no " CPIO_TRAILER " follows", r.name, off);
       return -1;
@@ -488,6 +724,7 @@ read_archive (struct lf_initramfs *img, size_t segno, const uint8_t *buf,
                 "this entry)", r.name, off, r.mode, r.size);
       return -1;
     }
+    /* The declared size, before any of it is decoded. */
     if (S_ISREG (r.mode) && r.size > img->lim.max_entry_size) {
       lf_error (EFBIG, "entry \"%s\" at 0x%" PRIx64 ": size %" PRIu64
                 " is over %" PRIu64 " (INITRAMFS_MAX_ENTRY_SIZE)", r.name,
@@ -499,20 +736,6 @@ read_archive (struct lf_initramfs *img, size_t segno, const uint8_t *buf,
                 PRIx64 ": target of %" PRIu64 " bytes (CPIO_MAX_SYMLINK %d, "
                 "the kernel would skip it)", r.name, off, r.size,
                 CPIO_MAX_SYMLINK);
-      return -1;
-    }
-    if (S_ISLNK (r.mode) && memchr (buf + r.data_off, '\0',
-                                    (size_t) r.size) != NULL) {
-      lf_error (EINVAL, "symlink \"%s\" at 0x%" PRIx64 ": target contains "
-                "a NUL byte", r.name, off);
-      return -1;
-    }
-    if (r.format == LF_CPIO_CRC && S_ISREG (r.mode) &&
-        !img->lim.ignore_checksums &&
-        sum_bytes (buf + r.data_off, (size_t) r.size) != r.check) {
-      lf_error (EINVAL, "entry \"%s\" at 0x%" PRIx64 ": checksum 0x%08"
-                PRIx32 " does not match the data (0x%08" PRIx32 ")", r.name,
-                off, r.check, sum_bytes (buf + r.data_off, (size_t) r.size));
       return -1;
     }
 
@@ -539,32 +762,113 @@ read_archive (struct lf_initramfs *img, size_t segno, const uint8_t *buf,
     e->pub.rdev_minor = r.rdev_minor;
     e->pub.segment = segno;
     e->pub.header_offset = off;
-    if (S_ISREG (r.mode) && r.size) {
-      e->pub.data = buf + r.data_off;
-      e->pub.size = (size_t) r.size;
-    }
-    else if (S_ISLNK (r.mode)) {
-      e->target = strndup ((const char *) buf + r.data_off, (size_t) r.size);
+    e->src_off = r.data_off;
+    e->has_src = true;
+
+    /* The body, streamed through. */
+    if (rd_advance (rd, r.data_off, &reached) == -1)
+      goto error;
+    uint8_t *dst = NULL;
+    if (S_ISLNK (r.mode)) {
+      if (rd_peek (rd, (size_t) r.size, &p, &avail) == -1)
+        goto error;
+      if (avail < r.size)
+        goto past_end;
+      if (memchr (p, '\0', (size_t) r.size) != NULL) {
+        lf_error (EINVAL, "symlink \"%s\" at 0x%" PRIx64 ": target contains "
+                  "a NUL byte", r.name, off);
+        goto error;
+      }
+      e->target = strndup ((const char *) p, (size_t) r.size);
       if (!e->target) {
-        ent_free (e);
         lf_error (ENOMEM, "out of memory");
-        return -1;
+        goto error;
       }
       e->pub.symlink = e->target;
-      e->pub.data = buf + r.data_off;
+      e->pub.data = (const uint8_t *) e->target;
       e->pub.size = (size_t) r.size;
+      rd_skip (rd, (size_t) r.size);
     }
-    if (push_entry (img, e, img->nents) == -1) {
-      ent_free (e);
-      return -1;
+    else if (S_ISREG (r.mode) && r.nlink >= 2 && rd->dec && img->lim.keep &&
+             img->lim.keep (e->path, r.size, img->lim.keep_arg) &&
+             link_add (wanted, e) == -1)
+      goto error;
+    else if (S_ISREG (r.mode) && r.size) {
+      uint32_t sum = 0;
+      bool check = r.format == LF_CPIO_CRC && !img->lim.ignore_checksums;
+      e->pub.size = (size_t) r.size;
+      if (!rd->dec)
+        /* Uncompressed: the image is in memory already. */
+        e->pub.data = rd->raw + r.data_off;
+      else if (!img->lim.keep ||
+               img->lim.keep (e->path, r.size, img->lim.keep_arg) ||
+               (r.nlink >= 2 && link_has (wanted, e))) {
+        dst = hold (img, (size_t) r.size, r.name, off);
+        if (!dst)
+          goto error;
+        e->pub.data = dst;
+      }
+      for (uint64_t left = r.size; left > 0; ) {
+        if (rd_peek (rd, (size_t) LF_MIN (left, (uint64_t) RD_WINDOW), &p,
+                     &avail) == -1)
+          goto error;
+        if (avail == 0)
+          goto past_end;
+        size_t n = (size_t) LF_MIN (left, (uint64_t) avail);
+        if (check)
+          sum += sum_bytes (p, n);
+        if (dst) {
+          memcpy (dst, p, n);
+          dst += n;
+        }
+        rd_skip (rd, n);
+        left -= n;
+      }
+      if (check && sum != r.check) {
+        lf_error (EINVAL, "entry \"%s\" at 0x%" PRIx64 ": checksum 0x%08"
+                  PRIx32 " does not match the data (0x%08" PRIx32 ")", r.name,
+                  off, r.check, sum);
+        goto error;
+      }
     }
+    if (rd_advance (rd, r.next_off, &reached) == -1)
+      goto error;
+    if (!reached) {
+      lf_error (EINVAL, "entry \"%s\" at 0x%" PRIx64 ": padding runs past "
+                "the end, and no " CPIO_TRAILER " follows", r.name, off);
+      goto error;
+    }
+    if (push_entry (img, e, img->nents) == -1)
+      goto error;
     if (e->pub.ino >= img->next_ino)
       img->next_ino = e->pub.ino + 1;
     s->pub.nentries++;
-    off = r.next_off;
+    continue;
+
+  past_end:
+    lf_error (EINVAL, "%s entry \"%s\" at 0x%" PRIx64 ": data of %" PRIu64
+              " bytes runs past the end (0x%" PRIx64 ")",
+              lf_cpio_format_name (r.format), r.name, off, r.size, rd->pos);
+  error:
+    ent_free (e);
+    return -1;
   }
   s->pub.narchives++;
   return resolve_hardlinks (img, first);
+}
+
+/* A link limits.keep wants may get its data from another link (newc
+ * stores it on the last): that one is held too.
+ */
+static int
+read_archive (struct lf_initramfs *img, size_t segno, struct rd *rd,
+              uint64_t start, uint64_t end, uint64_t *finish)
+{
+  struct link_set wanted = { NULL, 0, 0 };
+  int r = read_archive_1 (img, segno, rd, start, end, finish, &wanted);
+
+  free (wanted.v);
+  return r;
 }
 
 static struct seg *
@@ -599,6 +903,7 @@ parse_uncompressed (struct lf_initramfs *img, uint64_t off, uint64_t *next)
   enum lf_cpio_format f = LF_CPIO_NEWC;
   uint64_t end = 0;
   size_t segno = img->nsegs;
+  struct rd rd;
 
   (void) lf_cpio_magic (img->raw + off, img->rawlen - off, &f);
   if ((f == LF_CPIO_NEWC || f == LF_CPIO_CRC) && (off & 3) != 0) {
@@ -610,7 +915,8 @@ parse_uncompressed (struct lf_initramfs *img, uint64_t off, uint64_t *next)
   if (!s)
     return -1;
   s->pub.format = lf_cpio_format_name (f);
-  if (read_archive (img, segno, img->raw, img->rawlen, off, &end) == -1) {
+  rd_init_raw (&rd, img->raw, img->rawlen, off);
+  if (read_archive (img, segno, &rd, off, img->rawlen, &end) == -1) {
     lf_error_prefix ("%s: segment %zu (none at 0x%" PRIx64 ")", img->name,
                      segno, off);
     return -1;
@@ -630,100 +936,125 @@ parse_uncompressed (struct lf_initramfs *img, uint64_t off, uint64_t *next)
   return 0;
 }
 
+/* The most a compressed segment at OFF may decode to, and why. */
+static uint64_t
+segment_cap (const struct lf_initramfs *img, uint64_t off, char *what,
+             size_t whatlen)
+{
+  uint64_t budget, ratio_cap, inlen = img->rawlen - off;
+
+  budget = img->lim.max_uncompressed - img->decoded_total;
+  if (MUL_OVERFLOW (inlen, img->lim.max_ratio, &ratio_cap))
+    ratio_cap = UINT64_MAX;
+  ratio_cap = LF_MAX (ratio_cap, img->lim.bomb_floor);
+  if (budget <= ratio_cap) {
+    snprintf (what, whatlen, "the image may decode to %" PRIu64
+              " bytes: INITRAMFS_MAX_UNCOMPRESSED",
+              img->lim.max_uncompressed);
+    return budget;
+  }
+  snprintf (what, whatlen, "decompression bomb: ratio cap %" PRIu64
+            ":1 above %" PRIu64 " bytes", img->lim.max_ratio,
+            img->lim.bomb_floor);
+  return ratio_cap;
+}
+
 static int
 parse_compressed (struct lf_initramfs *img, enum lf_compression c,
                   uint64_t off, uint64_t *next)
 {
   struct seg *s;
-  size_t segno = img->nsegs, outlen = 0, consumed = 0, inlen;
-  uint8_t *out = NULL;
-  uint64_t budget, ratio_cap, cap;
+  size_t segno = img->nsegs;
+  struct lf_decoder *dec = NULL;
+  struct rd rd = { 0 };
+  uint64_t cap;
   char what[160];
 
   s = new_segment (img, c, off);
   if (!s)
     return -1;
-  inlen = img->rawlen - (size_t) off;
-  budget = img->lim.max_uncompressed - img->decoded_total;
-  if (MUL_OVERFLOW ((uint64_t) inlen, img->lim.max_ratio, &ratio_cap))
-    ratio_cap = UINT64_MAX;
-  ratio_cap = LF_MAX (ratio_cap, img->lim.bomb_floor);
-  if (budget <= ratio_cap) {
-    cap = budget;
-    snprintf (what, sizeof what, "the image may decode to %" PRIu64
-              " bytes: INITRAMFS_MAX_UNCOMPRESSED",
-              img->lim.max_uncompressed);
-  }
-  else {
-    cap = ratio_cap;
-    snprintf (what, sizeof what, "decompression bomb: ratio cap %" PRIu64
-              ":1 above %" PRIu64 " bytes", img->lim.max_ratio,
-              img->lim.bomb_floor);
-  }
-  if (lf_decompress (c, img->raw + off, inlen, cap, what, &out, &outlen,
-                     &consumed) == -1)
+  cap = segment_cap (img, off, what, sizeof what);
+  dec = lf_decoder_new (c, img->raw + off, img->rawlen - (size_t) off, cap,
+                        what);
+  if (!dec || rd_init_dec (&rd, dec) == -1)
     goto error;
-  s = &img->segs[segno];
-  s->decoded = out;
-  s->pub.length = consumed;
-  s->pub.uncompressed_size = outlen;
-  img->decoded_total += outlen;
 
   /* The decoded bytes: cpio archives separated by zero padding, as
    * flush_buffer () accepts them.
    */
-  uint64_t p = 0;
   for (;;) {
     enum lf_cpio_format f;
     uint64_t end = 0;
-    while (p < outlen && out[p] == 0)
-      p++;
-    if (p >= outlen)
+    const uint8_t *p;
+    size_t avail, z;
+
+    for (;;) {
+      if (rd_peek (&rd, 6, &p, &avail) == -1)
+        goto error;
+      for (z = 0; z < avail && p[z] == 0; z++)
+        ;
+      rd_skip (&rd, z);
+      if (z < avail || avail == 0)
+        break;
+    }
+    if (rd_peek (&rd, 6, &p, &avail) == -1)
+      goto error;
+    if (avail == 0)
       break;
-    if (lf_cpio_magic (out + p, outlen - p, &f) != LF_MATCH) {
+    if (lf_cpio_magic (p, avail, &f) != LF_MATCH) {
       lf_error (EINVAL, "junk at decoded offset 0x%" PRIx64 " (byte 0x%02x)"
-                ": not a cpio header", p, out[p]);
+                ": not a cpio header", rd.pos, p[0]);
       goto error;
     }
-    if ((f == LF_CPIO_NEWC || f == LF_CPIO_CRC) && (p & 3) != 0) {
+    if ((f == LF_CPIO_NEWC || f == LF_CPIO_CRC) && (rd.pos & 3) != 0) {
       lf_error (EINVAL, "cpio archive at decoded offset 0x%" PRIx64
-                " is not 4-byte aligned", p);
+                " is not 4-byte aligned", rd.pos);
       goto error;
     }
+    s = &img->segs[segno];
     if (s->pub.format == NULL)
       s->pub.format = lf_cpio_format_name (f);
-    if (read_archive (img, segno, out, outlen, p, &end) == -1)
+    if (read_archive (img, segno, &rd, rd.pos, UINT64_MAX, &end) == -1)
       goto error;
-    s = &img->segs[segno];
-    p = end;
   }
+  s = &img->segs[segno];
   if (s->pub.narchives == 0) {
-    lf_error (EINVAL, "%zu decoded bytes hold no cpio archive", outlen);
+    lf_error (EINVAL, "%" PRIu64 " decoded bytes hold no cpio archive",
+              lf_decoder_total (dec));
     goto error;
   }
-  *next = off + consumed;
+  s->pub.length = lf_decoder_consumed (dec);
+  s->pub.uncompressed_size = lf_decoder_total (dec);
+  img->decoded_total += lf_decoder_total (dec);
+  *next = off + lf_decoder_consumed (dec);
+  rd_free (&rd);
+  lf_decoder_free (dec);
   return 0;
 
  error:
-  if (img->segs[segno].decoded == NULL)
-    free (out);
+  rd_free (&rd);
+  lf_decoder_free (dec);
   lf_error_prefix ("%s: segment %zu (%s at 0x%" PRIx64 ")", img->name, segno,
                    lf_compression_name (c), off);
   return -1;
 }
 
-struct lf_initramfs *
-lf_initramfs_parse_limits (const void *buf, size_t len, const char *name,
-                           const struct lf_initramfs_limits *limits)
+/* BUF is copied, or if OWNED (malloc'd) taken over. */
+static struct lf_initramfs *
+parse (const void *buf, size_t len, void *owned, const char *name,
+       const struct lf_initramfs_limits *limits)
 {
   struct lf_initramfs *img = NULL;
   uint64_t off = 0;
 
   img = calloc (1, sizeof *img);
   if (!img) {
+    free (owned);
     lf_error (ENOMEM, "out of memory");
     return NULL;
   }
+  img->raw = owned;
+  img->rawlen = len;
   img->lim = *limits;
   img->next_ino = 1;
   img->tab_stale = true;
@@ -738,14 +1069,15 @@ lf_initramfs_parse_limits (const void *buf, size_t len, const char *name,
               img->lim.max_uncompressed);
     goto error;
   }
-  img->raw = malloc (len ? len : 1);
   if (!img->raw) {
-    lf_error (ENOMEM, "%s: cannot copy %zu bytes", img->name, len);
-    goto error;
+    img->raw = malloc (len ? len : 1);
+    if (!img->raw) {
+      lf_error (ENOMEM, "%s: cannot copy %zu bytes", img->name, len);
+      goto error;
+    }
+    if (len)
+      memcpy (img->raw, buf, len);
   }
-  if (len)
-    memcpy (img->raw, buf, len);
-  img->rawlen = len;
 
   /* unpack_to_rootfs (): zeros are padding, a cpio magic starts an
    * uncompressed archive, anything else must be a compressed stream.
@@ -793,6 +1125,20 @@ lf_initramfs_parse_limits (const void *buf, size_t len, const char *name,
  error:
   lf_initramfs_free (img);
   return NULL;
+}
+
+struct lf_initramfs *
+lf_initramfs_parse_limits (const void *buf, size_t len, const char *name,
+                           const struct lf_initramfs_limits *limits)
+{
+  return parse (buf, len, NULL, name, limits);
+}
+
+struct lf_initramfs *
+lf_initramfs_parse_take (void *buf, size_t len, const char *name,
+                         const struct lf_initramfs_limits *limits)
+{
+  return parse (NULL, len, buf, name, limits);
 }
 
 struct lf_initramfs *
@@ -1117,10 +1463,102 @@ same_file (const struct ent *a, const struct ent *b)
     a->pub.dev_minor == b->pub.dev_minor;
 }
 
+/* Do two links carry the same bytes?  Held contents are compared; links
+ * whose data was streamed compare by where it is (the same donor).
+ */
+static bool
+same_data (const struct ent *a, const struct ent *b)
+{
+  if (a->pub.size != b->pub.size)
+    return false;
+  if (a->pub.data && b->pub.data)
+    return memcmp (a->pub.data, b->pub.data, a->pub.size) == 0;
+  return !a->pub.data && !b->pub.data && a->has_src && b->has_src &&
+    a->src_off == b->src_off;
+}
+
+/* The main segment's data, for entries whose content was not held:
+ * decoded again from the raw bytes, forward, restarting only when an
+ * entry's data lies behind (a hardlink whose donor came first).
+ */
+struct src {
+  struct lf_initramfs *img;
+  const struct seg *s;
+  struct lf_decoder *dec;
+  struct rd rd;
+};
+
+static void
+src_close (struct src *sr)
+{
+  rd_free (&sr->rd);
+  lf_decoder_free (sr->dec);
+  sr->dec = NULL;
+}
+
 static int
-encode_main (struct lf_initramfs *img, struct lf_ird_buf *b)
+src_open (struct src *sr)
+{
+  const struct seg *s = sr->s;
+  struct lf_initramfs *img = sr->img;
+
+  src_close (sr);
+  sr->dec = lf_decoder_new (s->comp, img->raw + s->pub.offset,
+                            (size_t) s->pub.length, s->pub.uncompressed_size,
+                            "the segment as it was parsed");
+  if (!sr->dec || rd_init_dec (&sr->rd, sr->dec) == -1)
+    return -1;
+  return 0;
+}
+
+/* Feed the SIZE bytes at OFF of the main segment to ENC. */
+static int
+src_copy (struct src *sr, uint64_t off, uint64_t size,
+          struct lf_encoder *enc)
+{
+  bool reached;
+
+  if (!sr->dec || sr->rd.pos > off) {
+    if (src_open (sr) == -1)
+      return -1;
+  }
+  if (rd_advance (&sr->rd, off, &reached) == -1)
+    return -1;
+  while (reached && size > 0) {
+    const uint8_t *p;
+    size_t avail;
+    if (rd_peek (&sr->rd, (size_t) LF_MIN (size, (uint64_t) RD_WINDOW), &p,
+                 &avail) == -1)
+      return -1;
+    if (avail == 0)
+      break;
+    size_t n = (size_t) LF_MIN (size, (uint64_t) avail);
+    if (lf_encoder_write (enc, p, n) == -1)
+      return -1;
+    rd_skip (&sr->rd, n);
+    size -= n;
+  }
+  if (!reached || size > 0) {
+    lf_error (EIO, "the segment decoded shorter than when it was parsed");
+    return -1;
+  }
+  return 0;
+}
+
+static const uint8_t zeros[512];
+
+/* The main segment as one newc archive, into ENC; with ENC NULL only
+ * counted into *TOTAL (the length, told to the encoder first).
+ */
+static int
+encode_main (struct lf_initramfs *img, struct lf_encoder *enc,
+             struct src *sr, uint64_t *total)
 {
   size_t m = main_segment (img), first = img->nents;
+  struct lf_ird_buf h = { NULL, 0, 0 };
+  uint64_t pos = 0;
+  size_t pad;
+  int ret = -1;
 
   while (first > 0 && img->ents[first - 1]->pub.segment == m)
     first--;
@@ -1148,52 +1586,79 @@ encode_main (struct lf_initramfs *img, struct lf_ird_buf *b)
       for (size_t j = i + 1; j < img->nents; j++) {
         const struct ent *o = img->ents[j];
         if (S_ISREG (o->pub.mode) && o->pub.nlink >= 2 && same_file (e, o) &&
-            o->pub.size == e->pub.size &&
-            memcmp (o->pub.data, e->pub.data, e->pub.size) == 0) {
+            same_data (o, e)) {
           r.size = 0;
           break;
         }
       }
     }
-    if (lf_cpio_write_newc (b, &r, e->pub.data) == -1) {
-      lf_error_prefix ("%s: writing segment %zu", img->name, m);
-      return -1;
+    h.len = 0;
+    if (lf_cpio_write_newc_header (&h, &r) == -1)
+      goto error;
+    pad = (4 - (r.size & 3)) & 3;
+    pos += h.len + r.size + pad;
+    if (!enc)
+      continue;
+    if (lf_encoder_write (enc, h.p, h.len) == -1)
+      goto error;
+    if (r.size) {
+      if (e->pub.data) {
+        if (lf_encoder_write (enc, e->pub.data, (size_t) r.size) == -1)
+          goto error;
+      }
+      else if (!e->has_src || src_copy (sr, e->src_off, r.size, enc) == -1)
+        goto error;
+      if (lf_encoder_write (enc, zeros, pad) == -1)
+        goto error;
     }
   }
-  return lf_cpio_write_trailer (b, 512);
+  h.len = 0;
+  if (lf_cpio_write_trailer (&h, 0) == -1)
+    goto error;
+  pos += h.len;
+  pad = (size_t) ((512 - pos % 512) % 512);
+  pos += pad;
+  if (enc && (lf_encoder_write (enc, h.p, h.len) == -1 ||
+              lf_encoder_write (enc, zeros, pad) == -1))
+    goto error;
+  *total = pos;
+  ret = 0;
+ error:
+  if (ret == -1)
+    lf_error_prefix ("%s: writing segment %zu", img->name, m);
+  free (h.p);
+  return ret;
 }
 
 int
 lf_initramfs_write (struct lf_initramfs *img, void **out, size_t *outlen)
 {
-  struct lf_ird_buf cpio = { NULL, 0, 0 }, res = { NULL, 0, 0 };
+  struct lf_ird_buf res = { NULL, 0, 0 };
   const struct seg *s = &img->segs[main_segment (img)];
-  CLEANUP_FREE uint8_t *packed = NULL;
-  size_t packedlen = 0;
+  struct src sr = { .img = img, .s = s };
+  struct lf_encoder *enc = NULL;
+  uint64_t total = 0, written = 0;
 
-  if (encode_main (img, &cpio) == -1)
+  /* Everything before the main segment, byte for byte.  An odc or
+   * binary main segment may have started unaligned: newc must not (zero
+   * padding is skipped by every reader).  Then the main segment, streamed
+   * through its compressor: only the compressed bytes are ever whole.
+   */
+  if (encode_main (img, NULL, NULL, &total) == -1 ||
+      lf_ird_buf_append (&res, img->raw, (size_t) s->pub.offset) == -1 ||
+      (s->comp == LF_COMP_NONE &&
+       lf_ird_buf_zeros (&res, (4 - (res.len & 3)) & 3) == -1))
     goto error;
-  if (s->comp == LF_COMP_NONE) {
-    packed = cpio.p;
-    packedlen = cpio.len;
-    cpio.p = NULL;
-  }
-  else if (lf_compress (s->comp, cpio.p, cpio.len, &packed,
-                        &packedlen) == -1) {
+  enc = lf_encoder_new (s->comp, &res, total);
+  if (!enc || encode_main (img, enc, &sr, &written) == -1)
+    goto error;
+  if (lf_encoder_finish (enc) == -1) {
     lf_error_prefix ("%s: compressing segment %zu", img->name,
                      main_segment (img));
     goto error;
   }
-  /* Everything before the main segment, byte for byte.  An odc or
-   * binary main segment may have started unaligned: newc must not (zero
-   * padding is skipped by every reader).
-   */
-  if (lf_ird_buf_append (&res, img->raw, (size_t) s->pub.offset) == -1 ||
-      (s->comp == LF_COMP_NONE &&
-       lf_ird_buf_zeros (&res, (4 - (res.len & 3)) & 3) == -1) ||
-      lf_ird_buf_append (&res, packed, packedlen) == -1)
-    goto error;
-  free (cpio.p);
+  lf_encoder_free (enc);
+  src_close (&sr);
   if (res.p == NULL && (res.p = malloc (1)) == NULL) {
     lf_error (ENOMEM, "out of memory");
     return -1;
@@ -1203,7 +1668,8 @@ lf_initramfs_write (struct lf_initramfs *img, void **out, size_t *outlen)
   return 0;
 
  error:
-  free (cpio.p);
+  lf_encoder_free (enc);
+  src_close (&sr);
   free (res.p);
   return -1;
 }

@@ -54,6 +54,10 @@
 #define INITRAMFS_MAX_UNCOMPRESSED  (2 * LF_GiB)   /* all segments decoded */
 #define INITRAMFS_MAX_ENTRY_SIZE    (1 * LF_GiB)   /* one file's data */
 #define INITRAMFS_MAX_SEGMENTS      64
+/* File contents kept in memory while an image is open (the rest is
+ * streamed through and decoded again when written).
+ */
+#define INITRAMFS_MAX_HELD          (64 * LF_MiB)
 /* A stream may expand to BOMB_FLOOR bytes, or RATIO times its input if
  * that is more: bigdata.cpio's zstd segment (3.3 KB -> 102.5 MB) is
  * ~31000:1, under the floor.
@@ -74,6 +78,13 @@ struct lf_initramfs_limits {
   uint64_t max_entries;         /* CPIO_MAX_ENTRIES */
   uint64_t bomb_floor;          /* INITRAMFS_BOMB_FLOOR */
   uint64_t max_ratio;           /* INITRAMFS_MAX_RATIO */
+  uint64_t max_held;            /* INITRAMFS_MAX_HELD */
+  /* Which regular files of compressed segments keep their content in
+   * memory (entry.data); NULL: all, up to max_held.  PATH is normalised,
+   * SIZE the declared size.  Uncompressed segments are in memory anyway.
+   */
+  bool (*keep) (const char *path, uint64_t size, void *arg);
+  void *keep_arg;
   bool ignore_checksums;        /* fuzzing only: skip "070702" sums */
 };
 extern const struct lf_initramfs_limits lf_initramfs_default_limits;
@@ -101,7 +112,8 @@ struct lf_initramfs_entry {
   uint32_t dev_major, dev_minor;   /* device holding the file */
   uint32_t rdev_major, rdev_minor; /* device nodes */
   const uint8_t *data;          /* regular file content, hardlinks
-                                   resolved; NULL when size is 0 */
+                                   resolved; NULL when size is 0, or
+                                   when limits.keep did not keep it */
   size_t size;
   const char *symlink;          /* target of a symlink, else NULL */
   size_t segment;               /* index of the segment holding it */
@@ -110,13 +122,21 @@ struct lf_initramfs_entry {
 };
 
 /* Decode and check the whole image; BUF is copied.  NAME is used in error
- * messages ("initrd.img-6.1.0-13-amd64").
+ * messages ("initrd.img-6.1.0-13-amd64").  The decoded bytes are streamed
+ * through a small window, never held whole: memory is the raw image, the
+ * entries' metadata and the contents limits.keep keeps.  Every declared
+ * size is checked before its data is decoded, and the decoded total
+ * while decoding (per segment and for the image).
  */
 extern struct lf_initramfs *lf_initramfs_parse (const void *buf, size_t len,
                                                 const char *name);
 extern struct lf_initramfs *
 lf_initramfs_parse_limits (const void *buf, size_t len, const char *name,
                            const struct lf_initramfs_limits *limits);
+/* The same with BUF (malloc'd) taken over, not copied; freed on error. */
+extern struct lf_initramfs *
+lf_initramfs_parse_take (void *buf, size_t len, const char *name,
+                         const struct lf_initramfs_limits *limits);
 extern void lf_initramfs_free (struct lf_initramfs *img);
 
 extern size_t lf_initramfs_nsegments (const struct lf_initramfs *img);
@@ -170,17 +190,21 @@ extern int lf_initramfs_add_dir (struct lf_initramfs *img, const char *path,
 extern int lf_initramfs_remove (struct lf_initramfs *img, const char *path);
 
 /* The whole image: every segment before the main one byte-identical
- * (padding included), the main segment re-encoded as newc (entries in
- * their order, added ones in place of those they replaced or at the end,
- * hardlink data on the last link, padded to 512) and compressed with its
- * original compressor.  A main segment that held several archives, or odc
- * or binary ones, becomes one newc archive; zero padding after the main
+ * (padding included; copied, never decoded), the main segment re-encoded
+ * as newc (entries in their order, added ones in place of those they
+ * replaced or at the end, hardlink data on the last link, padded to 512)
+ * and streamed through its original compressor: contents not held are
+ * decoded again from the raw image, so only the compressed output is ever
+ * whole in memory.  A main segment that held several archives, or odc or
+ * binary ones, becomes one newc archive; zero padding after the main
  * segment is not kept.  *OUT is malloc'd.
  */
 extern int lf_initramfs_write (struct lf_initramfs *img,
                                void **out, size_t *outlen);
 
 /* compress.c: detection and codecs, one stream at a time. */
+
+struct lf_ird_buf;
 
 enum lf_compression {
   LF_COMP_NONE = 0,
@@ -207,9 +231,41 @@ extern int lf_decompress (enum lf_compression c, const uint8_t *in,
                           size_t inlen, uint64_t max_out,
                           const char *cap_what, uint8_t **out,
                           size_t *outlen, size_t *consumed);
+/* The same, a piece at a time: only what the caller asks for is ever in
+ * memory.  The cap is on the running total: the byte past MAX_OUT is never
+ * handed out (EFBIG naming CAP_WHAT).  IN must outlive the decoder.
+ */
+struct lf_decoder;
+extern struct lf_decoder *lf_decoder_new (enum lf_compression c,
+                                          const uint8_t *in, size_t inlen,
+                                          uint64_t max_out,
+                                          const char *cap_what);
+/* Up to N decoded bytes into BUF; *GOT is 0 only at the end of the
+ * stream.  After an error the decoder only fails.
+ */
+extern int lf_decoder_read (struct lf_decoder *d, void *buf, size_t n,
+                            size_t *got);
+extern bool lf_decoder_ended (const struct lf_decoder *d);
+extern uint64_t lf_decoder_total (const struct lf_decoder *d);
+/* The stream's length in IN, once it has ended. */
+extern size_t lf_decoder_consumed (const struct lf_decoder *d);
+extern void lf_decoder_free (struct lf_decoder *d);
+
 /* Encode IN as one stream the kernel reads (xz with CRC32, lz4 legacy). */
 extern int lf_compress (enum lf_compression c, const uint8_t *in,
                         size_t inlen, uint8_t **out, size_t *outlen);
+/* The same, a piece at a time, appended to OUT (which must outlive the
+ * encoder).  PLEDGED is the total to come if known (zstd records it in
+ * its frame header), else UINT64_MAX.
+ */
+struct lf_encoder;
+extern struct lf_encoder *lf_encoder_new (enum lf_compression c,
+                                          struct lf_ird_buf *out,
+                                          uint64_t pledged);
+extern int lf_encoder_write (struct lf_encoder *e, const void *buf,
+                             size_t n);
+extern int lf_encoder_finish (struct lf_encoder *e);
+extern void lf_encoder_free (struct lf_encoder *e);
 
 /* A growable byte buffer with a size cap (used by cpio.c and compress.c). */
 struct lf_ird_buf {
@@ -313,6 +369,15 @@ extern int lf_cpio_magic (const uint8_t *p, size_t avail,
  */
 extern int lf_cpio_read (const uint8_t *buf, size_t len, uint64_t off,
                          uint64_t base, struct lf_cpio_record *r);
+/* The same for a record whose header is at P (decoded offset OFF, AVAIL
+ * bytes there; the name must be among them) and whose data is not read:
+ * its declared size is checked against END (the end of the data if known,
+ * else UINT64_MAX) before anyone decodes it.  data_off and next_off are
+ * decoded offsets, as OFF.
+ */
+extern int lf_cpio_read_header (const uint8_t *p, size_t avail, uint64_t off,
+                                uint64_t base, uint64_t end,
+                                struct lf_cpio_record *r);
 extern bool lf_cpio_is_trailer (const struct lf_cpio_record *r);
 /* Append one newc record (R's name, fields and size) and its data to B,
  * offsets aligned from the start of B.
@@ -320,6 +385,9 @@ extern bool lf_cpio_is_trailer (const struct lf_cpio_record *r);
 extern int lf_cpio_write_newc (struct lf_ird_buf *b,
                                const struct lf_cpio_record *r,
                                const void *data);
+/* Only the header and name (padded), for data streamed after it. */
+extern int lf_cpio_write_newc_header (struct lf_ird_buf *b,
+                                      const struct lf_cpio_record *r);
 /* Append the trailer and zero padding up to a multiple of PAD bytes. */
 extern int lf_cpio_write_trailer (struct lf_ird_buf *b, size_t pad);
 

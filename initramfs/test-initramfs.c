@@ -346,14 +346,29 @@ START_TEST (test_dracut_layout)
 }
 END_TEST
 
+static bool
+keep_none (const char *path, uint64_t size, void *arg)
+{
+  (void) path; (void) size; (void) arg;
+  return false;
+}
+
+/* 102.5 MB of zeros in a 3.3 KB zstd segment: streamed through, not held
+ * (held, it is over INITRAMFS_MAX_HELD), and streamed again when written.
+ */
 START_TEST (test_bigdata)
 {
   size_t len, outlen;
   CLEANUP_FREE uint8_t *buf = NULL;
   buf = sample ("3cpio/bigdata.cpio", &len);
   CLEANUP_FREE void *out = NULL;
+  struct lf_initramfs_limits lim = lf_initramfs_default_limits;
   struct lf_initramfs *img = lf_initramfs_parse (buf, len, "bigdata.cpio");
   const struct lf_initramfs_entry *e;
+
+  expect_error (img, EFBIG, "INITRAMFS_MAX_HELD");
+  lim.keep = keep_none;
+  img = lf_initramfs_parse_limits (buf, len, "bigdata.cpio", &lim);
 
   ck_assert_msg (img != NULL, "%s", lf_last_error ());
   ck_assert_uint_eq (lf_initramfs_nsegments (img), 3);
@@ -366,7 +381,7 @@ START_TEST (test_bigdata)
   e = lf_initramfs_lookup (img, "zeros", true);
   ck_assert_msg (e != NULL, "%s", lf_last_error ());
   ck_assert_uint_eq (e->size, 102500000);
-  ck_assert (lf_is_zero (e->data, e->size));
+  ck_assert (e->data == NULL);
   ck_assert_uint_eq (lf_initramfs_segment (img, 0)->nentries, 3);
   ck_assert_uint_eq (lf_initramfs_segment (img, 1)->nentries, 5);
   ck_assert (lf_initramfs_lookup (img, "path/file", true)->segment == 0);
@@ -377,11 +392,14 @@ START_TEST (test_bigdata)
                  lf_last_error ());
   ck_assert (memcmp (out, buf, 1536) == 0);
   lf_initramfs_free (img);
-  img = lf_initramfs_parse (out, outlen, "bigdata rewritten");
+  lim.keep = NULL;
+  lim.max_held = 128 * LF_MiB;
+  img = lf_initramfs_parse_limits (out, outlen, "bigdata rewritten", &lim);
   ck_assert_msg (img != NULL, "%s", lf_last_error ());
   ck_assert (lf_initramfs_lookup (img, "new", true) != NULL);
-  ck_assert_uint_eq (lf_initramfs_lookup (img, "zeros", true)->size,
-                     102500000);
+  e = lf_initramfs_lookup (img, "zeros", true);
+  ck_assert_uint_eq (e->size, 102500000);
+  ck_assert (e->data && lf_is_zero (e->data, e->size));
   lf_initramfs_free (img);
 }
 END_TEST
@@ -979,6 +997,118 @@ START_TEST (test_bomb)
 }
 END_TEST
 
+/* The declared size is checked at the header, before a byte of the data
+ * is decoded: an entry declaring 1.9 GiB is refused for its size, not
+ * after its data filled memory (or, here, the 8 MiB decoding cap).
+ */
+START_TEST (test_declared_size)
+{
+  struct lf_ird_buf b = { NULL, 0, 0 };
+  struct lf_initramfs_limits lim = lf_initramfs_default_limits;
+  struct lf_initramfs *img;
+  struct lf_cpio_record r = {
+    .ino = 1, .mode = 0100644, .nlink = 1, .size = UINT64_C (0x79999999),
+    .name = "huge", .namelen = 4,
+  };
+  CLEANUP_FREE uint8_t *z = NULL;
+  size_t zlen;
+
+  ck_assert (lf_cpio_write_newc_header (&b, &r) == 0);
+  ck_assert (lf_ird_buf_zeros (&b, 32 * LF_MiB) == 0);
+  ck_assert (lf_compress (LF_COMP_GZIP, b.p, b.len, &z, &zlen) == 0);
+  free (b.p);
+  lim.max_uncompressed = 8 * LF_MiB;
+  img = lf_initramfs_parse_limits (z, zlen, "declared.gz", &lim);
+  expect_error (img, EFBIG, "entry \"huge\" at 0x0: size 2040109465 is over "
+                "1073741824 (INITRAMFS_MAX_ENTRY_SIZE)");
+  img = lf_initramfs_parse (z, zlen, "declared.gz");
+  expect_error (img, EFBIG, "INITRAMFS_MAX_ENTRY_SIZE");
+}
+END_TEST
+
+static bool
+keep_link1 (const char *path, uint64_t size, void *arg)
+{
+  (void) size; (void) arg;
+  return strcmp (path, "link1") == 0;
+}
+
+/* Contents not kept are streamed through when parsed and decoded again
+ * when written, in any order: a hardlink whose data-carrying last link is
+ * removed takes its data from behind the writer's position.
+ */
+START_TEST (test_streamed)
+{
+  struct lf_ird_buf b = { NULL, 0, 0 };
+  struct lf_initramfs_limits lim = lf_initramfs_default_limits;
+  struct lf_initramfs *img;
+  const struct lf_initramfs_entry *e;
+  CLEANUP_FREE uint8_t *z = NULL;
+  CLEANUP_FREE void *out = NULL;
+  size_t zlen, outlen;
+  struct lf_cpio_record link1 = {
+    .ino = 7, .mode = 0100644, .nlink = 2, .name = "link1", .namelen = 5,
+  };
+  struct lf_cpio_record link2 = link1;
+  CLEANUP_FREE char *big = malloc (3 * LF_MiB + 1);
+
+  ck_assert (big != NULL);
+  for (size_t i = 0; i < 3 * LF_MiB; i++)
+    big[i] = (char) ('a' + i % 23);
+  big[3 * LF_MiB] = '\0';
+  put (&b, "dir", 040755, NULL);
+  ck_assert (lf_cpio_write_newc (&b, &link1, NULL) == 0);
+  put (&b, "dir/big", 0100644, big);
+  link2.name = "link2";
+  link2.size = 5;
+  ck_assert (lf_cpio_write_newc (&b, &link2, "hello") == 0);
+  put (&b, "tail", 0100644, "tail\n");
+  ck_assert (lf_cpio_write_trailer (&b, 512) == 0);
+  ck_assert (lf_compress (LF_COMP_XZ, b.p, b.len, &z, &zlen) == 0);
+  free (b.p);
+
+  lim.max_held = LF_MiB;
+  img = lf_initramfs_parse_limits (z, zlen, "held", &lim);
+  expect_error (img, EFBIG, "INITRAMFS_MAX_HELD");
+  /* Keeping link1 keeps the data it gets from link2, stored after it. */
+  lim.keep = keep_link1;
+  img = lf_initramfs_parse_limits (z, zlen, "link1 kept", &lim);
+  ck_assert_msg (img != NULL, "%s", lf_last_error ());
+  e = lf_initramfs_lookup (img, "link1", true);
+  ck_assert (e != NULL && e->size == 5 && e->data &&
+             memcmp (e->data, "hello", 5) == 0);
+  ck_assert (lf_initramfs_lookup (img, "dir/big", true)->data == NULL);
+  lf_initramfs_free (img);
+  lim.keep = keep_none;
+  img = lf_initramfs_parse_limits (z, zlen, "streamed", &lim);
+  ck_assert_msg (img != NULL, "%s", lf_last_error ());
+  e = lf_initramfs_lookup (img, "dir/big", true);
+  ck_assert (e != NULL && e->size == 3 * LF_MiB && e->data == NULL);
+  e = lf_initramfs_lookup (img, "link1", true);
+  ck_assert (e != NULL && e->size == 5 && e->data == NULL);
+  ck_assert (lf_initramfs_remove (img, "link2") == 0);
+  ck_assert (lf_initramfs_add (img, "added", 0600, "new\n", 4) == 0);
+  ck_assert_msg (lf_initramfs_write (img, &out, &outlen) == 0, "%s",
+                 lf_last_error ());
+  lf_initramfs_free (img);
+
+  lim = lf_initramfs_default_limits;
+  img = lf_initramfs_parse_limits (out, outlen, "streamed rewritten", &lim);
+  ck_assert_msg (img != NULL, "%s", lf_last_error ());
+  ck_assert_str_eq (lf_initramfs_segment (img, 0)->compression, "xz");
+  e = lf_initramfs_lookup (img, "link1", true);
+  ck_assert (e != NULL && e->size == 5 && memcmp (e->data, "hello", 5) == 0);
+  e = lf_initramfs_lookup (img, "dir/big", true);
+  ck_assert (e != NULL && e->size == 3 * LF_MiB &&
+             memcmp (e->data, big, 3 * LF_MiB) == 0);
+  e = lf_initramfs_lookup (img, "tail", true);
+  ck_assert (e != NULL && e->size == 5 && memcmp (e->data, "tail\n", 5) == 0);
+  ck_assert (lf_initramfs_lookup (img, "added", true) != NULL);
+  ck_assert (lf_initramfs_lookup (img, "link2", true) == NULL);
+  lf_initramfs_free (img);
+}
+END_TEST
+
 START_TEST (test_caps)
 {
   struct lf_ird_buf b = { NULL, 0, 0 };
@@ -1116,6 +1246,8 @@ initramfs_suite (bool have_data)
   tcase_add_test (tc, test_merged_usr);
   tcase_add_test (tc, test_bomb);
   tcase_add_test (tc, test_caps);
+  tcase_add_test (tc, test_declared_size);
+  tcase_add_test (tc, test_streamed);
   tcase_add_test (tc, test_codecs);
   suite_add_tcase (s, tc);
   return s;

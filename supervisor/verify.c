@@ -349,6 +349,11 @@ image_text (struct lf_initramfs *img, const char *path, size_t *len)
     lf_error_clear ();
     return NULL;
   }
+  if (e->size && !e->data) {
+    /* Not kept by lf_linux_initramfs_parse: absent to this check. */
+    lf_error_clear ();
+    return NULL;
+  }
   *len = e->size;
   char *s = malloc (e->size + 1);
   if (s) {
@@ -394,8 +399,11 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
          "the profile needs no modules");
     return;
   }
-  if (lf_guest_read (&os->mounts, ird, INITRAMFS_READ_MAX, &buf, &len) == -1 ||
-      !(img = lf_initramfs_parse (buf, len, ird))) {
+  if (lf_guest_read (&os->mounts, ird, INITRAMFS_READ_MAX, &buf, &len) == 0) {
+    img = lf_linux_initramfs_parse (buf, len, ird, true);
+    buf = NULL;                 /* taken over by the parser */
+  }
+  if (!img) {
     ADD (c, "linux-initramfs-modules", ird, "fail",
          "rebuild the initramfs on the source, then run landfall fix",
          "cannot read the default kernel's initramfs: %s", lf_last_error ());

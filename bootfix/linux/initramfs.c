@@ -26,6 +26,39 @@ const char *const lf_hyperv_modules[3] = { "hv_vmbus", "hv_storvsc",
 /* Initramfs images of big distributions reach 100-200 MiB. */
 #define INITRAMFS_READ_MAX (512 * LF_MiB)
 
+/* The image files the fix and verify read: every modules.* index (under
+ * whatever directory symlinks resolve to), initramfs-tools' early-load
+ * list and dracut's command-line snippets.  Nothing else is kept.
+ */
+static bool
+keep_small_files (const char *path, uint64_t size, void *arg)
+{
+  const char *base = strrchr (path, '/');
+
+  (void) size; (void) arg;
+  base = base ? base + 1 : path;
+  return strncmp (base, "modules.", 8) == 0 ||
+    strcmp (path, "conf/modules") == 0 ||
+    strncmp (path, "etc/cmdline.d/", 14) == 0;
+}
+
+static bool
+keep_nothing (const char *path, uint64_t size, void *arg)
+{
+  (void) path; (void) size; (void) arg;
+  return false;
+}
+
+struct lf_initramfs *
+lf_linux_initramfs_parse (void *buf, size_t len, const char *name,
+                          bool contents)
+{
+  struct lf_initramfs_limits lim = lf_initramfs_default_limits;
+
+  lim.keep = contents ? keep_small_files : keep_nothing;
+  return lf_initramfs_parse_take (buf, len, name, &lim);
+}
+
 /* The generator an image's contents show. */
 static const char *
 generator_of (struct lf_initramfs *img)
@@ -100,8 +133,7 @@ lf_linux_initramfs_facts (struct lf_guest *g, struct lf_os *os)
       lf_error_clear ();
       continue;
     }
-    img = lf_initramfs_parse (buf, len, path);
-    free (buf);
+    img = lf_linux_initramfs_parse (buf, len, path, false);
     if (!img) {
       json_object_set_new (ent, "error", json_string (lf_last_error ()));
       lf_error_clear ();
@@ -173,26 +205,38 @@ read_opt (struct lf_plan *p, const char *path, size_t max, char **buf,
   return -1;
 }
 
-/* An image file's content as a NUL-terminated copy, or NULL if absent. */
-static char *
-image_text (struct lf_initramfs *img, const char *path, size_t *len)
+/* An image file's content as a NUL-terminated copy in *OUT, or NULL if
+ * absent; -1 if it was not kept in memory (keep_small_files must name
+ * every file read here) or on ENOMEM.
+ */
+static int
+image_text (struct lf_initramfs *img, const char *path, char **out,
+            size_t *len)
 {
   const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
   char *s;
 
+  *out = NULL;
   *len = 0;
   if (!e || !S_ISREG (e->mode)) {
     lf_error_clear ();
-    return NULL;
+    return 0;
+  }
+  if (e->size && !e->data) {
+    lf_error (EFAULT, "%s of the image was not kept in memory", path);
+    return -1;
   }
   s = malloc (e->size + 1);
-  if (!s)
-    return NULL;
+  if (!s) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
   if (e->size)
     memcpy (s, e->data, e->size);
   s[e->size] = '\0';
+  *out = s;
   *len = e->size;
-  return s;
+  return 0;
 }
 
 /* The modules an image holds for one kernel: name -> path relative to
@@ -483,8 +527,7 @@ load_texts (struct lf_plan *p, struct lf_initramfs *img, const char *gdir,
   if (read_opt (p, path, MODULES_INDEX_MAX, &t->guest, &t->glen) == -1)
     return -1;
   snprintf (path, sizeof path, "%s/%s", idir, name);
-  t->image = image_text (img, path, &t->ilen);
-  return 0;
+  return image_text (img, path, &t->image, &t->ilen);
 }
 
 static void
@@ -694,7 +737,8 @@ rebuild_indexes (struct lf_plan *p, struct lf_initramfs *img,
 
   /* The image's own modules.dep, for modules the guest's tree lacks. */
   snprintf (path, sizeof path, "%s/modules.dep", idir);
-  oldtxt = image_text (img, path, &oldlen);
+  if (image_text (img, path, &oldtxt, &oldlen) == -1)
+    goto done;
   if (oldtxt && lf_moddep_parse (oldtxt, oldlen, path, &old) == -1)
     lf_error_clear ();          /* a damaged one is simply replaced */
   order = malloc ((guest->n + old.n + 1) * sizeof *order);
@@ -796,13 +840,14 @@ early_list (struct lf_initramfs *img, const char *gen, const char **need,
   int r = -1;
 
   *ok = true;
-  txt = image_text (img, path, &len);
+  if (image_text (img, path, &txt, &len) == -1)
+    return -1;
   if (dracut && !txt) {
     /* rd.driver.pre= in any other etc/cmdline.d file counts too. */
     for (size_t i = 0; i < lf_initramfs_nentries (img); i++) {
       const struct lf_initramfs_entry *e = lf_initramfs_entry (img, i);
       if (S_ISREG (e->mode) && strncmp (e->path, "etc/cmdline.d/", 14) == 0 &&
-          e->size < 65536) {
+          e->size < 65536 && (e->data || e->size == 0)) {
         char *n = NULL;
         if (asprintf (&n, "%s%.*s\n", all ? all : "", (int) e->size,
                       (const char *) e->data) == -1) {
@@ -877,8 +922,7 @@ check_rescue (struct lf_plan *p, const char *path)
     lf_error_clear ();
     return;
   }
-  img = lf_initramfs_parse (buf, len, path);
-  free (buf);
+  img = lf_linux_initramfs_parse (buf, len, path, false);
   if (!img) {
     lf_plan_note (p, CONCERN, LF_WARNING, "rescue image: %s", lf_last_error ());
     lf_error_clear ();
@@ -1011,8 +1055,7 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
   /* The image. */
   if (lf_plan_read (p, path, INITRAMFS_READ_MAX, &imgbuf, &imglen) == -1)
     goto failed;
-  img = lf_initramfs_parse (imgbuf, imglen, path);
-  free (imgbuf);
+  img = lf_linux_initramfs_parse (imgbuf, imglen, path, true);
   imgbuf = NULL;
   if (!img)
     goto failed;
@@ -1081,6 +1124,9 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
 
   if (lf_initramfs_write (img, &out, &outlen) == -1)
     goto failed;
+  /* The raw image is not needed past here: one copy less in memory. */
+  lf_initramfs_free (img);
+  img = NULL;
   if (added)
     r = asprintf (&why, "added %s (%zu module%s + %zu dependenc%s) to %s", added,
                   nadded, nadded == 1 ? "" : "s", nadded_deps,
@@ -1093,8 +1139,12 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
     goto done;
   }
   r = 0;
-  if (lf_plan_write (p, CONCERN, path, out, outlen, 0644, why) == -1)
+  r = lf_plan_write_take (p, CONCERN, path, out, outlen, 0644, why);
+  out = NULL;
+  if (r == -1) {
+    r = 0;
     goto failed;
+  }
   lf_plan_note (p, CONCERN, LF_CHANGED, "%s", why);
   goto done;
 

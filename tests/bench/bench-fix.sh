@@ -4,7 +4,8 @@
 #   (c) on the VMware-like Debian 12 guest (ext4, native backend; the
 #       initramfs is read, extended and recompressed): goal under 2 s,
 #       next to what booting a helper VM costs here (a libguestfs
-#       appliance launch, which virt-v2v and virt-customize start with);
+#       appliance launch, which virt-v2v and virt-customize start with),
+#       and its peak RSS: goal at most 128 MiB (the initramfs streamed);
 #   (d) on the windows-ntfs fixture (the real VMware Windows 7 SYSTEM
 #       hive, 11 MiB, and a real BCD store): goal under 1 s.
 # Each run works on a fresh copy of the fixture, made outside the timing.
@@ -39,6 +40,7 @@ run () {
     done
     read -r last lo hi < <(python3 -c "import sys; t=sorted(int(x)/1e9 for x in sys.argv[1:]); print(t[len(t)//2], t[0], t[-1])" "${times[@]}")
     printf '  %-46s %8.3f s  (%.3f-%.3f)  %7d KiB max RSS\n' "$name" "$last" "$lo" "$hi" "$rss"
+    last_rss=$rss
 }
 
 echo
@@ -50,7 +52,7 @@ else
     fresh='rm -f lin.img; cp --sparse=always "$img" lin.img'
     run "landfall fix --dry-run (Linux)" "$fresh" "$LANDFALL" fix --dry-run lin.img
     run "landfall fix (Linux, durable)" "$fresh" "$LANDFALL" fix lin.img
-    fix=$last
+    fix=$last fix_rss=$last_rss
     run "landfall undo (Linux)" "$fresh; \"\$LANDFALL\" fix lin.img >/dev/null" "$LANDFALL" undo lin.img
     vm=
     if command -v guestfish >/dev/null; then
@@ -68,6 +70,9 @@ else
     fi
     rm -f lin.img
     python3 -c 'import sys; t = float(sys.argv[1]); print("  whole Linux fix: %.3f s (goal: < 2 s)%s" % (t, "" if t < 2 else "  ** over the goal **")); print("  a helper VM only to start: %.1f s, %.0fx the whole landfall fix" % (float(sys.argv[2]), float(sys.argv[2]) / t) if sys.argv[2] else "  (libguestfs not installed: no helper-VM comparison)")' "$fix" "$vm"
+    # Issue 13: the initramfs is streamed, never held decoded; the
+    # appliance has 1 GiB.
+    python3 -c 'import sys; m = int(sys.argv[1]) / 1024; print("  whole Linux fix: peak RSS %.1f MiB (goal: <= 128 MiB)%s" % (m, "" if m <= 128 else "  ** over the goal **"))' "$fix_rss"
 fi
 
 echo
