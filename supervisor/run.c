@@ -1158,7 +1158,7 @@ resolve_disks (struct run *r, const struct lf_job *job)
   struct lf_job_disk *dk;
   const char *root = getenv ("LANDFALL_SYSFS_ROOT");
   const char *own = getenv ("LANDFALL_OWN_DISK");
-  char ownbuf[64], node[128], rb[32], desc[256];
+  char ownbuf[64], node[PATH_MAX], rb[32], desc[256];
   size_t i, nspec = 0;
 
   for (i = 0; i < job->ndisks; i++)
@@ -1186,6 +1186,15 @@ resolve_disks (struct run *r, const struct lf_job *job)
     if (!dk[i].spec)
       continue;
     role (i, rb, sizeof rb);
+    struct stat sb;
+    /* Where udev runs, its link is the answer. */
+    if (strncmp (dk[i].given, "/dev/disk/", 10) == 0 &&
+        stat (dk[i].given, &sb) == 0 && S_ISBLK (sb.st_mode) &&
+        realpath (dk[i].given, node)) {
+      if (!(dk[i].path = strdup (node)))
+        break;
+      continue;
+    }
     if (lf_disk_spec_resolve (&devs, dk[i].given, own_host, node, sizeof node) == -1) {
       add_str (r->problems, "%s: %s", rb, lf_last_error ());
       continue;
