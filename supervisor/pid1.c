@@ -603,8 +603,12 @@ lf_pid1_main (int argc, char *argv[])
      * the run's first step resolves it again and, if it still does not,
      * refuses the job with what it found.
      */
+    /* Only a disk not there yet is worth waiting for: a name no disk
+     * can match, or one several already match, stays so.
+     */
     while ((job->disks[i].spec
-            ? resolve_now (job->disks[i].path, own_disk, dn, sizeof dn) == -1
+            ? resolve_now (job->disks[i].path, own_disk, dn, sizeof dn) == -1 &&
+              lf_last_errno () == ENOENT
             : stat (job->disks[i].path, &s) == -1) && uptime () < deadline) {
       struct timespec ts = { 0, 100 * 1000 * 1000 };
       nanosleep (&ts, NULL);

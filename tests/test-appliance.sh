@@ -243,7 +243,7 @@ source = vmware
 profile = azure-gen1
 os-disk = lun:4
 output = in-place'
-LUN_JOB=2 LUN_GUEST=5 APPEND=landfall.job=lun:2 \
+LUN_JOB=2 LUN_GUEST=5 APPEND="landfall.job=lun:2 landfall.wait=20" \
     bash "$top/tests/appliance/boot.sh" kernel "$A" guest.img job.img nolun.log 600 >/dev/null ||
     { show_log nolun.log job.img; fail "missing LUN: the appliance did not power off"; }
 grep -aq "job disk: /dev/sd[a-z] (vfat)" nolun.log || { show_log nolun.log; fail "missing LUN: the job disk was not found by landfall.job=lun:2"; }
