@@ -189,22 +189,59 @@ clean_serial (const char *s, size_t len, char *out, size_t outlen)
   out[len] = '\0';
 }
 
+/* Decimal digits at *P, at most MAX, into *V; *P moves past them.
+ * (sscanf's %d is undefined on overflow; sysfs text is checked anyway.)
+ */
+static bool
+digits (const char **p, unsigned long long max, unsigned long long *v)
+{
+  const char *s = *p;
+  unsigned long long x = 0;
+
+  if (*s < '0' || *s > '9')
+    return false;
+  for (; *s >= '0' && *s <= '9'; s++) {
+    if (x > (max - (unsigned long long) (*s - '0')) / 10)
+      return false;
+    x = x * 10 + (unsigned long long) (*s - '0');
+  }
+  *p = s;
+  *v = x;
+  return true;
+}
+
+/* "H:C:T:L", each part bounded, nothing after. */
+static bool
+scsi_address (const char *s, struct lf_blockdev *d)
+{
+  unsigned long long h, c, t, l;
+  if (!digits (&s, INT_MAX, &h) || *s++ != ':' ||
+      !digits (&s, INT_MAX, &c) || *s++ != ':' ||
+      !digits (&s, INT_MAX, &t) || *s++ != ':' ||
+      !digits (&s, LF_DISK_MAX_LUN, &l) || *s)
+    return false;
+  d->host = (int) h;
+  d->channel = (int) c;
+  d->target = (int) t;
+  d->lun = (unsigned long) l;
+  return true;
+}
+
 static void
 scan_one (const char *root, const char *name, struct lf_blockdev *d)
 {
   char rel[PATH_MAX], buf[512], link[PATH_MAX];
   ssize_t n;
-  unsigned long long sectors;
-  int h, c, t;
-  unsigned long long l;
-  char tail;
+  unsigned long long sectors, v;
+  const char *p;
 
   memset (d, 0, sizeof *d);
   snprintf (d->name, sizeof d->name, "%s", name);
   d->host = d->nvme_ctrl = -1;
   snprintf (rel, sizeof rel, "sys/class/block/%s/size", name);
+  p = buf;
   if (read_small (root, rel, buf, sizeof buf) > 0 &&
-      sscanf (buf, "%llu", &sectors) == 1 && sectors < UINT64_MAX / 512)
+      digits (&p, UINT64_MAX / 512, &sectors) && (*p == '\n' || !*p))
     d->size = sectors * 512;
 
   /* SCSI (storvsc, virtio-scsi, libata too): the device directory is
@@ -215,23 +252,23 @@ scan_one (const char *root, const char *name, struct lf_blockdev *d)
   if (realpath (rel, link)) {
     const char *base = strrchr (link, '/');
     base = base ? base + 1 : link;
-    if (sscanf (base, "%d:%d:%d:%llu%c", &h, &c, &t, &l, &tail) == 4 &&
-        h >= 0 && c >= 0 && t >= 0 && l <= LF_DISK_MAX_LUN) {
-      d->host = h;
-      d->channel = c;
-      d->target = t;
-      d->lun = (unsigned long) l;
-    }
+    if (!scsi_address (base, d))
+      d->host = -1;
   }
-  int ctrl;
-  unsigned long ns;
-  if (sscanf (name, "nvme%dn%lu%c", &ctrl, &ns, &tail) == 2 && ctrl >= 0) {
-    d->nvme_ctrl = ctrl;
-    d->nsid = ns;
+  /* nvmeCnN: controller C, namespace N (the nsid attribute, where the
+   * kernel has it, is the authority).
+   */
+  unsigned long long ctrl, ns;
+  p = name + 4;
+  if (strncmp (name, "nvme", 4) == 0 && digits (&p, INT_MAX, &ctrl) &&
+      *p++ == 'n' && digits (&p, LF_DISK_MAX_NSID, &ns) && !*p) {
+    d->nvme_ctrl = (int) ctrl;
+    d->nsid = (unsigned long) ns;
     snprintf (rel, sizeof rel, "sys/class/block/%s/nsid", name);
+    p = buf;
     if (read_small (root, rel, buf, sizeof buf) > 0 &&
-        sscanf (buf, "%lu", &ns) == 1)
-      d->nsid = ns;
+        digits (&p, LF_DISK_MAX_NSID, &v) && (*p == '\n' || !*p))
+      d->nsid = (unsigned long) v;
   }
 
   /* The serial: the SCSI unit serial number page (VPD 0x80: 4 bytes of

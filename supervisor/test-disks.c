@@ -41,12 +41,12 @@ static void
 scsi (const char *name, const char *addr, const char *sectors)
 {
   char rel[256], target[256], link[512];
-  int h = atoi (addr);
-  snprintf (rel, sizeof rel, "sys/devices/pci0000:00/host%d/%s/model", h, addr);
+  int h = (int) strcspn (addr, ":");
+  snprintf (rel, sizeof rel, "sys/devices/pci0000:00/host%.*s/%s/model", h, addr, addr);
   puts_ (rel, "QEMU HARDDISK\n");
   snprintf (rel, sizeof rel, "sys/class/block/%s/size", name);
   puts_ (rel, sectors);
-  snprintf (target, sizeof target, "../../../devices/pci0000:00/host%d/%s", h, addr);
+  snprintf (target, sizeof target, "../../../devices/pci0000:00/host%.*s/%s", h, addr, addr);
   snprintf (link, sizeof link, "%s/sys/class/block/%s/device", root, name);
   ck_assert_int_eq (symlink (target, link), 0);
 }
@@ -201,7 +201,16 @@ START_TEST (test_hostile_sysfs)
   put ("sys/devices/pci0000:00/host3/3:0:0:1/vpd_pg80", "\0\x80\0\x04" "A\x01" "BC", 8);
   puts_ ("sys/class/block/vda/size", "99999999999999999999999\n");
   puts_ ("sys/class/block/vda/serial", "\n");
+  /* Addresses and names whose numbers do not fit. */
+  scsi ("sde", "99999999999:0:0:1", "8\n");
+  scsi ("sdf", "4:0:0:99999", "8\n");
+  puts_ ("sys/class/block/nvme99999999999n1/size", "8\n");
+  puts_ ("sys/class/block/nvme1n99999999999/size", "8\n");
   scan ();
+  ck_assert_int_eq (lf_blockdevs_find (&devs, "sde")->host, -1);
+  ck_assert_int_eq (lf_blockdevs_find (&devs, "sdf")->host, -1);
+  ck_assert_int_eq (lf_blockdevs_find (&devs, "nvme99999999999n1")->nvme_ctrl, -1);
+  ck_assert_int_eq (lf_blockdevs_find (&devs, "nvme1n99999999999")->nvme_ctrl, -1);
   ck_assert_str_eq (lf_blockdevs_find (&devs, "sdb")->serial, "AB");
   ck_assert_str_eq (lf_blockdevs_find (&devs, "sdd")->serial, "");
   ck_assert_uint_eq (lf_blockdevs_find (&devs, "vda")->size, 0);
