@@ -27,7 +27,7 @@ LANDFALL=$(readlink -f "$1")
 OUT=$2
 die () { echo "mk-appliance: $*" >&2; exit 1; }
 [ -x "$LANDFALL" ] || die "$LANDFALL: not an executable"
-for c in cpio zstd grub-mkimage mkfs.fat mcopy sfdisk ldd; do
+for c in cpio zstd grub-mkimage mkfs.fat mcopy sfdisk ldd strings; do
     command -v "$c" >/dev/null || die "'$c' is needed (make deps installs it)"
 done
 KVER=${APPLIANCE_KVER:-$(dpkg-query -W -f '${Depends}' linux-image-amd64 2>/dev/null |
@@ -61,6 +61,33 @@ done
 interp=$(readelf -l "$LANDFALL" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
 mkdir -p "$root$(dirname "$interp")"
 cp -L "$interp" "$root$interp"
+# glibc's iconv modules for the character sets the libraries convert
+# with: hivex turns key and value names from LATIN1 (ASCII-compressed
+# names) and UTF-16LE into UTF-8.  Neither is built into glibc; without
+# the module every hive fails with "a subkey name cannot be read" (issue
+# 18).  Only these modules, and a gconv-modules naming only them (glibc's
+# own cache names some 250 that are not here).
+# The directory is the one compiled into libc (not where ldd finds libc:
+# with merged /usr they differ, and the appliance has no /lib symlink).
+libc=$(ldd "$LANDFALL" | awk '$1 ~ /^libc\.so/ {print $3}')
+GCONV_SRC=$(strings "$libc" | grep -m1 -x '/.*/gconv') || die "$libc: no gconv directory in it"
+GCONV_MODS="ISO8859-1 UTF-16 UTF-32 UNICODE"
+[ -f "$GCONV_SRC/gconv-modules" ] || die "$GCONV_SRC/gconv-modules: missing (libc6)"
+mkdir -p "$root$GCONV_SRC"
+for m in $GCONV_MODS; do
+    [ -f "$GCONV_SRC/$m.so" ] || die "$GCONV_SRC/$m.so: missing (libc6)"
+    cp -L "$GCONV_SRC/$m.so" "$root$GCONV_SRC/"
+done
+awk -v mods=" $GCONV_MODS " '
+    $1 == "alias" { alias[$3] = alias[$3] $0 "\n"; next }
+    $1 == "module" && index(mods, " " $4 " ") {
+        if (!done[$2]++) printf "%s", alias[$2]
+        if ($3 != "INTERNAL" && !done[$3]++) printf "%s", alias[$3]
+        print }' "$GCONV_SRC/gconv-modules" >"$root$GCONV_SRC/gconv-modules"
+for cs in ISO-8859-1// UTF-16LE//; do
+    grep -q "^module[[:space:]]*$cs" "$root$GCONV_SRC/gconv-modules" ||
+        die "gconv-modules: no module for $cs"
+done
 # The target hardware profiles (PID 1 points LANDFALL_HW_DIR here).
 mkdir -p "$root/usr/share/landfall/hw"
 cp "$top"/hw/*.json "$root/usr/share/landfall/hw/"

@@ -223,7 +223,17 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
     d->os = os;
     d->line = lineno;
     d->given = strdup (val);
-    d->path = lf_path_under (basedir, val);
+    if (lf_disk_spec_is (val)) {
+      struct lf_disk_spec spec;
+      if (lf_disk_spec_parse (val, &spec) == -1) {
+        lf_error_prefix ("%s:%zu: %s", name, lineno, key);
+        return -1;
+      }
+      d->spec = true;
+      d->path = strdup (val);
+    }
+    else
+      d->path = lf_path_under (basedir, val);
     if (!d->given || !d->path) {
       lf_error (ENOMEM, "out of memory");
       return -1;

@@ -58,6 +58,77 @@ extern const char *lf_json_name (const char *name, const char *field,
 extern const char *lf_json_text (const char *name, const char *field,
                                  json_t *v, size_t max, bool optional);
 
+/* disks.c
+ *
+ * Disks named as the platform attaches them (lun:N, lun:H:N, nvme:N,
+ * serial:S, /dev/disk/by-id/NAME, /dev/disk/azure/scsi1/lunN), resolved
+ * from sysfs: the appliance has no udev.  The syntax is at the top of
+ * disks.c and in README.md.
+ */
+#define LF_DISK_MAX_SPEC     256
+#define LF_DISK_MAX_LUN      16383        /* SCSI's flat LUN space */
+#define LF_DISK_MAX_HOST     65535
+#define LF_DISK_MAX_NSID     4294967294UL
+#define LF_DISK_MAX_DEVICES  4096
+#define LF_DISK_MAX_SERIAL   128
+
+enum lf_disk_kind {
+  LF_DISK_LUN, LF_DISK_NVME, LF_DISK_SERIAL, LF_DISK_BYID,
+  LF_DISK_PATH,                 /* another /dev/disk/ link: udev's only */
+};
+
+struct lf_disk_spec {
+  enum lf_disk_kind kind;
+  long host;                    /* lun:H:N; -1: the other controller */
+  unsigned long num;            /* LUN or namespace id */
+  char text[LF_DISK_MAX_SERIAL + 1];    /* serial, by-id name */
+};
+
+struct lf_blockdev {
+  char name[64];                /* "sdc", "nvme0n2", "vdb" */
+  int host, channel, target;    /* SCSI address; host -1: not SCSI */
+  unsigned long lun;
+  int nvme_ctrl;                /* -1: not NVMe */
+  unsigned long nsid;
+  char serial[LF_DISK_MAX_SERIAL + 1];  /* "" if none */
+  uint64_t size;                /* bytes */
+};
+
+struct lf_blockdevs {
+  size_t n;
+  struct lf_blockdev *d;        /* by SCSI host, LUN, then name */
+};
+
+/* Is S meant as a disk name rather than a file (lun:, nvme:, serial:,
+ * /dev/disk/)?  Its shape is checked by lf_disk_spec_parse.
+ */
+extern bool lf_disk_spec_is (const char *s);
+extern int lf_disk_spec_parse (const char *s, struct lf_disk_spec *spec);
+/* The whole disks under ROOT/sys/class/block (ROOT "/" for the system's). */
+extern int lf_blockdevs_scan (const char *root, struct lf_blockdevs *devs);
+extern void lf_blockdevs_free (struct lf_blockdevs *devs);
+extern const struct lf_blockdev *lf_blockdevs_find (const struct lf_blockdevs *devs,
+                                                    const char *name);
+/* For reports: every disk with its SCSI address, LUN, namespace, serial
+ * and size; OWN_HOST's are marked as the system's own.
+ */
+extern json_t *lf_blockdevs_json (const struct lf_blockdevs *devs, long own_host);
+extern void lf_blockdev_describe (const struct lf_blockdev *d, char *buf,
+                                  size_t len);
+/* The device node SPEC names among DEVS into NAME ("/dev/sdc").  lun:N
+ * looks at every SCSI host but OWN_HOST (-1: none).  -1 with the error
+ * recorded: no such disk (naming the LUNs, namespaces or serials seen),
+ * or several.
+ */
+extern int lf_disk_spec_resolve (const struct lf_blockdevs *devs,
+                                 const char *spec, long own_host,
+                                 char *name, size_t len);
+/* The SCSI host of disk OWN_DISK ("sda" or "/dev/sda"), or -1. */
+extern long lf_disk_own_host (const struct lf_blockdevs *devs,
+                              const char *own_disk);
+/* The whole disk "/" is on ("sda"), or "". */
+extern void lf_disk_of_root (const char *root, char *name, size_t len);
+
 /* job.c
  *
  * The job file is key = value text, one setting per line (documented in
@@ -75,6 +146,8 @@ struct lf_job_disk {
   char *given;                  /* as written in the job file */
   char *path;                   /* resolved against the job's directory */
   bool os;                      /* the OS disk (always disks[0]) */
+  bool spec;                    /* PATH is a disk name (lf_disk_spec_is),
+                                   resolved by the run's first step */
   size_t line;                  /* 1-based line in the job file */
 };
 

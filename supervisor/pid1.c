@@ -15,7 +15,10 @@
  * the console can be read.
  *
  * Kernel command line:
- *   landfall.job=LABEL=NAME | /dev/NODE   the job disk (default LABEL=LANDFALLJOB)
+ *   landfall.job=LABEL=NAME | /dev/NODE | lun:N | serial:S ...
+ *                                         the job disk (default
+ *                                         LABEL=LANDFALLJOB; the disk names
+ *                                         of supervisor/disks.c)
  *   landfall.file=NAME                    the job file on it (default landfall.job)
  *   landfall.wait=SECONDS                 for the disks (default 60)
  *   landfall.debug=1                      stay up after an error; verbose
@@ -24,6 +27,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -289,16 +293,94 @@ load_fs_modules (void)
   json_decref (disks);
 }
 
+/* The appliance's own disk: the one whose partition is labelled LFBOOT
+ * (images/mk-appliance.sh), as "sda"; "" when it booted without one (PXE,
+ * QEMU -kernel).  Its SCSI controller is not where lun:N looks.
+ */
+static void
+find_own_disk (json_t *disks, char *own, size_t n)
+{
+  size_t i;
+  json_t *dk;
+
+  own[0] = '\0';
+  json_array_foreach (disks, i, dk) {
+    const char *dev = json_string_value (json_object_get (dk, "device"));
+    const char *label = json_string_value (json_object_get (dk, "label"));
+    char sys[300], real[PATH_MAX], part[PATH_MAX + 16];
+    if (!dev || !label || strcmp (label, "LFBOOT") != 0)
+      continue;
+    snprintf (sys, sizeof sys, "/sys/class/block/%s", dev + 5);
+    if (!realpath (sys, real))
+      continue;
+    snprintf (part, sizeof part, "%s/partition", real);
+    if (access (part, F_OK) == 0) {
+      char *slash = strrchr (real, '/');
+      if (slash)
+        *slash = '\0';
+    }
+    const char *base = strrchr (real, '/');
+    snprintf (own, n, "%.63s", base ? base + 1 : real);
+    return;
+  }
+}
+
+/* A disk named as the platform attaches it (lun:N, serial:S...), now:
+ * 0 with its node, or -1 with the reason recorded.
+ */
+static int
+resolve_now (const char *spec, const char *own, char *node, size_t n)
+{
+  struct lf_blockdevs devs;
+  int r = -1;
+  if (lf_blockdevs_scan ("/", &devs) == 0) {
+    r = lf_disk_spec_resolve (&devs, spec, lf_disk_own_host (&devs, own),
+                              node, n);
+    lf_blockdevs_free (&devs);
+  }
+  return r;
+}
+
+/* Every disk with its SCSI address, LUN, serial and size: to the log and
+ * the report, so that whoever attached the disks sees what arrived where.
+ */
+static void
+record_disks (const char *own, const char *when)
+{
+  struct lf_blockdevs devs;
+  char desc[256];
+
+  if (lf_blockdevs_scan ("/", &devs) == -1)
+    return;
+  long own_host = lf_disk_own_host (&devs, own);
+  say ("disks %s:", when);
+  for (size_t i = 0; i < devs.n; i++) {
+    lf_blockdev_describe (&devs.d[i], desc, sizeof desc);
+    say ("  %s%s", desc, own_host >= 0 && devs.d[i].host == own_host
+         ? " (the appliance's own controller)" : "");
+  }
+  json_object_set_new (st.events, "disks", lf_blockdevs_json (&devs, own_host));
+  lf_blockdevs_free (&devs);
+}
+
+static char own_disk[64];
+
 /* Wait for the job disk; its device node, or -1. */
 static int
 find_job_disk (char *node, size_t n, char *type, size_t tn)
 {
   const char *label = strncmp (st.job, "LABEL=", 6) == 0 ? st.job + 6 : NULL;
+  bool spec = lf_disk_spec_is (st.job);
   double deadline = uptime () + st.wait;
 
   for (;;) {
     json_t *disks = list_disks (label, node, n);
-    if (!label) {
+    find_own_disk (disks, own_disk, sizeof own_disk);
+    if (spec) {
+      if (resolve_now (st.job, own_disk, node, n) == -1)
+        node[0] = '\0';
+    }
+    else if (!label) {
       struct stat s;
       if (stat (st.job, &s) == 0 && S_ISBLK (s.st_mode))
         snprintf (node, n, "%s", st.job);
@@ -474,10 +556,19 @@ lf_pid1_main (int argc, char *argv[])
   load_modules ("/etc/landfall/modules");
 
   if (find_job_disk (node, sizeof node, type, sizeof type) == -1) {
-    snprintf (why, sizeof why, "no job disk (%s) appeared within %d s",
-              st.job, st.wait);
+    if (lf_disk_spec_is (st.job)) {
+      resolve_now (st.job, own_disk, node, sizeof node);
+      snprintf (why, sizeof why, "no job disk within %d s: %s", st.wait,
+                lf_last_error ());
+    }
+    else
+      snprintf (why, sizeof why, "no job disk (%s) appeared within %d s",
+                st.job, st.wait);
+    record_disks (own_disk, "seen");
     finish (1, why);
   }
+  if (own_disk[0])
+    setenv ("LANDFALL_OWN_DISK", own_disk, 1);
   mkdir (JOBDIR, 0700);
   const char *fstypes[] = { type[0] ? type : "vfat", "vfat", "ext4" };
   int mr = -1;
@@ -507,11 +598,23 @@ lf_pid1_main (int argc, char *argv[])
   double deadline = st.t_start + st.wait;
   for (size_t i = 0; i < job->ndisks; i++) {
     struct stat s;
-    while (stat (job->disks[i].path, &s) == -1 && uptime () < deadline) {
+    char dn[128];
+    /* A name that does not resolve yet may be a disk still arriving;
+     * the run's first step resolves it again and, if it still does not,
+     * refuses the job with what it found.
+     */
+    /* Only a disk not there yet is worth waiting for: a name no disk
+     * can match, or one several already match, stays so.
+     */
+    while ((job->disks[i].spec
+            ? resolve_now (job->disks[i].path, own_disk, dn, sizeof dn) == -1 &&
+              lf_last_errno () == ENOENT
+            : stat (job->disks[i].path, &s) == -1) && uptime () < deadline) {
       struct timespec ts = { 0, 100 * 1000 * 1000 };
       nanosleep (&ts, NULL);
     }
   }
+  record_disks (own_disk, "attached");
 
   load_fs_modules ();
 

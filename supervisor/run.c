@@ -1081,8 +1081,14 @@ build_report (struct run *r, enum lf_run_result res)
   for (size_t d = 0; d < job->ndisks; d++) {
     json_t *ds = r->state ? st_disk (r, d) : NULL;
     json_t *cv = json_object_get (ds, "convert");
+    const struct lf_job_disk *jd = &job->disks[d];
     json_t *j = json_pack ("{s:s, s:s}", "role", d == 0 ? "os" : "data",
-                           "source", job->disks[d].path);
+                           "source", jd->path ? jd->path : jd->given);
+    /* A disk the job named by LUN or serial: that name, beside the node
+     * it was found at.
+     */
+    if (jd->spec)
+      json_object_set_new (j, "name", json_string (jd->given));
     if (ds) {
       json_object_set (j, "output", json_object_get (ds, "output"));
       if (json_object_get (ds, "source_format"))
@@ -1150,6 +1156,89 @@ build_report (struct run *r, enum lf_run_result res)
 
 /* ---- The sequence ----------------------------------------------------- */
 
+/* The job's disks named as the platform attaches them (lun:N, serial:S:
+ * disks.c) become device nodes here, in a copy of the job: every later
+ * step, the state file and the report see the node.  sysfs is read under
+ * $LANDFALL_SYSFS_ROOT (tests give a fake tree); the system's own
+ * controller is the one holding $LANDFALL_OWN_DISK (PID 1 sets it to the
+ * appliance's boot disk) or "/".  Every name that resolves to no disk,
+ * to several, or to a disk another name took is a prerequisite problem
+ * naming what was found; the copy is NULL when the job names none.
+ */
+static struct lf_job_disk *
+resolve_disks (struct run *r, const struct lf_job *job)
+{
+  struct lf_blockdevs devs;
+  struct lf_job_disk *dk;
+  const char *root = getenv ("LANDFALL_SYSFS_ROOT");
+  const char *own = getenv ("LANDFALL_OWN_DISK");
+  char ownbuf[64], node[PATH_MAX], rb[32], desc[256];
+  size_t i, nspec = 0;
+
+  for (i = 0; i < job->ndisks; i++)
+    nspec += job->disks[i].spec;
+  if (nspec == 0)
+    return NULL;
+  if (!root || !*root)
+    root = "/";
+  if (!(dk = calloc (job->ndisks, sizeof *dk)))
+    return NULL;
+  memcpy (dk, job->disks, job->ndisks * sizeof *dk);
+  for (i = 0; i < job->ndisks; i++)
+    if (dk[i].spec)
+      dk[i].path = NULL;
+  if (lf_blockdevs_scan (root, &devs) == -1) {
+    add_str (r->problems, "disks: %s", lf_last_error ());
+    return dk;
+  }
+  if (!own) {
+    lf_disk_of_root (root, ownbuf, sizeof ownbuf);
+    own = ownbuf;
+  }
+  long own_host = lf_disk_own_host (&devs, own);
+  for (i = 0; i < job->ndisks; i++) {
+    if (!dk[i].spec)
+      continue;
+    role (i, rb, sizeof rb);
+    struct stat sb;
+    /* Where udev runs, its link is the answer. */
+    if (strncmp (dk[i].given, "/dev/disk/", 10) == 0 &&
+        stat (dk[i].given, &sb) == 0 && S_ISBLK (sb.st_mode) &&
+        realpath (dk[i].given, node)) {
+      if (!(dk[i].path = strdup (node)))
+        break;
+      continue;
+    }
+    if (lf_disk_spec_resolve (&devs, dk[i].given, own_host, node, sizeof node) == -1) {
+      add_str (r->problems, "%s: %s", rb, lf_last_error ());
+      continue;
+    }
+    for (size_t j = 0; j < i; j++)
+      if (dk[j].path && strcmp (dk[j].path, node) == 0)
+        add_str (r->problems, "%s: %s is %s, which %s already names", rb,
+                 dk[i].given, node, dk[j].given);
+    const struct lf_blockdev *b = lf_blockdevs_find (&devs, node + 5);
+    if (b) {
+      lf_blockdev_describe (b, desc, sizeof desc);
+      logf_ (r, "%s %s: %s", rb, dk[i].given, desc);
+    }
+    dk[i].path = strdup (node);
+  }
+  lf_blockdevs_free (&devs);
+  return dk;
+}
+
+static void
+free_resolved (struct lf_job_disk *dk, size_t n)
+{
+  if (!dk)
+    return;
+  for (size_t i = 0; i < n; i++)
+    if (dk[i].spec)
+      free (dk[i].path);
+  free (dk);
+}
+
 int
 lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
             enum lf_run_result *result, json_t **report)
@@ -1157,6 +1246,9 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
   struct run r = { .job = job, .o = o };
   enum lf_run_result res = LF_RUN_OK;
   int ret = -1, loaded;
+  struct lf_job rjob;
+  struct lf_job_disk *resolved = NULL;
+  size_t ndisks = job->ndisks;
 
   *report = NULL;
   r.problems = json_array ();
@@ -1173,15 +1265,30 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
            job->point_time, job->recovery_point,
            job->point_why && *job->point_why ? ": " : "",
            job->point_why ? job->point_why : "");
+  double t_prereq = lf_now ();
+  if ((resolved = resolve_disks (&r, job))) {
+    rjob = *job;
+    rjob.disks = resolved;
+    r.job = job = &rjob;
+  }
+  for (size_t i = 0; i < job->ndisks; i++)
+    if (!job->disks[i].path) {
+      if (json_array_size (r.problems) == 0) {
+        lf_error (ENOMEM, "out of memory");
+        goto out;
+      }
+      loaded = 0;
+      goto refused;
+    }
   if ((loaded = load_state (&r)) == -1)
     goto out;
 
   if (!loaded) {
-    double t0 = lf_now ();
     logf_ (&r, "[1/5] prerequisites: checking %zu disk%s", job->ndisks,
            job->ndisks == 1 ? "" : "s");
     step_prerequisites (&r);
-    r.step_seconds[S_PREREQ] = lf_now () - t0;
+  refused:
+    r.step_seconds[S_PREREQ] = lf_now () - t_prereq;
     if (json_array_size (r.problems) > 0 || lf_cancel) {
       size_t i;
       json_t *p;
@@ -1302,6 +1409,7 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
   json_decref (r.errors);
   free (r.src);
   free (r.state_path);
+  free_resolved (resolved, ndisks);
   return ret;
 }
 

@@ -9,7 +9,10 @@
 #   kernel  QEMU loads vmlinuz + initrd.img itself (the PXE pair); $APPEND
 #           adds to its command line
 # The guest disk and the job disk are virtio disks (/dev/vda, /dev/vdb in
-# the appliance).  The appliance image itself is opened with snapshot=on.
+# the appliance), or, as Azure attaches data disks, SCSI disks at LUNs of
+# a virtio-scsi controller: $LUN_GUEST and $LUN_JOB set their LUNs (the
+# disks get the serials LF-GUEST and LF-JOB).  The appliance image itself
+# is opened with snapshot=on.
 # Exit 0 when QEMU exits on its own (the appliance powered off) within
 # TIMEOUT (default 900 s), 1 if it had to be killed.  The serial console
 # goes to LOG; the wall time to the supervisor's first line and to power
@@ -26,8 +29,19 @@ case $mode in
     *) echo "boot.sh: mode is bios, uefi or kernel" >&2; exit 2 ;;
 esac
 disks=()
-[ "$guest" = - ] || disks+=(-drive "file=$guest,format=raw,if=virtio")
-disks+=(-drive "file=$job,format=raw,if=virtio")
+# attach FILE ID LUN: virtio-blk without a LUN, else at LUN of scsi1.
+attach () {
+    if [ -z "$3" ]; then
+        disks+=(-drive "file=$1,format=raw,if=virtio")
+    else
+        [ ${#disks[@]} -gt 0 ] && [ "${disks[0]}" = -device ] && [ "${disks[1]}" = virtio-scsi-pci,id=scsi1 ] ||
+            disks=(-device virtio-scsi-pci,id=scsi1 "${disks[@]}")
+        disks+=(-drive "file=$1,format=raw,if=none,id=$2"
+                -device "scsi-hd,drive=$2,bus=scsi1.0,channel=0,scsi-id=0,lun=$3,serial=LF-${2^^}")
+    fi
+}
+[ "$guest" = - ] || attach "$guest" guest "${LUN_GUEST:-}"
+attach "$job" job "${LUN_JOB:-}"
 : >"$log"
 t0=$(date +%s%N)
 qemu-system-x86_64 "${boot[@]}" -m 1024 -smp 2 -nographic -no-reboot -nic none \
