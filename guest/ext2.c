@@ -25,28 +25,35 @@
  *     naming a dead inode it clears (see set_liveness);
  *   - an allocation is made durable in the bitmaps (ext2fs_flush)
  *     before any durable directory entry refers to it, so nothing
- *     reachable sits on space marked free; the blocks libext2fs takes
- *     to grow a live directory are flushed as it takes them, before the
- *     directory maps them (see durable_alloc_block);
+ *     reachable sits on space marked free -- except the blocks
+ *     libext2fs takes to grow a live directory, which it maps before
+ *     our commit (see link_entry);
  *   - a reference is removed durably before its inode or blocks are
  *     freed;
- *   - a link count may be too high for a while (never too low), so an
- *     inode is never freed while a name still refers to it.
+ *   - a link count may be one off for a while, too high, or too low
+ *     while the extra name is one of ours.
  * After a crash, e2fsck -p finds at most: entries naming deleted
- * inodes, link counts too high, leaked bitmap bits and wrong free and
- * directory counts.  A re-run removes what it trips over first: an
- * entry naming a dead inode (lookup_child) and a NAME.landfall-tmp or
- * NAME.landfall-old of ours (remove_leftover).  What is not covered:
- * renaming a directory, or over one (see move_entry), which no landfall
- * operation does; and libext2fs' own order when a directory's extent
- * tree grows a level (the inode's new depth is written before the index
- * block it points to: a crash between the two leaves a tree e2fsck
- * offers to clear, interactively -- test_dir_growth counts these
- * moments), and when an indexed directory grows (the block is mapped
- * before the larger size is written: a wrong size, which e2fsck -p
- * fixes).  Both happen only in the instant a directory grows by a
- * block.  See write_atomic and move_entry for the sequence that
- * replaces a file.
+ * inodes, link counts one off, leaked bitmap bits, blocks of a grown
+ * directory free in the bitmap, a grown directory's size, and group
+ * counts and bitmap checksums behind the bitmaps (a commit cut between
+ * its writes).  Before its first write a session marks the filesystem
+ * not clean (mark_unclean), and marks it clean when it closes: a kill
+ * leaves the mark, so the guest's next boot checks the whole filesystem
+ * with e2fsck -p, and our next writable open repairs all of the above
+ * before it reads or writes anything (recover), removing also every
+ * NAME.landfall-tmp and NAME.landfall-old of ours.  (A re-run also
+ * removes what it trips over on a filesystem marked clean: an entry
+ * naming a dead inode (lookup_child), a leftover of ours
+ * (remove_leftover).)  The superblock is written in one write (see
+ * bd_io_write_byte).  What is not covered: renaming a directory, or
+ * over one (see move_entry), which no landfall operation does; and
+ * libext2fs' own order when a directory's extent tree grows a level
+ * (the inode's new depth is written before the index block it points
+ * to: a crash between the two leaves a tree e2fsck offers to clear,
+ * interactively, and which recover refuses to read -- test_dir_growth
+ * counts these moments).  It happens only in the instant a directory
+ * with more than four extents grows by a block.  See write_atomic and
+ * move_entry for the sequence that replaces a file.
  * Each mutating operation ends with ext2fs_flush (superblock, group
  * descriptors, bitmaps, then a flush of the device), so between two
  * operations the filesystem on disk is consistent and e2fsck -fn clean.
@@ -1383,6 +1390,7 @@ struct recovery {
   struct gone_entry *gone;      /* entries to remove */
   size_t ngone, agone;
   ext2_ino_t cur_dir;
+  e2_blkcnt_t last_lblk;        /* cur_dir's last logical block */
   blk64_t marked;               /* directory blocks the bitmap missed */
   errcode_t err;
   const char *what;
@@ -1424,6 +1432,13 @@ recover_entry_cb (ext2_ino_t dir, int entry, struct ext2_dir_entry *de,
   dead = !dot && ino >= EXT2_FIRST_INO (sb) && !live_inode (r, ino) &&
     (ext2fs_test_inode_bitmap2 (r->dead, ino) ||
      !ext2fs_test_inode_bitmap2 (r->p->fs->inode_map, ino));
+  if (ours && !dead) {
+    /* Never a directory: removing its name would disconnect it. */
+    struct ext2_inode inode;
+    if (ext2fs_read_inode (r->p->fs, ino, &inode) ||
+        LINUX_S_ISDIR (inode.i_mode))
+      ours = false;
+  }
   if (ours || dead) {
     struct gone_entry *g;
     if (r->ngone == r->agone) {
@@ -1454,7 +1469,9 @@ recover_block_cb (ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 {
   struct recovery *r = priv;
 
-  (void) blockcnt; (void) ref_blk; (void) ref_offset;
+  (void) ref_blk; (void) ref_offset;
+  if (blockcnt > r->last_lblk)
+    r->last_lblk = blockcnt;
   if (*blocknr >= fs->super->s_first_data_block &&
       *blocknr < ext2fs_blocks_count (fs->super) &&
       !ext2fs_test_block_bitmap2 (fs->block_map, *blocknr)) {
@@ -1610,6 +1627,7 @@ recover (struct e2 *p)
     err = ext2fs_dir_iterate2 (fs, r.cur_dir, 0, NULL, recover_entry_cb, &r);
     if (!err)
       err = r.err;
+    r.last_lblk = -1;
     if (!err && !ext2fs_read_inode (fs, r.cur_dir, &dinode) &&
         ext2fs_inode_has_valid_blocks2 (fs, &dinode))
       err = ext2fs_block_iterate3 (fs, r.cur_dir, BLOCK_FLAG_READ_ONLY, NULL,
@@ -1617,6 +1635,22 @@ recover (struct e2 *p)
     if (err) {
       e2_error (p, err, "recovery: reading directory inode %u", r.cur_dir);
       goto out;
+    }
+    /* An indexed directory grown by ext2fs_link: mapped, not sized. */
+    if (r.last_lblk >= 0 &&
+        EXT2_I_SIZE (&dinode) < (uint64_t) (r.last_lblk + 1) * fs->blocksize) {
+      LF_DEBUG (1, "%s: recovery: directory inode %u maps %lld blocks, its "
+                "size says %llu bytes", p->name, r.cur_dir,
+                (long long) r.last_lblk + 1,
+                (unsigned long long) EXT2_I_SIZE (&dinode));
+      err = ext2fs_inode_size_set (fs, &dinode,
+                                   (uint64_t) (r.last_lblk + 1) *
+                                   fs->blocksize);
+      if (err || write_inode (p, r.cur_dir, &dinode, "recovery") == -1) {
+        if (err)
+          e2_error (p, err, "recovery: directory inode %u", r.cur_dir);
+        goto out;
+      }
     }
   }
 
@@ -1644,7 +1678,7 @@ recover (struct e2 *p)
     LF_DEBUG (1, "%s: recovery: removing \"%s\" (inode %u) from directory "
               "inode %u", p->name, g->name, g->ino, g->dir);
     err = ext2fs_unlink (fs, g->dir, g->name, g->ino, 0);
-    if (err && err != EXT2_ET_DIR_NO_SPACE) {
+    if (err && err != EXT2_ET_FILE_NOT_FOUND) {
       e2_error (p, err, "recovery: removing \"%s\" from directory inode %u",
                 g->name, g->dir);
       goto out;
@@ -1653,12 +1687,23 @@ recover (struct e2 *p)
   if (barrier (p, "recovery") == -1)
     goto out;
 
-  /* 5. The dead inodes, unnamed now. */
+  /* 5. The dead inodes, unnamed now.  One whose blocks do not read (a
+   * free cut in the middle of rewriting its extent tree) gives back
+   * its number only: its blocks stay marked, leaked, which e2fsck -p
+   * frees; it is dead, and nothing reads it any more.
+   */
   for (ino = EXT2_FIRST_INO (sb); ino <= sb->s_inodes_count; ino++)
     if (ext2fs_test_inode_bitmap2 (r.dead, ino) &&
         ext2fs_test_inode_bitmap2 (fs->inode_map, ino)) {
-      if (free_inode (p, ino, "recovery") == -1)
-        goto out;
+      if (free_inode (p, ino, "recovery") == -1) {
+        struct ext2_inode in;
+        LF_DEBUG (1, "%s: recovery: dead inode %u: %s; its blocks stay "
+                  "allocated", p->name, ino, lf_last_error ());
+        lf_error_clear ();
+        if (read_inode (p, ino, &in, "recovery") == -1)
+          goto out;
+        ext2fs_inode_alloc_stats2 (fs, ino, -1, LINUX_S_ISDIR (in.i_mode));
+      }
       nfreed++;
     }
 
