@@ -322,9 +322,11 @@ bd_io_read_blk (io_channel ch, unsigned long block, int count, void *buf)
  * (SIGKILL: no cleanup, as a crash) just before the N-th block write of
  * the process to any ext2/3/4 filesystem, so that what is on disk is
  * exactly the first N - 1 writes.  The count so far is in the debug log
- * at every close ("ext2 writes so far"), which is how a test learns the
- * length of an uninterrupted run.  Unset: nothing happens.  Timers
- * cannot aim at a window a few writes wide on a busy machine.
+ * at every close ("ext2 writes so far") and, at level 2, at every flush
+ * ("ext2 flush after write N"): how a test learns the writes of an
+ * uninterrupted run and places its kills just after a step's flush.
+ * Unset: nothing happens.  Timers cannot aim at a window a few writes
+ * wide on a busy machine.
  */
 static unsigned long long test_writes;
 static unsigned long long test_kill_write;
@@ -343,7 +345,8 @@ static void
 test_kill_before_write (void)
 {
   pthread_once (&test_kill_once, test_kill_init);
-  if (++test_writes == test_kill_write) {
+  if (__atomic_add_fetch (&test_writes, 1, __ATOMIC_RELAXED) ==
+      test_kill_write && test_kill_write) {
     LF_DEBUG (1, "LANDFALL_TEST_KILL_EXT2_WRITE=%llu: killing myself",
               test_kill_write);
     raise (SIGKILL);
