@@ -462,6 +462,7 @@ struct e2 {
    */
   bool marked_unclean;
   bool troubled;
+  bool freed;                   /* an inode freed since the last commit */
 };
 
 /* Some libext2fs functions report through com_err (e.g. a bad inode
@@ -639,12 +640,33 @@ barrier (struct e2 *p, const char *path)
   return 0;
 }
 
-/* Superblock, group descriptors and bitmaps, then a device flush. */
+/* Superblock, group descriptors and bitmaps, then a device flush.
+ * ext2fs_flush writes each group's block bitmap, then its inode bitmap,
+ * group after group: a kill in between can leave a new inode's blocks
+ * marked and the inode not (its group comes later), or a freed inode's
+ * bit clear and its blocks still marked -- blocks in use that nothing
+ * maps, which recover cannot find again.  So one of the two bitmaps is
+ * written first, whole, and flushed: the inode bitmap when the commit
+ * allocates (a dead inode allocated, its blocks free, is what recover
+ * frees), the block bitmap when it frees (free_inode has cleared the
+ * inode's map on disk already).  No commit of ours does both, but for
+ * blocks a live directory maps, which recover marks whatever the order.
+ */
 static int
 commit (struct e2 *p, const char *path)
 {
-  errcode_t err = ext2fs_flush (p->fs);
+  errcode_t err = 0;
 
+  if (p->fs->flags & EXT2_FLAG_IB_DIRTY && p->fs->flags & EXT2_FLAG_BB_DIRTY) {
+    err = p->freed ? ext2fs_write_block_bitmap (p->fs)
+      : ext2fs_write_inode_bitmap (p->fs);
+    if (!err)
+      err = io_channel_flush (p->fs->io);
+  }
+  if (!err)
+    err = ext2fs_flush (p->fs);
+  if (!err)
+    p->freed = false;
   if (err) {
     e2_error (p, err, "%s: writing the superblock, group descriptors and "
               "bitmaps", path);
@@ -995,13 +1017,29 @@ set_liveness (struct e2 *p, ext2_ino_t ino, uint16_t links, uint32_t dtime,
 }
 
 /* Free INO, which no directory entry refers to any more (durably).
- * The blocks are freed in memory only; the commit that follows writes
- * their bits clear while ext2fs_punch's writes (the inode, extent
- * blocks) may still be unordered before it.  Safe because every caller
+ * Its blocks are freed in memory only, and its map is left as it is on
+ * disk: the commit that follows writes their bits clear before the
+ * inode's (see commit), so that a kill anywhere leaves either the dead
+ * inode allocated with its map, which recover frees again, or nothing.
+ * (Emptying the map first, as ext2fs_punch does, would leave the
+ * blocks marked with nothing mapping them.)  Safe because every caller
  * has made INO dead durably first (set_liveness or born dead, then a
  * barrier): e2fsck pass 1 skips a dead inode, so the blocks it may
- * still map on disk have no owner, and nothing makes it live again.
+ * still map on disk have no owner, and nothing makes it live again; a
+ * new inode in its place is written whole.
  */
+static int
+unmark_block_cb (ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
+                 blk64_t ref_blk, int ref_offset, void *priv)
+{
+  (void) blockcnt; (void) ref_blk; (void) ref_offset; (void) priv;
+  if (*blocknr >= fs->super->s_first_data_block &&
+      *blocknr < ext2fs_blocks_count (fs->super) &&
+      ext2fs_test_block_bitmap2 (fs->block_map, *blocknr))
+    ext2fs_block_alloc_stats2 (fs, *blocknr, -1);
+  return 0;
+}
+
 static int
 free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
 {
@@ -1025,10 +1063,9 @@ free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
     e2_error (p, err, "%s: writing inode %u", path, ino);
     return -1;
   }
-  if (ext2fs_inode_has_valid_blocks2 (p->fs, (struct ext2_inode *) &inode) ||
-      (inode.i_flags & EXT4_INLINE_DATA_FL)) {
-    err = ext2fs_punch (p->fs, ino, (struct ext2_inode *) &inode, NULL, 0,
-                        ~(blk64_t) 0);
+  if (ext2fs_inode_has_valid_blocks2 (p->fs, (struct ext2_inode *) &inode)) {
+    err = ext2fs_block_iterate3 (p->fs, ino, BLOCK_FLAG_READ_ONLY, NULL,
+                                 unmark_block_cb, NULL);
     if (err) {
       e2_error (p, err, "%s: freeing the blocks of inode %u", path, ino);
       return -1;
@@ -1041,6 +1078,7 @@ free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
     return -1;
   }
   ext2fs_inode_alloc_stats2 (p->fs, ino, -1, dir);
+  p->freed = true;
   return 0;
 }
 
@@ -1706,6 +1744,7 @@ recover (struct e2 *p)
         if (read_inode (p, ino, &in, "recovery") == -1)
           goto out;
         ext2fs_inode_alloc_stats2 (fs, ino, -1, LINUX_S_ISDIR (in.i_mode));
+        p->freed = true;
       }
       nfreed++;
     }
