@@ -25,28 +25,35 @@
  *     naming a dead inode it clears (see set_liveness);
  *   - an allocation is made durable in the bitmaps (ext2fs_flush)
  *     before any durable directory entry refers to it, so nothing
- *     reachable sits on space marked free; the blocks libext2fs takes
- *     to grow a live directory are flushed as it takes them, before the
- *     directory maps them (see durable_alloc_block);
+ *     reachable sits on space marked free -- except the blocks
+ *     libext2fs takes to grow a live directory, which it maps before
+ *     our commit (see link_entry);
  *   - a reference is removed durably before its inode or blocks are
  *     freed;
- *   - a link count may be too high for a while (never too low), so an
- *     inode is never freed while a name still refers to it.
+ *   - a link count may be one off for a while, too high, or too low
+ *     while the extra name is one of ours.
  * After a crash, e2fsck -p finds at most: entries naming deleted
- * inodes, link counts too high, leaked bitmap bits and wrong free and
- * directory counts.  A re-run removes what it trips over first: an
- * entry naming a dead inode (lookup_child) and a NAME.landfall-tmp or
- * NAME.landfall-old of ours (remove_leftover).  What is not covered:
- * renaming a directory, or over one (see move_entry), which no landfall
- * operation does; and libext2fs' own order when a directory's extent
- * tree grows a level (the inode's new depth is written before the index
- * block it points to: a crash between the two leaves a tree e2fsck
- * offers to clear, interactively -- test_dir_growth counts these
- * moments), and when an indexed directory grows (the block is mapped
- * before the larger size is written: a wrong size, which e2fsck -p
- * fixes).  Both happen only in the instant a directory grows by a
- * block.  See write_atomic and move_entry for the sequence that
- * replaces a file.
+ * inodes, link counts one off, leaked bitmap bits, blocks of a grown
+ * directory free in the bitmap, a grown directory's size, and group
+ * counts and bitmap checksums behind the bitmaps (a commit cut between
+ * its writes).  Before its first write a session marks the filesystem
+ * not clean (mark_unclean), and marks it clean when it closes: a kill
+ * leaves the mark, so the guest's next boot checks the whole filesystem
+ * with e2fsck -p, and our next writable open repairs all of the above
+ * before it reads or writes anything (recover), removing also every
+ * NAME.landfall-tmp and NAME.landfall-old of ours.  (A re-run also
+ * removes what it trips over on a filesystem marked clean: an entry
+ * naming a dead inode (lookup_child), a leftover of ours
+ * (remove_leftover).)  The superblock is written in one write (see
+ * bd_io_write_byte).  What is not covered: renaming a directory, or
+ * over one (see move_entry), which no landfall operation does; and
+ * libext2fs' own order when a directory's extent tree grows a level
+ * (the inode's new depth is written before the index block it points
+ * to: a crash between the two leaves a tree e2fsck offers to clear,
+ * interactively, and which recover refuses to read -- test_dir_growth
+ * counts these moments).  It happens only in the instant a directory
+ * with more than four extents grows by a block.  See write_atomic and
+ * move_entry for the sequence that replaces a file.
  * Each mutating operation ends with ext2fs_flush (superblock, group
  * descriptors, bitmaps, then a flush of the device), so between two
  * operations the filesystem on disk is consistent and e2fsck -fn clean.
@@ -54,6 +61,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +317,42 @@ bd_io_read_blk (io_channel ch, unsigned long block, int count, void *buf)
   return bd_io_read_blk64 (ch, block, count, buf);
 }
 
+/* A test hook for the crash windows of every mutating operation:
+ * LANDFALL_TEST_KILL_EXT2_WRITE=N makes the process kill itself
+ * (SIGKILL: no cleanup, as a crash) just before the N-th block write of
+ * the process to any ext2/3/4 filesystem, so that what is on disk is
+ * exactly the first N - 1 writes.  The count so far is in the debug log
+ * at every close ("ext2 writes so far") and, at level 2, at every flush
+ * ("ext2 flush after write N"): how a test learns the writes of an
+ * uninterrupted run and places its kills just after a step's flush.
+ * Unset: nothing happens.  Timers cannot aim at a window a few writes
+ * wide on a busy machine.
+ */
+static unsigned long long test_writes;
+static unsigned long long test_kill_write;
+static pthread_once_t test_kill_once = PTHREAD_ONCE_INIT;
+
+static void
+test_kill_init (void)
+{
+  const char *e = getenv ("LANDFALL_TEST_KILL_EXT2_WRITE");
+
+  if (e && *e)
+    test_kill_write = strtoull (e, NULL, 10);
+}
+
+static void
+test_kill_before_write (void)
+{
+  pthread_once (&test_kill_once, test_kill_init);
+  if (__atomic_add_fetch (&test_writes, 1, __ATOMIC_RELAXED) ==
+      test_kill_write && test_kill_write) {
+    LF_DEBUG (1, "LANDFALL_TEST_KILL_EXT2_WRITE=%llu: killing myself",
+              test_kill_write);
+    raise (SIGKILL);
+  }
+}
+
 static errcode_t
 bd_io_write_blk64 (io_channel ch, unsigned long long block, int count,
                    const void *buf)
@@ -323,6 +367,7 @@ bd_io_write_blk64 (io_channel ch, unsigned long long block, int count,
   err = channel_range (ch, block, count, &offset, &len);
   if (err)
     return err;
+  test_kill_before_write ();
   if (lf_bd_pwrite (d->bd, buf, len, offset) == -1)
     return channel_failed (d, EXT2_ET_SHORT_WRITE);
   d->stats.bytes_written += len;
@@ -336,21 +381,19 @@ bd_io_write_blk (io_channel ch, unsigned long block, int count,
   return bd_io_write_blk64 (ch, block, count, buf);
 }
 
-/* OFFSET and COUNT are bytes here (used for superblock updates). */
+/* libext2fs writes the primary superblock with write_byte, one write
+ * per run of changed bytes (write_primary_superblock), when the manager
+ * has it: a crash between two of them leaves a superblock whose
+ * checksum matches neither, which nothing opens any more (e2fsck
+ * included, without -b).  Without it, libext2fs writes the superblock
+ * whole, in one write.
+ */
 static errcode_t
 bd_io_write_byte (io_channel ch, unsigned long offset, int count,
                   const void *buf)
 {
-  struct bd_channel *d = channel_data (ch);
-
-  if (!d)
-    return EXT2_ET_MAGIC_IO_CHANNEL;
-  if (count < 0)
-    return EXT2_ET_INVALID_ARGUMENT;
-  if (lf_bd_pwrite (d->bd, buf, (size_t) count, offset) == -1)
-    return channel_failed (d, EXT2_ET_SHORT_WRITE);
-  d->stats.bytes_written += (unsigned) count;
-  return 0;
+  (void) ch; (void) offset; (void) count; (void) buf;
+  return EXT2_ET_UNIMPLEMENTED;
 }
 
 static errcode_t
@@ -360,6 +403,7 @@ bd_io_flush (io_channel ch)
 
   if (!d)
     return EXT2_ET_MAGIC_IO_CHANNEL;
+  LF_DEBUG (2, "ext2 flush after write %llu", test_writes);
   if (lf_bd_writable (d->bd) && lf_bd_flush (d->bd) == -1)
     return channel_failed (d, EXT2_ET_SHORT_WRITE);
   return 0;
@@ -413,6 +457,12 @@ struct e2 {
   struct lf_blockdev *bd;
   const char *name;             /* the lf_fs's name, for messages */
   bool writable;
+  /* We cleared EXT2_VALID_FS (see mark_unclean) and set it again at
+   * close unless a libext2fs error happened in between (TROUBLED).
+   */
+  bool marked_unclean;
+  bool troubled;
+  bool freed;                   /* an inode freed since the last commit */
 };
 
 /* Some libext2fs functions report through com_err (e.g. a bad inode
@@ -479,6 +529,7 @@ e2_error (struct e2 *p, errcode_t err, const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (ctx, sizeof ctx, fmt, ap);
   va_end (ap);
+  p->troubled = true;
   if (d && d->failed) {
     d->failed = false;
     lf_error_restore (&d->err);
@@ -501,6 +552,29 @@ e2_begin (struct lf_fs *fs)
   return p;
 }
 
+static int commit (struct e2 *p, const char *path);
+
+/* Before the first write of a session, the superblock's state loses
+ * EXT2_VALID_FS ("not cleanly unmounted"), durably; close sets it
+ * again.  A run killed in between leaves it clear, which says two
+ * things: to the next writable open of ours, that a killed run may have
+ * left what recover () repairs; to the guest's own boot, that e2fsck -p
+ * must check the whole filesystem before it is mounted read-write
+ * (everything a kill of ours leaves, e2fsck -p repairs).
+ */
+static int
+mark_unclean (struct e2 *p, const char *path)
+{
+  if (p->marked_unclean || !(p->fs->super->s_state & EXT2_VALID_FS))
+    return 0;
+  p->fs->super->s_state &= (uint16_t) ~EXT2_VALID_FS;
+  ext2fs_mark_super_dirty (p->fs);
+  if (commit (p, path) == -1)
+    return -1;
+  p->marked_unclean = true;
+  return 0;
+}
+
 static int
 check_writable (struct e2 *p, const char *op, const char *path)
 {
@@ -509,7 +583,7 @@ check_writable (struct e2 *p, const char *op, const char *path)
               p->name, op, path);
     return -1;
   }
-  return 0;
+  return mark_unclean (p, path);
 }
 
 static int
@@ -566,12 +640,33 @@ barrier (struct e2 *p, const char *path)
   return 0;
 }
 
-/* Superblock, group descriptors and bitmaps, then a device flush. */
+/* Superblock, group descriptors and bitmaps, then a device flush.
+ * ext2fs_flush writes each group's block bitmap, then its inode bitmap,
+ * group after group: a kill in between can leave a new inode's blocks
+ * marked and the inode not (its group comes later), or a freed inode's
+ * bit clear and its blocks still marked -- blocks in use that nothing
+ * maps, which recover cannot find again.  So one of the two bitmaps is
+ * written first, whole, and flushed: the inode bitmap when the commit
+ * allocates (a dead inode allocated, its blocks free, is what recover
+ * frees), the block bitmap when it frees (free_inode has cleared the
+ * inode's map on disk already).  No commit of ours does both, but for
+ * blocks a live directory maps, which recover marks whatever the order.
+ */
 static int
 commit (struct e2 *p, const char *path)
 {
-  errcode_t err = ext2fs_flush (p->fs);
+  errcode_t err = 0;
 
+  if (p->fs->flags & EXT2_FLAG_IB_DIRTY && p->fs->flags & EXT2_FLAG_BB_DIRTY) {
+    err = p->freed ? ext2fs_write_block_bitmap (p->fs)
+      : ext2fs_write_inode_bitmap (p->fs);
+    if (!err)
+      err = io_channel_flush (p->fs->io);
+  }
+  if (!err)
+    err = ext2fs_flush (p->fs);
+  if (!err)
+    p->freed = false;
   if (err) {
     e2_error (p, err, "%s: writing the superblock, group descriptors and "
               "bitmaps", path);
@@ -742,56 +837,23 @@ lookup_parent (struct e2 *p, const char *path, ext2_ino_t *dir,
  * an htree leaf or index block in ext2fs_link, through ext2fs_fallocate;
  * an extent tree block when a node splits) into DIR's inode or extent
  * tree on disk at once, while the block is marked in use only in the
- * in-memory bitmap.  Killed there, a re-run (which resumes before any
- * e2fsck) could allocate that block again: one block, two owners.  So
- * while link_entry runs, libext2fs' allocation callbacks make each
- * allocation durable before they hand it out: found in the in-memory
- * bitmap, counted, ext2fs_flush (superblock, descriptors, bitmaps, a
- * device flush), then uncounted again, because every caller of these
- * callbacks counts the block itself (ext2fs_alloc_block3,
- * expand_dir_proc, ext2fs_alloc_range, fallocate's claim_range); a
- * caller that fails before counting it leaves a bit set on disk that
- * the next commit clears.  Flushing the whole in-memory state here is
- * safe: ext2fs_flush writes only the superblock, descriptors and
- * bitmaps, which are consistent between any two calls into libext2fs,
- * and link_entry never runs with a freed block pending (free_inode is
- * always followed by commit before another name is added), so the
- * flush exposes allocations only, never a free.
- * Only around link_entry: the other blocks libext2fs allocates before a
- * commit (a new file's data and extent blocks, an extended attribute
- * block) belong to a born-dead inode, which e2fsck pass 1 skips and no
- * name refers to, so a re-run taking them again leaves them one owner;
- * and a flush per block would make writing a file cost a bitmap write
- * and a device flush per block.
+ * in-memory bitmap until the operation's commit.  Killed in between,
+ * the bitmap on disk calls a block of a live directory free.  The kill
+ * leaves the filesystem marked unclean (mark_unclean), so the next
+ * writable open of ours marks the directory's blocks in use before it
+ * allocates anything (recover), and the guest's own boot runs e2fsck,
+ * which does the same.  (Making each block durable in the bitmap before
+ * libext2fs maps it turns the window into a block marked in use that
+ * nothing maps, which nothing short of e2fsck finds again.)
+ * A range (ext2fs_new_range, which ext2fs_fallocate uses to grow an
+ * htree directory) is zeroed before it is handed out: fallocate maps
+ * it before it zeroes it, and a stale directory block from a deleted
+ * directory, mapped into a live one by a kill in between, could name
+ * live inodes.  Only LEN blocks of a longer free range are returned.
  */
 static errcode_t
-durable_alloc_block (ext2_filsys fs, blk64_t goal, blk64_t *ret)
-{
-  blk64_t blk;
-  /* An explicit map: with NULL, ext2fs_new_block2 would call us. */
-  errcode_t err = ext2fs_new_block2 (fs, goal, fs->block_map, &blk);
-
-  if (err)
-    return err;
-  ext2fs_block_alloc_stats2 (fs, blk, +1);
-  err = ext2fs_flush (fs);
-  ext2fs_block_alloc_stats2 (fs, blk, -1);
-  if (err)
-    return err;
-  *ret = blk;
-  return 0;
-}
-
-/* The same for a range (ext2fs_new_range, which ext2fs_fallocate uses
- * to grow an htree directory).  The range may be longer than LEN; only
- * LEN blocks are made durable and returned.  They are zeroed before
- * they are returned: fallocate maps them before it zeroes them, and a
- * stale directory block from a deleted directory, mapped into a live
- * one by a kill in between, could name live inodes.
- */
-static errcode_t
-durable_new_range (ext2_filsys fs, int flags, blk64_t goal, blk64_t len,
-                   blk64_t *pblk, blk64_t *plen)
+zeroed_new_range (ext2_filsys fs, int flags, blk64_t goal, blk64_t len,
+                  blk64_t *pblk, blk64_t *plen)
 {
   errcode_t err = ext2fs_new_range (fs, flags, goal, len, fs->block_map,
                                     pblk, plen);
@@ -800,48 +862,32 @@ durable_new_range (ext2_filsys fs, int flags, blk64_t goal, blk64_t len,
     return err;
   if (*plen > len)
     *plen = len;
-  err = ext2fs_zero_blocks2 (fs, *pblk, (int) *plen, NULL, NULL);
-  if (err)
-    return err;
-  ext2fs_block_alloc_stats_range (fs, *pblk, (blk_t) *plen, +1);
-  err = ext2fs_flush (fs);
-  ext2fs_block_alloc_stats_range (fs, *pblk, (blk_t) *plen, -1);
-  return err;
+  return ext2fs_zero_blocks2 (fs, *pblk, (int) *plen, NULL, NULL);
 }
 
-/* Insert NAME -> INO in DIR, growing the directory when it is full;
- * every block it takes is durable before DIR maps it (see above).
+/* Insert NAME -> INO in DIR, growing the directory when it is full
+ * (see above).
  */
 static int
 link_entry (struct e2 *p, ext2_ino_t dir, const char *name, ext2_ino_t ino,
             int ftype, const char *path)
 {
-  errcode_t (*old_alloc) (ext2_filsys, blk64_t, blk64_t *);
   errcode_t (*old_range) (ext2_filsys, int, blk64_t, blk64_t, blk64_t *,
                           blk64_t *);
   errcode_t err;
 
-  /* get_alloc_block2 would take precedence; nothing of ours sets it. */
-  if (p->fs->get_alloc_block2) {
-    lf_error (EIO, "%s: %s: an unexpected allocation callback is installed",
-              p->name, path);
-    return -1;
-  }
-  ext2fs_set_alloc_block_callback (p->fs, durable_alloc_block, &old_alloc);
-  ext2fs_set_new_range_callback (p->fs, durable_new_range, &old_range);
+  ext2fs_set_new_range_callback (p->fs, zeroed_new_range, &old_range);
   for (int tries = 0;; tries++) {
     err = ext2fs_link (p->fs, dir, name, ino, ftype);
     if (err != EXT2_ET_DIR_NO_SPACE || tries == 2)
       break;
     err = ext2fs_expand_dir (p->fs, dir);
     if (err) {
-      ext2fs_set_alloc_block_callback (p->fs, old_alloc, NULL);
       ext2fs_set_new_range_callback (p->fs, old_range, NULL);
       e2_error (p, err, "%s: growing the directory", path);
       return -1;
     }
   }
-  ext2fs_set_alloc_block_callback (p->fs, old_alloc, NULL);
   ext2fs_set_new_range_callback (p->fs, old_range, NULL);
   if (err) {
     e2_error (p, err, "%s: adding \"%s\" to the directory", path, name);
@@ -971,13 +1017,29 @@ set_liveness (struct e2 *p, ext2_ino_t ino, uint16_t links, uint32_t dtime,
 }
 
 /* Free INO, which no directory entry refers to any more (durably).
- * The blocks are freed in memory only; the commit that follows writes
- * their bits clear while ext2fs_punch's writes (the inode, extent
- * blocks) may still be unordered before it.  Safe because every caller
+ * Its blocks are freed in memory only, and its map is left as it is on
+ * disk: the commit that follows writes their bits clear before the
+ * inode's (see commit), so that a kill anywhere leaves either the dead
+ * inode allocated with its map, which recover frees again, or nothing.
+ * (Emptying the map first, as ext2fs_punch does, would leave the
+ * blocks marked with nothing mapping them.)  Safe because every caller
  * has made INO dead durably first (set_liveness or born dead, then a
  * barrier): e2fsck pass 1 skips a dead inode, so the blocks it may
- * still map on disk have no owner, and nothing makes it live again.
+ * still map on disk have no owner, and nothing makes it live again; a
+ * new inode in its place is written whole.
  */
+static int
+unmark_block_cb (ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
+                 blk64_t ref_blk, int ref_offset, void *priv)
+{
+  (void) blockcnt; (void) ref_blk; (void) ref_offset; (void) priv;
+  if (*blocknr >= fs->super->s_first_data_block &&
+      *blocknr < ext2fs_blocks_count (fs->super) &&
+      ext2fs_test_block_bitmap2 (fs->block_map, *blocknr))
+    ext2fs_block_alloc_stats2 (fs, *blocknr, -1);
+  return 0;
+}
+
 static int
 free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
 {
@@ -1001,10 +1063,9 @@ free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
     e2_error (p, err, "%s: writing inode %u", path, ino);
     return -1;
   }
-  if (ext2fs_inode_has_valid_blocks2 (p->fs, (struct ext2_inode *) &inode) ||
-      (inode.i_flags & EXT4_INLINE_DATA_FL)) {
-    err = ext2fs_punch (p->fs, ino, (struct ext2_inode *) &inode, NULL, 0,
-                        ~(blk64_t) 0);
+  if (ext2fs_inode_has_valid_blocks2 (p->fs, (struct ext2_inode *) &inode)) {
+    err = ext2fs_block_iterate3 (p->fs, ino, BLOCK_FLAG_READ_ONLY, NULL,
+                                 unmark_block_cb, NULL);
     if (err) {
       e2_error (p, err, "%s: freeing the blocks of inode %u", path, ino);
       return -1;
@@ -1017,6 +1078,7 @@ free_inode (struct e2 *p, ext2_ino_t ino, const char *path)
     return -1;
   }
   ext2fs_inode_alloc_stats2 (p->fs, ino, -1, dir);
+  p->freed = true;
   return 0;
 }
 
@@ -1319,6 +1381,418 @@ move_entry (struct e2 *p, ext2_ino_t src_dir, const char *src_name,
       free_inode (p, dst_ino, path) == -1)
     return -1;
   return commit (p, path);
+}
+
+/* --- Recovery after a killed run. --- */
+
+/* A writable open of a filesystem whose state lacks EXT2_VALID_FS (a
+ * run of ours killed after mark_unclean, or a guest that crashed)
+ * repairs, before anything else reads or writes, what a kill at any
+ * write of the operations above can leave, the way e2fsck -p would:
+ *   - a group's descriptor behind its bitmaps (a commit cut between its
+ *     bitmap and descriptor writes): free block, free inode and
+ *     directory counts, the unused inode table mark and the checksums
+ *     are recomputed from the bitmaps and the inodes, and the
+ *     superblock's totals from the groups;
+ *   - a dead inode (no links, a deletion time) still allocated: a new
+ *     inode born dead and never made live, or one made dead and not yet
+ *     freed.  Entries naming it are removed first, then it is freed;
+ *   - our NAME.landfall-tmp and NAME.landfall-old entries, in whatever
+ *     directory: removed; an inode they were the only names of is made
+ *     dead, then freed;
+ *   - link counts too high (a count taken before its name is written)
+ *     or too low (an entry of ours written before its count): every
+ *     inode some entry names gets the count of entries naming it, as
+ *     e2fsck pass 4 does;
+ *   - a block a live directory maps but the bitmap calls free (libext2fs
+ *     grows a directory on disk before our commit writes the bitmaps):
+ *     marked in use, before anything could allocate it again.
+ * Every live directory is read once: the cost of a small e2fsck, paid
+ * only after a kill.  Its own writes are ordered like the operations'
+ * (an inode dies before its last name goes; a name goes, durably,
+ * before its inode is freed), so a kill inside it leaves what the next
+ * one repairs.  The state stays without EXT2_VALID_FS: what repaired
+ * it was not a full check, and the guest's next boot makes one.
+ */
+struct gone_entry {
+  ext2_ino_t dir;
+  ext2_ino_t ino;
+  bool leftover;                /* NAME.landfall-tmp or NAME.landfall-old */
+  char name[EXT2_NAME_LEN + 1];
+};
+
+struct recovery {
+  struct e2 *p;
+  ext2_icount_t links;          /* i_links_count of every live inode */
+  ext2_icount_t refs;           /* entries naming it, ours excluded */
+  ext2fs_inode_bitmap dead;     /* allocated, no links: to free */
+  ext2_ino_t *dirs;             /* every live directory */
+  size_t ndirs, adirs;
+  struct gone_entry *gone;      /* entries to remove */
+  size_t ngone, agone;
+  ext2_ino_t cur_dir;
+  e2_blkcnt_t last_lblk;        /* cur_dir's last logical block */
+  blk64_t marked;               /* directory blocks the bitmap missed */
+  errcode_t err;
+  const char *what;
+};
+
+static bool
+has_suffix (const char *name, size_t len, const char *suffix)
+{
+  size_t n = strlen (suffix);
+
+  return len > n && memcmp (name + len - n, suffix, n) == 0;
+}
+
+static bool
+live_inode (struct recovery *r, ext2_ino_t ino)
+{
+  __u16 n = 0;
+
+  return ext2fs_icount_fetch (r->links, ino, &n) == 0 && n > 0;
+}
+
+static int
+recover_entry_cb (ext2_ino_t dir, int entry, struct ext2_dir_entry *de,
+                  int offset, int blocksize, char *buf, void *priv)
+{
+  struct recovery *r = priv;
+  struct ext2_super_block *sb = r->p->fs->super;
+  size_t len = (size_t) ext2fs_dirent_name_len (de);
+  ext2_ino_t ino = de->inode;
+  bool dot = (len == 1 && de->name[0] == '.') ||
+    (len == 2 && de->name[0] == '.' && de->name[1] == '.');
+  bool ours, dead;
+
+  (void) dir; (void) entry; (void) offset; (void) blocksize; (void) buf;
+  if (ino == 0 || ino > sb->s_inodes_count)
+    return 0;                   /* not ours to judge: e2fsck's */
+  ours = !dot && (has_suffix (de->name, len, LF_EXT2_TMP_SUFFIX) ||
+                  has_suffix (de->name, len, LF_EXT2_OLD_SUFFIX));
+  dead = !dot && ino >= EXT2_FIRST_INO (sb) && !live_inode (r, ino) &&
+    (ext2fs_test_inode_bitmap2 (r->dead, ino) ||
+     !ext2fs_test_inode_bitmap2 (r->p->fs->inode_map, ino));
+  if (ours && !dead) {
+    /* Never a directory: removing its name would disconnect it. */
+    struct ext2_inode inode;
+    if (ext2fs_read_inode (r->p->fs, ino, &inode) ||
+        LINUX_S_ISDIR (inode.i_mode))
+      ours = false;
+  }
+  if (ours || dead) {
+    struct gone_entry *g;
+    if (r->ngone == r->agone) {
+      size_t a = r->agone ? r->agone * 2 : 16;
+      struct gone_entry *n = realloc (r->gone, a * sizeof *n);
+      if (!n) {
+        r->err = EXT2_ET_NO_MEMORY;
+        return DIRENT_ABORT;
+      }
+      r->gone = n;
+      r->agone = a;
+    }
+    g = &r->gone[r->ngone++];
+    g->dir = r->cur_dir;
+    g->ino = ino;
+    g->leftover = ours && !dead;
+    memcpy (g->name, de->name, len);
+    g->name[len] = '\0';
+    return 0;
+  }
+  r->err = ext2fs_icount_increment (r->refs, ino, NULL);
+  return r->err ? DIRENT_ABORT : 0;
+}
+
+static int
+recover_block_cb (ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
+                  blk64_t ref_blk, int ref_offset, void *priv)
+{
+  struct recovery *r = priv;
+
+  (void) ref_blk; (void) ref_offset;
+  if (blockcnt > r->last_lblk)
+    r->last_lblk = blockcnt;
+  if (*blocknr >= fs->super->s_first_data_block &&
+      *blocknr < ext2fs_blocks_count (fs->super) &&
+      !ext2fs_test_block_bitmap2 (fs->block_map, *blocknr)) {
+    ext2fs_block_alloc_stats2 (fs, *blocknr, +1);
+    r->marked++;
+  }
+  return 0;
+}
+
+/* Group descriptors and superblock totals from the bitmaps (and the
+ * live directories in R, when given).
+ */
+static errcode_t
+recount_groups (ext2_filsys fs, struct recovery *r)
+{
+  struct ext2_super_block *sb = fs->super;
+  uint32_t ipg = EXT2_INODES_PER_GROUP (sb);
+  uint64_t free_blocks = 0, free_inodes = 0;
+  uint32_t *dirs = NULL;
+  errcode_t err;
+
+  if (r) {
+    err = ext2fs_get_arrayzero (fs->group_desc_count, sizeof *dirs, &dirs);
+    if (err)
+      return err;
+    for (size_t i = 0; i < r->ndirs; i++)
+      if (ext2fs_test_inode_bitmap2 (fs->inode_map, r->dirs[i]))
+        dirs[(r->dirs[i] - 1) / ipg]++;
+  }
+  for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
+    blk64_t first = ext2fs_group_first_block2 (fs, g);
+    blk64_t last = ext2fs_group_last_block2 (fs, g);
+    blk64_t step = EXT2FS_CLUSTER_RATIO (fs), clusters = 0, used = 0;
+    uint32_t iused = 0, highest = 0;
+
+    for (blk64_t b = first; b <= last; b += step) {
+      clusters++;
+      if (ext2fs_test_block_bitmap2 (fs->block_map, b))
+        used++;
+    }
+    for (uint32_t i = 1; i <= ipg; i++)
+      if (ext2fs_test_inode_bitmap2 (fs->inode_map, g * ipg + i)) {
+        iused++;
+        highest = i;
+      }
+    ext2fs_bg_free_blocks_count_set (fs, g, (uint32_t) (clusters - used));
+    ext2fs_bg_free_inodes_count_set (fs, g, ipg - iused);
+    if (r)
+      ext2fs_bg_used_dirs_count_set (fs, g, dirs[g]);
+    if (ext2fs_has_group_desc_csum (fs)) {
+      if (ext2fs_bg_itable_unused (fs, g) > ipg - highest)
+        ext2fs_bg_itable_unused_set (fs, g, ipg - highest);
+      if (iused)
+        ext2fs_bg_flags_clear (fs, g, EXT2_BG_INODE_UNINIT);
+    }
+    ext2fs_group_desc_csum_set (fs, g);
+    free_blocks += clusters - used;
+    free_inodes += ipg - iused;
+  }
+  ext2fs_free_blocks_count_set (sb, EXT2FS_C2B (fs, free_blocks));
+  sb->s_free_inodes_count = (uint32_t) free_inodes;
+  ext2fs_mark_super_dirty (fs);
+  ext2fs_mark_bb_dirty (fs);
+  ext2fs_mark_ib_dirty (fs);
+  ext2fs_free_mem (&dirs);
+  return 0;
+}
+
+static int
+recover (struct e2 *p)
+{
+  ext2_filsys fs = p->fs;
+  struct ext2_super_block *sb = fs->super;
+  struct recovery r = { .p = p };
+  ext2_inode_scan scan = NULL;
+  struct ext2_inode_large inode;
+  ext2_ino_t ino;
+  size_t nfreed = 0, nfixed = 0;
+  errcode_t err;
+  int ret = -1;
+
+  LF_DEBUG (1, "%s: not marked clean: repairing what a killed run may have "
+            "left", p->name);
+  /* The unused inode marks first: the scan believes them, and a cut
+   * commit can leave a new inode beyond its group's.
+   */
+  err = recount_groups (fs, NULL);
+  if (!err)
+    err = ext2fs_create_icount2 (fs, 0, 0, NULL, &r.links);
+  if (!err)
+    err = ext2fs_create_icount2 (fs, EXT2_ICOUNT_OPT_INCREMENT, 0, r.links,
+                                 &r.refs);
+  if (!err)
+    err = ext2fs_allocate_inode_bitmap (fs, "dead inodes", &r.dead);
+  if (!err)
+    err = ext2fs_open_inode_scan (fs, 0, &scan);
+  if (err) {
+    e2_error (p, err, "recovery: starting the inode scan");
+    goto out;
+  }
+  /* 1. Every allocated inode: live (its count, and the directories),
+   * or dead.  An inode on the orphan list (dtime: the next one) is the
+   * kernel's, and left alone.
+   */
+  for (;;) {
+    memset (&inode, 0, sizeof inode);
+    err = ext2fs_get_next_inode_full (scan, &ino, (struct ext2_inode *) &inode,
+                                      sizeof inode);
+    if (err == EXT2_ET_INODE_CSUM_INVALID || err == EXT2_ET_INODE_IS_GARBAGE)
+      continue;                 /* e2fsck's business, not ours */
+    if (err) {
+      e2_error (p, err, "recovery: scanning the inodes");
+      goto out;
+    }
+    if (!ino)
+      break;
+    if (!ext2fs_test_inode_bitmap2 (fs->inode_map, ino))
+      continue;
+    if (inode.i_links_count > 0) {
+      err = ext2fs_icount_store (r.links, ino, inode.i_links_count);
+      if (!err && LINUX_S_ISDIR (inode.i_mode) &&
+          !(inode.i_flags & EXT4_EA_INODE_FL)) {
+        if (r.ndirs == r.adirs) {
+          size_t a = r.adirs ? r.adirs * 2 : 1024;
+          ext2_ino_t *n = realloc (r.dirs, a * sizeof *n);
+          if (!n)
+            err = EXT2_ET_NO_MEMORY;
+          else {
+            r.dirs = n;
+            r.adirs = a;
+          }
+        }
+        if (!err)
+          r.dirs[r.ndirs++] = ino;
+      }
+      if (err) {
+        e2_error (p, err, "recovery: inode %u", ino);
+        goto out;
+      }
+    }
+    else if (ino >= EXT2_FIRST_INO (sb) && inode.i_dtime >= sb->s_inodes_count)
+      ext2fs_mark_inode_bitmap2 (r.dead, ino);
+  }
+  ext2fs_close_inode_scan (scan);
+  scan = NULL;
+
+  /* 2. Every live directory: the entries to remove, the others counted;
+   * its blocks in the bitmap.
+   */
+  for (size_t i = 0; i < r.ndirs; i++) {
+    struct ext2_inode dinode;
+    r.cur_dir = r.dirs[i];
+    err = ext2fs_dir_iterate2 (fs, r.cur_dir, 0, NULL, recover_entry_cb, &r);
+    if (!err)
+      err = r.err;
+    r.last_lblk = -1;
+    if (!err && !ext2fs_read_inode (fs, r.cur_dir, &dinode) &&
+        ext2fs_inode_has_valid_blocks2 (fs, &dinode))
+      err = ext2fs_block_iterate3 (fs, r.cur_dir, BLOCK_FLAG_READ_ONLY, NULL,
+                                   recover_block_cb, &r);
+    if (err) {
+      e2_error (p, err, "recovery: reading directory inode %u", r.cur_dir);
+      goto out;
+    }
+    /* An indexed directory grown by ext2fs_link: mapped, not sized. */
+    if (r.last_lblk >= 0 &&
+        EXT2_I_SIZE (&dinode) < (uint64_t) (r.last_lblk + 1) * fs->blocksize) {
+      LF_DEBUG (1, "%s: recovery: directory inode %u maps %lld blocks, its "
+                "size says %llu bytes", p->name, r.cur_dir,
+                (long long) r.last_lblk + 1,
+                (unsigned long long) EXT2_I_SIZE (&dinode));
+      err = ext2fs_inode_size_set (fs, &dinode,
+                                   (uint64_t) (r.last_lblk + 1) *
+                                   fs->blocksize);
+      if (err || write_inode (p, r.cur_dir, &dinode, "recovery") == -1) {
+        if (err)
+          e2_error (p, err, "recovery: directory inode %u", r.cur_dir);
+        goto out;
+      }
+    }
+  }
+
+  /* 3. An inode whose only names are ours dies while they name it. */
+  for (size_t i = 0; i < r.ngone; i++) {
+    __u16 n = 0;
+    struct gone_entry *g = &r.gone[i];
+    if (!g->leftover || ext2fs_test_inode_bitmap2 (r.dead, g->ino) ||
+        ext2fs_icount_fetch (r.refs, g->ino, &n) || n > 0 ||
+        g->ino < EXT2_FIRST_INO (sb))
+      continue;
+    LF_DEBUG (1, "%s: recovery: %s (inode %u) was left by an interrupted "
+              "write", p->name, g->name, g->ino);
+    if (set_liveness (p, g->ino, 0, dtime_now (p), "recovery") == -1)
+      goto out;
+    ext2fs_mark_inode_bitmap2 (r.dead, g->ino);
+    (void) ext2fs_icount_store (r.links, g->ino, 0);
+  }
+  if (barrier (p, "recovery") == -1)
+    goto out;
+
+  /* 4. The names go, durably. */
+  for (size_t i = 0; i < r.ngone; i++) {
+    struct gone_entry *g = &r.gone[i];
+    LF_DEBUG (1, "%s: recovery: removing \"%s\" (inode %u) from directory "
+              "inode %u", p->name, g->name, g->ino, g->dir);
+    err = ext2fs_unlink (fs, g->dir, g->name, g->ino, 0);
+    if (err && err != EXT2_ET_FILE_NOT_FOUND) {
+      e2_error (p, err, "recovery: removing \"%s\" from directory inode %u",
+                g->name, g->dir);
+      goto out;
+    }
+  }
+  if (barrier (p, "recovery") == -1)
+    goto out;
+
+  /* 5. The dead inodes, unnamed now.  One whose blocks do not read (a
+   * free cut in the middle of rewriting its extent tree) gives back
+   * its number only: its blocks stay marked, leaked, which e2fsck -p
+   * frees; it is dead, and nothing reads it any more.
+   */
+  for (ino = EXT2_FIRST_INO (sb); ino <= sb->s_inodes_count; ino++)
+    if (ext2fs_test_inode_bitmap2 (r.dead, ino) &&
+        ext2fs_test_inode_bitmap2 (fs->inode_map, ino)) {
+      if (free_inode (p, ino, "recovery") == -1) {
+        struct ext2_inode in;
+        LF_DEBUG (1, "%s: recovery: dead inode %u: %s; its blocks stay "
+                  "allocated", p->name, ino, lf_last_error ());
+        lf_error_clear ();
+        if (read_inode (p, ino, &in, "recovery") == -1)
+          goto out;
+        ext2fs_inode_alloc_stats2 (fs, ino, -1, LINUX_S_ISDIR (in.i_mode));
+        p->freed = true;
+      }
+      nfreed++;
+    }
+
+  /* 6. Link counts: the entries naming each inode. */
+  for (ino = 1; ino <= sb->s_inodes_count; ino++) {
+    __u16 links = 0, n = 0;
+    struct ext2_inode in;
+    if ((ino < EXT2_FIRST_INO (sb) && ino != EXT2_ROOT_INO) ||
+        ext2fs_icount_fetch (r.links, ino, &links) || links == 0 ||
+        ext2fs_icount_fetch (r.refs, ino, &n) || n == 0 || n == links)
+      continue;
+    if (read_inode (p, ino, &in, "recovery") == -1)
+      goto out;
+    if (LINUX_S_ISDIR (in.i_mode) && (links == 1 || n >= EXT2_LINK_MAX))
+      continue;                 /* dir_nlink: "too many to count" */
+    LF_DEBUG (1, "%s: recovery: inode %u has %u links, %u entries name it",
+              p->name, ino, links, n);
+    in.i_links_count = n;
+    if (write_inode (p, ino, &in, "recovery") == -1)
+      goto out;
+    nfixed++;
+  }
+
+  /* 7. The groups and the superblock, from the bitmaps. */
+  err = recount_groups (fs, &r);
+  if (err) {
+    e2_error (p, err, "recovery: counting the groups");
+    goto out;
+  }
+  if (commit (p, "recovery") == -1)
+    goto out;
+  LF_DEBUG (1, "%s: recovery: %zu entries removed, %zu inodes freed, %zu "
+            "link counts set, %llu directory blocks marked in use", p->name,
+            r.ngone, nfreed, nfixed, (unsigned long long) r.marked);
+  ret = 0;
+ out:
+  if (scan)
+    ext2fs_close_inode_scan (scan);
+  if (r.links)
+    ext2fs_free_icount (r.links);
+  if (r.refs)
+    ext2fs_free_icount (r.refs);
+  if (r.dead)
+    ext2fs_free_inode_bitmap (r.dead);
+  free (r.dirs);
+  free (r.gone);
+  return ret;
 }
 
 /* --- Operations. --- */
@@ -2231,6 +2705,18 @@ e2_close (struct lf_fs *fs)
   if (!fs)
     return;
   p = fs->priv;
+  /* Every operation ended with a commit: the filesystem is clean again
+   * (a failure here only leaves it marked unclean).
+   */
+  if (p && p->fs && p->marked_unclean && !p->troubled) {
+    struct lf_error_record saved;
+    lf_error_save (&saved);
+    p->fs->super->s_state |= EXT2_VALID_FS;
+    ext2fs_mark_super_dirty (p->fs);
+    (void) commit (p, "close");
+    lf_error_restore (&saved);
+  }
+  LF_DEBUG (1, "%s: ext2 writes so far: %llu", fs->name, test_writes);
   if (p && p->fs) {
     errcode_t err = ext2fs_close2 (p->fs, 0);
     if (err) {
@@ -2378,9 +2864,20 @@ lf_fs_open_ext2 (struct lf_blockdev *bd, bool writable)
                 "writing is not supported", fs->name);
       goto error;
     }
+    /* A commit cut between the bitmaps and the descriptors that hold
+     * their checksums: recover () writes both again.
+     */
+    if (!(p->fs->super->s_state & EXT2_VALID_FS))
+      p->fs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
     err = ext2fs_read_bitmaps (p->fs);
+    p->fs->flags &= ~EXT2_FLAG_IGNORE_CSUM_ERRORS;
     if (err) {
       e2_error (p, err, "reading the allocation bitmaps");
+      goto error;
+    }
+    p->writable = true;
+    if (!(p->fs->super->s_state & EXT2_VALID_FS) && recover (p) == -1) {
+      lf_error_prefix ("%s: repairing what a killed run left", fs->name);
       goto error;
     }
   }

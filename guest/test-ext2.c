@@ -733,16 +733,19 @@ END_TEST
  * before some pwrite of ours, so while WATCH is armed every write first
  * checks that state from the outside (a second, read-only libext2fs
  * handle on the image file): each block directory WATCH.DIR maps (data,
- * htree index, extent tree) must be in use in the on-disk bitmap, or a
- * re-run could allocate it again.  Ours is the only pwrite64 in this
- * process: the image's (common/util.c lf_pwrite_all) reaches it.
+ * htree index, extent tree) must be in use in the on-disk bitmap, or
+ * the superblock on disk must say the filesystem is not clean: then the
+ * next writable open marks it in use before it allocates anything
+ * (test_recovery shows it), and a re-run cannot allocate it again.
+ * Ours is the only pwrite64 in this process: the image's
+ * (common/util.c lf_pwrite_all) reaches it.
  */
 static struct {
   bool armed;
   char path[256];
   unsigned off;
   ext2_ino_t dir;
-  unsigned checks, unreadable;
+  unsigned checks, unreadable, unclean_free;
   blk64_t most_blocks;          /* most blocks DIR was seen mapping */
 } watch;
 
@@ -792,10 +795,15 @@ check_dir_durable (void)
     ext2fs_close_free (&fs);
     return;
   }
+  if (c.free_blk && !(fs->super->s_state & EXT2_VALID_FS)) {
+    watch.unclean_free++;
+    c.free_blk = 0;
+  }
   ext2fs_close_free (&fs);
   ck_assert_msg (c.free_blk == 0, "after %u checks: directory inode %u maps "
-                 "block %llu, which the on-disk bitmap calls free",
-                 watch.checks, watch.dir, (unsigned long long) c.free_blk);
+                 "block %llu, which the on-disk bitmap calls free, and the "
+                 "filesystem is marked clean", watch.checks, watch.dir,
+                 (unsigned long long) c.free_blk);
   watch.checks++;
   if (c.blocks > watch.most_blocks)
     watch.most_blocks = c.blocks;
@@ -876,6 +884,124 @@ START_TEST (test_dir_growth)
   check_fsck ("disk.img", OFFSET);
   out = debugfs ("disk.img", OFFSET, "htree_dump /grow");
   ck_assert_msg (strstr (out, "Root node dump"), "no longer indexed:\n%s",
+                 out);
+  free (out);
+}
+END_TEST
+
+/* What a kill can leave, made by hand with debugfs on a filesystem
+ * marked not clean: the next writable open repairs all of it, and
+ * e2fsck -fn then finds nothing.  A clean-marked filesystem is not
+ * touched by an open; a session marks it unclean while it writes and
+ * clean again at close.
+ */
+static ext2_ino_t
+ino_of (const char *name, unsigned off, const char *path)
+{
+  char req[300];
+  char *out;
+  unsigned long ino = 0;
+
+  snprintf (req, sizeof req, "stat %s", path);
+  out = debugfs (name, off, req);
+  ck_assert_msg (sscanf (out, "Inode: %lu", &ino) == 1, "%s: %s", path, out);
+  free (out);
+  return (ext2_ino_t) ino;
+}
+
+START_TEST (test_recovery)
+{
+  struct opened o;
+  struct lf_fs *fs;
+  struct lf_stat st;
+  ext2_ino_t dead, tmpf, hosts, etc;
+  char *out;
+  char req[4096];
+
+  make_image ("mkfs.ext4", "disk.img", OFFSET);
+  /* A session marks the state unclean while it writes, clean after. */
+  fs = open_fs (&o, "disk.img", OFFSET, true);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/dead", "d\n", 2, 0644),
+                    0);
+  ck_assert_int_eq (fs->ops->write_atomic (fs, "/etc/tmpf", "t\n", 2, 0644),
+                    0);
+  ck_assert_int_eq (fs->ops->mkdir (fs, "/etc/sub", 0755), 0);
+  out = debugfs ("disk.img", OFFSET, "stats");
+  ck_assert_msg (strstr (out, "Filesystem state:         not clean"), "%s",
+                 out);
+  free (out);
+  close_fs (&o);
+  out = debugfs ("disk.img", OFFSET, "stats");
+  ck_assert_msg (strstr (out, "Filesystem state:         clean"), "%s", out);
+  free (out);
+  check_fsck ("disk.img", OFFSET);
+
+  dead = ino_of ("disk.img", OFFSET, "/etc/dead");
+  tmpf = ino_of ("disk.img", OFFSET, "/etc/tmpf");
+  hosts = ino_of ("disk.img", OFFSET, "/etc/hostname");
+  etc = ino_of ("disk.img", OFFSET, "/etc");
+  /* A dead inode with its name, one without (its name gone, the inode
+   * still allocated), our temporary naming a live inode as its only
+   * name, a retired name beside the real one with the count it took, a
+   * directory's count one too high, a block of /etc free in the bitmap,
+   * a group's counts behind its bitmap; and the state not clean.
+   */
+  snprintf (req, sizeof req,
+            "sif <%u> links_count 0\n"
+            "sif <%u> dtime 1700000000\n"
+            "unlink /etc/tmpf\n"
+            "ln <%u> /etc/tmpf.landfall-tmp\n"
+            "ln <%u> /etc/hostname.landfall-old\n"
+            "sif <%u> links_count 2\n"
+            "sif <%u> links_count 4\n"
+            "set_bg 0 free_blocks_count 7\n"
+            "set_bg 0 checksum calc\n"
+            "ssv state 0\n",
+            dead, dead, tmpf, hosts, hosts, etc);
+  {
+    char cmdf[128];
+    FILE *f;
+    snprintf (cmdf, sizeof cmdf, "%s/cmds", tmp);
+    f = fopen (cmdf, "w");
+    ck_assert_ptr_nonnull (f);
+    fputs (req, f);
+    fclose (f);
+    ck_assert_int_eq (run ("debugfs -w -f '%s' '%s' >/dev/null 2>&1", cmdf,
+                           dev ("disk.img", OFFSET)), 0);
+  }
+  /* /etc's first block free in the bitmap. */
+  out = debugfs ("disk.img", OFFSET, "blocks /etc");
+  {
+    unsigned long blk = strtoul (out, NULL, 10);
+    ck_assert_uint_gt (blk, 0);
+    snprintf (req, sizeof req, "debugfs -w -R 'freeb %lu' '%s' >/dev/null "
+              "2>&1", blk, dev ("disk.img", OFFSET));
+    free (out);
+    ck_assert_int_eq (run ("%s", req), 0);
+  }
+  ck_assert_int_ne (run ("e2fsck -fn '%s' >/dev/null 2>&1",
+                         dev ("disk.img", OFFSET)), 0);
+
+  /* A read-only open repairs nothing. */
+  fs = open_fs (&o, "disk.img", OFFSET, false);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  close_fs (&o);
+  ck_assert_int_ne (run ("e2fsck -fn '%s' >/dev/null 2>&1",
+                         dev ("disk.img", OFFSET)), 0);
+
+  fs = open_fs (&o, "disk.img", OFFSET, true);
+  ck_assert_msg (fs, "%s", lf_last_error ());
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/dead", &st), -1);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/tmpf.landfall-tmp", &st), -1);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/hostname.landfall-old", &st), -1);
+  ck_assert_int_eq (fs->ops->lstat (fs, "/etc/hostname", &st), 0);
+  ck_assert_uint_eq (st.nlink, 1);
+  close_fs (&o);
+  check_fsck ("disk.img", OFFSET);
+  /* Not marked clean by us: the guest's boot checks it once. */
+  out = debugfs ("disk.img", OFFSET, "stats");
+  ck_assert_msg (strstr (out, "Filesystem state:         not clean"), "%s",
                  out);
   free (out);
 }
@@ -1025,6 +1151,7 @@ ext2_suite (void)
   tcase_add_test (tc, test_namespace_ops);
   tcase_add_test (tc, test_killed_leftovers);
   tcase_add_test (tc, test_dir_growth);
+  tcase_add_test (tc, test_recovery);
   tcase_add_test (tc, test_inline_data);
   tcase_add_test (tc, test_ext2);
   tcase_add_test (tc, test_ext3);

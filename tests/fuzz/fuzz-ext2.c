@@ -8,7 +8,11 @@
  * The input is written to a temporary file, opened as a raw disk, a
  * block device and an ext2/3/4 filesystem read-only, then walked from
  * "/": every entry is lstat'ed, links are read, small files are read and
- * directories listed, within caps.  Errors are expected; crashes and
+ * directories listed, within caps.  Then it is opened for writing (its
+ * temporary copy): a superblock that says "not clean" makes the open
+ * repair what a killed run of ours would leave (recover in
+ * guest/ext2.c: every inode and directory read), and a write and a
+ * mkdir follow.  Errors are expected; crashes and
  * sanitizer reports are the bugs.  libext2fs itself is not built with
  * the sanitizers, so this mostly exercises our adapter and I/O manager.
  */
@@ -95,6 +99,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       (void) fs->ops->write_atomic (fs, "/x", "x", 1, 0644);
       fs->ops->close (fs);
     }
+    lf_bd_free (bd);
+    bd = lf_bd_new_disk (d, true, "fuzz.img");
+    fs = bd ? lf_fs_open_ext2 (bd, true) : NULL;
+    if (fs) {
+      (void) fs->ops->write_atomic (fs, "/etc/fstab", "y", 1, 0644);
+      (void) fs->ops->mkdir (fs, "/newdir", 0755);
+      fs->ops->close (fs);
+    }
+    lf_error_clear ();
     lf_bd_free (bd);
     lf_disk_close (d);
   }
