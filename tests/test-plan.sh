@@ -47,6 +47,10 @@ sleep 60 &
 wait
 EOF
 chmod +x p/*.sh
+# The scripts' children are found by their command line: a duration of
+# this test's own (60.PID seconds), so no other sleep on the machine counts.
+nap=60.$$
+sed -i "s/sleep 60 &/sleep $nap \\&/" p/slow.sh
 
 write_plan () {   # write_plan NAME OUTPUT
 cat >"p/$1" <<EOF
@@ -140,7 +144,7 @@ assert vm["web1"]["RoleName"] == "" and vm["web1"]["State"] == "pending", vm["we
 EOF
 # A timed-out script's process group is gone (the sleep too).
 sleep 1
-pgrep -f 'sleep 60' >/dev/null && fail "the timed-out script's child is still running"
+pgrep -xf "sleep $nap" >/dev/null && fail "the timed-out script's child is still running"
 pass "scripts get the runbook context; a timed-out script is killed with its children"
 
 # 2. Planned: the first error stops the plan.
@@ -207,6 +211,7 @@ echo started >>long.trace
 sleep 60 &
 wait
 EOF2
+sed -i "s/sleep 60 &/sleep $nap \\&/" p/long.sh
 chmod +x p/long.sh
 cat >p/intr.plan <<'EOF2'
 { "name": "intr", "groups": [ { "machines": [],
@@ -222,7 +227,7 @@ r=0; wait $pid || r=$?
 [ $r = 4 ] || fail "interrupt: exit $r, expected 4: $(cat in1.err)"
 grep -q '^  interrupted *Group 1: Pre-steps: long' in1.out || fail "interrupt: $(cat in1.out)"
 sleep 1
-pgrep -f 'sleep 60' >/dev/null && fail "interrupt: the script's child is still running"
+pgrep -xf "sleep $nap" >/dev/null && fail "interrupt: the script's child is still running"
 touch p/long.ok
 r=0; "$LANDFALL" plan p/intr.plan >in2.out 2>&1 || r=$?
 [ $r = 0 ] || fail "interrupt, run again: exit $r: $(cat in2.out)"
