@@ -84,6 +84,32 @@ planned (struct lf_plan *p, const char *path, char *tmp)
   return h;
 }
 
+/* Concern FN as lf_fix_windows runs it: on the hives opened once (those
+ * the test tree has), committed once.
+ */
+static int
+run_concern (lf_winfix_fn *fn, struct lf_guest *g, struct lf_os *os,
+             struct lf_plan *p, const struct lf_fix_opts *o)
+{
+  struct lf_winfix c = { .g = g, .os = os, .p = p, .o = o };
+  static const char *const hives[2] = {
+    "/Windows/System32/config/SYSTEM", "/Windows/System32/config/SOFTWARE",
+  };
+  int r = -1;
+
+  if (lf_plan_exists (p, hives[0]) &&
+      !(c.system = lf_whive_open (p, "", hives[0], "SYSTEM")))
+    return -1;
+  if (lf_plan_exists (p, hives[1]) &&
+      !(c.software = lf_whive_open (p, "", hives[1], "SOFTWARE")))
+    goto out;
+  if (lf_winfix_run (&c, "test", fn) == 0)
+    r = lf_winfix_commit (&c);
+ out:
+  lf_winfix_close (&c);
+  return r;
+}
+
 static size_t
 count_findings (struct lf_plan *p, const char *result)
 {
@@ -116,13 +142,13 @@ START_TEST (test_set_values)
   struct lf_plan *p = lf_plan_new (&ms);
   struct lf_whive *w = lf_whive_open (p, "t", "/h/minimal", "MIN");
   char tmp[64];
-  hive_node_h k;
+  uint64_t k;
   uint32_t v;
 
   ck_assert_ptr_nonnull (w);
-  k = lf_whive_key (w, hivex_root (w->h), "", "Services");
+  k = lf_whive_key (w, lf_hive_root (w->hv), "", "Services");
   ck_assert_uint_ne (k, 0);
-  ck_assert_uint_eq (lf_whive_key (w, hivex_root (w->h), "", "services"), k);
+  ck_assert_uint_eq (lf_whive_key (w, lf_hive_root (w->hv), "", "services"), k);
   ck_assert_int_eq (lf_whive_set_dword (w, k, "Services", "Start", 3), 1);
   ck_assert_int_eq (lf_whive_set_dword (w, k, "Services", "Start", 3), 0);
   ck_assert_int_eq (lf_whive_set_dword (w, k, "Services", "start", 0), 1);
@@ -189,7 +215,7 @@ START_TEST (test_no_change_no_edit)
   char **kids;
 
   ck_assert_ptr_nonnull (w);
-  kids = lf_whive_children (w, hivex_root (w->h));
+  kids = lf_whive_children (w, lf_hive_root (w->hv));
   ck_assert_ptr_nonnull (kids);
   ck_assert_ptr_nonnull (kids[0]);              /* names with NUL, ™, ... */
   lf_free_names (kids);
@@ -329,7 +355,7 @@ START_TEST (test_bcd)
 
   os.mounts = ms;
   os.facts = json_pack ("{s:s}", "systemroot", "/Windows");
-  ck_assert_int_eq (lf_fix_windows_bcd (&g, &os, p, &o), 0);
+  ck_assert_int_eq (run_concern (lf_fix_windows_bcd, &g, &os, p, &o), 0);
   ck_assert_int_eq (lf_plan_nedits (p), 1);
   ck_assert_uint_eq (count_findings (p, "failed"), 0);
   size_t changed = count_findings (p, "changed");
@@ -360,7 +386,7 @@ START_TEST (test_bcd)
   unlink (tmp);
 
   /* A second pass over the planned store changes nothing more. */
-  ck_assert_int_eq (lf_fix_windows_bcd (&g, &os, p, &o), 0);
+  ck_assert_int_eq (run_concern (lf_fix_windows_bcd, &g, &os, p, &o), 0);
   ck_assert_uint_eq (count_findings (p, "changed"), changed);
   ck_assert_int_eq (lf_plan_nedits (p), 1);
   json_decref (os.facts);
@@ -380,7 +406,7 @@ START_TEST (test_bcd_dirty)
       "status=none", root);
   os.mounts = ms;
   os.facts = json_pack ("{s:s}", "systemroot", "/Windows");
-  ck_assert_int_eq (lf_fix_windows_bcd (&g, &os, p, &o), -1);
+  ck_assert_int_eq (run_concern (lf_fix_windows_bcd, &g, &os, p, &o), -1);
   ck_assert_int_eq (lf_last_errno (), EUCLEAN);
   ck_assert_int_eq (lf_plan_nedits (p), 0);
   json_decref (os.facts);
@@ -401,11 +427,11 @@ system_hive (struct lf_plan *p)
   return w;
 }
 
-static hive_node_h
+static uint64_t
 mkpath (struct lf_whive *w, const char *path)
 {
   char *copy = strdup (path), *save = NULL;
-  hive_node_h n = hivex_root (w->h);
+  uint64_t n = lf_hive_root (w->hv);
 
   for (char *c = strtok_r (copy, "\\", &save); c && n;
        c = strtok_r (NULL, "\\", &save))
@@ -541,7 +567,7 @@ START_TEST (test_agents_keep_filters)
   lf_whive_close (w);
 
   os.facts = json_pack ("{s:s}", "systemroot", "/Windows");
-  ck_assert_int_eq (lf_fix_windows_agents (&g, &os, p, &o), 0);
+  ck_assert_int_eq (run_concern (lf_fix_windows_agents, &g, &os, p, &o), 0);
   ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Services\\VMTools\\Start: 2 -> 4"));
   ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Services\\vmfilt: VMware "
                           "service left enabled (Start 2): it is listed as a "
@@ -627,7 +653,7 @@ START_TEST (test_time)
   lf_whive_close (w);
 
   os.facts = json_pack ("{s:s}", "systemroot", "/Windows");
-  ck_assert_int_eq (lf_fix_windows_time (&g, &os, p, &o), 0);
+  ck_assert_int_eq (run_concern (lf_fix_windows_time, &g, &os, p, &o), 0);
   ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Control\\TimeZoneInformation"
                           "\\RealTimeIsUniversal: absent -> 1"));
   ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Services\\W32Time\\Start: 3 -> 2"));
@@ -651,7 +677,7 @@ START_TEST (test_time)
   hivex_close (h);
   unlink (tmp);
   size_t changed = count_findings (p, "changed");
-  ck_assert_int_eq (lf_fix_windows_time (&g, &os, p, &o), 0);
+  ck_assert_int_eq (run_concern (lf_fix_windows_time, &g, &os, p, &o), 0);
   ck_assert_uint_eq (count_findings (p, "changed"), changed);
   json_decref (os.facts);
   lf_plan_free (p);
