@@ -578,6 +578,71 @@ START_TEST (test_agents_keep_filters)
 }
 END_TEST
 
+/* Issue 14: the whole Windows fix opens each hive once (SYSTEM and the
+ * BCD store here; this tree has no SOFTWARE) however many concerns edit
+ * it, and plans one edit per hive, shared by the concerns that changed
+ * it, each with its own count of changes.
+ */
+START_TEST (test_fix_opens_once)
+{
+  static const char sys[] = "/Windows/System32/config/SYSTEM";
+  struct lf_guest g = { 0 };
+  struct lf_os os = { .type = "windows", .mounts = ms };
+  struct lf_fix_opts o = { .profile = "azure-gen1", .rootdelay = -1 };
+  struct lf_plan *p = lf_plan_new (&ms);
+  struct lf_whive *w = system_hive (p);
+  char path[256], *buf = NULL;
+  size_t len;
+  FILE *fp;
+
+  /* Dhcp manual (network sets it automatic), W32Time manual and no
+   * TimeZoneInformation (time sets both).
+   */
+  service (w, "ControlSet001", "Dhcp", 0x20, 3, NULL);
+  service (w, "ControlSet001", "W32Time", 0x20, 3, NULL);
+  mkpath (w, "ControlSet001\\Control");
+  ck_assert_int_eq (lf_whive_commit (w, "setup"), 0);
+  lf_whive_close (w);
+  ck_assert_int_eq (lf_plan_read (p, sys, WIN_HIVE_MAX, &buf, &len), 0);
+  lf_plan_free (p);
+  snprintf (path, sizeof path, "%s%s", root, sys);
+  fp = fopen (path, "wb");
+  ck_assert_ptr_nonnull (fp);
+  ck_assert_uint_eq (fwrite (buf, 1, len, fp), len);
+  ck_assert_int_eq (fclose (fp), 0);
+  free (buf);
+
+  os.facts = json_pack ("{s:s, s:s, s:{s:s, s:b}, s:{s:i, s:i, s:i}, "
+                        "s:{s:{}}}", "systemroot", "/Windows", "root", "t",
+                        "system_hive", "path", sys, "dirty", 0,
+                        "select", "current", 1, "default", 1,
+                        "last_known_good", 1, "control_sets", "ControlSet001");
+  ck_assert_ptr_nonnull (os.facts);
+  p = lf_plan_new (&ms);
+  unsigned opens = lf_hive_open_count ();
+  ck_assert_int_eq (lf_fix_windows (&g, &os, p, &o), 0);
+  ck_assert_uint_eq (lf_hive_open_count () - opens, 2);
+  ck_assert_uint_eq (lf_plan_nedits (p), 2);
+  json_t *r = lf_plan_report (p);
+  json_t *e = json_array_get (json_object_get (r, "edits"), 0);
+  json_t *by = json_object_get (e, "changes_by_concern");
+  ck_assert_str_eq (json_string_value (json_object_get (e, "path")), sys);
+  ck_assert_str_eq (json_string_value (json_object_get (e, "concern")),
+                    "network, time");
+  ck_assert_int_eq (json_integer_value (json_object_get (by, "network")), 1);
+  /* The key TimeZoneInformation, RealTimeIsUniversal, W32Time's Start. */
+  ck_assert_int_eq (json_integer_value (json_object_get (by, "time")), 3);
+  ck_assert_uint_eq (json_object_size (by), 2);
+  e = json_array_get (json_object_get (r, "edits"), 1);
+  ck_assert_str_eq (json_string_value (json_object_get (e, "path")),
+                    "/Boot/BCD");
+  ck_assert_str_eq (json_string_value (json_object_get (e, "concern")), "bcd");
+  json_decref (r);
+  json_decref (os.facts);
+  lf_plan_free (p);
+}
+END_TEST
+
 /* W11 on 6.3 only: no package, a package without ACPI\MSFT1000, one
  * with it.
  */
@@ -703,6 +768,7 @@ windows_suite (void)
   tcase_add_test (tc, test_class_filters);
   tcase_add_test (tc, test_agents_keep_filters);
   tcase_add_test (tc, test_vmbus_acpi);
+  tcase_add_test (tc, test_fix_opens_once);
   tcase_add_test (tc, test_time);
   suite_add_tcase (s, tc);
   return s;

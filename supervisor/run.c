@@ -64,7 +64,6 @@ static const char *const step_names[] = {
 #define NSTEPS 5
 enum { S_PREREQ, S_CONVERT, S_FIX, S_VERIFY, S_REPORT };
 
-
 struct run {
   const struct lf_job *job;
   const struct lf_run_opts *o;

@@ -1,5 +1,6 @@
-/* landfall fuzz target: the Windows fix's hive reading (bootfix/windows/
- * hive-edit.c and the concerns above it).  hivex parses the cells; what
+/* landfall fuzz target: the Windows fix's hive reading (guest/hive.c, the
+ * hivex adapter, bootfix/windows/hive-edit.c and the concerns above it).
+ * hivex parses the cells; what
  * landfall itself parses is the base block's sequence numbers and the
  * value data it decodes (REG_MULTI_SZ lists of page files and BCD display
  * orders, class filter lists, UTF-16 strings, firewall rule strings,
