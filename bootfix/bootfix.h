@@ -53,6 +53,18 @@ extern int lf_plan_write (struct lf_plan *p, const char *concern,
 extern int lf_plan_write_take (struct lf_plan *p, const char *concern,
                                const char *path, void *buf, size_t len,
                                uint32_t mode, const char *why);
+/* One concern's share of an edit several concerns made (the Windows fix
+ * edits each hive once for all its concerns): the values or keys it
+ * changed in the file.
+ */
+struct lf_plan_by {
+  const char *concern;
+  unsigned changes;
+};
+/* lf_plan_write_take for an edit shared by the NBY concerns BY. */
+extern int lf_plan_write_by (struct lf_plan *p, const struct lf_plan_by *by,
+                             size_t nby, const char *path, void *buf,
+                             size_t len, uint32_t mode, const char *why);
 /* Plan the removal of a file or symlink (not followed); nothing if absent. */
 extern int lf_plan_remove (struct lf_plan *p, const char *concern,
                            const char *path, const char *why);
@@ -78,6 +90,17 @@ extern size_t lf_plan_nedits (const struct lf_plan *p);
 extern void lf_plan_print (const struct lf_plan *p, FILE *fp);
 /* The findings and edits for the report. */
 extern json_t *lf_plan_report (const struct lf_plan *p);
+/* The findings in order, typed (the report is their JSON). */
+struct lf_plan_finding {
+  const char *concern;
+  enum lf_finding what;
+  const char *msg;
+};
+extern size_t lf_plan_nfindings (const struct lf_plan *p);
+extern struct lf_plan_finding lf_plan_finding (const struct lf_plan *p,
+                                               size_t i);
+/* The guest path of edit I (I < lf_plan_nedits). */
+extern const char *lf_plan_edit_path (const struct lf_plan *p, size_t i);
 /* Did any concern record LF_FAILED? */
 extern bool lf_plan_failed (const struct lf_plan *p);
 
@@ -237,47 +260,28 @@ extern int lf_fix_windows (struct lf_guest *g, struct lf_os *os,
                            struct lf_plan *p, const struct lf_fix_opts *o);
 #define LF_WINDOWS_JOURNAL_DIR "/landfall"
 
-/* The Windows concerns (reference/windows.md), one file each, with the
- * Linux concerns' contract: -1 stops the whole fix, a problem with one
- * item (a missing driver file in one control set) is a finding.  Each
- * edits every control set of the SYSTEM hive through the plan.
+/* fixers.c: the fix of each OS type (lf_os.type), one table. */
+struct lf_fixer {
+  const char *type;             /* "linux", "windows" */
+  int (*fix) (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
+              const struct lf_fix_opts *o);
+  const char *journal_dir;      /* the journal's guest directory */
+};
+/* The fixer of TYPE, or NULL (ENOTSUP, "no fix for an operating system of
+ * type 'TYPE'").
  */
-/* windows/boot-drivers.c: storvsc, vmbus, storflt, intelide, atapi boot
- * start; "needs driver injection" when a driver file is missing */
-extern int lf_fix_windows_boot_drivers (struct lf_guest *g, struct lf_os *os,
-                                        struct lf_plan *p,
-                                        const struct lf_fix_opts *o);
+extern const struct lf_fixer *lf_fixer_find (const char *type);
+/* OS's fix into P; *DIR (if DIR) its journal directory.  -1 for an OS
+ * type with no fix, as for any error.
+ */
+extern int lf_fix_os (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
+                      const struct lf_fix_opts *o, const char **dir);
+
 /* The guest path of a driver: what its ImagePath IMAGE (may be NULL)
  * names, else SYSROOT/System32/drivers/FILE (where Windows looks for a
  * kernel driver with no ImagePath).  NULL if out of memory (recorded).
  */
 extern char *lf_win_driver_path (const char *sysroot, const char *image,
                                  const char *file);
-/* windows/san-policy.c: SanPolicy OnlineAll */
-extern int lf_fix_windows_san_policy (struct lf_guest *g, struct lf_os *os,
-                                      struct lf_plan *p,
-                                      const struct lf_fix_opts *o);
-/* windows/drive-letters.c: MountedDevices kept and reported, page file */
-extern int lf_fix_windows_drive_letters (struct lf_guest *g,
-                                         struct lf_os *os, struct lf_plan *p,
-                                         const struct lf_fix_opts *o);
-/* windows/network.c: Dhcp automatic, every interface on DHCP */
-extern int lf_fix_windows_network (struct lf_guest *g, struct lf_os *os,
-                                   struct lf_plan *p,
-                                   const struct lf_fix_opts *o);
-/* windows/rdp.c: Remote Desktop and its firewall rules on */
-extern int lf_fix_windows_rdp (struct lf_guest *g, struct lf_os *os,
-                               struct lf_plan *p, const struct lf_fix_opts *o);
-/* windows/agents.c: VMware Tools off, Azure guest agent automatic */
-extern int lf_fix_windows_agents (struct lf_guest *g, struct lf_os *os,
-                                  struct lf_plan *p,
-                                  const struct lf_fix_opts *o);
-/* windows/time.c: hardware clock read as UTC, Windows Time automatic */
-extern int lf_fix_windows_time (struct lf_guest *g, struct lf_os *os,
-                                struct lf_plan *p,
-                                const struct lf_fix_opts *o);
-/* windows/bcd.c: EMS serial console, boot status policy in the BCD */
-extern int lf_fix_windows_bcd (struct lf_guest *g, struct lf_os *os,
-                               struct lf_plan *p, const struct lf_fix_opts *o);
 
 #endif /* LF_BOOTFIX_H */

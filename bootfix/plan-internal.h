@@ -11,7 +11,10 @@ enum lf_edit_kind { LF_EDIT_WRITE, LF_EDIT_REMOVE, LF_EDIT_MKDIR,
 
 struct lf_edit {
   enum lf_edit_kind kind;
-  char *concern;
+  char *concern;                /* "a, b": every concern that made it */
+  size_t nby;                   /* changes per concern, in that order */
+  char **by_concern;
+  unsigned *by_changes;
   char *path;                   /* as the concern named it */
   struct lf_fs *fs;             /* where it resolves */
   char *fspath;

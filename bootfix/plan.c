@@ -33,6 +33,10 @@ lf_plan_new (struct lf_mounts *ms)
 static void
 edit_free (struct lf_edit *e)
 {
+  for (size_t i = 0; i < e->nby; i++)
+    free (e->by_concern[i]);
+  free (e->by_concern);
+  free (e->by_changes);
   free (e->concern);
   free (e->path);
   free (e->fspath);
@@ -152,6 +156,8 @@ resolve (struct lf_plan *p, const char *path, bool follow, struct lf_fs **fs,
   return 0;
 }
 
+static int credit (struct lf_edit *e, const char *concern, unsigned changes);
+
 /* Plan the parent directories of PATH that do not exist. */
 static int
 plan_parents (struct lf_plan *p, const char *concern, const char *path)
@@ -183,7 +189,8 @@ plan_parents (struct lf_plan *p, const char *concern, const char *path)
   e->fspath = fspath;
   fspath = NULL;
   e->path = strdup (dir);
-  e->concern = strdup (concern);
+  if (credit (e, concern, 0) == -1)
+    return -1;
   e->why = strdup ("directory for the files below");
   e->mode = S_IFDIR | 0755;
   return 0;
@@ -248,6 +255,36 @@ list_add (char **list, const char *item, const char *sep)
   return 0;
 }
 
+/* CONCERN made CHANGES more changes in E: in its share, and in E's list
+ * of concerns.  A file a concern writes twice is one change.
+ */
+static int
+credit (struct lf_edit *e, const char *concern, unsigned changes)
+{
+  size_t i;
+
+  for (i = 0; i < e->nby; i++)
+    if (strcmp (e->by_concern[i], concern) == 0)
+      break;
+  if (i == e->nby) {
+    char **nc = realloc (e->by_concern, (e->nby + 1) * sizeof *nc);
+    if (nc)
+      e->by_concern = nc;
+    unsigned *nn = nc ? realloc (e->by_changes, (e->nby + 1) * sizeof *nn)
+      : NULL;
+    if (nn)
+      e->by_changes = nn;
+    if (!nc || !nn || !(e->by_concern[i] = strdup (concern))) {
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    e->by_changes[i] = 0;
+    e->nby++;
+  }
+  e->by_changes[i] = changes ? e->by_changes[i] + changes : 1;
+  return list_add (&e->concern, concern, ", ");
+}
+
 /* A new edit of PATH (at FSPATH in FS, which it takes) for CONCERN, with
  * the file's content before the plan loaded; NULL on error, nothing added.
  */
@@ -262,11 +299,12 @@ open_edit (struct lf_plan *p, const char *concern, const char *path,
   e->fspath = *fspath;
   *fspath = NULL;
   e->path = strdup (path);
-  e->concern = strdup (concern);
-  if (!e->path || !e->concern) {
+  if (!e->path) {
     lf_error (ENOMEM, "out of memory");
     goto error;
   }
+  if (concern && credit (e, concern, 0) == -1)
+    goto error;
   if (load_old (p, e) == -1)
     goto error;
   return e;
@@ -280,10 +318,11 @@ open_edit (struct lf_plan *p, const char *concern, const char *path,
  * file (an initramfs image) is then in memory once, not twice.
  */
 static int
-plan_write (struct lf_plan *p, const char *concern, const char *path,
-            const void *buf, size_t len, char *owned, uint32_t mode,
-            const char *why)
+plan_write (struct lf_plan *p, const struct lf_plan_by *by, size_t nby,
+            const char *path, const void *buf, size_t len, char *owned,
+            uint32_t mode, const char *why)
 {
+  const char *concern = by[0].concern;
   struct lf_fs *fs;
   CLEANUP_FREE char *fspath = NULL;
   struct lf_edit *e;
@@ -293,19 +332,20 @@ plan_write (struct lf_plan *p, const char *concern, const char *path,
     goto error;
   e = find_edit (p, fs, fspath);
   if (!e) {
-    e = open_edit (p, concern, path, fs, &fspath);
+    e = open_edit (p, NULL, path, fs, &fspath);
     if (!e)
       goto error;
   }
   else {
-    /* A second concern rewrites the file (two Windows concerns edit the
-     * SYSTEM hive): the edit is both concerns' and the report says so.
+    /* A second concern rewrites the file: the edit is both concerns' and
+     * the report says so.
      */
-    if (list_add (&e->concern, concern, ", ") == -1)
-      goto error;
     free (e->new);
     e->new = NULL;
   }
+  for (size_t i = 0; i < nby; i++)
+    if (credit (e, by[i].concern, by[i].changes) == -1)
+      goto error;
   if (list_add (&e->why, why, "; ") == -1)
     goto error;
   e->kind = LF_EDIT_WRITE;
@@ -349,14 +389,29 @@ int
 lf_plan_write (struct lf_plan *p, const char *concern, const char *path,
                const void *buf, size_t len, uint32_t mode, const char *why)
 {
-  return plan_write (p, concern, path, buf, len, NULL, mode, why);
+  const struct lf_plan_by by = { .concern = concern };
+  return plan_write (p, &by, 1, path, buf, len, NULL, mode, why);
 }
 
 int
 lf_plan_write_take (struct lf_plan *p, const char *concern, const char *path,
                     void *buf, size_t len, uint32_t mode, const char *why)
 {
-  return plan_write (p, concern, path, NULL, len, buf, mode, why);
+  const struct lf_plan_by by = { .concern = concern };
+  return plan_write (p, &by, 1, path, NULL, len, buf, mode, why);
+}
+
+int
+lf_plan_write_by (struct lf_plan *p, const struct lf_plan_by *by, size_t nby,
+                  const char *path, void *buf, size_t len, uint32_t mode,
+                  const char *why)
+{
+  if (nby == 0) {
+    free (buf);
+    lf_error (EINVAL, "planning %s: an edit made by no concern", path);
+    return -1;
+  }
+  return plan_write (p, by, nby, path, NULL, len, buf, mode, why);
 }
 
 int
@@ -386,7 +441,7 @@ lf_plan_remove (struct lf_plan *p, const char *concern, const char *path,
     }
   }
   else {
-    if (list_add (&e->concern, concern, ", ") == -1)
+    if (credit (e, concern, 0) == -1)
       return -1;
     free (e->new);
     e->new = NULL;
@@ -501,6 +556,26 @@ lf_plan_nedits (const struct lf_plan *p)
   return p->nedits;
 }
 
+size_t
+lf_plan_nfindings (const struct lf_plan *p)
+{
+  return p->nfindings;
+}
+
+struct lf_plan_finding
+lf_plan_finding (const struct lf_plan *p, size_t i)
+{
+  const struct lf_finding_rec *f = &p->findings[i];
+  return (struct lf_plan_finding) { .concern = f->concern, .what = f->what,
+                                    .msg = f->msg };
+}
+
+const char *
+lf_plan_edit_path (const struct lf_plan *p, size_t i)
+{
+  return p->edits[i].path;
+}
+
 bool
 lf_plan_failed (const struct lf_plan *p)
 {
@@ -605,6 +680,11 @@ lf_plan_report (const struct lf_plan *p)
                            : e->kind == LF_EDIT_REMOVE ? "remove"
                            : e->kind == LF_EDIT_SYMLINK ? "symlink" : "mkdir",
                            "why", e->why ? e->why : "");
+    json_t *by = json_object ();
+    for (size_t k = 0; k < e->nby; k++)
+      json_object_set_new (by, e->by_concern[k],
+                           json_integer ((json_int_t) e->by_changes[k]));
+    json_object_set_new (j, "changes_by_concern", by);
     json_object_set_new (j, "old", content_json (e->old_exists, e->old,
                                                  e->oldlen, e->old_link));
     json_object_set_new (j, "new", e->kind == LF_EDIT_WRITE

@@ -222,6 +222,71 @@ START_TEST (test_two_concerns_one_file)
 }
 END_TEST
 
+/* Issue 14: an edit several concerns share (a Windows hive, written once)
+ * carries each concern's own count of changes; a plain file counts one
+ * per concern that wrote it.
+ */
+START_TEST (test_shared_edit_counts)
+{
+  struct lf_plan *p = lf_plan_new (&ms);
+  const struct lf_plan_by by[] = { { "a", 5 }, { "c", 2 } };
+  char *buf = strdup ("hive\n");
+
+  ck_assert_int_eq (lf_plan_write (p, "b", "/etc/fstab", "1\n", 2, 0644,
+                                   "first"), 0);
+  ck_assert_int_eq (lf_plan_write (p, "b", "/etc/fstab", "2\n", 2, 0644,
+                                   "first"), 0);
+  ck_assert_int_eq (lf_plan_write_by (p, by, 2, "/etc/hive", buf, 5, 0644,
+                                      "values"), 0);
+  ck_assert_uint_eq (lf_plan_nedits (p), 2);
+  json_t *r = lf_plan_report (p);
+  json_t *e0 = json_array_get (json_object_get (r, "edits"), 0);
+  json_t *e1 = json_array_get (json_object_get (r, "edits"), 1);
+  ck_assert_str_eq (json_string_value (json_object_get (e0, "concern")), "b");
+  ck_assert_int_eq (json_integer_value (json_object_get (
+    json_object_get (e0, "changes_by_concern"), "b")), 1);
+  ck_assert_str_eq (json_string_value (json_object_get (e1, "concern")), "a, c");
+  ck_assert_int_eq (json_integer_value (json_object_get (
+    json_object_get (e1, "changes_by_concern"), "a")), 5);
+  ck_assert_int_eq (json_integer_value (json_object_get (
+    json_object_get (e1, "changes_by_concern"), "c")), 2);
+  json_decref (r);
+  ck_assert_str_eq (lf_plan_edit_path (p, 1), "/etc/hive");
+  lf_plan_free (p);
+}
+END_TEST
+
+/* Issue 14: one table says which fix an OS type gets, for fix, undo and
+ * run alike; a type with none is refused with nothing planned, never
+ * given another OS's fix.
+ */
+START_TEST (test_fixers)
+{
+  const struct lf_fixer *f = lf_fixer_find ("linux");
+  ck_assert_ptr_nonnull (f);
+  ck_assert (f->fix == lf_fix_linux);
+  ck_assert_str_eq (f->journal_dir, LF_LINUX_JOURNAL_DIR);
+  f = lf_fixer_find ("windows");
+  ck_assert_ptr_nonnull (f);
+  ck_assert (f->fix == lf_fix_windows);
+  ck_assert_str_eq (f->journal_dir, LF_WINDOWS_JOURNAL_DIR);
+
+  struct lf_os os = { .type = "freebsd", .mounts = ms };
+  struct lf_fix_opts o = { .profile = "azure-gen1", .rootdelay = -1 };
+  struct lf_plan *p = lf_plan_new (&ms);
+  const char *dir = NULL;
+  ck_assert_int_eq (lf_fix_os (NULL, &os, p, &o, &dir), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOTSUP);
+  ck_assert_str_eq (lf_last_error (),
+                    "no fix for an operating system of type 'freebsd'");
+  ck_assert_ptr_null (dir);
+  ck_assert_uint_eq (lf_plan_nedits (p), 0);
+  ck_assert_uint_eq (lf_plan_nfindings (p), 0);
+  ck_assert_ptr_null (lf_fixer_find (NULL));
+  lf_plan_free (p);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -233,6 +298,8 @@ main (void)
   tcase_add_test (tc, test_dry_run_print);
   tcase_add_test (tc, test_damaged_journal);
   tcase_add_test (tc, test_two_concerns_one_file);
+  tcase_add_test (tc, test_shared_edit_counts);
+  tcase_add_test (tc, test_fixers);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

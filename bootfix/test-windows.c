@@ -84,6 +84,32 @@ planned (struct lf_plan *p, const char *path, char *tmp)
   return h;
 }
 
+/* Concern FN as lf_fix_windows runs it: on the hives opened once (those
+ * the test tree has), committed once.
+ */
+static int
+run_concern (lf_winfix_fn *fn, struct lf_guest *g, struct lf_os *os,
+             struct lf_plan *p, const struct lf_fix_opts *o)
+{
+  struct lf_winfix c = { .g = g, .os = os, .p = p, .o = o };
+  static const char *const hives[2] = {
+    "/Windows/System32/config/SYSTEM", "/Windows/System32/config/SOFTWARE",
+  };
+  int r = -1;
+
+  if (lf_plan_exists (p, hives[0]) &&
+      !(c.system = lf_whive_open (p, "", hives[0], "SYSTEM")))
+    return -1;
+  if (lf_plan_exists (p, hives[1]) &&
+      !(c.software = lf_whive_open (p, "", hives[1], "SOFTWARE")))
+    goto out;
+  if (lf_winfix_run (&c, "test", fn) == 0)
+    r = lf_winfix_commit (&c);
+ out:
+  lf_winfix_close (&c);
+  return r;
+}
+
 static size_t
 count_findings (struct lf_plan *p, const char *result)
 {
@@ -116,13 +142,13 @@ START_TEST (test_set_values)
   struct lf_plan *p = lf_plan_new (&ms);
   struct lf_whive *w = lf_whive_open (p, "t", "/h/minimal", "MIN");
   char tmp[64];
-  hive_node_h k;
+  uint64_t k;
   uint32_t v;
 
   ck_assert_ptr_nonnull (w);
-  k = lf_whive_key (w, hivex_root (w->h), "", "Services");
+  k = lf_whive_key (w, lf_hive_root (w->hv), "", "Services");
   ck_assert_uint_ne (k, 0);
-  ck_assert_uint_eq (lf_whive_key (w, hivex_root (w->h), "", "services"), k);
+  ck_assert_uint_eq (lf_whive_key (w, lf_hive_root (w->hv), "", "services"), k);
   ck_assert_int_eq (lf_whive_set_dword (w, k, "Services", "Start", 3), 1);
   ck_assert_int_eq (lf_whive_set_dword (w, k, "Services", "Start", 3), 0);
   ck_assert_int_eq (lf_whive_set_dword (w, k, "Services", "start", 0), 1);
@@ -189,7 +215,7 @@ START_TEST (test_no_change_no_edit)
   char **kids;
 
   ck_assert_ptr_nonnull (w);
-  kids = lf_whive_children (w, hivex_root (w->h));
+  kids = lf_whive_children (w, lf_hive_root (w->hv));
   ck_assert_ptr_nonnull (kids);
   ck_assert_ptr_nonnull (kids[0]);              /* names with NUL, ™, ... */
   lf_free_names (kids);
@@ -329,7 +355,7 @@ START_TEST (test_bcd)
 
   os.mounts = ms;
   os.facts = json_pack ("{s:s}", "systemroot", "/Windows");
-  ck_assert_int_eq (lf_fix_windows_bcd (&g, &os, p, &o), 0);
+  ck_assert_int_eq (run_concern (lf_fix_windows_bcd, &g, &os, p, &o), 0);
   ck_assert_int_eq (lf_plan_nedits (p), 1);
   ck_assert_uint_eq (count_findings (p, "failed"), 0);
   size_t changed = count_findings (p, "changed");
@@ -360,7 +386,7 @@ START_TEST (test_bcd)
   unlink (tmp);
 
   /* A second pass over the planned store changes nothing more. */
-  ck_assert_int_eq (lf_fix_windows_bcd (&g, &os, p, &o), 0);
+  ck_assert_int_eq (run_concern (lf_fix_windows_bcd, &g, &os, p, &o), 0);
   ck_assert_uint_eq (count_findings (p, "changed"), changed);
   ck_assert_int_eq (lf_plan_nedits (p), 1);
   json_decref (os.facts);
@@ -380,7 +406,7 @@ START_TEST (test_bcd_dirty)
       "status=none", root);
   os.mounts = ms;
   os.facts = json_pack ("{s:s}", "systemroot", "/Windows");
-  ck_assert_int_eq (lf_fix_windows_bcd (&g, &os, p, &o), -1);
+  ck_assert_int_eq (run_concern (lf_fix_windows_bcd, &g, &os, p, &o), -1);
   ck_assert_int_eq (lf_last_errno (), EUCLEAN);
   ck_assert_int_eq (lf_plan_nedits (p), 0);
   json_decref (os.facts);
@@ -401,11 +427,11 @@ system_hive (struct lf_plan *p)
   return w;
 }
 
-static hive_node_h
+static uint64_t
 mkpath (struct lf_whive *w, const char *path)
 {
   char *copy = strdup (path), *save = NULL;
-  hive_node_h n = hivex_root (w->h);
+  uint64_t n = lf_hive_root (w->hv);
 
   for (char *c = strtok_r (copy, "\\", &save); c && n;
        c = strtok_r (NULL, "\\", &save))
@@ -541,12 +567,77 @@ START_TEST (test_agents_keep_filters)
   lf_whive_close (w);
 
   os.facts = json_pack ("{s:s}", "systemroot", "/Windows");
-  ck_assert_int_eq (lf_fix_windows_agents (&g, &os, p, &o), 0);
+  ck_assert_int_eq (run_concern (lf_fix_windows_agents, &g, &os, p, &o), 0);
   ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Services\\VMTools\\Start: 2 -> 4"));
   ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Services\\vmfilt: VMware "
                           "service left enabled (Start 2): it is listed as a "
                           "storage class filter"));
   ck_assert (!has_finding (p, "vmfilt\\Start"));
+  json_decref (os.facts);
+  lf_plan_free (p);
+}
+END_TEST
+
+/* Issue 14: the whole Windows fix opens each hive once (SYSTEM and the
+ * BCD store here; this tree has no SOFTWARE) however many concerns edit
+ * it, and plans one edit per hive, shared by the concerns that changed
+ * it, each with its own count of changes.
+ */
+START_TEST (test_fix_opens_once)
+{
+  static const char sys[] = "/Windows/System32/config/SYSTEM";
+  struct lf_guest g = { 0 };
+  struct lf_os os = { .type = "windows", .mounts = ms };
+  struct lf_fix_opts o = { .profile = "azure-gen1", .rootdelay = -1 };
+  struct lf_plan *p = lf_plan_new (&ms);
+  struct lf_whive *w = system_hive (p);
+  char path[256], *buf = NULL;
+  size_t len;
+  FILE *fp;
+
+  /* Dhcp manual (network sets it automatic), W32Time manual and no
+   * TimeZoneInformation (time sets both).
+   */
+  service (w, "ControlSet001", "Dhcp", 0x20, 3, NULL);
+  service (w, "ControlSet001", "W32Time", 0x20, 3, NULL);
+  mkpath (w, "ControlSet001\\Control");
+  ck_assert_int_eq (lf_whive_commit (w, "setup"), 0);
+  lf_whive_close (w);
+  ck_assert_int_eq (lf_plan_read (p, sys, WIN_HIVE_MAX, &buf, &len), 0);
+  lf_plan_free (p);
+  snprintf (path, sizeof path, "%s%s", root, sys);
+  fp = fopen (path, "wb");
+  ck_assert_ptr_nonnull (fp);
+  ck_assert_uint_eq (fwrite (buf, 1, len, fp), len);
+  ck_assert_int_eq (fclose (fp), 0);
+  free (buf);
+
+  os.facts = json_pack ("{s:s, s:s, s:{s:s, s:b}, s:{s:i, s:i, s:i}, "
+                        "s:{s:{}}}", "systemroot", "/Windows", "root", "t",
+                        "system_hive", "path", sys, "dirty", 0,
+                        "select", "current", 1, "default", 1,
+                        "last_known_good", 1, "control_sets", "ControlSet001");
+  ck_assert_ptr_nonnull (os.facts);
+  p = lf_plan_new (&ms);
+  unsigned opens = lf_hive_open_count ();
+  ck_assert_int_eq (lf_fix_windows (&g, &os, p, &o), 0);
+  ck_assert_uint_eq (lf_hive_open_count () - opens, 2);
+  ck_assert_uint_eq (lf_plan_nedits (p), 2);
+  json_t *r = lf_plan_report (p);
+  json_t *e = json_array_get (json_object_get (r, "edits"), 0);
+  json_t *by = json_object_get (e, "changes_by_concern");
+  ck_assert_str_eq (json_string_value (json_object_get (e, "path")), sys);
+  ck_assert_str_eq (json_string_value (json_object_get (e, "concern")),
+                    "network, time");
+  ck_assert_int_eq (json_integer_value (json_object_get (by, "network")), 1);
+  /* The key TimeZoneInformation, RealTimeIsUniversal, W32Time's Start. */
+  ck_assert_int_eq (json_integer_value (json_object_get (by, "time")), 3);
+  ck_assert_uint_eq (json_object_size (by), 2);
+  e = json_array_get (json_object_get (r, "edits"), 1);
+  ck_assert_str_eq (json_string_value (json_object_get (e, "path")),
+                    "/Boot/BCD");
+  ck_assert_str_eq (json_string_value (json_object_get (e, "concern")), "bcd");
+  json_decref (r);
   json_decref (os.facts);
   lf_plan_free (p);
 }
@@ -627,7 +718,7 @@ START_TEST (test_time)
   lf_whive_close (w);
 
   os.facts = json_pack ("{s:s}", "systemroot", "/Windows");
-  ck_assert_int_eq (lf_fix_windows_time (&g, &os, p, &o), 0);
+  ck_assert_int_eq (run_concern (lf_fix_windows_time, &g, &os, p, &o), 0);
   ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Control\\TimeZoneInformation"
                           "\\RealTimeIsUniversal: absent -> 1"));
   ck_assert (has_finding (p, "SYSTEM\\ControlSet001\\Services\\W32Time\\Start: 3 -> 2"));
@@ -651,7 +742,7 @@ START_TEST (test_time)
   hivex_close (h);
   unlink (tmp);
   size_t changed = count_findings (p, "changed");
-  ck_assert_int_eq (lf_fix_windows_time (&g, &os, p, &o), 0);
+  ck_assert_int_eq (run_concern (lf_fix_windows_time, &g, &os, p, &o), 0);
   ck_assert_uint_eq (count_findings (p, "changed"), changed);
   json_decref (os.facts);
   lf_plan_free (p);
@@ -677,6 +768,7 @@ windows_suite (void)
   tcase_add_test (tc, test_class_filters);
   tcase_add_test (tc, test_agents_keep_filters);
   tcase_add_test (tc, test_vmbus_acpi);
+  tcase_add_test (tc, test_fix_opens_once);
   tcase_add_test (tc, test_time);
   suite_add_tcase (s, tc);
   return s;

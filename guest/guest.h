@@ -356,30 +356,93 @@ extern void lf_fstab_free (struct lf_fstab *t);
 extern bool lf_fstab_has_option (const struct lf_fstab_entry *e,
                                  const char *opt);
 
-/* hive.c: registry hives through hivex, on a private copy. */
+/* hive.c: registry hives through hivex, on a private copy: the one
+ * adapter, for inspection (read-only) and for the Windows fix (writable,
+ * committed to bytes the caller plans).  Nodes are hivex's offsets (0:
+ * none); types are the registry's REG_* numbers.
+ */
+#define LF_REG_NONE             0
+#define LF_REG_SZ               1
+#define LF_REG_EXPAND_SZ        2
+#define LF_REG_BINARY           3
+#define LF_REG_DWORD            4
+#define LF_REG_DWORD_BIG_ENDIAN 5
+#define LF_REG_MULTI_SZ         7
+/* A SYSTEM hive of a busy server can reach a few hundred MiB. */
+#define LF_HIVE_MAX             (512 * LF_MiB)
+/* Subkeys listed under one key (services, NIC interfaces, BCD objects):
+ * Windows has about a thousand services. */
+#define LF_HIVE_MAX_SUBKEYS     4096
 struct lf_hive;
-/* WRITE opens the copy for editing (committed elsewhere, atomically). */
+/* PATH of the guest, read through MS.  WRITE opens the copy for editing
+ * (lf_hive_commit gives the edited bytes back).
+ */
 extern struct lf_hive *lf_hive_open (struct lf_mounts *ms, const char *path,
                                      bool write);
+/* The same from BUF (LEN bytes), NAME for messages.  Anything but a
+ * "regf" base block and what hivex opens is refused; the sequence
+ * numbers are the caller's to judge (lf_hive_dirty).
+ */
+extern struct lf_hive *lf_hive_open_buf (const char *name, const void *buf,
+                                         size_t len, bool write);
 extern void lf_hive_close (struct lf_hive *hv);
+extern void lf_hive_cleanup (struct lf_hive **hv);
+#define CLEANUP_HIVE __attribute__ ((cleanup (lf_hive_cleanup)))
+/* Hives opened so far by this process (tests count them). */
+extern unsigned lf_hive_open_count (void);
 /* Header sequence numbers differ: changes sit in unreplayed logs. */
 extern bool lf_hive_dirty (const struct lf_hive *hv);
-extern void *lf_hive_handle (struct lf_hive *hv);     /* hive_h * */
+extern const char *lf_hive_name (const struct lf_hive *hv);
+extern uint64_t lf_hive_root (struct lf_hive *hv);
 /* A node by backslash path from the root ("" is the root), or 0. */
 extern uint64_t lf_hive_node (struct lf_hive *hv, const char *path);
+/* The same below FROM (0: the root). */
+extern uint64_t lf_hive_node_from (struct lf_hive *hv, uint64_t from,
+                                   const char *path);
+extern uint64_t lf_hive_child (struct lf_hive *hv, uint64_t parent,
+                               const char *name);
+extern char *lf_hive_node_name (struct lf_hive *hv, uint64_t node);
+/* Value NAME of NODE: LF_MATCH with *T, *DATA (malloc'd, NUL-padded by
+ * two bytes) and *LEN; LF_NO_MATCH if absent; -1 on error.
+ */
+extern int lf_hive_get (struct lf_hive *hv, uint64_t node, const char *name,
+                        uint32_t *t, char **data, size_t *len);
+/* The name of value NAME as the hive spells it, or NULL. */
+extern char *lf_hive_value_key (struct lf_hive *hv, uint64_t node,
+                                const char *name);
+/* Inspection's readers: 0 or -1 (absent, another type). */
 extern int lf_hive_get_dword (struct lf_hive *hv, uint64_t node,
                               const char *name, uint32_t *ret);
 extern char *lf_hive_get_string (struct lf_hive *hv, uint64_t node,
                                  const char *name);
 extern char **lf_hive_get_multi (struct lf_hive *hv, uint64_t node,
                                  const char *name);
-/* Subkey names, NULL-terminated (free with lf_free_names). */
+/* Subkey names, NULL-terminated (free with lf_free_names); NULL for node
+ * 0, or with the error recorded (more than LF_HIVE_MAX_SUBKEYS: E2BIG).
+ */
 extern char **lf_hive_children (struct lf_hive *hv, uint64_t node);
+/* Value names of NODE, NULL-terminated, or NULL with the error recorded. */
+extern char **lf_hive_value_names (struct lf_hive *hv, uint64_t node);
 extern int lf_hive_values (struct lf_hive *hv, uint64_t node,
                            int (*fn) (void *opaque, const char *name,
                                       uint32_t type, const void *data,
                                       size_t len),
                            void *opaque);
+/* Editing (a hive opened with WRITE).  Set value NAME (as spelled). */
+extern int lf_hive_set_value (struct lf_hive *hv, uint64_t node,
+                              const char *name, uint32_t t, const void *data,
+                              size_t len);
+/* Delete value NAME (case-insensitive): 1 with its old *T, *DATA
+ * (malloc'd) and *LEN, 0 if absent, -1 on error.
+ */
+extern int lf_hive_delete_value (struct lf_hive *hv, uint64_t node,
+                                 const char *name, uint32_t *t, char **data,
+                                 size_t *len);
+/* A new subkey (0 with the error recorded). */
+extern uint64_t lf_hive_add_child (struct lf_hive *hv, uint64_t parent,
+                                   const char *name);
+/* The edited hive's bytes (*BUF malloc'd). */
+extern int lf_hive_commit (struct lf_hive *hv, char **buf, size_t *len);
 
 /* inspect.c: everything found on a set of disks. */
 struct lf_guest_fs {

@@ -98,29 +98,17 @@ open_os (int argc, char *argv[], struct lf_guest **gp)
   return &g->oses[0];
 }
 
-static const char *
-journal_dir (const struct lf_os *os)
-{
-  return strcmp (os->type, "windows") == 0 ? LF_WINDOWS_JOURNAL_DIR
-    : LF_LINUX_JOURNAL_DIR;
-}
-
 /* Each failed finding, on stderr, and that nothing was written. */
 static void
 print_failures (const struct lf_plan *p, bool dry)
 {
-  json_t *r = lf_plan_report (p), *f;
-  size_t i;
-
-  json_array_foreach (json_object_get (r, "findings"), i, f)
-    if (strcmp (json_string_value (json_object_get (f, "result")),
-                "failed") == 0)
-      fprintf (stderr, "%s: error: %s: %s\n", lf_progname,
-               json_string_value (json_object_get (f, "concern")),
-               json_string_value (json_object_get (f, "message")));
+  for (size_t i = 0; i < lf_plan_nfindings (p); i++) {
+    struct lf_plan_finding f = lf_plan_finding (p, i);
+    if (f.what == LF_FAILED)
+      fprintf (stderr, "%s: error: %s: %s\n", lf_progname, f.concern, f.msg);
+  }
   if (!dry)
     fprintf (stderr, "%s: nothing was changed\n", lf_progname);
-  json_decref (r);
 }
 
 int
@@ -143,6 +131,7 @@ lf_cmd_fix (int argc, char *argv[])
   struct lf_guest *g = NULL;
   struct lf_plan *p = NULL;
   struct lf_os *os;
+  const char *dir = NULL;
   int c, ret = LF_EXIT_FAILED;
   double t0 = lf_now ();
 
@@ -179,13 +168,11 @@ lf_cmd_fix (int argc, char *argv[])
   if (!os)
     goto out;
   p = lf_plan_new (&os->mounts);
-  if (!p ||
-      (strcmp (os->type, "windows") == 0 ? lf_fix_windows (g, os, p, &o)
-       : lf_fix_linux (g, os, p, &o)) == -1)
+  if (!p || lf_fix_os (g, os, p, &o, &dir) == -1)
     goto out;
   if (dry)
     lf_plan_print (p, json ? stderr : stdout);
-  else if (!lf_plan_failed (p) && lf_plan_apply (p, journal_dir (os)) == -1)
+  else if (!lf_plan_failed (p) && lf_plan_apply (p, dir) == -1)
     goto out;
   ret = lf_plan_failed (p) ? LF_EXIT_FAILED : LF_EXIT_OK;
   if (ret != LF_EXIT_OK)
@@ -225,6 +212,7 @@ lf_cmd_undo (int argc, char *argv[])
   bool json = false;
   struct lf_guest *g = NULL;
   struct lf_os *os;
+  const struct lf_fixer *f = NULL;
   json_t *report = NULL;
   int c, ret = LF_EXIT_FAILED;
 
@@ -250,7 +238,8 @@ lf_cmd_undo (int argc, char *argv[])
   if (argc - optind == 1 && lf_job_looks_like (argv[optind]))
     return lf_cmd_undo_job (argv[optind], json);
   os = open_os (argc - optind, argv + optind, &g);
-  if (!os || lf_undo (&os->mounts, journal_dir (os), &report) == -1)
+  if (!os || !(f = lf_fixer_find (os->type)) ||
+      lf_undo (&os->mounts, f->journal_dir, &report) == -1)
     goto out;
   ret = LF_EXIT_OK;
   if (json) {

@@ -64,32 +64,6 @@ static const char *const step_names[] = {
 #define NSTEPS 5
 enum { S_PREREQ, S_CONVERT, S_FIX, S_VERIFY, S_REPORT };
 
-#define WINDOWS_JOURNAL_DIR LF_WINDOWS_JOURNAL_DIR
-
-static int
-fix_windows (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
-             const struct lf_fix_opts *o)
-{
-  return lf_fix_windows (g, os, p, o);
-}
-
-/* The fix for OS's type into P; *DIR is its guest journal directory. */
-static int
-fix_os (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
-        const struct lf_fix_opts *o, const char **dir)
-{
-  if (strcmp (os->type, "linux") == 0) {
-    *dir = LF_LINUX_JOURNAL_DIR;
-    return lf_fix_linux (g, os, p, o);
-  }
-  if (strcmp (os->type, "windows") == 0) {
-    *dir = WINDOWS_JOURNAL_DIR;
-    return fix_windows (g, os, p, o);
-  }
-  lf_error (ENOTSUP, "no fix for an operating system of type '%s'", os->type);
-  return -1;
-}
-
 struct run {
   const struct lf_job *job;
   const struct lf_run_opts *o;
@@ -469,8 +443,9 @@ check_guest (struct run *r)
       add_str (r->problems, "Windows is hibernated (or Fast Startup left it "
                "so): shut it down fully on the source first");
   }
-  else if (strcmp (os->type, "linux") != 0)
-    add_str (r->problems, "the OS is of type '%s': not supported", os->type);
+  /* The same table and words as landfall fix (bootfix/fixers.c). */
+  if (!lf_fixer_find (os->type))
+    add_str (r->problems, "%s", lf_last_error ());
 
   /* Firmware against the profile.  Inspection tells what boot code is on
    * the disk (BIOS code in the MBR or a BIOS boot partition; an ESP).
@@ -878,7 +853,7 @@ plan_fix (struct run *r, bool writable, struct lf_guest **gp,
   *gp = lf_guest_open ((const char *const *) paths, r->job->ndisks, writable);
   if (!*gp || lf_guest_inspect (*gp) == -1 || !(os = job_os (*gp)))
     goto out;
-  if (!(*pp = lf_plan_new (&os->mounts)) || fix_os (*gp, os, *pp, &fo, dir) == -1)
+  if (!(*pp = lf_plan_new (&os->mounts)) || lf_fix_os (*gp, os, *pp, &fo, dir) == -1)
     goto out;
   ret = 0;
  out:
@@ -888,16 +863,13 @@ plan_fix (struct run *r, bool writable, struct lf_guest **gp,
 
 /* "fstab: cannot ..." for each failed finding, into r->errors. */
 static void
-plan_failures (struct run *r, json_t *rep)
+plan_failures (struct run *r, const struct lf_plan *p)
 {
-  size_t i;
-  json_t *f;
-
-  json_array_foreach (json_object_get (rep, "findings"), i, f)
-    if (strcmp (json_string_value (json_object_get (f, "result")), "failed") == 0)
-      add_str (r->errors, "fix: %s: %s",
-               json_string_value (json_object_get (f, "concern")),
-               json_string_value (json_object_get (f, "message")));
+  for (size_t i = 0; i < lf_plan_nfindings (p); i++) {
+    struct lf_plan_finding f = lf_plan_finding (p, i);
+    if (f.what == LF_FAILED)
+      add_str (r->errors, "fix: %s: %s", f.concern, f.msg);
+  }
 }
 
 static int
@@ -913,14 +885,18 @@ step_fix (struct run *r)
   lf_fs_set_clock (json_integer_value (json_object_get (r->state, "clock")));
   if (plan_fix (r, true, &g, &p, &dir) == -1)
     goto out;
-  rep = lf_plan_report (p);
   if (lf_plan_failed (p)) {
-    plan_failures (r, rep);
+    plan_failures (r, p);
     lf_error (EINVAL, "the fix could not be planned (nothing was changed)");
     goto out;
   }
   if (lf_plan_apply (p, dir) == -1)
     goto out;
+  /* JSON only for the state file and the report. */
+  if (!(rep = lf_plan_report (p))) {
+    lf_error (ENOMEM, "out of memory");
+    goto out;
+  }
   json_object_set_new (rep, "journal", json_string (dir));
   json_object_set (r->state, "fix", rep);
   logf_ (r, "fix: %zu change%s", lf_plan_nedits (p),
@@ -994,14 +970,10 @@ step_verify (struct run *r)
     goto out;
   }
   if (lf_plan_nedits (p) > 0 || lf_plan_failed (p)) {
-    json_t *rep = lf_plan_report (p);
-    size_t i;
-    json_t *e;
-    json_array_foreach (json_object_get (rep, "edits"), i, e)
+    for (size_t i = 0; i < lf_plan_nedits (p); i++)
       add_str (r->errors, "verify: the fix would still change %s",
-               json_string_value (json_object_get (e, "path")));
-    plan_failures (r, rep);
-    json_decref (rep);
+               lf_plan_edit_path (p, i));
+    plan_failures (r, p);
     lf_error (EINVAL, "verify: the fix planned again is not empty (%zu "
               "change%s left)", lf_plan_nedits (p),
               lf_plan_nedits (p) == 1 ? "" : "s");
@@ -1048,9 +1020,11 @@ exit_status (enum lf_run_result res)
   return s[res];
 }
 
+/* The report; *RES becomes LF_RUN_WARNINGS when a success had some. */
 static json_t *
-build_report (struct run *r, enum lf_run_result res)
+build_report (struct run *r, enum lf_run_result *resp)
 {
+  enum lf_run_result res = *resp;
   const struct lf_job *job = r->job;
   json_t *steps = json_array (), *disks = json_array (), *timings = json_object ();
   json_t *fix = r->state ? json_object_get (r->state, "fix") : NULL;
@@ -1114,6 +1088,7 @@ build_report (struct run *r, enum lf_run_result res)
                json_string_value (json_object_get (f, "message")));
   if (res == LF_RUN_OK && json_array_size (warnings) > 0)
     res = LF_RUN_WARNINGS;
+  *resp = res;
 
   json_t *rep = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:i}",
     "command", "run", "job", r->o->job_path ? r->o->job_path : job->name,
@@ -1300,7 +1275,7 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
              "was written", r.step_state[S_PREREQ], r.step_seconds[S_PREREQ],
              json_array_size (r.problems),
              json_array_size (r.problems) == 1 ? "" : "s");
-      *report = build_report (&r, res);
+      *report = build_report (&r, &res);
       ret = 0;
       goto out;
     }
@@ -1358,7 +1333,8 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
     else {                      /* the report: the last step */
       CLEANUP_FREE char *rp = report_path (job, o->jobdir);
       st_set_step (&r, s, "done", lf_now () - t0);
-      json_t *rep = build_report (&r, LF_RUN_OK);
+      enum lf_run_result ok = LF_RUN_OK;
+      json_t *rep = build_report (&r, &ok);
       json_object_set_new (rep, "report", json_string (rp ? rp : ""));
       rc = rp && lf_write_json_atomic (rp, rep) == 0 ? 0 : -1;
       json_decref (rep);
@@ -1383,7 +1359,7 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
   }
   if (res == LF_RUN_INTERRUPTED)
     logf_ (&r, "interrupted: run the same command again to resume");
-  *report = build_report (&r, res);
+  *report = build_report (&r, &res);
   {
     CLEANUP_FREE char *rp = report_path (job, o->jobdir);
     json_object_set_new (*report, "report", json_string (rp ? rp : ""));
@@ -1397,12 +1373,8 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
   ret = 0;
 
  out:
-  if (ret == 0) {
-    const char *rs = json_string_value (json_object_get (*report, "result"));
-    *result = !strcmp (rs, "success") ? LF_RUN_OK
-      : !strcmp (rs, "success-with-warnings") ? LF_RUN_WARNINGS
-      : !strcmp (rs, "interrupted") ? LF_RUN_INTERRUPTED : LF_RUN_FAILED;
-  }
+  if (ret == 0)
+    *result = res;
   json_decref (r.state);
   json_decref (r.problems);
   json_decref (r.warnings);
@@ -1443,8 +1415,8 @@ lf_run_undo (const struct lf_job *job, const char *jobdir, json_t **report)
   g = lf_guest_open ((const char *const *) paths, job->ndisks, true);
   if (!g || lf_guest_inspect (g) == -1 || !(os = job_os (g)))
     goto out;
-  if (lf_undo (&os->mounts, strcmp (os->type, "windows") == 0
-               ? WINDOWS_JOURNAL_DIR : LF_LINUX_JOURNAL_DIR, &entries) == -1)
+  const struct lf_fixer *f = lf_fixer_find (os->type);
+  if (!f || lf_undo (&os->mounts, f->journal_dir, &entries) == -1)
     goto out;
   /* The job is no longer fixed: a re-run fixes (and verifies) again. */
   if (loaded) {
@@ -1468,6 +1440,46 @@ lf_run_undo (const struct lf_job *job, const char *jobdir, json_t **report)
 }
 
 /* ---- The summary ------------------------------------------------------ */
+
+/* "N files (by concern: a 3, b 1)": the files changed, then each
+ * concern's changes in the order it first appears.  An edit several
+ * concerns made (a Windows hive) is one file, and each of them is counted
+ * its own changes in it (changes_by_concern: the values and keys it
+ * changed); a file counts one for each concern that wrote it.
+ */
+#define SUMMARY_MAX_CONCERNS 32
+
+static void
+print_changes (const json_t *changes, FILE *fp)
+{
+  const char *name[SUMMARY_MAX_CONCERNS];
+  json_int_t count[SUMMARY_MAX_CONCERNS];
+  size_t n = 0, i;
+  json_t *e;
+
+  json_array_foreach (changes, i, e) {
+    const char *c;
+    json_t *v;
+    json_object_foreach (json_object_get (e, "changes_by_concern"), c, v) {
+      size_t k = 0;
+      while (k < n && strcmp (name[k], c) != 0)
+        k++;
+      if (k == n) {
+        if (n == SUMMARY_MAX_CONCERNS)
+          continue;
+        name[n] = c;
+        count[n++] = 0;
+      }
+      count[k] += json_integer_value (v);
+    }
+  }
+  fprintf (fp, "  changes:  %zu file%s", json_array_size (changes),
+           json_array_size (changes) == 1 ? "" : "s");
+  for (i = 0; i < n; i++)
+    fprintf (fp, "%s%s %" JSON_INTEGER_FORMAT, i ? ", " : " (by concern: ",
+             name[i], count[i]);
+  fprintf (fp, "%s\n", n ? ")" : "");
+}
 
 void
 lf_run_print_summary (const json_t *rep, FILE *fp)
@@ -1508,29 +1520,7 @@ lf_run_print_summary (const json_t *rep, FILE *fp)
     if (sha)
       fprintf (fp, "       sha256 %s\n", sha);
   }
-  {
-    /* Changes per concern, in the fix's order. */
-    char line[512] = "";
-    size_t o = 0, k;
-    const char *cur = NULL;
-    unsigned count = 0;
-    json_array_foreach (changes, k, v) {
-      const char *c = json_string_value (json_object_get (v, "concern"));
-      if (cur && strcmp (cur, c) != 0) {
-        o += (size_t) snprintf (line + o, o < sizeof line ? sizeof line - o : 0,
-                                "%s%s %u", o ? ", " : "", cur, count);
-        count = 0;
-      }
-      if (o >= sizeof line)
-        o = sizeof line - 1;
-      cur = c;
-      count++;
-    }
-    if (cur && o < sizeof line)
-      snprintf (line + o, sizeof line - o, "%s%s %u", o ? ", " : "", cur, count);
-    fprintf (fp, "  changes:  %zu%s%s%s\n", json_array_size (changes),
-             cur ? " (" : "", line, cur ? ")" : "");
-  }
+  print_changes (changes, fp);
   fprintf (fp, "  warnings: %zu\n", json_array_size (warnings));
   json_array_foreach (warnings, i, v)
     fprintf (fp, "    - %s\n", json_string_value (v));

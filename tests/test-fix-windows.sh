@@ -334,6 +334,27 @@ grep -qF 'Elements\25000004\Element: type 3 hex:1e,00,00,00,00,00,00,00 -> type 
 [ "$sum" = "$(sha256sum <guest.img)" ] || fail "--dry-run changed the image"
 pass "--dry-run lists $(grep -c ': changed: ' plan.txt) value changes, old and new, and changes nothing"
 
+# Issue 14: each hive is opened once for the whole fix (inspection reads
+# it once more, read-only) and committed once, whatever the number of
+# concerns editing it; the adapter logs every open and commit.
+"$LANDFALL" fix -v --dry-run guest.img >/dev/null 2>opens.log || fail "dry run -v failed: $(tail opens.log)"
+python3 - opens.log <<'PY' || fail "hive opens and commits: $(grep -E 'hive (open|commit):' opens.log)"
+import collections, re, sys
+opens, commits = collections.Counter(), collections.Counter()
+for l in open(sys.argv[1]):
+    m = re.search(r"hive (open|commit): (\S+)(?: \((read-only|writable))?", l)
+    if m:
+        (opens if m.group(1) == "open" else commits)[(m.group(2), m.group(3))] += 1
+S = "/Windows/System32/config/SYSTEM"
+assert opens[(S, "writable")] == 1 and commits[(S, None)] == 1, (opens, commits)
+assert all(n == 1 for n in opens.values()), opens
+assert all(n == 1 for n in commits.values()), commits
+print("hive opens %d, commits %d" % (sum(opens.values()), sum(commits.values())))
+PY
+pass "each hive opened once by the fix and once by inspection, SYSTEM committed once ($(python3 -c '
+import re, sys; t = open(sys.argv[1]).read()
+print(len(re.findall("hive open:", t)), "opens,", len(re.findall("hive commit:", t)), "commits")' opens.log))"
+
 t0=$(date +%s%N)
 "$LANDFALL" fix --json guest.img >fix.json || fail "fix failed: $(cat fix.json)"
 t1=$(date +%s%N)

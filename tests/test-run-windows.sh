@@ -52,10 +52,27 @@ pass "Windows job: success, report lists the SYSTEM and BCD edits, value changes
 pass "the output passes landfall verify --profile azure-gen1"
 
 sum=$(sha256sum <"$out")
-r=0; "$LANDFALL" run --json job/win7.job >again.json 2>/dev/null || r=$?
+r=0; "$LANDFALL" run job/win7.job >again.txt 2>/dev/null || r=$?
 [ $r = 0 ] || [ $r = 3 ] || fail "second run failed (exit $r)"
 [ "$sum" = "$(sha256sum <"$out")" ] || fail "a second run changed the output"
 pass "a second run changes nothing"
+
+# Issue 14: the summary counts each concern's changes (here every change
+# is a registry value or key, one "changed" finding each), though the
+# concerns share the SYSTEM hive's one edit; the files are the edits.
+want=$(python3 - run.json <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+counts = {}
+for f in r["findings"]:
+    if f["result"] == "changed":
+        counts[f["concern"]] = counts.get(f["concern"], 0) + 1
+print("  changes:  %d files (by concern: %s)" % (len(r["changes"]),
+      ", ".join("%s %d" % kv for kv in counts.items())))
+EOF
+)
+grep -qxF -- "$want" again.txt || fail "summary: expected '$want', got '$(grep 'changes:' again.txt)'"
+pass "the summary counts changes per concern:$(echo "$want" | cut -d: -f2-)"
 
 "$LANDFALL" undo job/win7.job >undo.out 2>&1 || { cat undo.out >&2; fail "undo JOB failed"; }
 n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["changes"]))' run.json)

@@ -32,7 +32,7 @@ static const char *const azure_services[] = {
 };
 
 static bool
-is_vmware (struct lf_whive *w, hive_node_h svc, const char *name)
+is_vmware (struct lf_whive *w, uint64_t svc, const char *name)
 {
   for (size_t i = 0; i < sizeof vmware_services / sizeof vmware_services[0]; i++)
     if (strcasecmp (name, vmware_services[i]) == 0)
@@ -55,7 +55,7 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
 {
   (void) arg;
   char where[300];
-  hive_node_h services;
+  uint64_t services;
   char **names, **filters;
   int r = 0;
   size_t agents = 0;
@@ -75,7 +75,7 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
   for (char **n = names; *n && r == 0; n++) {
     char swhere[600];
     uint32_t type, start;
-    hive_node_h svc = lf_whive_node (w, services, *n);
+    uint64_t svc = lf_whive_node (w, services, *n);
     if (!svc || lf_whive_get_dword (w, svc, "Type", &type) != LF_MATCH)
       continue;
     snprintf (swhere, sizeof swhere, "%s\\%s", where, *n);
@@ -118,10 +118,7 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
 }
 
 int
-lf_fix_windows_agents (struct lf_guest *g, struct lf_os *os,
-                       struct lf_plan *p, const struct lf_fix_opts *o)
+lf_fix_windows_agents (struct lf_winfix *c)
 {
-  (void) g;
-  (void) o;
-  return lf_whive_each_control_set (os, p, CONCERN, fix_control_set, NULL);
+  return lf_whive_each_control_set (c->system, fix_control_set, NULL);
 }

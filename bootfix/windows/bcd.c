@@ -60,12 +60,12 @@ static const char *const stores[] = {
 /* The Elements\<type> key of object OBJ, created with its parents if
  * CREATE.
  */
-static hive_node_h
-element_key (struct lf_whive *w, hive_node_h obj, const char *objwhere,
+static uint64_t
+element_key (struct lf_whive *w, uint64_t obj, const char *objwhere,
              uint32_t type, bool create)
 {
   char where[300], name[16];
-  hive_node_h els;
+  uint64_t els;
 
   snprintf (name, sizeof name, "%08x", type);
   snprintf (where, sizeof where, "%s\\Elements", objwhere);
@@ -77,21 +77,21 @@ element_key (struct lf_whive *w, hive_node_h obj, const char *objwhere,
 }
 
 static int
-set_element (struct lf_whive *w, hive_node_h obj, const char *objwhere,
+set_element (struct lf_whive *w, uint64_t obj, const char *objwhere,
              uint32_t type, const void *data, size_t len)
 {
   char where[300];
-  hive_node_h el = element_key (w, obj, objwhere, type, true);
+  uint64_t el = element_key (w, obj, objwhere, type, true);
 
   if (!el)
     return -1;
   snprintf (where, sizeof where, "%s\\Elements\\%08x", objwhere, type);
-  return lf_whive_set (w, el, where, "Element", hive_t_REG_BINARY, data, len)
+  return lf_whive_set (w, el, where, "Element", LF_REG_BINARY, data, len)
     == -1 ? -1 : 0;
 }
 
 static int
-set_bool (struct lf_whive *w, hive_node_h obj, const char *objwhere,
+set_bool (struct lf_whive *w, uint64_t obj, const char *objwhere,
           uint32_t type, bool v)
 {
   uint8_t b = v;
@@ -99,7 +99,7 @@ set_bool (struct lf_whive *w, hive_node_h obj, const char *objwhere,
 }
 
 static int
-set_int (struct lf_whive *w, hive_node_h obj, const char *objwhere,
+set_int (struct lf_whive *w, uint64_t obj, const char *objwhere,
          uint32_t type, uint64_t v)
 {
   uint8_t b[8];
@@ -109,9 +109,9 @@ set_int (struct lf_whive *w, hive_node_h obj, const char *objwhere,
 
 /* An element's string value (REG_SZ) or NULL. */
 static char *
-get_string (struct lf_whive *w, hive_node_h obj, uint32_t type)
+get_string (struct lf_whive *w, uint64_t obj, uint32_t type)
 {
-  hive_node_h el = element_key (w, obj, "", type, false);
+  uint64_t el = element_key (w, obj, "", type, false);
   return el ? lf_whive_get_sz (w, el, "Element") : NULL;
 }
 
@@ -131,7 +131,7 @@ is_guid (const char *s)
  * system root.  GUIDs into OUT (each 39 bytes), their count returned.
  */
 static size_t
-loaders (struct lf_whive *w, hive_node_h objects, hive_node_h bm,
+loaders (struct lf_whive *w, uint64_t objects, uint64_t bm,
          char out[][39])
 {
   CLEANUP_FREE char *def = get_string (w, bm, BCD_BOOTMGR_DEFAULT);
@@ -140,7 +140,7 @@ loaders (struct lf_whive *w, hive_node_h objects, hive_node_h bm,
 
   if (!def || !is_guid (def))
     return 0;
-  hive_node_h d = lf_whive_node (w, objects, def);
+  uint64_t d = lf_whive_node (w, objects, def);
   uint32_t t;
   if (!d || lf_whive_get_dword (w, lf_whive_node (w, d, "Description"), "Type",
                                 &t) != LF_MATCH || t != BCD_TYPE_LOADER)
@@ -148,13 +148,13 @@ loaders (struct lf_whive *w, hive_node_h objects, hive_node_h bm,
   memcpy (out[n++], def, 39);
   root = get_string (w, d, BCD_OS_SYSTEM_ROOT);
 
-  hive_node_h dl = element_key (w, bm, "", BCD_BOOTMGR_DISPLAY, false);
-  hive_type ht;
+  uint64_t dl = element_key (w, bm, "", BCD_BOOTMGR_DISPLAY, false);
+  uint32_t ht;
   CLEANUP_FREE char *list = NULL;
   size_t len;
   if (!root || !dl ||
       lf_whive_get (w, dl, "Element", &ht, &list, &len) != LF_MATCH ||
-      ht != hive_t_REG_MULTI_SZ || len > WIN_MAX_STRING)
+      ht != LF_REG_MULTI_SZ || len > WIN_MAX_STRING)
     return n;
   for (size_t i = 0; i + 1 < len && n < BCD_MAX_LOADERS; ) {
     size_t j = i;
@@ -169,7 +169,7 @@ loaders (struct lf_whive *w, hive_node_h objects, hive_node_h bm,
       continue;
     for (size_t k = 0; k < n; k++)
       dup |= strcasecmp (out[k], g) == 0;
-    hive_node_h o = dup ? 0 : lf_whive_node (w, objects, g);
+    uint64_t o = dup ? 0 : lf_whive_node (w, objects, g);
     if (!o ||
         lf_whive_get_dword (w, lf_whive_node (w, o, "Description"), "Type",
                             &t) != LF_MATCH || t != BCD_TYPE_LOADER)
@@ -182,17 +182,21 @@ loaders (struct lf_whive *w, hive_node_h objects, hive_node_h bm,
 }
 
 static int
-fix_store (struct lf_plan *p, const char *path)
+fix_store (struct lf_winfix *c, const char *path)
 {
-  CLEANUP_WHIVE struct lf_whive *w = lf_whive_open (p, CONCERN, path, "BCD");
+  struct lf_plan *p = c->p;
+  struct lf_whive *w = lf_whive_open (p, CONCERN, path, "BCD");
   char where[300];
   char ld[BCD_MAX_LOADERS][39];
   size_t n;
 
   if (!w)
     return -1;
-  hive_node_h objects = lf_whive_node (w, 0, "Objects");
-  hive_node_h bm = objects ? lf_whive_node (w, objects, BCD_BOOTMGR) : 0;
+  /* Committed with the other hives (lf_winfix_commit). */
+  lf_whive_close (c->bcd);
+  c->bcd = w;
+  uint64_t objects = lf_whive_node (w, 0, "Objects");
+  uint64_t bm = objects ? lf_whive_node (w, objects, BCD_BOOTMGR) : 0;
   if (!bm) {
     lf_plan_note (p, CONCERN, LF_WARNING, "%s: no {bootmgr} object: not a "
                   "Windows boot store? left alone", path);
@@ -213,10 +217,10 @@ fix_store (struct lf_plan *p, const char *path)
                 true) == -1)
     return -1;
   /* B05: {emssettings}, created as bcdedit would. */
-  hive_node_h ems = lf_whive_node (w, objects, BCD_EMSSETTINGS);
+  uint64_t ems = lf_whive_node (w, objects, BCD_EMSSETTINGS);
   if (!ems) {
     ems = lf_whive_key (w, objects, "Objects", BCD_EMSSETTINGS);
-    hive_node_h desc = ems ? lf_whive_key (w, ems, "Objects\\" BCD_EMSSETTINGS,
+    uint64_t desc = ems ? lf_whive_key (w, ems, "Objects\\" BCD_EMSSETTINGS,
                                            "Description") : 0;
     if (!desc ||
         lf_whive_set_dword (w, desc, "Objects\\" BCD_EMSSETTINGS "\\Description",
@@ -230,7 +234,7 @@ fix_store (struct lf_plan *p, const char *path)
     return -1;
   /* B04, B06, B07: every loader of this Windows. */
   for (size_t i = 0; i < n; i++) {
-    hive_node_h o = lf_whive_node (w, objects, ld[i]);
+    uint64_t o = lf_whive_node (w, objects, ld[i]);
     snprintf (where, sizeof where, "Objects\\%.38s", ld[i]);
     if (!o || set_bool (w, o, where, BCD_OS_EMS_ENABLED, true) == -1 ||
         set_int (w, o, where, BCD_OS_BOOT_STATUS,
@@ -238,9 +242,7 @@ fix_store (struct lf_plan *p, const char *path)
         set_bool (w, o, where, BCD_LIB_AUTO_RECOVERY, false) == -1)
       return -1;
   }
-  return lf_whive_commit (w, "serial console (EMS), boot menu shown for 5 "
-                          "seconds, boot status policy IgnoreAllFailures, "
-                          "automatic recovery off");
+  return 0;
 }
 
 /* Stores on the other volumes of the machine: reported only. */
@@ -266,14 +268,14 @@ report_other_stores (struct lf_guest *g, struct lf_os *os, struct lf_plan *p)
 }
 
 int
-lf_fix_windows_bcd (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
-                    const struct lf_fix_opts *o)
+lf_fix_windows_bcd (struct lf_winfix *c)
 {
-  (void) o;
-  report_other_stores (g, os, p);
+  struct lf_plan *p = c->p;
+
+  report_other_stores (c->g, c->os, p);
   for (size_t k = 0; k < sizeof stores / sizeof stores[0]; k++)
     if (lf_plan_exists (p, stores[k]))
-      return fix_store (p, stores[k]);
+      return fix_store (c, stores[k]);
   lf_plan_note (p, CONCERN, LF_WARNING, "no BCD store on the Windows volume "
                 "(\\Boot\\BCD): serial console and boot status policy not "
                 "set");

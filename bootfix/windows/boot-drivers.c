@@ -111,10 +111,10 @@ files_present (struct lf_plan *p, const char *sysroot, const char *where,
 
 static int
 fix_driver (struct lf_whive *w, const char *sysroot, const char *cs,
-            hive_node_h services, const struct boot_driver *d)
+            uint64_t services, const struct boot_driver *d)
 {
   char where[300], image[300];
-  hive_node_h key = lf_whive_node (w, services, d->service);
+  uint64_t key = lf_whive_node (w, services, d->service);
 
   snprintf (where, sizeof where, "%s\\Services\\%s", cs, d->service);
   if (key) {
@@ -162,7 +162,7 @@ lf_win_class_filters (struct lf_whive *w, const char *cs)
     char where[300];
     snprintf (where, sizeof where, "%s\\Control\\Class\\%s", cs,
               lf_win_storage_classes[c]);
-    hive_node_h cls = lf_whive_node (w, 0, where);
+    uint64_t cls = lf_whive_node (w, 0, where);
     for (size_t f = 0; cls && f < 2; f++) {
       char **list = NULL;
       int r = lf_whive_get_multi (w, cls, filter_values[f], &list);
@@ -199,7 +199,7 @@ check_filter (struct lf_whive *w, const char *sysroot, const char *cs,
 {
   char svc[300], file[300];
   uint32_t start;
-  hive_node_h key = 0;
+  uint64_t key = 0;
 
   snprintf (svc, sizeof svc, "%s\\Services", cs);
   /* A name with a backslash would be looked up as a path. */
@@ -243,7 +243,7 @@ lf_win_check_class_filters (struct lf_whive *w, const char *sysroot,
     char where[300];
     snprintf (where, sizeof where, "%s\\Control\\Class\\%s", cs,
               lf_win_storage_classes[c]);
-    hive_node_h cls = lf_whive_node (w, 0, where);
+    uint64_t cls = lf_whive_node (w, 0, where);
     for (size_t f = 0; cls && f < 2; f++) {
       char **list = NULL;
       int r = lf_whive_get_multi (w, cls, filter_values[f], &list);
@@ -280,7 +280,7 @@ lf_win_check_vmbus_acpi (struct lf_whive *w, const struct lf_os *os)
 
   if (lf_win_version (os) != 603)
     return;
-  hive_node_h n = lf_whive_node (w, 0, inf);
+  uint64_t n = lf_whive_node (w, 0, inf);
   CLEANUP_FREE char *active = n ? lf_whive_get_sz (w, n, "Active") : NULL;
   if (!active || !*active || strchr (active, '\\') || strlen (active) > 200) {
     lf_plan_note (w->p, CONCERN, LF_WARNING, "SYSTEM\\%s: no Active driver "
@@ -291,7 +291,7 @@ lf_win_check_vmbus_acpi (struct lf_whive *w, const struct lf_os *os)
     return;
   }
   snprintf (where, sizeof where, "DriverDatabase\\DriverPackages\\%s", active);
-  hive_node_h pkg = lf_whive_node (w, 0, where);
+  uint64_t pkg = lf_whive_node (w, 0, where);
   if (pkg && lf_whive_node (w, pkg, "Descriptors\\ACPI\\MSFT1000")) {
     lf_plan_note (w->p, CONCERN, LF_ALREADY_RIGHT, "SYSTEM\\%s\\Descriptors"
                   "\\ACPI\\MSFT1000: the VMBus driver knows the ACPI id "
@@ -313,25 +313,21 @@ lf_win_check_vmbus_acpi (struct lf_whive *w, const struct lf_os *os)
 }
 
 int
-lf_fix_windows_boot_drivers (struct lf_guest *g, struct lf_os *os,
-                             struct lf_plan *p, const struct lf_fix_opts *o)
+lf_fix_windows_boot_drivers (struct lf_winfix *c)
 {
-  char path[512];
+  struct lf_os *os = c->os;
+  struct lf_plan *p = c->p;
   const char *sysroot = lf_win_sysroot (os);
-  CLEANUP_WHIVE struct lf_whive *w = NULL;
+  struct lf_whive *w = c->system;
   char **sets = NULL;
   int r = -1;
 
-  (void) g;
-  (void) o;
-  if (lf_win_hive_path (os, "SYSTEM", path, sizeof path) == -1 ||
-      !(w = lf_whive_open (p, CONCERN, path, "SYSTEM")) ||
-      !(sets = lf_whive_control_sets (w)))
+  if (!(sets = lf_whive_control_sets (w)))
     goto out;
   for (char **cs = sets; *cs; cs++) {
     char where[300];
     snprintf (where, sizeof where, "%s\\Services", *cs);
-    hive_node_h services = lf_whive_node (w, 0, where);
+    uint64_t services = lf_whive_node (w, 0, where);
     if (!services) {
       lf_plan_note (p, CONCERN, LF_FAILED, "SYSTEM\\%s: key missing: "
                     "the control set is damaged", where);
@@ -344,7 +340,7 @@ lf_fix_windows_boot_drivers (struct lf_guest *g, struct lf_os *os,
       if (strcmp (core[i], "volume") == 0 &&
           lf_win_version (os) < CORE_VOLUME_SINCE)
         continue;
-      hive_node_h k = lf_whive_node (w, services, core[i]);
+      uint64_t k = lf_whive_node (w, services, core[i]);
       uint32_t start;
       if (!k)
         lf_plan_note (p, CONCERN, LF_WARNING, "SYSTEM\\%s\\%s: boot-critical "
@@ -363,7 +359,7 @@ lf_fix_windows_boot_drivers (struct lf_guest *g, struct lf_os *os,
       goto out;
   }
   lf_win_check_vmbus_acpi (w, os);
-  r = lf_whive_commit (w, WIN_HIVE_WHY);
+  r = 0;
  out:
   lf_free_names (sets);
   return r;

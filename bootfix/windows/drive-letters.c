@@ -65,7 +65,7 @@ static int
 fix_paging (struct lf_whive *w, const char *cs, uint32_t kept, char sys)
 {
   char where[300];
-  hive_type t;
+  uint32_t t;
   CLEANUP_FREE char *data = NULL;
   size_t len;
   char *out[PAGING_MAX_ENTRIES + 1] = { NULL };
@@ -75,13 +75,13 @@ fix_paging (struct lf_whive *w, const char *cs, uint32_t kept, char sys)
 
   snprintf (where, sizeof where,
             "%s\\Control\\Session Manager\\Memory Management", cs);
-  hive_node_h mm = lf_whive_node (w, 0, where);
+  uint64_t mm = lf_whive_node (w, 0, where);
   if (!mm)
     return 0;
   r = lf_whive_get (w, mm, "PagingFiles", &t, &data, &len);
   if (r != LF_MATCH)
     return r;
-  if (t != hive_t_REG_MULTI_SZ || len > WIN_MAX_STRING) {
+  if (t != LF_REG_MULTI_SZ || len > WIN_MAX_STRING) {
     lf_plan_note (w->p, CONCERN, LF_WARNING, "SYSTEM\\%s\\PagingFiles is not "
                   "a REG_MULTI_SZ: left alone", where);
     return 0;
@@ -145,18 +145,16 @@ fix_paging (struct lf_whive *w, const char *cs, uint32_t kept, char sys)
 }
 
 int
-lf_fix_windows_drive_letters (struct lf_guest *g, struct lf_os *os,
-                              struct lf_plan *p, const struct lf_fix_opts *o)
+lf_fix_windows_drive_letters (struct lf_winfix *c)
 {
-  char path[512];
-  CLEANUP_WHIVE struct lf_whive *w = NULL;
+  struct lf_os *os = c->os;
+  struct lf_plan *p = c->p;
+  struct lf_whive *w = c->system;
   char **sets = NULL;
   uint32_t kept, reserved;
   char sys;
   int r = -1;
 
-  (void) g;
-  (void) o;
   letters (p, os, &kept, &reserved, &sys);
   if (sys && sys != 'C')
     lf_plan_note (p, CONCERN, LF_WARNING, "Windows is on %c:, not C: (Azure "
@@ -166,9 +164,9 @@ lf_fix_windows_drive_letters (struct lf_guest *g, struct lf_os *os,
                   "the Windows volume: Windows will choose one at boot");
   if (kept & (UINT32_C (1) << ('D' - 'A'))) {
     char next = 0;
-    for (char c = 'E'; c <= 'Z' && !next; c++)
-      if (!(reserved & (UINT32_C (1) << (c - 'A'))))
-        next = c;
+    for (char l = 'E'; l <= 'Z' && !next; l++)
+      if (!(reserved & (UINT32_C (1) << (l - 'A'))))
+        next = l;
     lf_plan_note (p, CONCERN, LF_WARNING, "a kept volume is D:: Azure's "
                   "temporary disk takes the first free letter instead (%c:); "
                   "never put the page file on it", next ? next : '?');
@@ -177,14 +175,12 @@ lf_fix_windows_drive_letters (struct lf_guest *g, struct lf_os *os,
     lf_plan_note (p, CONCERN, LF_ALREADY_RIGHT, "no kept volume on D:: "
                   "Azure's temporary disk will be D:");
 
-  if (lf_win_hive_path (os, "SYSTEM", path, sizeof path) == -1 ||
-      !(w = lf_whive_open (p, CONCERN, path, "SYSTEM")) ||
-      !(sets = lf_whive_control_sets (w)))
+  if (!(sets = lf_whive_control_sets (w)))
     goto out;
   for (char **cs = sets; *cs; cs++)
     if (fix_paging (w, *cs, kept, sys) == -1)
       goto out;
-  r = lf_whive_commit (w, WIN_HIVE_WHY);
+  r = 0;
  out:
   lf_free_names (sets);
   return r;

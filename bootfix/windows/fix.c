@@ -142,21 +142,77 @@ refuse (struct lf_guest *g, const struct lf_os *os)
 }
 
 int
+lf_winfix_open (struct lf_winfix *c, struct lf_guest *g, struct lf_os *os,
+                struct lf_plan *p, const struct lf_fix_opts *o)
+{
+  char path[512];
+
+  *c = (struct lf_winfix) { .g = g, .os = os, .p = p, .o = o };
+  if (lf_win_hive_path (os, "SYSTEM", path, sizeof path) == -1 ||
+      !(c->system = lf_whive_open (p, "", path, "SYSTEM")) ||
+      lf_win_hive_path (os, "SOFTWARE", path, sizeof path) == -1)
+    goto error;
+  /* Only rdp.c edits SOFTWARE, and says so when it is missing. */
+  if (lf_plan_exists (p, path) &&
+      !(c->software = lf_whive_open (p, "", path, "SOFTWARE")))
+    goto error;
+  return 0;
+ error:
+  lf_winfix_close (c);
+  return -1;
+}
+
+int
+lf_winfix_run (struct lf_winfix *c, const char *name, lf_winfix_fn *fn)
+{
+  struct lf_whive *hives[] = { c->system, c->software, c->bcd };
+
+  for (size_t i = 0; i < sizeof hives / sizeof hives[0]; i++)
+    if (hives[i])
+      lf_whive_set_concern (hives[i], name);
+  return fn (c);
+}
+
+int
+lf_winfix_commit (struct lf_winfix *c)
+{
+  if (c->system && lf_whive_commit (c->system, WIN_HIVE_WHY) == -1)
+    return -1;
+  if (c->software && lf_whive_commit (c->software, WIN_HIVE_WHY) == -1)
+    return -1;
+  if (c->bcd && lf_whive_commit (c->bcd, WIN_BCD_WHY) == -1)
+    return -1;
+  return 0;
+}
+
+void
+lf_winfix_close (struct lf_winfix *c)
+{
+  lf_whive_close (c->system);
+  lf_whive_close (c->software);
+  lf_whive_close (c->bcd);
+  c->system = c->software = c->bcd = NULL;
+}
+
+int
 lf_fix_windows (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
                 const struct lf_fix_opts *o)
 {
-  static int (*const concerns[]) (struct lf_guest *, struct lf_os *,
-                                  struct lf_plan *,
-                                  const struct lf_fix_opts *) = {
-    lf_fix_windows_boot_drivers,
-    lf_fix_windows_san_policy,
-    lf_fix_windows_drive_letters,
-    lf_fix_windows_network,
-    lf_fix_windows_rdp,
-    lf_fix_windows_agents,
-    lf_fix_windows_time,
-    lf_fix_windows_bcd,
+  static const struct {
+    const char *name;
+    lf_winfix_fn *fn;
+  } concerns[] = {
+    { "boot-drivers",  lf_fix_windows_boot_drivers },
+    { "san-policy",    lf_fix_windows_san_policy },
+    { "drive-letters", lf_fix_windows_drive_letters },
+    { "network",       lf_fix_windows_network },
+    { "rdp",           lf_fix_windows_rdp },
+    { "agents",        lf_fix_windows_agents },
+    { "time",          lf_fix_windows_time },
+    { "bcd",           lf_fix_windows_bcd },
   };
+  struct lf_winfix c = { 0 };
+  int r = -1;
 
   if (strcmp (os->type, "windows") != 0) {
     lf_error (EINVAL, "lf_fix_windows: the OS is %s", os->type);
@@ -168,8 +224,16 @@ lf_fix_windows (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
   bool fatal;
   if (lf_win_select_check (os, sel, sizeof sel, &fatal) > 0)
     lf_plan_note (p, "control-sets", LF_WARNING, "SYSTEM: %s", sel);
+  /* Each hive is opened once, every concern edits the open hive, and
+   * each hive is committed once: one plan edit per hive.
+   */
+  if (lf_winfix_open (&c, g, os, p, o) == -1)
+    return -1;
   for (size_t i = 0; i < sizeof concerns / sizeof concerns[0]; i++)
-    if (concerns[i] (g, os, p, o) == -1)
-      return -1;
-  return 0;
+    if (lf_winfix_run (&c, concerns[i].name, concerns[i].fn) == -1)
+      goto out;
+  r = lf_winfix_commit (&c);
+ out:
+  lf_winfix_close (&c);
+  return r;
 }

@@ -28,7 +28,7 @@ static int
 fix_interfaces (struct lf_whive *w, const char *cs)
 {
   char where[300];
-  hive_node_h ifs;
+  uint64_t ifs;
   char **names;
   int r = 0;
 
@@ -46,7 +46,7 @@ fix_interfaces (struct lf_whive *w, const char *cs)
   for (char **n = names; *n && r == 0; n++) {
     char ifwhere[600];
     uint32_t dhcp;
-    hive_node_h i = lf_whive_node (w, ifs, *n);
+    uint64_t i = lf_whive_node (w, ifs, *n);
     snprintf (ifwhere, sizeof ifwhere, "%s\\%s", where, *n);
     if (!i || lf_whive_get_dword (w, i, "EnableDHCP", &dhcp) != LF_MATCH)
       continue;                 /* not an interface with IPv4 settings */
@@ -69,8 +69,7 @@ static int
 remove_routes (struct lf_whive *w, const char *cs)
 {
   char where[300];
-  hive_value_h *vals;
-  hive_node_h routes;
+  uint64_t routes;
   size_t n = 0;
   int r = 0;
 
@@ -79,22 +78,14 @@ remove_routes (struct lf_whive *w, const char *cs)
   routes = lf_whive_node (w, 0, where);
   if (!routes)
     return 0;
-  vals = hivex_node_values (w->h, routes);
-  if (!vals) {
-    lf_error (EINVAL, "%s: %s: cannot list values", w->path, where);
-    return -1;
-  }
-  while (vals[n])
-    n++;
   /* Names first: deleting changes the handles. */
-  char **names = calloc (n + 1, sizeof *names);
-  for (size_t i = 0; names && i < n; i++)
-    names[i] = hivex_value_key (w->h, vals[i]);
-  free (vals);
+  char **names = lf_hive_value_names (w->hv, routes);
   if (!names) {
-    lf_error (ENOMEM, "out of memory");
+    lf_error_prefix ("%s", where);
     return -1;
   }
+  while (names[n])
+    n++;
   for (size_t i = 0; r == 0 && i < n; i++)
     if (names[i] && lf_whive_delete (w, routes, where, names[i]) == -1)
       r = -1;
@@ -109,7 +100,7 @@ static void
 report_ipv6 (struct lf_whive *w, const char *cs)
 {
   char where[300];
-  hive_node_h ifs;
+  uint64_t ifs;
   char **names;
 
   snprintf (where, sizeof where,
@@ -120,7 +111,7 @@ report_ipv6 (struct lf_whive *w, const char *cs)
     return;
   }
   for (char **n = names; *n; n++) {
-    hive_node_h i = lf_whive_node (w, ifs, *n);
+    uint64_t i = lf_whive_node (w, ifs, *n);
     CLEANUP_FREE char *dns = i ? lf_whive_get_sz (w, i, "NameServer") : NULL;
     if (dns && *dns)
       lf_plan_note (w->p, CONCERN, LF_WARNING, "SYSTEM\\%s\\%s: static IPv6 "
@@ -136,7 +127,7 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
   char where[300];
 
   snprintf (where, sizeof where, "%s\\Services\\Dhcp", cs);
-  hive_node_h dhcp = lf_whive_node (w, 0, where);
+  uint64_t dhcp = lf_whive_node (w, 0, where);
   if (!dhcp)
     lf_plan_note (p, CONCERN, LF_FAILED, "SYSTEM\\%s: the DHCP client "
                   "service is missing: the machine would get no address on "
@@ -150,10 +141,7 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
 }
 
 int
-lf_fix_windows_network (struct lf_guest *g, struct lf_os *os,
-                        struct lf_plan *p, const struct lf_fix_opts *o)
+lf_fix_windows_network (struct lf_winfix *c)
 {
-  (void) g;
-  (void) o;
-  return lf_whive_each_control_set (os, p, CONCERN, fix_control_set, p);
+  return lf_whive_each_control_set (c->system, fix_control_set, c->p);
 }

@@ -49,8 +49,7 @@ static int
 fix_firewall (struct lf_whive *w, const char *cs)
 {
   char where[300];
-  hive_value_h *vals;
-  hive_node_h fr;
+  uint64_t fr;
   size_t n = 0;
   int r = 0, found = 0;
 
@@ -62,21 +61,13 @@ fix_firewall (struct lf_whive *w, const char *cs)
                   "firewall rule to enable", where);
     return 0;
   }
-  vals = hivex_node_values (w->h, fr);
-  if (!vals) {
-    lf_error (EINVAL, "%s: %s: cannot list values", w->path, where);
-    return -1;
-  }
-  while (vals[n])
-    n++;
-  char **names = calloc (n + 1, sizeof *names);
-  for (size_t i = 0; names && i < n; i++)
-    names[i] = hivex_value_key (w->h, vals[i]);
-  free (vals);
+  char **names = lf_hive_value_names (w->hv, fr);
   if (!names) {
-    lf_error (ENOMEM, "out of memory");
+    lf_error_prefix ("%s", where);
     return -1;
   }
+  while (names[n])
+    n++;
   for (size_t i = 0; r == 0 && i < n; i++) {
     if (!names[i] || !is_rdp_rule (names[i]))
       continue;
@@ -112,7 +103,7 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
   const struct lf_fix_opts *o = arg;
   char where[300];
   uint32_t v;
-  hive_node_h ts, rdp, svc;
+  uint64_t ts, rdp, svc;
 
   snprintf (where, sizeof where, "%s\\Control\\Terminal Server", cs);
   ts = lf_whive_node (w, 0, where);
@@ -162,25 +153,23 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
 
 /* W41: a policy that denies RDP (SOFTWARE) wins over the setting. */
 static int
-fix_policy (struct lf_os *os, struct lf_plan *p)
+fix_policy (struct lf_winfix *c)
 {
   char path[512];
   static const char where[] =
     "Policies\\Microsoft\\Windows NT\\Terminal Services";
-  CLEANUP_WHIVE struct lf_whive *w = NULL;
+  struct lf_whive *w = c->software;
+  struct lf_plan *p = c->p;
   uint32_t v;
 
-  if (lf_win_hive_path (os, "SOFTWARE", path, sizeof path) == -1)
-    return -1;
-  if (!lf_plan_exists (p, path)) {
+  if (!w) {
+    if (lf_win_hive_path (c->os, "SOFTWARE", path, sizeof path) == -1)
+      return -1;
     lf_plan_note (p, CONCERN, LF_WARNING, "%s: no SOFTWARE hive: Remote "
                   "Desktop policies not checked", path);
     return 0;
   }
-  w = lf_whive_open (p, CONCERN, path, "SOFTWARE");
-  if (!w)
-    return -1;
-  hive_node_h pol = lf_whive_node (w, 0, where);
+  uint64_t pol = lf_whive_node (w, 0, where);
   if (pol && lf_whive_get_dword (w, pol, "fDenyTSConnections", &v) == LF_MATCH) {
     lf_plan_note (p, CONCERN, LF_WARNING, "SOFTWARE\\%s: Remote Desktop is "
                   "managed by group policy (a domain GPO may deny it again at "
@@ -189,16 +178,14 @@ fix_policy (struct lf_os *os, struct lf_plan *p)
                                       0) == -1)
       return -1;
   }
-  return lf_whive_commit (w, WIN_HIVE_WHY);
+  return 0;
 }
 
 int
-lf_fix_windows_rdp (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
-                    const struct lf_fix_opts *o)
+lf_fix_windows_rdp (struct lf_winfix *c)
 {
-  (void) g;
-  if (lf_whive_each_control_set (os, p, CONCERN, fix_control_set,
-                                 (void *) o) == -1)
+  if (lf_whive_each_control_set (c->system, fix_control_set,
+                                 (void *) c->o) == -1)
     return -1;
-  return fix_policy (os, p);
+  return fix_policy (c);
 }

@@ -21,14 +21,14 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
   char where[300];
 
   snprintf (where, sizeof where, "%s\\Services\\partmgr", cs);
-  hive_node_h partmgr = lf_whive_node (w, 0, where);
+  uint64_t partmgr = lf_whive_node (w, 0, where);
   if (!partmgr) {
     /* Windows before 2000 (NT 4) has no partition manager. */
     lf_plan_note (p, CONCERN, LF_SKIPPED, "SYSTEM\\%s: no partmgr service "
                   "(Windows older than 2000?): no SAN policy to set", where);
     return 0;
   }
-  hive_node_h params = lf_whive_key (w, partmgr, where, "Parameters");
+  uint64_t params = lf_whive_key (w, partmgr, where, "Parameters");
   if (!params)
     return -1;
   snprintf (where, sizeof where, "%s\\Services\\partmgr\\Parameters", cs);
@@ -36,10 +36,7 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
 }
 
 int
-lf_fix_windows_san_policy (struct lf_guest *g, struct lf_os *os,
-                           struct lf_plan *p, const struct lf_fix_opts *o)
+lf_fix_windows_san_policy (struct lf_winfix *c)
 {
-  (void) g;
-  (void) o;
-  return lf_whive_each_control_set (os, p, CONCERN, fix_control_set, p);
+  return lf_whive_each_control_set (c->system, fix_control_set, c->p);
 }

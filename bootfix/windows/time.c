@@ -22,7 +22,7 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
 {
   (void) arg;
   char where[300];
-  hive_node_h control, tzi, svc;
+  uint64_t control, tzi, svc;
 
   snprintf (where, sizeof where, "%s\\Control", cs);
   control = lf_whive_node (w, 0, where);
@@ -51,10 +51,7 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
 }
 
 int
-lf_fix_windows_time (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
-                     const struct lf_fix_opts *o)
+lf_fix_windows_time (struct lf_winfix *c)
 {
-  (void) g;
-  (void) o;
-  return lf_whive_each_control_set (os, p, CONCERN, fix_control_set, NULL);
+  return lf_whive_each_control_set (c->system, fix_control_set, NULL);
 }

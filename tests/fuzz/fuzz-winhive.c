@@ -1,5 +1,6 @@
-/* landfall fuzz target: the Windows fix's hive reading (bootfix/windows/
- * hive-edit.c and the concerns above it).  hivex parses the cells; what
+/* landfall fuzz target: the Windows fix's hive reading (guest/hive.c, the
+ * hivex adapter, bootfix/windows/hive-edit.c and the concerns above it).
+ * hivex parses the cells; what
  * landfall itself parses is the base block's sequence numbers and the
  * value data it decodes (REG_MULTI_SZ lists of page files and BCD display
  * orders, class filter lists, UTF-16 strings, firewall rule strings,
@@ -7,7 +8,8 @@
  *
  * The input is written as both the SYSTEM hive and the BCD store of a
  * mounted-tree guest (with the boot drivers' files present, so the edit
- * paths run), then every Windows concern plans its edits; the planned
+ * paths run), then every Windows concern plans its edits on the hives
+ * opened once (as lf_fix_windows runs them); the planned
  * hive is planned again, which must change nothing more.  Errors are
  * expected; crashes and sanitizer reports are the bugs.
  *
@@ -85,12 +87,14 @@ remove_tree (void)
 
 #define NCONCERNS 8
 
+/* Every concern as lf_fix_windows runs them (the hives opened once,
+ * committed once), but on past a failing one: the count of those that
+ * succeeded, NCONCERNS + 1 if the commit did too.
+ */
 static size_t
 run_concerns (struct lf_os *os, struct lf_plan *p)
 {
-  static int (*const concerns[]) (struct lf_guest *, struct lf_os *,
-                                  struct lf_plan *,
-                                  const struct lf_fix_opts *) = {
+  static lf_winfix_fn *const concerns[] = {
     lf_fix_windows_boot_drivers, lf_fix_windows_san_policy,
     lf_fix_windows_drive_letters, lf_fix_windows_network,
     lf_fix_windows_rdp, lf_fix_windows_agents, lf_fix_windows_time,
@@ -98,14 +102,22 @@ run_concerns (struct lf_os *os, struct lf_plan *p)
   };
   struct lf_guest g = { 0 };
   struct lf_fix_opts o = { .rdp_no_nla = true };
+  struct lf_winfix c;
   size_t ok = 0;
 
   _Static_assert (sizeof concerns / sizeof concerns[0] == NCONCERNS,
                   "NCONCERNS counts the concerns");
+  if (lf_winfix_open (&c, &g, os, p, &o) == -1) {
+    lf_error_clear ();
+    return 0;
+  }
   for (size_t i = 0; i < sizeof concerns / sizeof concerns[0]; i++) {
-    ok += concerns[i] (&g, os, p, &o) == 0;
+    ok += lf_winfix_run (&c, "fuzz", concerns[i]) == 0;
     lf_error_clear ();
   }
+  ok += lf_winfix_commit (&c) == 0;
+  lf_error_clear ();
+  lf_winfix_close (&c);
   return ok;
 }
 
@@ -150,7 +162,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
    * the first time (failed findings included: they are skipped both
    * times), each finds its values right and plans nothing.
    */
-  if (ok == NCONCERNS) {
+  if (ok == NCONCERNS + 1) {
     struct lf_plan *p2 = lf_plan_new (&ms);
     char *buf = NULL;
     size_t len;
@@ -164,7 +176,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       put ("/Boot/BCD", buf, len);
       free (buf);
     }
-    if (run_concerns (&os, p2) == NCONCERNS && lf_plan_nedits (p2) != 0) {
+    if (run_concerns (&os, p2) == NCONCERNS + 1 && lf_plan_nedits (p2) != 0) {
       lf_plan_print (p2, stderr);
       abort ();                 /* not idempotent */
     }
