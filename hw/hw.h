@@ -59,6 +59,13 @@ struct lf_hw_profile {
   /* windows */
   size_t nwin_drivers;
   struct lf_hw_win_driver *win_drivers;   /* boot start, files present */
+  /* agents ("vmware-tools", "waagent", "cloud-init"): the source's to turn
+   * off, the target's to configure (or recommend), and those that do not
+   * belong on the target: reported where found, since they would hurt there
+   */
+  char **agents_disable;
+  char **agents_configure;
+  char **agents_report;
   /* qemu: how --boot emulates the target */
   char *qemu_machine;           /* "pc", "q35" */
   char *qemu_firmware;          /* "seabios" or "ovmf" */

@@ -267,6 +267,8 @@ lf_hw_profile_free (struct lf_hw_profile *p)
   free_list (p->partition_tables); free (p->boot_bus); free (p->container);
   free_list (p->linux_modules); free (p->serial_console);
   free_list (p->linux_modules_optional);
+  free_list (p->agents_disable); free_list (p->agents_configure);
+  free_list (p->agents_report);
   for (size_t i = 0; i < p->nwin_drivers; i++) {
     free (p->win_drivers[i].service);
     free (p->win_drivers[i].file);
@@ -284,7 +286,11 @@ lf_hw_profile_free (struct lf_hw_profile *p)
 
 static const char *const top_keys[] = {
   "name", "description", "firmware", "partition_tables", "boot_bus",
-  "disk", "linux", "windows", "qemu", NULL };
+  "disk", "linux", "windows", "agents", "qemu", NULL };
+static const char *const agents_keys[] = { "disable", "configure", "report",
+                                           NULL };
+static const char *const agent_names[] = { "vmware-tools", "waagent",
+                                           "cloud-init", NULL };
 static const char *const disk_keys[] = {
   "container", "size_multiple", "max_os_disk_size", NULL };
 static const char *const linux_keys[] = { "modules", "modules_optional",
@@ -461,6 +467,31 @@ lf_hw_profile_parse (const char *buf, size_t len, const char *file)
                                     "linux.serial_console", false, "");
   }
 
+  /* Optional: a profile without it leaves every agent alone. */
+  o = json_object_get (root, "agents") ? get_object (&c, root, "agents",
+                                                     "agents", true) : NULL;
+  {
+    static const char *const fields[] = { "agents.disable",
+                                          "agents.configure",
+                                          "agents.report" };
+    char ***lists[] = { &p->agents_disable, &p->agents_configure,
+                        &p->agents_report };
+    if (o)
+      only_keys (&c, o, "agents", agents_keys);
+    for (size_t l = 0; l < 3; l++) {
+      *lists[l] = get_list (&c, o ? o : root, o ? agents_keys[l] : "agents",
+                            fields[l], false, false);
+      for (char **a = *lists[l]; !c.failed && a && *a; a++) {
+        bool ok = false;
+        for (const char *const *k = agent_names; *k; k++)
+          ok |= strcmp (*a, *k) == 0;
+        if (!ok)
+          fail (&c, fields[l], "'%s' is not 'vmware-tools', 'waagent' or "
+                "'cloud-init'", *a);
+      }
+    }
+  }
+
   o = get_object (&c, root, "windows", "windows", true);
   if (o) {
     only_keys (&c, o, "windows", windows_keys);
@@ -544,7 +575,7 @@ lf_hw_profile_json (const struct lf_hw_profile *p)
                            "group", p->win_drivers[i].group,
                            "any_of", p->win_drivers[i].any_of));
   return json_pack ("{s:s, s:s, s:s, s:s, s:o, s:s, "
-                    "s:{s:s, s:I, s:I}, s:{s:o, s:o, s:s}, s:{s:o}, "
+                    "s:{s:s, s:I, s:I}, s:{s:o, s:o, s:s}, s:{s:o}, s:{s:o, s:o, s:o}, "
                     "s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}}",
                     "name", p->name, "file", p->file,
                     "description", p->description,
@@ -558,6 +589,9 @@ lf_hw_profile_json (const struct lf_hw_profile *p)
                     "modules_optional", list_json (p->linux_modules_optional),
                     "serial_console", p->serial_console,
                     "windows", "boot_drivers", drv,
+                    "agents", "disable", list_json (p->agents_disable),
+                    "configure", list_json (p->agents_configure),
+                    "report", list_json (p->agents_report),
                     "qemu", "machine", p->qemu_machine,
                     "firmware", p->qemu_firmware,
                     "disk_bus", p->qemu_disk_bus,

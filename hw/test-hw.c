@@ -103,6 +103,10 @@ START_TEST (test_errors)
                 "field 'linux.modules_optional': 'a b' is not a module name");
   expect_error ("[\"hv_vmbus\"]", "[\"hv_vmbus\"], \"modules_optional\": \"x\"",
                 "field 'linux.modules_optional': expected an array");
+  expect_error ("\"qemu\": {", "\"agents\": { \"disable\": [\"sshd\"] }, \"qemu\": {",
+                "field 'agents.disable': 'sshd' is not 'vmware-tools'");
+  expect_error ("\"qemu\": {", "\"agents\": { \"remove\": [] }, \"qemu\": {",
+                "field 'agents.remove': not a known field");
 }
 END_TEST
 
@@ -159,6 +163,10 @@ START_TEST (test_shipped)
   }
   ck_assert (pvscsi && vmxnet3);
   ck_assert_str_eq (vm->linux_modules_optional[0], "mptsas");
+  /* It keeps VMware's tools and reports Azure's agents. */
+  ck_assert_ptr_null (vm->agents_disable[0]);
+  ck_assert_ptr_null (vm->agents_configure[0]);
+  ck_assert_str_eq (vm->agents_report[0], "waagent");
   lf_hw_profile_free (vm);
   /* Both Azure generations list their drivers as required, with the
    * load-order group a created key gets.
