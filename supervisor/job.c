@@ -187,7 +187,8 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
       if (!hw) {
         char why[1024];
         snprintf (why, sizeof why, "%s", lf_last_error ());
-        lf_error (EINVAL, "%s:%zu: profile: %s", name, lineno, why);
+        lf_error (EINVAL, "%s:%zu: profile: '%.64s' is not auto or a usable "
+                  "profile: %s", name, lineno, val, why);
         return -1;
       }
       lf_hw_profile_free (hw);
