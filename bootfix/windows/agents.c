@@ -122,6 +122,19 @@ lf_fix_windows_agents (struct lf_guest *g, struct lf_os *os,
                        struct lf_plan *p, const struct lf_fix_opts *o)
 {
   (void) g;
-  (void) o;
+  /* What the target wants is its profile's: a failback to VMware keeps
+   * VMware Tools, and the Azure agent is no use there.
+   */
+  bool tools = false, waagent = false;
+  for (char **a = o->profile->agents_disable; a && *a; a++)
+    tools |= strcmp (*a, "vmware-tools") == 0;
+  for (char **a = o->profile->agents_configure; a && *a; a++)
+    waagent |= strcmp (*a, "waagent") == 0;
+  if (!tools && !waagent) {
+    lf_plan_note (p, CONCERN, LF_SKIPPED, "VMware Tools and the Azure agent "
+                  "left as they are (profile %s): if the Azure agent is "
+                  "installed, it has no use there", o->profile->name);
+    return 0;
+  }
   return lf_whive_each_control_set (os, p, CONCERN, fix_control_set, NULL);
 }
