@@ -14,7 +14,7 @@ PREFIX  ?= /usr/local
 CC      ?= cc
 
 # Each directory is one layer (DESIGN.md); only supervisor/ holds mains.
-LIBDIRS := common convert guest initramfs hw bootfix bootfix/linux bootfix/windows
+LIBDIRS := common convert guest initramfs hw bootfix bootfix/linux bootfix/windows verify
 
 PKGS    := libcrypto zlib libdeflate libzstd jansson blkid ext2fs com_err libntfs-3g hivex liblzma liblz4
 TESTPKGS := check

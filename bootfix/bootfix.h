@@ -9,15 +9,14 @@
 
 #include "guest.h"
 #include "initramfs.h"
+#include "hw.h"
 
 #include <stdio.h>
 
-/* The drivers every Azure (Hyper-V) Linux guest needs early. */
-extern const char *const lf_hyperv_modules[3];
-
 /* Options of a fix, from the CLI or the job. */
 struct lf_fix_opts {
-  const char *profile;          /* "azure-gen1" (default) or "azure-gen2" */
+  const struct lf_hw_profile *profile;  /* the target (hw/): what drivers,
+                                           modules and limits it needs */
   int rootdelay;                /* seconds for rootdelay=, -1: per profile
                                    and initramfs generator */
   bool rdp_no_nla;              /* Windows: RDP without NLA */

@@ -608,9 +608,17 @@ snapshot (void)
 static struct lf_plan *
 plan_all (struct lf_os *os)
 {
+  /* The agents follow the profile: azure-gen1's, from the source tree
+   * (the suites run at its top).
+   */
+  static struct lf_hw_profile *hw;
+  if (!hw)
+    hw = lf_hw_profile_load ("hw", "azure-gen1");
+  ck_assert_msg (hw != NULL, "%s", lf_last_error ());
+  struct lf_fix_opts o = { .profile = hw, .rootdelay = -1 };
   struct lf_plan *p = lf_plan_new (&os->mounts);
   ck_assert_int_eq (lf_fix_linux_network (NULL, os, p, NULL), 0);
-  ck_assert_int_eq (lf_fix_linux_agents (NULL, os, p, NULL), 0);
+  ck_assert_int_eq (lf_fix_linux_agents (NULL, os, p, &o), 0);
   return p;
 }
 

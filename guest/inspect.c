@@ -486,19 +486,15 @@ lf_guest_firmware (struct lf_guest *g, struct lf_os *os)
       lf_error_clear ();
     }
   }
-  json_t *fw = json_array (), *gen = json_array ();
-  if (bios) {
+  /* The firmware only: which target fits it is the profiles' business
+   * (hw/), decided above guest/.
+   */
+  json_t *fw = json_array ();
+  if (bios)
     json_array_append_new (fw, json_string ("bios"));
-    json_array_append_new (gen, json_pack ("{s:s, s:s}", "generation",
-      "azure-gen1", "why", "BIOS boot code (MBR or BIOS boot partition)"));
-  }
-  if (esp) {
+  if (esp)
     json_array_append_new (fw, json_string ("uefi"));
-    json_array_append_new (gen, json_pack ("{s:s, s:s}", "generation",
-      "azure-gen2", "why", "an EFI system partition"));
-  }
   json_object_set_new (os->facts, "firmware", fw);
-  json_object_set_new (os->facts, "azure_generations", gen);
 }
 
 static json_t *

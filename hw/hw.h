@@ -30,6 +30,13 @@ struct lf_hw_win_driver {
   char *file;                   /* "storvsc.sys", in System32\drivers when
                                    the service has no ImagePath */
   char **needs;                 /* port drivers it loads ("pciidex.sys") */
+  char *group;                  /* load-order group a created service key
+                                   gets ("SCSI miniport"); "" for none */
+  char *any_of;                 /* "": required.  Otherwise the name of a
+                                   set of alternatives (VMware's storage
+                                   controllers): those of the set that are
+                                   present are made boot start, and it is a
+                                   failure only when none is present. */
 };
 
 struct lf_hw_profile {
@@ -44,11 +51,21 @@ struct lf_hw_profile {
   uint64_t size_multiple;       /* 1048576: Azure wants whole MiB */
   uint64_t max_os_disk_size;    /* bytes */
   /* linux */
-  char **linux_modules;         /* in the default kernel's initramfs */
+  char **linux_modules;         /* in every initramfs: a failure if the
+                                   kernel has neither module nor builtin */
+  char **linux_modules_optional;  /* added to every initramfs where the
+                                     kernel has them; reported when not */
   char *serial_console;         /* "ttyS0": console= on the command line */
   /* windows */
   size_t nwin_drivers;
   struct lf_hw_win_driver *win_drivers;   /* boot start, files present */
+  /* agents ("vmware-tools", "waagent", "cloud-init"): the source's to turn
+   * off, the target's to configure (or recommend), and those that do not
+   * belong on the target: reported where found, since they would hurt there
+   */
+  char **agents_disable;
+  char **agents_configure;
+  char **agents_report;
   /* qemu: how --boot emulates the target */
   char *qemu_machine;           /* "pc", "q35" */
   char *qemu_firmware;          /* "seabios" or "ovmf" */

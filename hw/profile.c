@@ -266,10 +266,15 @@ lf_hw_profile_free (struct lf_hw_profile *p)
   free (p->name); free (p->file); free (p->description); free (p->firmware);
   free_list (p->partition_tables); free (p->boot_bus); free (p->container);
   free_list (p->linux_modules); free (p->serial_console);
+  free_list (p->linux_modules_optional);
+  free_list (p->agents_disable); free_list (p->agents_configure);
+  free_list (p->agents_report);
   for (size_t i = 0; i < p->nwin_drivers; i++) {
     free (p->win_drivers[i].service);
     free (p->win_drivers[i].file);
     free_list (p->win_drivers[i].needs);
+    free (p->win_drivers[i].group);
+    free (p->win_drivers[i].any_of);
   }
   free (p->win_drivers);
   free (p->qemu_machine); free (p->qemu_firmware);
@@ -281,12 +286,18 @@ lf_hw_profile_free (struct lf_hw_profile *p)
 
 static const char *const top_keys[] = {
   "name", "description", "firmware", "partition_tables", "boot_bus",
-  "disk", "linux", "windows", "qemu", NULL };
+  "disk", "linux", "windows", "agents", "qemu", NULL };
+static const char *const agents_keys[] = { "disable", "configure", "report",
+                                           NULL };
+static const char *const agent_names[] = { "vmware-tools", "waagent",
+                                           "cloud-init", NULL };
 static const char *const disk_keys[] = {
   "container", "size_multiple", "max_os_disk_size", NULL };
-static const char *const linux_keys[] = { "modules", "serial_console", NULL };
+static const char *const linux_keys[] = { "modules", "modules_optional",
+                                          "serial_console", NULL };
 static const char *const windows_keys[] = { "boot_drivers", NULL };
-static const char *const driver_keys[] = { "service", "file", "needs", NULL };
+static const char *const driver_keys[] = { "service", "file", "needs",
+                                           "group", "any_of", NULL };
 static const char *const qemu_keys[] = {
   "machine", "firmware", "ovmf_code", "ovmf_vars", "disk_bus",
   "scsi_controller", "nic", "cpu", "hyperv", "memory_mib", NULL };
@@ -336,8 +347,22 @@ parse_drivers (struct ctx *c, json_t *win, struct lf_hw_profile *p)
     d->file = get_string (c, e, "file", ff, true, NULL);
     snprintf (ff, sizeof ff, "%s.needs", f);
     d->needs = get_list (c, e, "needs", ff, false, false);
+    snprintf (ff, sizeof ff, "%s.group", f);
+    d->group = get_string (c, e, "group", ff, false, "");
+    snprintf (ff, sizeof ff, "%s.any_of", f);
+    d->any_of = get_string (c, e, "any_of", ff, false, "");
     if (c->failed)
       return;
+    /* The group is a registry value: printable, no control characters. */
+    for (const char *g = d->group; *g; g++)
+      if ((unsigned char) *g < 0x20 || *g == 0x7f) {
+        fail (c, ff, "control character in group '%s'", d->group);
+        return;
+      }
+    if (*d->any_of && !is_name (d->any_of)) {
+      fail (c, f, "any_of '%s' is not a plain name", d->any_of);
+      return;
+    }
     /* Both become registry key and file names: no path separators. */
     if (!is_name (d->service))
       fail (c, f, "service '%s' is not a plain name", d->service);
@@ -432,8 +457,39 @@ lf_hw_profile_parse (const char *buf, size_t len, const char *file)
     for (char **m = p->linux_modules; !c.failed && m && *m; m++)
       if (!is_name (*m))
         fail (&c, "linux.modules", "'%s' is not a module name", *m);
+    p->linux_modules_optional = get_list (&c, o, "modules_optional",
+                                          "linux.modules_optional", false,
+                                          false);
+    for (char **m = p->linux_modules_optional; !c.failed && m && *m; m++)
+      if (!is_name (*m))
+        fail (&c, "linux.modules_optional", "'%s' is not a module name", *m);
     p->serial_console = get_string (&c, o, "serial_console",
                                     "linux.serial_console", false, "");
+  }
+
+  /* Optional: a profile without it leaves every agent alone. */
+  o = json_object_get (root, "agents") ? get_object (&c, root, "agents",
+                                                     "agents", true) : NULL;
+  {
+    static const char *const fields[] = { "agents.disable",
+                                          "agents.configure",
+                                          "agents.report" };
+    char ***lists[] = { &p->agents_disable, &p->agents_configure,
+                        &p->agents_report };
+    if (o)
+      only_keys (&c, o, "agents", agents_keys);
+    for (size_t l = 0; l < 3; l++) {
+      *lists[l] = get_list (&c, o ? o : root, o ? agents_keys[l] : "agents",
+                            fields[l], false, false);
+      for (char **a = *lists[l]; !c.failed && a && *a; a++) {
+        bool ok = false;
+        for (const char *const *k = agent_names; *k; k++)
+          ok |= strcmp (*a, *k) == 0;
+        if (!ok)
+          fail (&c, fields[l], "'%s' is not 'vmware-tools', 'waagent' or "
+                "'cloud-init'", *a);
+      }
+    }
   }
 
   o = get_object (&c, root, "windows", "windows", true);
@@ -512,12 +568,14 @@ lf_hw_profile_json (const struct lf_hw_profile *p)
 {
   json_t *drv = json_array ();
   for (size_t i = 0; i < p->nwin_drivers; i++)
-    json_array_append_new (drv, json_pack ("{s:s, s:s, s:o}",
+    json_array_append_new (drv, json_pack ("{s:s, s:s, s:o, s:s, s:s}",
                            "service", p->win_drivers[i].service,
                            "file", p->win_drivers[i].file,
-                           "needs", list_json (p->win_drivers[i].needs)));
+                           "needs", list_json (p->win_drivers[i].needs),
+                           "group", p->win_drivers[i].group,
+                           "any_of", p->win_drivers[i].any_of));
   return json_pack ("{s:s, s:s, s:s, s:s, s:o, s:s, "
-                    "s:{s:s, s:I, s:I}, s:{s:o, s:s}, s:{s:o}, "
+                    "s:{s:s, s:I, s:I}, s:{s:o, s:o, s:s}, s:{s:o}, s:{s:o, s:o, s:o}, "
                     "s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}}",
                     "name", p->name, "file", p->file,
                     "description", p->description,
@@ -528,8 +586,12 @@ lf_hw_profile_json (const struct lf_hw_profile *p)
                     "size_multiple", (json_int_t) p->size_multiple,
                     "max_os_disk_size", (json_int_t) p->max_os_disk_size,
                     "linux", "modules", list_json (p->linux_modules),
+                    "modules_optional", list_json (p->linux_modules_optional),
                     "serial_console", p->serial_console,
                     "windows", "boot_drivers", drv,
+                    "agents", "disable", list_json (p->agents_disable),
+                    "configure", list_json (p->agents_configure),
+                    "report", list_json (p->agents_report),
                     "qemu", "machine", p->qemu_machine,
                     "firmware", p->qemu_firmware,
                     "disk_bus", p->qemu_disk_bus,

@@ -59,6 +59,10 @@ START_TEST (test_good)
   ck_assert_str_eq (p->win_drivers[0].needs[0], "x.sys");
   ck_assert_str_eq (p->qemu_cpu, "qemu64");       /* default */
   ck_assert_ptr_null (p->qemu_ovmf_code[0]);
+  ck_assert_str_eq (p->win_drivers[0].group, "");         /* defaults */
+  ck_assert_str_eq (p->win_drivers[0].any_of, "");
+  ck_assert_ptr_nonnull (p->linux_modules_optional);
+  ck_assert_ptr_null (p->linux_modules_optional[0]);
   json_t *j = lf_hw_profile_json (p);
   ck_assert_ptr_nonnull (j);
   json_decref (j);
@@ -89,6 +93,20 @@ START_TEST (test_errors)
   expect_error ("512 }", "512, \"extra\": [] }", "field 'qemu.extra'");
   expect_error ("{ \"service\": \"storflt\",", "5, { \"service\": \"storflt\",",
                 "windows.boot_drivers[0]': expected an object");
+  expect_error ("\"needs\": [\"x.sys\"]", "\"needs\": [], \"any_of\": \"a/b\"",
+                "any_of 'a/b' is not a plain name");
+  expect_error ("\"needs\": [\"x.sys\"]", "\"group\": \"SCSI\\nminiport\"",
+                "windows.boot_drivers[0].group': control character");
+  expect_error ("\"needs\": [\"x.sys\"]", "\"group\": 7",
+                "windows.boot_drivers[0].group': expected a string");
+  expect_error ("[\"hv_vmbus\"]", "[\"hv_vmbus\"], \"modules_optional\": [\"a b\"]",
+                "field 'linux.modules_optional': 'a b' is not a module name");
+  expect_error ("[\"hv_vmbus\"]", "[\"hv_vmbus\"], \"modules_optional\": \"x\"",
+                "field 'linux.modules_optional': expected an array");
+  expect_error ("\"qemu\": {", "\"agents\": { \"disable\": [\"sshd\"] }, \"qemu\": {",
+                "field 'agents.disable': 'sshd' is not 'vmware-tools'");
+  expect_error ("\"qemu\": {", "\"agents\": { \"remove\": [] }, \"qemu\": {",
+                "field 'agents.remove': not a known field");
 }
 END_TEST
 
@@ -128,6 +146,39 @@ START_TEST (test_shipped)
   ck_assert_msg (strstr (lf_last_error (), "azure-gen1, azure-gen2") != NULL,
                  "%s", lf_last_error ());
   ck_assert_ptr_null (lf_hw_profile_load ("hw", "../etc/passwd"));
+
+  /* The failback target: its storage drivers are alternatives. */
+  struct lf_hw_profile *vm = lf_hw_profile_load ("hw", "vmware");
+  ck_assert_msg (vm != NULL, "%s", lf_last_error ());
+  ck_assert_str_eq (vm->firmware, "bios");
+  ck_assert_str_eq (vm->qemu_scsi_controller, "pvscsi");
+  ck_assert_str_eq (vm->qemu_nic, "vmxnet3");
+  ck_assert_uint_ge (vm->nwin_drivers, 2);
+  for (size_t i = 0; i < vm->nwin_drivers; i++)
+    ck_assert_str_eq (vm->win_drivers[i].any_of, "vmware-storage");
+  bool pvscsi = false, vmxnet3 = false;
+  for (char **m = vm->linux_modules; *m; m++) {
+    pvscsi |= strcmp (*m, "vmw_pvscsi") == 0;
+    vmxnet3 |= strcmp (*m, "vmxnet3") == 0;
+  }
+  ck_assert (pvscsi && vmxnet3);
+  ck_assert_str_eq (vm->linux_modules_optional[0], "mptsas");
+  /* It keeps VMware's tools and reports Azure's agents. */
+  ck_assert_ptr_null (vm->agents_disable[0]);
+  ck_assert_ptr_null (vm->agents_configure[0]);
+  ck_assert_str_eq (vm->agents_report[0], "waagent");
+  lf_hw_profile_free (vm);
+  /* Both Azure generations list their drivers as required, with the
+   * load-order group a created key gets.
+   */
+  struct lf_hw_profile *g1 = lf_hw_profile_load ("hw", "azure-gen1");
+  ck_assert_ptr_nonnull (g1);
+  ck_assert_uint_eq (g1->nwin_drivers, 5);
+  for (size_t i = 0; i < g1->nwin_drivers; i++) {
+    ck_assert_str_eq (g1->win_drivers[i].any_of, "");
+    ck_assert_str_ne (g1->win_drivers[i].group, "");
+  }
+  lf_hw_profile_free (g1);
 }
 END_TEST
 

@@ -32,7 +32,9 @@ usage_fix (FILE *fp)
 "\n"
 "Options:\n"
 "  -n, --dry-run       print the plan as diffs; change nothing\n"
-"      --profile P     azure-gen1 (default) or azure-gen2\n"
+"      --profile P     the target: a profile of hw/ (azure-gen1, the\n"
+"                      default, azure-gen2, vmware, ...: see landfall\n"
+"                      verify --list-profiles)\n"
 "      --rootdelay N   rootdelay= on the kernel command line (default:\n"
 "                      chosen per initramfs generator)\n"
 "      --rdp-no-nla    Windows: turn Network Level Authentication off for\n"
@@ -126,7 +128,9 @@ lf_cmd_fix (int argc, char *argv[])
     { "help",      no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  struct lf_fix_opts o = { .profile = "azure-gen1", .rootdelay = -1 };
+  struct lf_fix_opts o = { .rootdelay = -1 };
+  const char *profile = "azure-gen1";
+  struct lf_hw_profile *hw = NULL;
   bool json = false, dry = false;
   struct lf_guest *g = NULL;
   struct lf_plan *p = NULL;
@@ -139,14 +143,7 @@ lf_cmd_fix (int argc, char *argv[])
   while ((c = getopt_long (argc, argv, "nvh", longopts, NULL)) != -1) {
     switch (c) {
     case 'n': dry = true; break;
-    case OPT_PROFILE:
-      if (strcmp (optarg, "azure-gen1") && strcmp (optarg, "azure-gen2")) {
-        fprintf (stderr, "%s fix: --profile is azure-gen1 or azure-gen2\n",
-                 lf_progname);
-        return LF_EXIT_USAGE;
-      }
-      o.profile = optarg;
-      break;
+    case OPT_PROFILE: profile = optarg; break;
     case OPT_ROOTDELAY: o.rootdelay = atoi (optarg); break;
     case OPT_RDP_NO_NLA: o.rdp_no_nla = true; break;
     case OPT_JSON: json = true; break;
@@ -164,6 +161,13 @@ lf_cmd_fix (int argc, char *argv[])
              lf_progname);
     return LF_EXIT_USAGE;
   }
+  /* Any profile of hw/: what the fix does for it is in its file. */
+  if (!(hw = lf_hw_profile_load (NULL, profile))) {
+    fprintf (stderr, "%s fix: --profile: %s\n", lf_progname,
+             lf_last_error ());
+    return LF_EXIT_USAGE;
+  }
+  o.profile = hw;
   os = open_os (argc - optind, argv + optind, &g);
   if (!os)
     goto out;
@@ -184,6 +188,7 @@ lf_cmd_fix (int argc, char *argv[])
   if (json) {
     json_t *r = lf_plan_report (p);
     json_object_set_new (r, "command", json_string ("fix"));
+    json_object_set_new (r, "profile", json_string (hw->name));
     json_object_set_new (r, "dry_run", json_boolean (dry));
     json_object_set_new (r, "ok", json_boolean (ret == LF_EXIT_OK));
     json_object_set_new (r, "seconds", json_real (lf_now () - t0));
@@ -195,6 +200,7 @@ lf_cmd_fix (int argc, char *argv[])
     lf_cli_print_error ();
   lf_plan_free (p);
   lf_guest_close (g);
+  lf_hw_profile_free (hw);
   return ret;
 }
 

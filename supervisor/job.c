@@ -3,7 +3,7 @@
  *   # comment (whole lines only: a path may hold '#')
  *   machine   = web01
  *   source    = vmware              physical | vmware | hyperv-as-physical
- *   profile   = auto                azure-gen1 | azure-gen2 | auto
+ *   profile   = auto                auto | a profile of hw/ (azure-gen1, vmware, ...)
  *   output    = out                 a directory, or in-place
  *   os-disk   = web01-disk1.vmdk    exactly one
  *   disk      = web01-disk2.vmdk    data disks, in order (0 to 64)
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "hw.h"
 #include "convert.h"
 #include "job.h"
 
@@ -38,9 +39,6 @@ static const char *const keys[] = {
 };
 static const char *const sources[] = {
   "physical", "vmware", "hyperv-as-physical", NULL,
-};
-static const char *const profiles[] = {
-  "azure-gen1", "azure-gen2", "auto", NULL,
 };
 
 static int
@@ -183,10 +181,17 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
     job->source = strdup (val);
   }
   else if (!strcmp (key, "profile")) {
-    if (find (profiles, val) < 0) {
-      lf_error (EINVAL, "%s:%zu: profile: '%.64s' is not azure-gen1, "
-                "azure-gen2 or auto", name, lineno, val);
-      return -1;
+    /* auto, or any profile of hw/ (loaded to check it parses). */
+    if (strcmp (val, "auto") != 0) {
+      struct lf_hw_profile *hw = lf_hw_profile_load (NULL, val);
+      if (!hw) {
+        char why[1024];
+        snprintf (why, sizeof why, "%s", lf_last_error ());
+        lf_error (EINVAL, "%s:%zu: profile: '%.64s' is not auto or a usable "
+                  "profile: %s", name, lineno, val, why);
+        return -1;
+      }
+      lf_hw_profile_free (hw);
     }
     job->profile = strdup (val);
   }

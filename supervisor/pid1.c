@@ -581,6 +581,8 @@ lf_pid1_main (int argc, char *argv[])
   st.job_mounted = true;
   move_log ();
 
+  /* Before the job is read: its profile is checked against those here. */
+  setenv ("LANDFALL_HW_DIR", "/usr/share/landfall/hw", 1);
   char path[512];
   snprintf (path, sizeof path, JOBDIR "/%s", st.file);
   struct lf_job *job = lf_job_load (path, NULL);
@@ -622,7 +624,6 @@ lf_pid1_main (int argc, char *argv[])
   setenv ("LANDFALL_MOUNT", "kernel", 1);
   setenv ("LANDFALL_MOUNT_DIR", "/run/landfall/mnt", 1);
   setenv ("LANDFALL_GUESTFS", "never", 1);
-  setenv ("LANDFALL_HW_DIR", "/usr/share/landfall/hw", 1);
 
   /* The job runs in a child: a crash in it (a bug, hostile input that
    * got past a check) must end in a report and a power-off, not in a

@@ -48,6 +48,7 @@
 #include "guest.h"
 #include "bootfix.h"
 #include "job.h"
+#include "verify.h"
 
 #define STATE_VERSION 1
 #define STATE_MAX     (16 * LF_MiB)
@@ -55,7 +56,6 @@
  * the state and report files and the filesystem's own overhead.
  */
 #define SPACE_SLACK   (64 * LF_MiB)
-#define GEN1_MAX_OS_DISK (UINT64_C (2) * LF_TiB)      /* MBR */
 #define VHD_EPOCH     946684800                       /* 2000-01-01 UTC */
 
 static const char *const step_names[] = {
@@ -81,9 +81,31 @@ struct run {
     int64_t mtime_sec, mtime_nsec;
     char format[32];
   } *src;
-  char profile[16];             /* resolved */
+  char profile[LF_HW_MAX_STRING + 1];  /* resolved */
+  struct lf_hw_profile *hw;     /* loaded once, when first needed */
   char os_desc[256];
 };
+
+/* The resolved profile (r->profile, or the state's), loaded once; NULL
+ * with the error recorded.
+ */
+static const struct lf_hw_profile *
+run_hw (struct run *r)
+{
+  const char *name = r->state ? json_string_value (json_object_get (r->state,
+                                                                    "profile"))
+    : NULL;
+
+  if (!name)
+    name = r->profile;
+  if (r->hw && strcmp (r->hw->name, name) != 0) {
+    lf_hw_profile_free (r->hw);
+    r->hw = NULL;
+  }
+  if (!r->hw)
+    r->hw = lf_hw_profile_load (NULL, name);
+  return r->hw;
+}
 
 static void
 logf_ (struct run *r, const char *fmt, ...) LF_PRINTF (2, 3);
@@ -469,18 +491,24 @@ check_guest (struct run *r)
   }
   else {
     snprintf (r->profile, sizeof r->profile, "%s", want);
-    bool gen1 = strcmp (want, "azure-gen1") == 0;
-    if (!bios && !uefi)
+    const struct lf_hw_profile *hw = run_hw (r);
+    bool want_bios = hw && strcmp (hw->firmware, "bios") == 0;
+    if (!hw) {
+      add_str (r->problems, "profile %s: %s", want, lf_last_error ());
+      lf_error_clear ();
+    }
+    else if (!bios && !uefi)
       add_str (r->warnings, "%s: the firmware the disk boots with could not "
                "be told (no BIOS boot code, no EFI system partition found); "
                "not checked", want);
-    else if (gen1 && !bios)
-      add_str (r->problems, "azure-gen1 boots with BIOS, and the OS disk has "
-               "no BIOS boot code (only an EFI system partition): use "
-               "azure-gen2");
-    else if (!gen1 && !uefi)
-      add_str (r->problems, "azure-gen2 boots with UEFI, and the OS disk has "
-               "no EFI system partition (BIOS/MBR boot only): use azure-gen1");
+    else if (want_bios && !bios)
+      add_str (r->problems, "%s boots with BIOS, and the OS disk has no BIOS "
+               "boot code (only an EFI system partition): use a UEFI profile "
+               "(azure-gen2)", want);
+    else if (!want_bios && !uefi)
+      add_str (r->problems, "%s boots with UEFI, and the OS disk has no EFI "
+               "system partition (BIOS/MBR boot only): use a BIOS profile "
+               "(azure-gen1)", want);
   }
  out:
   free (paths);
@@ -572,11 +600,16 @@ step_prerequisites (struct run *r)
     add_str (r->problems, "the OS disk could not be read: the operating "
              "system was not checked");
   /* The profile is known here unless it was auto and no OS was found. */
-  if (strcmp (r->profile, "azure-gen1") == 0 && r->src[0].ok &&
-      r->src[0].rounded > GEN1_MAX_OS_DISK)
-    add_str (r->problems, "OS disk: %s is over azure-gen1's limit of 2 TiB "
-             "for an OS disk (MBR); use azure-gen2 (up to 4 TiB) if the disk "
-             "boots with UEFI", lf_human_size (r->src[0].rounded, a, sizeof a));
+  const struct lf_hw_profile *hw = strcmp (r->profile, "auto") ? run_hw (r)
+    : NULL;
+  lf_error_clear ();
+  if (hw && r->src[0].ok && r->src[0].rounded > hw->max_os_disk_size) {
+    char lim[32];
+    add_str (r->problems, "OS disk: %s is over %s's limit of %s for an OS "
+             "disk; a UEFI (GPT) profile allows more if the disk boots with "
+             "UEFI", lf_human_size (r->src[0].rounded, a, sizeof a), hw->name,
+             lf_human_size (hw->max_os_disk_size, lim, sizeof lim));
+  }
 
   if (!job->in_place) {
     struct stat st;
@@ -838,9 +871,10 @@ static int
 plan_fix (struct run *r, bool writable, struct lf_guest **gp,
           struct lf_plan **pp, const char **dir)
 {
-  char **paths = output_paths (r);
+  const struct lf_hw_profile *hw = run_hw (r);
+  char **paths = hw ? output_paths (r) : NULL;
   struct lf_fix_opts fo = {
-    .profile = json_string_value (json_object_get (r->state, "profile")),
+    .profile = hw,
     .rootdelay = r->job->rootdelay, .rdp_no_nla = r->job->rdp_no_nla,
   };
   struct lf_os *os;
@@ -979,8 +1013,35 @@ step_verify (struct run *r)
               lf_plan_nedits (p) == 1 ? "" : "s");
     goto out;
   }
-  json_object_set_new (r->state, "verify", json_pack ("{s:i, s:b}",
-                       "replan_changes", 0, "footers_ok", 1));
+  /* The profile's own checks, as `landfall verify --profile` runs them
+   * on this output: a failed check fails the job, the rest are warnings.
+   */
+  json_t *checks = lf_verify_static (g, r->hw);
+  if (!checks) {
+    lf_error_prefix ("verify: the checks of profile %s", r->hw->name);
+    goto out;
+  }
+  size_t i;
+  json_t *ck;
+  json_array_foreach (checks, i, ck) {
+    const char *st = json_string_value (json_object_get (ck, "status"));
+    const char *id = json_string_value (json_object_get (ck, "check"));
+    const char *why = json_string_value (json_object_get (ck, "reason"));
+    if (strcmp (st, "fail") == 0)
+      add_str (r->errors, "verify: %s: %s: %s", r->hw->name, id, why);
+    else if (strcmp (st, "unknown") == 0)
+      add_str (r->warnings, "verify: %s: %s: could not tell: %s",
+               r->hw->name, id, why);
+  }
+  size_t nfail = lf_verify_count (checks, "fail");
+  json_object_set_new (r->state, "verify", json_pack ("{s:i, s:b, s:s, s:o}",
+                       "replan_changes", 0, "footers_ok", 1,
+                       "profile", r->hw->name, "checks", checks));
+  if (nfail) {
+    lf_error (EINVAL, "verify: %zu check%s of profile %s failed", nfail,
+              nfail == 1 ? "" : "s", r->hw->name);
+    goto out;
+  }
   ret = 0;
  out:
   lf_plan_free (p);
@@ -1381,6 +1442,7 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
   json_decref (r.errors);
   free (r.src);
   free (r.state_path);
+  lf_hw_profile_free (r.hw);
   free_resolved (resolved, ndisks);
   return ret;
 }
@@ -1436,6 +1498,7 @@ lf_run_undo (const struct lf_job *job, const char *jobdir, json_t **report)
   lf_guest_close (g);
   json_decref (r.state);
   free (r.state_path);
+  lf_hw_profile_free (r.hw);
   return ret;
 }
 

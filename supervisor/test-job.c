@@ -100,6 +100,11 @@ START_TEST (test_defaults_in_place)
   ck_assert_ptr_nonnull (j);
   ck_assert_str_eq (j->source, "physical");
   ck_assert_str_eq (j->profile, "auto");
+  lf_job_free (j);
+  /* The failback target is a profile like any other. */
+  j = parse ("machine=m1\nos-disk=a.raw\noutput=in-place\nprofile=vmware");
+  ck_assert_msg (j != NULL, "%s", lf_last_error ());
+  ck_assert_str_eq (j->profile, "vmware");
   ck_assert (j->in_place);
   ck_assert_ptr_null (j->output);
   ck_assert (!j->checksum);
@@ -141,6 +146,7 @@ START_TEST (test_errors)
   check_error ("machine = a\nsource = hyperv\n", EINVAL,
                "web01.job:2: source: 'hyperv' is not");
   check_error ("profile = azure-gen3\n", EINVAL, "web01.job:1: profile:");
+  check_error ("profile = ../hw/vmware\n", EINVAL, "web01.job:1: profile:");
   check_error ("checksum = maybe\n", EINVAL, "web01.job:1: checksum: 'maybe' is not yes or no");
   check_error ("rdp-no-nla = 2\n", EINVAL, "web01.job:1: rdp-no-nla:");
   check_error ("rootdelay = -1\n", EINVAL, "web01.job:1: rootdelay:");
@@ -273,6 +279,9 @@ main (void)
   TCase *tc = tcase_create ("parse");
   SRunner *sr;
   int failed;
+
+  /* A job's profile is any of hw/ (the tests run at the top of the tree). */
+  setenv ("LANDFALL_HW_DIR", "hw", 0);
 
   tcase_add_test (tc, test_full);
   tcase_add_test (tc, test_defaults_in_place);

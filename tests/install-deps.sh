@@ -12,7 +12,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
       gdisk xfsprogs dosfstools cryptsetup-bin lvm2
       liblz4-dev initramfs-tools-core dracut-core cpio
       debootstrap qemu-system-x86 grub-common grub-pc-bin grub-efi-amd64-bin ovmf mtools
-      fuse3 openssl zstd lz4
+      fuse3 openssl zstd lz4 syslinux
       libguestfs-dev libguestfs-tools linux-image-amd64 libguestfs-xfs"
 
 missing=

@@ -158,8 +158,8 @@ lsinitrd -f etc/cmdline.d/20-force_drivers.conf d-after.img >force.conf
 for m in hv_vmbus hv_storvsc hv_netvsc; do
     grep -qx "rd.driver.pre=$m" force.conf || fail "20-force_drivers.conf: $(cat force.conf)"
 done
-debugfs -R "cat /etc/dracut.conf.d/90-landfall-hyperv.conf" "$dfs" 2>/dev/null |
-    grep -q '^add_drivers+=" hv_vmbus hv_netvsc hv_storvsc "' || fail "no dracut.conf.d drop-in"
+debugfs -R "cat /etc/dracut.conf.d/90-landfall.conf" "$dfs" 2>/dev/null |
+    grep -q '^add_drivers+=" hv_vmbus hv_storvsc hv_netvsc "' || fail "no dracut.conf.d drop-in"
 mkdir dx && (cd dx && lsinitrd --unpack ../d-after.img >/dev/null 2>&1) || fail "lsinitrd --unpack failed"
 for m in hv_vmbus hv_storvsc hv_netvsc; do
     modprobe -d dx -S "$dk" --show-depends "$m" | grep -q "/$m\.ko" || fail "dracut image: modprobe cannot resolve $m"

@@ -14,12 +14,9 @@ requires python3
 
 [ "$(id -u)" = 0 ] && [ -e /dev/fuse ] || { echo "SKIP: the windows-ntfs fixture is built as root with ntfs-3g (FUSE)" >&2; exit 77; }
 win=$("$top/tests/fixtures/build.sh" windows-ntfs "$top/$BUILD/fixtures" | tail -n1)
-deb=$("$top/tests/fixtures/build.sh" debian12-ext4 "$top/$BUILD/fixtures" | tail -n1)
 cd "$tmp"
 mkdir p
 cp --sparse=always "$win" p/win.img
-# MBR boot code for the gen1 check, as test-run-windows.sh does.
-dd if="$deb" of=p/win.img bs=440 count=1 conv=notrunc status=none
 
 for m in app1 db1 db2 web1; do
     printf 'machine = %s\nsource = vmware\nprofile = azure-gen1\nos-disk = win.img\noutput = out-%s\n' \

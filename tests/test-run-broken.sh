@@ -61,7 +61,7 @@ def has(*words):
 has("prerequisites", "data disk 1", "missing.vhd", "No such file")
 has("data disk 2", "bad.qcow2", "cluster")
 has("data disk 3", "bad.vhd", "checksum")
-has("OS disk", "over azure-gen1's limit of 2 TiB")
+has("OS disk", "over azure-gen1's limit of 2.0 TiB")
 has("no operating system found")
 print("%d problems listed:" % len(e))
 for m in e: print("   ", m)
@@ -82,7 +82,7 @@ pass "unsupported OS (an empty ext4 disk): $(json_get empty.job.json errors.0)"
 # past the size check (and fails only for the missing OS).
 printf 'machine = h\nos-disk = huge.raw\noutput = out3\nprofile = azure-gen1\n' >job/huge1.job
 run_broken huge1.job
-grep -q "over azure-gen1's limit of 2 TiB" huge1.job.json || fail "huge1.job: size not reported"
+grep -q "over azure-gen1's limit of 2.0 TiB" huge1.job.json || fail "huge1.job: size not reported"
 printf 'machine = h\nos-disk = huge.raw\noutput = out3\nprofile = azure-gen2\n' >job/huge2.job
 run_broken huge2.job
 grep -q "limit" huge2.job.json && fail "huge2.job: a 3 TiB OS disk is within gen2's limit"

@@ -4,20 +4,17 @@
 # the report matches what was done (the hives it changed, every value's
 # finding, the output's SHA-256), the output passes `landfall verify`
 # against azure-gen1, a second run changes nothing, and `undo JOB`
-# restores the hives byte for byte.
+# restores the hives byte for byte.  The job's verify step is the
+# profile's verify: the same sample with its MBR boot code wiped, which
+# the fix does not touch, fails the job as `landfall verify` fails it.
 source "$(dirname "$0")/functions.sh"
 requires python3 sha256sum
 
 [ "$(id -u)" = 0 ] && [ -e /dev/fuse ] || { echo "SKIP: the windows-ntfs fixture is built as root with ntfs-3g (FUSE)" >&2; exit 77; }
 win=$("$top/tests/fixtures/build.sh" windows-ntfs "$top/$BUILD/fixtures" | tail -n1)
-deb=$("$top/tests/fixtures/build.sh" debian12-ext4 "$top/$BUILD/fixtures" | tail -n1)
 cd "$tmp"
 mkdir job
 cp --sparse=always "$win" job/win7-disk1.img
-# The sample is a registry sample, not a bootable disk: give its MBR boot
-# code (grub's, from the Debian fixture; only the first 440 bytes) so the
-# gen1 boot-code check has something to pass.
-dd if="$deb" of=job/win7-disk1.img bs=440 count=1 conv=notrunc status=none
 cat >job/win7.job <<'EOF'
 machine = win7
 source = vmware
@@ -78,3 +75,24 @@ pass "the summary counts changes per concern:$(echo "$want" | cut -d: -f2-)"
 n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["changes"]))' run.json)
 grep -q "^win7: $n changes\? undone$" undo.out || fail "undo JOB: expected $n changes undone: $(cat undo.out)"
 pass "undo JOB reverts the Windows fix ($n edits undone; test-fix-windows.sh checks the hives byte for byte)"
+
+# Without boot code in the MBR, Azure gen1 cannot start the disk: the
+# profile's check fails, and so does the job (it used to end
+# success-with-warnings while verify of its own output failed).
+mkdir bad
+cp --sparse=always "$win" bad/win7-disk1.img
+dd if=/dev/zero of=bad/win7-disk1.img bs=440 count=1 conv=notrunc status=none
+sed 's/^output = azure$/output = out/' job/win7.job >bad/win7.job
+r=0; "$LANDFALL" run --json bad/win7.job >bad.json 2>bad.err || r=$?
+[ $r = 1 ] || { cat bad.err >&2; fail "a job whose output fails a profile check exited $r, not 1"; }
+python3 - bad.json <<'EOF' || fail "the failed verify step is not reported"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["result"] == "failed", r["result"]
+steps = {s["name"]: s["state"] for s in r["steps"]}
+assert steps["verify"] == "failed", steps
+assert any("azure-gen1: boot-code" in e and "boot code area is empty" in e for e in r["errors"]), r["errors"]
+EOF
+r=0; "$LANDFALL" verify --profile azure-gen1 bad/out/win7-os.vhd >bad-verify.out 2>&1 || r=$?
+[ $r != 0 ] || fail "landfall verify passes an output the job failed"
+pass "a job whose output fails a profile check (empty MBR boot code) fails, as landfall verify does"

@@ -114,12 +114,12 @@ expect u2.json partition-table pass
 expect u2.json boot-code unknown "EFI system partition 1 is vfat"
 pass "the UEFI disk fails azure-gen1 ($(reason u1.json boot-code)); against azure-gen2 its ESP loader is honestly unknown"
 
-# --- Windows: the sample's MBR has no boot code (it is a hive sample, not
-# a bootable disk), which verify reports; a real disk has some, so the
-# test gives it the Debian disk's before checking the registry.
+# --- Windows: the sample's MBR with its boot code wiped fails; with the
+# code the fixture wrote (syslinux's mbr.bin) back, the registry is checked.
+dd if=/dev/zero of=win.img bs=440 count=1 conv=notrunc status=none
 "$LANDFALL" verify --json --profile azure-gen1 win.img >w0.json && fail "a disk without boot code passed"
 expect w0.json boot-code fail "boot code area is empty"
-dd if="$img" of=win.img bs=440 count=1 conv=notrunc status=none
+dd if="$win" of=win.img bs=440 count=1 conv=notrunc status=none
 "$LANDFALL" verify --json --profile azure-gen1 win.img >w1.json && fail "the Windows sample passed before the fix"
 expect w1.json windows-boot-drivers fail "storvsc: Start=3, not 0"
 expect w1.json windows-network-dhcp fail "static addresses on .*10\.3\.58\.5"

@@ -10,6 +10,10 @@
  * waagent: /etc/waagent.conf set for a migrated (specialised) VM;
  * cloud-init: its datasource list reported, the Azure datasource written
  * only when asked (o->cloud_init_azure).  Absent agents are findings.
+ *
+ * Which of these is done is the profile's ("agents"): Azure's turn VMware
+ * tools off and configure waagent and cloud-init; a failback to VMware
+ * keeps the tools and reports the Azure agents, which would hurt there.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -324,8 +328,22 @@ lf_cloud_init_datasources (const char *in, size_t len, char *buf, size_t bufsz)
   "    Azure:\n" \
   "        apply_network_config: False\n"
 
+static bool
+agent_in (char **list, const char *name)
+{
+  for (char **a = list; a && *a; a++)
+    if (strcmp (*a, name) == 0)
+      return true;
+  return false;
+}
+
+/* CONFIGURE: the target is Azure's (datasource checked, written when
+ * asked); otherwise a datasource list that names Azure only, or the file
+ * an Azure fix wrote, is reported: cloud-init would look for Azure there.
+ */
 static int
-fix_cloud_init (struct lf_netctx *c, const struct lf_fix_opts *o)
+fix_cloud_init (struct lf_netctx *c, const struct lf_fix_opts *o,
+                bool configure)
 {
   char list[256] = "";
   const char *where = NULL;
@@ -362,6 +380,20 @@ fix_cloud_init (struct lf_netctx *c, const struct lf_fix_opts *o)
   lf_free_names (names);
 
   bool azure = !where || strstr (list, "Azure") != NULL;
+  if (!configure) {
+    bool only_azure = where && azure && !strchr (list, ',');
+    if (lf_plan_exists (c->p, CLOUD_AZURE_CFG) || only_azure)
+      lf_plan_note (c->p, CONCERN, LF_WARNING, "cloud-init: datasource_list "
+                    "%s (%s) is Azure's: on %s cloud-init would wait for "
+                    "Azure's metadata service at boot; set the target's "
+                    "datasource (or remove %s)", list, where ? where :
+                    CLOUD_AZURE_CFG, o->profile->name, CLOUD_AZURE_CFG);
+    else
+      lf_plan_note (c->p, CONCERN, LF_ALREADY_RIGHT, "cloud-init: "
+                    "datasource_list %s%s%s%s", where ? list : "default",
+                    where ? " (" : "", where ? where : "", where ? ")" : "");
+    return 0;
+  }
   if (o && o->cloud_init_azure) {
     if (lf_plan_write (c->p, CONCERN, CLOUD_AZURE_CFG, CLOUD_AZURE_TEXT,
                        strlen (CLOUD_AZURE_TEXT), 0644,
@@ -455,24 +487,40 @@ lf_fix_linux_agents (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
   const char *family = json_string_value
     (json_object_get (json_object_get (os->facts, "distro"), "family"));
 
+  const struct lf_hw_profile *hw = o->profile;
+  bool waagent = json_is_true (json_object_get (os->facts, "waagent"));
+
   (void) g;
-  if (disable_vmware_tools (p, os) == -1)
-    return -1;
-  if (json_is_true (json_object_get (os->facts, "waagent"))) {
-    if (fix_waagent (&c, cloud_init) == -1)
+  if (agent_in (hw->agents_disable, "vmware-tools")) {
+    if (disable_vmware_tools (p, os) == -1)
       return -1;
   }
   else
-    lf_plan_note (p, CONCERN, LF_WARNING, "waagent not installed: install "
-                  "%s for the Azure VM agent (extensions, password reset, "
-                  "boot diagnostics); the VM boots and networks without it",
-                  family && strcmp (family, "debian") == 0 ? "walinuxagent"
-                  : "WALinuxAgent");
-  if (cloud_init) {
-    if (fix_cloud_init (&c, o) == -1)
+    lf_plan_note (p, CONCERN, LF_SKIPPED, "VMware tools: left as they are "
+                  "(%s does not turn them off)", hw->name);
+  if (agent_in (hw->agents_configure, "waagent")) {
+    if (waagent) {
+      if (fix_waagent (&c, cloud_init) == -1)
+        return -1;
+    }
+    else
+      lf_plan_note (p, CONCERN, LF_WARNING, "waagent not installed: install "
+                    "%s for the Azure VM agent (extensions, password reset, "
+                    "boot diagnostics); the VM boots and networks without it",
+                    family && strcmp (family, "debian") == 0 ? "walinuxagent"
+                    : "WALinuxAgent");
+  }
+  else if (waagent && agent_in (hw->agents_report, "waagent"))
+    lf_plan_note (p, CONCERN, LF_WARNING, "waagent is installed: the Azure "
+                  "VM agent has no use on %s and looks for Azure's wire "
+                  "server at every boot; disable or remove it there", hw->name);
+  if (cloud_init && (agent_in (hw->agents_configure, "cloud-init") ||
+                     agent_in (hw->agents_report, "cloud-init"))) {
+    if (fix_cloud_init (&c, o, agent_in (hw->agents_configure,
+                                         "cloud-init")) == -1)
       return -1;
   }
-  else
+  else if (!cloud_init)
     lf_plan_note (p, CONCERN, LF_SKIPPED, "cloud-init not installed");
   return 0;
 }

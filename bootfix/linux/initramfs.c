@@ -20,7 +20,7 @@
 
 #include "bootfix.h"
 
-const char *const lf_hyperv_modules[3] = { "hv_vmbus", "hv_storvsc",
+static const char *const lf_hyperv_modules[3] = { "hv_vmbus", "hv_storvsc",
                                            "hv_netvsc" };
 
 /* Initramfs images of big distributions reach 100-200 MiB. */
@@ -906,16 +906,28 @@ dep_bin_resolves (struct lf_initramfs *img, const char *idir,
   return strncmp (value, rel, rl) == 0 && value[rl] == ':';
 }
 
+/* The modules a profile wants in every initramfs: the first NREQ must be
+ * there, the rest where the kernel has them.  FOUND[m] is set when a
+ * kernel's image got (or had) module m, for the generator's config.
+ */
+struct modlist {
+  const struct lf_hw_profile *hw;
+  const char **name;
+  bool *found;
+  size_t n, nreq;
+};
+
 /* The rescue image of a BLS system (dracut --no-hostonly): generic, so it
  * should hold the drivers already; never rebuilt here.
  */
 static void
-check_rescue (struct lf_plan *p, const char *path)
+check_rescue (struct lf_plan *p, const char *path,
+              const struct lf_hw_profile *hw)
 {
   char *buf = NULL;
   size_t len;
   struct lf_initramfs *img;
-  bool have[3] = { false, false, false };
+  char missing[512] = "";
 
   if (lf_plan_read (p, path, INITRAMFS_READ_MAX, &buf, &len) == -1) {
     lf_plan_note (p, CONCERN, LF_WARNING, "rescue image: %s", lf_last_error ());
@@ -928,28 +940,32 @@ check_rescue (struct lf_plan *p, const char *path)
     lf_error_clear ();
     return;
   }
-  for (size_t i = 0; i < lf_initramfs_nentries (img); i++) {
-    const struct lf_initramfs_entry *e = lf_initramfs_entry (img, i);
-    char name[MODULE_MAX_NAME + 1];
-    if (!S_ISREG (e->mode) || !is_module_path (e->path) ||
-        lf_module_name (e->path, name, sizeof name) == -1) {
-      lf_error_clear ();
-      continue;
+  for (char **m = hw->linux_modules; *m; m++) {
+    bool have = false;
+    for (size_t i = 0; !have && i < lf_initramfs_nentries (img); i++) {
+      const struct lf_initramfs_entry *e = lf_initramfs_entry (img, i);
+      char name[MODULE_MAX_NAME + 1];
+      if (!S_ISREG (e->mode) || !is_module_path (e->path) ||
+          lf_module_name (e->path, name, sizeof name) == -1) {
+        lf_error_clear ();
+        continue;
+      }
+      have = strcmp (name, *m) == 0;
     }
-    for (size_t m = 0; m < 3; m++)
-      if (strcmp (name, lf_hyperv_modules[m]) == 0)
-        have[m] = true;
+    if (!have && strlen (missing) + strlen (*m) + 3 < sizeof missing)
+      snprintf (missing + strlen (missing), sizeof missing - strlen (missing),
+                "%s%s", *missing ? ", " : "", *m);
   }
   lf_initramfs_free (img);
-  if (have[0] && have[1])
+  if (!*missing)
     lf_plan_note (p, CONCERN, LF_ALREADY_RIGHT,
-                  "%s: a generic rescue image holding hv_vmbus and "
-                  "hv_storvsc (not rebuilt)", path);
+                  "%s: a generic rescue image holding the drivers %s needs "
+                  "(not rebuilt)", path, hw->name);
   else
     lf_plan_note (p, CONCERN, LF_WARNING,
                   "%s: rescue image without %s: it will not find its disk "
-                  "on Azure (not rebuilt: rescue images are generic)", path,
-                  have[0] ? "hv_storvsc" : "hv_vmbus");
+                  "on %s (not rebuilt: rescue images are generic)", path,
+                  missing, hw->name);
 }
 
 /* One kernel's image.  Problems are findings; -1 only for ENOMEM-like
@@ -958,7 +974,7 @@ check_rescue (struct lf_plan *p, const char *path)
  */
 static int
 fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
-           const char *kver, bool *persist)
+           const char *kver, const struct modlist *ml, bool *persist)
 {
   char gdir[600], mpath[1200];
   CLEANUP_FREE char *depbuf = NULL, *builtin = NULL, *imgbuf = NULL;
@@ -1003,14 +1019,14 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
 
   need = calloc (d.n + 1, sizeof *need);
   queue = malloc ((d.n + 1) * sizeof *queue);
-  early = calloc (3, sizeof *early);
+  early = calloc (ml->n + 1, sizeof *early);
   if (!need || !queue || !early) {
     lf_error (ENOMEM, "out of memory");
     r = -1;
     goto done;
   }
-  for (size_t m = 0; m < 3; m++) {
-    const char *mod = lf_hyperv_modules[m];
+  for (size_t m = 0; m < ml->n; m++) {
+    const char *mod = ml->name[m];
     const struct lf_moddep_entry *e;
     if (builtin && lf_modules_builtin_has (builtin, blen, mod)) {
       lf_plan_note (p, CONCERN, LF_ALREADY_RIGHT, "kernel %s: %s is built in",
@@ -1023,13 +1039,19 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
       if (!lf_plan_exists (p, mpath))
         e = NULL;
     }
+    if (!e && m >= ml->nreq) {
+      lf_plan_note (p, CONCERN, LF_SKIPPED, "kernel %s has no %s (optional "
+                    "for %s)", kver, mod, ml->hw->name);
+      continue;
+    }
     if (!e) {
-      lf_plan_note (p, CONCERN, LF_FAILED, "%s missing from %s: needs the "
-                    "Hyper-V drivers installed (%s not changed)", mod, gdir,
+      lf_plan_note (p, CONCERN, LF_FAILED, "%s missing from %s: %s needs it "
+                    "installed (%s not changed)", mod, gdir, ml->hw->name,
                     path);
       missing = true;
       continue;
     }
+    ml->found[m] = true;
     early[nearly++] = mod;
     size_t k = (size_t) (e - d.e);
     if (!need[k]) {
@@ -1103,11 +1125,14 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
   if (early_list (img, gen, early, nearly, false, &early_ok) == -1)
     goto failed;
   if (nadded + nadded_deps == 0 && idx_ok && early_ok) {
+    char names[512] = "";
+    for (size_t m = 0; m < nearly; m++)
+      if (strlen (names) + strlen (early[m]) + 3 < sizeof names)
+        snprintf (names + strlen (names), sizeof names - strlen (names),
+                  "%s%s", m ? ", " : "", early[m]);
     lf_plan_note (p, CONCERN, LF_ALREADY_RIGHT, "%s holds %s with %zu "
                   "dependencies, resolved by its module index and in its "
-                  "early-load list", path,
-                  nearly == 3 ? "hv_vmbus, hv_storvsc and hv_netvsc" :
-                  "the Hyper-V drivers", qn - nearly);
+                  "early-load list", path, names, qn - nearly);
     goto done;
   }
   if ((nadded + nadded_deps > 0 || !idx_ok) &&
@@ -1158,12 +1183,12 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
   return r;
 }
 
-static const char persist_comment[] = "# landfall: Hyper-V drivers for Azure\n";
-
-/* Append the missing names of the three to a list-style config. */
+/* Append the missing names of ML's found modules to a list-style config. */
 static int
-persist_list (struct lf_plan *p, const char *path, bool create)
+persist_list (struct lf_plan *p, const char *path, bool create,
+              const struct modlist *ml)
 {
+  char persist_comment[LF_HW_MAX_STRING + 32];
   CLEANUP_FREE char *old = NULL;
   size_t len;
   struct lf_ird_buf out = { 0 };
@@ -1176,8 +1201,10 @@ persist_list (struct lf_plan *p, const char *path, bool create)
     return 0;
   if (old && lf_ird_buf_append (&out, old, len) == -1)
     goto error;
-  for (size_t m = 0; m < 3; m++) {
-    if (old && early_list_has (old, false, lf_hyperv_modules[m]))
+  snprintf (persist_comment, sizeof persist_comment,
+            "# landfall: drivers for %s\n", ml->hw->name);
+  for (size_t m = 0; m < ml->n; m++) {
+    if (!ml->found[m] || (old && early_list_has (old, false, ml->name[m])))
       continue;
     if (out.len && out.p[out.len - 1] != '\n' &&
         lf_ird_buf_append (&out, "\n", 1) == -1)
@@ -1185,16 +1212,15 @@ persist_list (struct lf_plan *p, const char *path, bool create)
     if (!changed && lf_ird_buf_append (&out, persist_comment,
                                        strlen (persist_comment)) == -1)
       goto error;
-    if (lf_ird_buf_append (&out, lf_hyperv_modules[m],
-                           strlen (lf_hyperv_modules[m])) == -1 ||
+    if (lf_ird_buf_append (&out, ml->name[m], strlen (ml->name[m])) == -1 ||
         lf_ird_buf_append (&out, "\n", 1) == -1)
       goto error;
     changed = true;
   }
   r = lf_plan_write (p, CONCERN, path, out.p ? (void *) out.p : (void *) "",
                      out.len, 0644, changed ?
-                     "Hyper-V drivers in every future initramfs" :
-                     "already lists the Hyper-V drivers");
+                     "the profile's drivers in every future initramfs" :
+                     "already lists the profile's drivers");
  error:
   free (out.p);
   return r;
@@ -1202,7 +1228,7 @@ persist_list (struct lf_plan *p, const char *path, bool create)
 
 /* SUSE mkinitrd: INITRD_MODULES="..." in /etc/sysconfig/kernel. */
 static int
-persist_sysconfig (struct lf_plan *p)
+persist_sysconfig (struct lf_plan *p, const struct modlist *ml)
 {
   const char *path = "/etc/sysconfig/kernel";
   CLEANUP_FREE char *old = NULL;
@@ -1225,19 +1251,21 @@ persist_sysconfig (struct lf_plan *p)
       found = true;
       if (lf_ird_buf_append (&out, q, (size_t) (close - q)) == -1)
         goto error;
-      for (size_t m = 0; m < 3; m++) {
+      for (size_t m = 0; m < ml->n; m++) {
         bool has = false;
+        if (!ml->found[m])
+          continue;
         CLEANUP_FREE char *copy = strdup (val);
         char *save = NULL;
         if (!copy)
           goto nomem;
         for (char *t = strtok_r (copy, " \t", &save); t;
              t = strtok_r (NULL, " \t", &save))
-          if (strcmp (t, lf_hyperv_modules[m]) == 0)
+          if (strcmp (t, ml->name[m]) == 0)
             has = true;
         if (!has && (lf_ird_buf_append (&out, " ", 1) == -1 ||
-                     lf_ird_buf_append (&out, lf_hyperv_modules[m],
-                                        strlen (lf_hyperv_modules[m])) == -1))
+                     lf_ird_buf_append (&out, ml->name[m],
+                                        strlen (ml->name[m])) == -1))
           goto error;
       }
       if (lf_ird_buf_append (&out, close, n - (size_t) (close - q)) == -1)
@@ -1250,14 +1278,25 @@ persist_sysconfig (struct lf_plan *p)
     q += n + 1;
   }
   if (!found) {
-    const char *line = "INITRD_MODULES=\"hv_vmbus hv_storvsc hv_netvsc\"\n";
+    bool first = true;
     if ((out.len && out.p[out.len - 1] != '\n' &&
          lf_ird_buf_append (&out, "\n", 1) == -1) ||
-        lf_ird_buf_append (&out, line, strlen (line)) == -1)
+        lf_ird_buf_append (&out, "INITRD_MODULES=\"", 16) == -1)
+      goto error;
+    for (size_t m = 0; m < ml->n; m++) {
+      if (!ml->found[m])
+        continue;
+      if ((!first && lf_ird_buf_append (&out, " ", 1) == -1) ||
+          lf_ird_buf_append (&out, ml->name[m], strlen (ml->name[m])) == -1)
+        goto error;
+      first = false;
+    }
+    if (lf_ird_buf_append (&out, "\"\n", 2) == -1)
       goto error;
   }
   r = lf_plan_write (p, CONCERN, path, out.p, out.len, 0644,
-                     "INITRD_MODULES: Hyper-V drivers in every future initrd");
+                     "INITRD_MODULES: the profile's drivers in every future "
+                     "initrd");
   goto error;
  nomem:
   lf_error (ENOMEM, "out of memory");
@@ -1267,20 +1306,39 @@ persist_sysconfig (struct lf_plan *p)
 }
 
 static int
-persist (struct lf_plan *p, const char *gen)
+persist (struct lf_plan *p, const char *gen, const struct modlist *ml)
 {
-  static const char dracut_conf[] =
-    "# landfall: Hyper-V drivers for Azure in every initramfs dracut makes\n"
-    "add_drivers+=\" hv_vmbus hv_netvsc hv_storvsc \"\n";
-
   if (strcmp (gen, "initramfs-tools") == 0)
-    return persist_list (p, "/etc/initramfs-tools/modules", true);
-  if (strcmp (gen, "dracut") == 0)
-    return lf_plan_write (p, CONCERN, "/etc/dracut.conf.d/90-landfall-hyperv.conf",
-                          dracut_conf, sizeof dracut_conf - 1, 0644,
-                          "Hyper-V drivers in every future initramfs");
+    return persist_list (p, "/etc/initramfs-tools/modules", true, ml);
+  if (strcmp (gen, "dracut") == 0) {
+    /* One file for whichever profile the guest was fixed for last: a
+     * failback replaces the Azure drivers' line rather than adding to it.
+     */
+    struct lf_ird_buf conf = { 0 };
+    char head[LF_HW_MAX_STRING + 80];
+    int r;
+    snprintf (head, sizeof head, "# landfall: drivers for %s in every "
+              "initramfs dracut makes\nadd_drivers+=\" ", ml->hw->name);
+    if (lf_ird_buf_append (&conf, head, strlen (head)) == -1)
+      goto nomem;
+    for (size_t m = 0; m < ml->n; m++)
+      if (ml->found[m] &&
+          (lf_ird_buf_append (&conf, ml->name[m], strlen (ml->name[m])) == -1 ||
+           lf_ird_buf_append (&conf, " ", 1) == -1))
+        goto nomem;
+    if (lf_ird_buf_append (&conf, "\"\n", 2) == -1)
+      goto nomem;
+    r = lf_plan_write (p, CONCERN, "/etc/dracut.conf.d/90-landfall.conf",
+                       conf.p, conf.len, 0644,
+                       "the profile's drivers in every future initramfs");
+    free (conf.p);
+    return r;
+  nomem:
+    free (conf.p);
+    return -1;
+  }
   if (strcmp (gen, "mkinitrd") == 0)
-    return persist_sysconfig (p);
+    return persist_sysconfig (p, ml);
   lf_plan_note (p, CONCERN, LF_WARNING, "initramfs generator \"%s\": the "
                 "drivers are not recorded for future kernels", gen);
   return 0;
@@ -1294,8 +1352,19 @@ lf_fix_linux_initramfs (struct lf_guest *g, struct lf_os *os,
   json_t *ent;
   bool want_persist = false, any = false;
   const char *gen;
+  struct modlist ml = { .hw = o->profile };
+  const char *names[2 * LF_HW_MAX_LIST];
+  bool found[2 * LF_HW_MAX_LIST] = { false };
 
-  (void) g; (void) o;
+  (void) g;
+  ml.name = names;
+  ml.found = found;
+  for (char **m = o->profile->linux_modules; *m && ml.n < LF_HW_MAX_LIST; m++)
+    names[ml.n++] = *m;
+  ml.nreq = ml.n;
+  for (char **m = o->profile->linux_modules_optional;
+       m && *m && ml.n < 2 * LF_HW_MAX_LIST; m++)
+    names[ml.n++] = *m;
   json_array_foreach (json_object_get (os->facts, "initramfs"), i, ent) {
     const char *path = json_string_value (json_object_get (ent, "path"));
     const char *kver = json_string_value (json_object_get (ent, "kernel"));
@@ -1312,10 +1381,10 @@ lf_fix_linux_initramfs (struct lf_guest *g, struct lf_os *os,
       continue;
     }
     if (strstr (base, "-rescue-")) {
-      check_rescue (p, path);
+      check_rescue (p, path, o->profile);
       continue;
     }
-    if (fix_image (p, os, path, kver, &want_persist) == -1)
+    if (fix_image (p, os, path, kver, &ml, &want_persist) == -1)
       return -1;
   }
   if (!any) {
@@ -1328,7 +1397,7 @@ lf_fix_linux_initramfs (struct lf_guest *g, struct lf_os *os,
   /* The guest's generator, as inspection found its config. */
   gen = json_string_value (json_object_get (os->facts, "initramfs_generator"))
     ?: "unknown";
-  if (persist (p, gen) == -1) {
+  if (persist (p, gen, &ml) == -1) {
     lf_plan_note (p, CONCERN, LF_FAILED, "%s", lf_last_error ());
     lf_error_clear ();
   }

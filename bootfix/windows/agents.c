@@ -120,5 +120,19 @@ fix_control_set (struct lf_whive *w, const char *cs, void *arg)
 int
 lf_fix_windows_agents (struct lf_winfix *c)
 {
+  /* What the target wants is its profile's: a failback to VMware keeps
+   * VMware Tools, and the Azure agent is no use there.
+   */
+  bool tools = false, waagent = false;
+  for (char **a = c->o->profile->agents_disable; a && *a; a++)
+    tools |= strcmp (*a, "vmware-tools") == 0;
+  for (char **a = c->o->profile->agents_configure; a && *a; a++)
+    waagent |= strcmp (*a, "waagent") == 0;
+  if (!tools && !waagent) {
+    lf_plan_note (c->p, CONCERN, LF_SKIPPED, "VMware Tools and the Azure agent "
+                  "left as they are (profile %s): if the Azure agent is "
+                  "installed, it has no use there", c->o->profile->name);
+    return 0;
+  }
   return lf_whive_each_control_set (c->system, fix_control_set, NULL);
 }

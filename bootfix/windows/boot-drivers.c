@@ -25,23 +25,9 @@
 
 #define CONCERN "boot-drivers"
 
-struct boot_driver {
-  const char *service;
-  const char *file;             /* default image, in System32\drivers */
-  const char *also;             /* a port driver it needs, or NULL */
-  const char *group;            /* load-order group (the inbox INFs') */
-};
-
-/* Groups as the inbox drivers register them (checked against the real
- * Windows 7 and Windows 10 hives in the test data).
+/* The drivers are the profile's (hw/NAME.json "windows.boot_drivers"):
+ * Azure's Hyper-V storage, VMware's controllers for a failback.
  */
-static const struct boot_driver drivers[] = {
-  { "storvsc",  "storvsc.sys",  NULL,          "Base" },
-  { "vmbus",    "vmbus.sys",    NULL,          "System Bus Extender" },
-  { "storflt",  "vmstorfl.sys", NULL,          "Extended Base" },
-  { "intelide", "intelide.sys", "pciidex.sys", "System Bus Extender" },
-  { "atapi",    "atapi.sys",    "ataport.sys", "SCSI Miniport" },
-};
 
 /* Boot-critical services that must already be boot start (W09).  The
  * reference also lists "volume", which came with Windows 8 (6.2): the
@@ -77,12 +63,12 @@ lf_win_driver_path (const char *sysroot, const char *image, const char *file)
   return path;
 }
 
-/* Check the driver's files; LF_FAILED notes for missing ones.  Returns
- * true if all are there.
+/* Check the driver's files; LF_FAILED notes for missing ones when NOTE.
+ * Returns true if all are there.
  */
 static bool
 files_present (struct lf_plan *p, const char *sysroot, const char *where,
-               const struct boot_driver *d, const char *image)
+               const struct lf_hw_win_driver *d, const char *image, bool note)
 {
   CLEANUP_FREE char *path = lf_win_driver_path (sysroot, image, d->file);
   char also[512];
@@ -90,6 +76,16 @@ files_present (struct lf_plan *p, const char *sysroot, const char *where,
 
   if (!path)
     return false;
+  if (!note) {
+    if (!lf_plan_exists (p, path))
+      return false;
+    for (char **n = d->needs; *n; n++) {
+      snprintf (also, sizeof also, "%s/System32/drivers/%s", sysroot, *n);
+      if (!lf_plan_exists (p, also))
+        return false;
+    }
+    return true;
+  }
   if (!lf_plan_exists (p, path)) {
     lf_plan_note (p, CONCERN, LF_FAILED, "%s: driver file %s is missing: "
                   "needs driver injection (landfall injects no drivers; "
@@ -97,8 +93,8 @@ files_present (struct lf_plan *p, const char *sysroot, const char *where,
                   "0x7B)", where, path);
     ok = false;
   }
-  if (d->also) {
-    snprintf (also, sizeof also, "%s/System32/drivers/%s", sysroot, d->also);
+  for (char **n = d->needs; *n; n++) {
+    snprintf (also, sizeof also, "%s/System32/drivers/%s", sysroot, *n);
     if (!lf_plan_exists (p, also)) {
       lf_plan_note (p, CONCERN, LF_FAILED, "%s: %s needs %s, which is "
                     "missing: needs driver injection (0x7B otherwise)",
@@ -111,7 +107,7 @@ files_present (struct lf_plan *p, const char *sysroot, const char *where,
 
 static int
 fix_driver (struct lf_whive *w, const char *sysroot, const char *cs,
-            uint64_t services, const struct boot_driver *d)
+            uint64_t services, const struct lf_hw_win_driver *d)
 {
   char where[300], image[300];
   uint64_t key = lf_whive_node (w, services, d->service);
@@ -119,11 +115,11 @@ fix_driver (struct lf_whive *w, const char *sysroot, const char *cs,
   snprintf (where, sizeof where, "%s\\Services\\%s", cs, d->service);
   if (key) {
     CLEANUP_FREE char *ip = lf_whive_get_sz (w, key, "ImagePath");
-    if (!files_present (w->p, sysroot, where, d, ip))
+    if (!files_present (w->p, sysroot, where, d, ip, true))
       return 0;
     return lf_whive_set_dword (w, key, where, "Start", 0) == -1 ? -1 : 0;
   }
-  if (!files_present (w->p, sysroot, where, d, NULL))
+  if (!files_present (w->p, sysroot, where, d, NULL, true))
     return 0;
   /* W06: the service key as Windows registers a boot driver. */
   snprintf (where, sizeof where, "%s\\Services", cs);
@@ -136,7 +132,8 @@ fix_driver (struct lf_whive *w, const char *sysroot, const char *cs,
       lf_whive_set_dword (w, key, where, "Start", 0) == -1 ||
       lf_whive_set_dword (w, key, where, "ErrorControl", 1) == -1 ||
       lf_whive_set_sz (w, key, where, "ImagePath", image, true) == -1 ||
-      lf_whive_set_sz (w, key, where, "Group", d->group, false) == -1)
+      (*d->group &&
+       lf_whive_set_sz (w, key, where, "Group", d->group, false) == -1))
     return -1;
   /* W07 (the CriticalDeviceDatabase / DriverDatabase binding) needs the
    * Hyper-V hardware IDs, which are not researched yet.
@@ -312,6 +309,71 @@ lf_win_check_vmbus_acpi (struct lf_whive *w, const struct lf_os *os)
                 : "", *missing ? "; the package also lacks " : "", missing);
 }
 
+/* Is driver D present as the control set has it (its ImagePath's file, or
+ * the default one, and the port drivers it needs)?
+ */
+static bool
+driver_present (struct lf_whive *w, const char *sysroot, uint64_t services,
+                const struct lf_hw_win_driver *d)
+{
+  uint64_t key = lf_whive_node (w, services, d->service);
+  CLEANUP_FREE char *ip = key ? lf_whive_get_sz (w, key, "ImagePath") : NULL;
+
+  return files_present (w->p, sysroot, NULL, d, ip, false);
+}
+
+/* The profile's boot drivers in control set CS.  A required driver must be
+ * there; of a set of alternatives (any_of), those present are made boot
+ * start, the others skipped, and only a set with none present fails.
+ */
+static int
+fix_drivers (struct lf_whive *w, const char *sysroot, const char *cs,
+             uint64_t services, const struct lf_hw_profile *hw)
+{
+  for (size_t i = 0; i < hw->nwin_drivers; i++) {
+    const struct lf_hw_win_driver *d = &hw->win_drivers[i];
+    bool first = true, any = false;
+    char names[512] = "";
+
+    if (!*d->any_of) {
+      if (fix_driver (w, sysroot, cs, services, d) == -1)
+        return -1;
+      continue;
+    }
+    /* Each set once, at its first member. */
+    for (size_t j = 0; first && j < i; j++)
+      first = strcmp (hw->win_drivers[j].any_of, d->any_of) != 0;
+    if (!first)
+      continue;
+    for (size_t j = i; j < hw->nwin_drivers; j++) {
+      const struct lf_hw_win_driver *a = &hw->win_drivers[j];
+      if (strcmp (a->any_of, d->any_of) != 0)
+        continue;
+      if (strlen (names) + strlen (a->service) + 3 < sizeof names)
+        snprintf (names + strlen (names), sizeof names - strlen (names),
+                  "%s%s", *names ? ", " : "", a->service);
+      if (!driver_present (w, sysroot, services, a)) {
+        lf_plan_note (w->p, CONCERN, LF_SKIPPED, "SYSTEM\\%s\\Services\\%s: "
+                      "driver %s not in the guest (one of %s's \"%s\" "
+                      "controllers)", cs, a->service, a->file, hw->name,
+                      a->any_of);
+        continue;
+      }
+      any = true;
+      if (fix_driver (w, sysroot, cs, services, a) == -1)
+        return -1;
+    }
+    if (!any)
+      lf_plan_note (w->p, CONCERN, LF_FAILED, "SYSTEM\\%s: none of the "
+                    "drivers of %s's \"%s\" boot controllers (%s) is in the "
+                    "guest with its files: Windows cannot find its disk there "
+                    "and stops with INACCESSIBLE_BOOT_DEVICE (0x7B); install "
+                    "one (VMware Tools brings pvscsi) before moving it",
+                    cs, hw->name, d->any_of, names);
+  }
+  return 0;
+}
+
 int
 lf_fix_windows_boot_drivers (struct lf_winfix *c)
 {
@@ -333,9 +395,8 @@ lf_fix_windows_boot_drivers (struct lf_winfix *c)
                     "the control set is damaged", where);
       continue;
     }
-    for (size_t i = 0; i < sizeof drivers / sizeof drivers[0]; i++)
-      if (fix_driver (w, sysroot, *cs, services, &drivers[i]) == -1)
-        goto out;
+    if (fix_drivers (w, sysroot, *cs, services, c->o->profile) == -1)
+      goto out;
     for (size_t i = 0; i < sizeof core / sizeof core[0]; i++) {
       if (strcmp (core[i], "volume") == 0 &&
           lf_win_version (os) < CORE_VOLUME_SINCE)

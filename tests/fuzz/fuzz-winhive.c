@@ -100,10 +100,24 @@ run_concerns (struct lf_os *os, struct lf_plan *p)
     lf_fix_windows_rdp, lf_fix_windows_agents, lf_fix_windows_time,
     lf_fix_windows_bcd,
   };
+  /* The boot drivers are the profile's: azure-gen1's, the longest list,
+   * read once from the source tree (the corpus is replayed from the top;
+   * LANDFALL_HW_DIR for a run elsewhere).
+   */
+  static struct lf_hw_profile *hw;
   struct lf_guest g = { 0 };
   struct lf_fix_opts o = { .rdp_no_nla = true };
   struct lf_winfix c;
   size_t ok = 0;
+
+  if (!hw) {
+    const char *dir = getenv ("LANDFALL_HW_DIR");
+    if (!(hw = lf_hw_profile_load (dir && *dir ? dir : "hw", "azure-gen1"))) {
+      fprintf (stderr, "fuzz-winhive: %s\n", lf_last_error ());
+      abort ();
+    }
+  }
+  o.profile = hw;
 
   _Static_assert (sizeof concerns / sizeof concerns[0] == NCONCERNS,
                   "NCONCERNS counts the concerns");

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """Boot a disk image under QEMU, log in on the serial console, run commands.
 
-Usage: qemu-login.py [--timeout S] [--nic MODEL] [--uefi] [--log FILE]
-                     IMG USER PASSWORD COMMAND...
+Usage: qemu-login.py [--timeout S] [--nic MODEL] [--scsi CONTROLLER] [--uefi]
+                     [--log FILE] IMG USER PASSWORD COMMAND...
+
+--scsi puts the disk on that SCSI controller (pvscsi: VMware's paravirtual
+one) instead of IDE; the firmware boots from it (SeaBIOS knows pvscsi).
 
 The disk is opened with -snapshot (never changed).  Prints each command's
 output; exits 0 if the login and every command worked, 1 on a timeout or
@@ -24,6 +27,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--nic", default="e1000")
     ap.add_argument("--uefi", action="store_true")
+    ap.add_argument("--scsi")
     ap.add_argument("--log")
     ap.add_argument("img")
     ap.add_argument("user")
@@ -37,9 +41,14 @@ def main():
     accel = "kvm" if os.environ.get("LANDFALL_KVM") == "1" else "tcg"
     cmd = [qemu, "-machine", "pc,accel=" + accel, "-m", "1024", "-smp", "2",
            "-nographic", "-no-reboot", "-snapshot",
-           "-drive", "file=%s,format=raw,if=ide" % a.img,
            "-nic", "user,model=" + a.nic, "-serial", "stdio",
            "-monitor", "none"]
+    if a.scsi:
+        cmd += ["-device", a.scsi + ",id=scsi0",
+                "-drive", "file=%s,format=raw,if=none,id=d0" % a.img,
+                "-device", "scsi-hd,drive=d0,bus=scsi0.0,bootindex=0"]
+    else:
+        cmd += ["-drive", "file=%s,format=raw,if=ide" % a.img]
     if a.uefi:
         cmd += ["-bios", "/usr/share/ovmf/OVMF.fd"]
     log = open(a.log or a.img + ".login.log", "wb")

@@ -22,7 +22,7 @@
 #include "bootfix.h"
 #include "bootcfg.h"
 #include "hw.h"
-#include "cli.h"
+#include "verify.h"
 
 #define GPT_ESP       "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 #define GPT_BIOS_BOOT "21686148-6449-6e6f-744e-656564454649"
@@ -391,8 +391,8 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
   struct lf_moddep dep = { 0 };
   bool have_dep = false;
   char dir[512], path[600];
-  const char *hint = "landfall fix adds the Hyper-V modules and their "
-    "dependencies to every initramfs";
+  const char *hint = "landfall fix --profile PROFILE adds the profile's "
+    "modules and their dependencies to every initramfs";
 
   if (!p->linux_modules[0]) {
     ADD (c, "linux-initramfs-modules", ird, "pass", NULL,
@@ -708,6 +708,58 @@ check_linux (struct lf_guest *g, struct lf_os *os,
 
 /* ---- Windows -------------------------------------------------------- */
 
+/* Is boot driver D boot start in control set CS with its files?  Reasons
+ * why not are added to *BAD.
+ */
+static bool
+driver_ok (struct lf_hive *hv, struct lf_os *os, const char *sysroot,
+           const char *cs, const struct lf_hw_win_driver *d, char **bad)
+{
+  char key[512], s[1024];
+  uint32_t start;
+  bool ok = true;
+
+  snprintf (key, sizeof key, "%s\\Services\\%s", cs, d->service);
+  uint64_t node = lf_hive_node (hv, key);
+  lf_error_clear ();
+  if (!node) {
+    snprintf (s, sizeof s, "%s: no service key", d->service);
+    list_add (bad, s);
+    return false;
+  }
+  CLEANUP_FREE char *ip = lf_hive_get_string (hv, node, "ImagePath");
+  CLEANUP_FREE char *file = lf_win_driver_path (sysroot, ip, d->file);
+  lf_error_clear ();
+  bool has_start = lf_hive_get_dword (hv, node, "Start", &start) == 0;
+  lf_error_clear ();
+  if (!has_start || start != 0) {
+    if (has_start)
+      snprintf (s, sizeof s, "%s: Start=%u, not 0 (boot)", d->service,
+                (unsigned) start);
+    else
+      snprintf (s, sizeof s, "%s: no Start value", d->service);
+    list_add (bad, s);
+    ok = false;
+  }
+  if (!file || !lf_guest_exists (&os->mounts, file)) {
+    snprintf (s, sizeof s, "%s: driver file %s missing", d->service,
+              file ? file : d->file);
+    list_add (bad, s);
+    ok = false;
+  }
+  for (char **n = d->needs; *n; n++) {
+    char np[512];
+    snprintf (np, sizeof np, "%s/System32/drivers/%s", sysroot, *n);
+    if (!lf_guest_exists (&os->mounts, np)) {
+      snprintf (s, sizeof s, "%s: needs %s, missing", d->service, np);
+      list_add (bad, s);
+      ok = false;
+    }
+  }
+  lf_error_clear ();
+  return ok;
+}
+
 static void
 check_windows (struct lf_guest *g, struct lf_os *os,
                const struct lf_hw_profile *p, json_t *c)
@@ -751,45 +803,33 @@ check_windows (struct lf_guest *g, struct lf_os *os,
   }
   for (size_t i = 0; hv && i < p->nwin_drivers; i++) {
     const struct lf_hw_win_driver *d = &p->win_drivers[i];
-    char key[512], s[1024];
-    uint32_t start;
-    snprintf (key, sizeof key, "%s\\Services\\%s", cs, d->service);
-    uint64_t node = lf_hive_node (hv, key);
-    lf_error_clear ();
-    if (!node) {
-      snprintf (s, sizeof s, "%s: no service key", d->service);
-      list_add (&bad, s);
+    CLEANUP_FREE char *why = NULL;
+    bool first = true, any = false;
+
+    if (!*d->any_of) {
+      if (driver_ok (hv, os, sysroot, cs, d, &bad))
+        list_add (&good, d->service);
       continue;
     }
-    CLEANUP_FREE char *ip = lf_hive_get_string (hv, node, "ImagePath");
-    CLEANUP_FREE char *file = lf_win_driver_path (sysroot, ip, d->file);
-    lf_error_clear ();
-    bool has_start = lf_hive_get_dword (hv, node, "Start", &start) == 0;
-    lf_error_clear ();
-    if (!has_start || start != 0) {
-      if (has_start)
-        snprintf (s, sizeof s, "%s: Start=%u, not 0 (boot)", d->service,
-                  (unsigned) start);
-      else
-        snprintf (s, sizeof s, "%s: no Start value", d->service);
-      list_add (&bad, s);
-    }
-    if (!file || !lf_guest_exists (&os->mounts, file)) {
-      snprintf (s, sizeof s, "%s: driver file %s missing", d->service,
-                file ? file : d->file);
-      list_add (&bad, s);
-    }
-    for (char **n = d->needs; *n; n++) {
-      char np[512];
-      snprintf (np, sizeof np, "%s/System32/drivers/%s", sysroot, *n);
-      if (!lf_guest_exists (&os->mounts, np)) {
-        snprintf (s, sizeof s, "%s: needs %s, missing", d->service, np);
-        list_add (&bad, s);
+    /* A set of alternatives (VMware's controllers): one boot-start member
+     * with its files is enough.  Each set once, at its first member.
+     */
+    for (size_t j = 0; first && j < i; j++)
+      first = strcmp (p->win_drivers[j].any_of, d->any_of) != 0;
+    if (!first)
+      continue;
+    for (size_t j = i; j < p->nwin_drivers; j++)
+      if (strcmp (p->win_drivers[j].any_of, d->any_of) == 0 &&
+          driver_ok (hv, os, sysroot, cs, &p->win_drivers[j], &why)) {
+        list_add (&good, p->win_drivers[j].service);
+        any = true;
       }
+    if (!any) {
+      char s[2048];
+      snprintf (s, sizeof s, "none of the \"%s\" controllers' drivers can "
+                "boot (%s)", d->any_of, why ? why : "");
+      list_add (&bad, s);
     }
-    lf_error_clear ();
-    if (has_start && start == 0)
-      list_add (&good, d->service);
   }
   if (hv) {
     if (bad)
@@ -879,4 +919,17 @@ lf_verify_static (struct lf_guest *g, const struct lf_hw_profile *p)
       check_windows (g, os, p, c);
   }
   return c;
+}
+
+size_t
+lf_verify_count (json_t *checks, const char *status)
+{
+  size_t i, n = 0;
+  json_t *c;
+
+  json_array_foreach (checks, i, c)
+    if (strcmp (json_string_value (json_object_get (c, "status")) ?: "",
+                status) == 0)
+      n++;
+  return n;
 }

@@ -24,7 +24,7 @@
 #include "common.h"
 #include "guest.h"
 #include "hw.h"
-#include "cli.h"
+#include "verify.h"
 
 extern char **environ;
 
@@ -280,8 +280,8 @@ lf_verify_boot (struct lf_guest *g, const struct lf_hw_profile *p,
   for (size_t i = 0; i < ac; i++)
     json_array_append_new (cmd, json_string (argv[i]));
 
-  fprintf (stderr, "%s verify: booting %s under QEMU (%s, %s; %s), "
-           "timeout %u s\n", lf_progname, subject, p->qemu_machine,
+  fprintf (stderr, "landfall verify: booting %s under QEMU (%s, %s; %s), "
+           "timeout %u s\n", subject, p->qemu_machine,
            kvm ? "KVM" : "TCG", kvm_why ? kvm_why : "", o->timeout);
 
   posix_spawn_file_actions_t fa;
