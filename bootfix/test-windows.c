@@ -592,7 +592,9 @@ START_TEST (test_fix_opens_once)
   static const char sys[] = "/Windows/System32/config/SYSTEM";
   struct lf_guest g = { 0 };
   struct lf_os os = { .type = "windows", .mounts = ms };
-  struct lf_fix_opts o = { .profile = "azure-gen1", .rootdelay = -1 };
+  struct lf_hw_profile *hw = lf_hw_profile_load ("hw", "azure-gen1");
+  ck_assert_msg (hw != NULL, "%s", lf_last_error ());
+  struct lf_fix_opts o = { .profile = hw, .rootdelay = -1 };
   struct lf_plan *p = lf_plan_new (&ms);
   struct lf_whive *w = system_hive (p);
   char path[256], *buf = NULL;
@@ -644,6 +646,7 @@ START_TEST (test_fix_opens_once)
   json_decref (r);
   json_decref (os.facts);
   lf_plan_free (p);
+  lf_hw_profile_free (hw);
 }
 END_TEST
 
