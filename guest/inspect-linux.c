@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "guest.h"
+#include "netread.h"
 
 /* Config files are small; anything larger is not what we expect. */
 #define CONF_MAX (1 << 20)
@@ -436,94 +437,32 @@ inspect_boot (struct lf_guest *g, struct lf_os *os)
   lf_guest_firmware (g, os);
 }
 
-/* One network config file: its stack and whether it is static or DHCP. */
-static void
-add_net (json_t *arr, const char *stack, const char *file, const char *iface,
-         const char *mode)
-{
-  json_array_append_new (arr, json_pack ("{s:s, s:s, s:s?, s:s}", "stack", stack,
-                                         "file", file, "interface", iface,
-                                         "mode", mode));
-}
-
-static void
-list_dir_files (struct lf_os *os, const char *dir, const char *suffix,
-                const char *prefix, json_t *arr, const char *stack)
-{
-  char **names = NULL;
-  if (lf_guest_list (&os->mounts, dir, &names) == -1) {
-    lf_error_clear ();
-    return;
-  }
-  for (char **n = names; *n; n++) {
-    size_t l = strlen (*n), sl = suffix ? strlen (suffix) : 0;
-    if (suffix && (l < sl || strcmp (*n + l - sl, suffix) != 0))
-      continue;
-    if (prefix && strncmp (*n, prefix, strlen (prefix)) != 0)
-      continue;
-    char path[1024];
-    snprintf (path, sizeof path, "%s/%s", dir, *n);
-    CLEANUP_FREE char *t = read_text (os, path);
-    if (!t)
-      continue;
-    const char *mode = "unknown";
-    CLEANUP_FREE char *iface = NULL;
-    if (strcmp (stack, "ifcfg") == 0) {
-      CLEANUP_FREE char *bp = lf_shvar_get (t, "BOOTPROTO");
-      iface = lf_shvar_get (t, "DEVICE");
-      mode = bp && (strcasecmp (bp, "dhcp") == 0) ? "dhcp"
-        : (bp && strcasecmp (bp, "static") != 0 && strcasecmp (bp, "none") != 0)
-        ? bp : "static";
-      if (!bp && strstr (t, "IPADDR") == NULL)
-        mode = "unknown";
-    }
-    else if (strcmp (stack, "networkmanager") == 0) {
-      const char *m = strstr (t, "method=");
-      mode = !m ? "unknown" : strncmp (m + 7, "auto", 4) == 0 ? "dhcp"
-        : strncmp (m + 7, "manual", 6) == 0 ? "static" : "other";
-      iface = lf_shvar_get (t, "interface-name");
-    }
-    else if (strcmp (stack, "netplan") == 0)
-      mode = strstr (t, "dhcp4: true") || strstr (t, "dhcp4: yes") ? "dhcp"
-        : strstr (t, "addresses") ? "static" : "unknown";
-    else if (strcmp (stack, "systemd-networkd") == 0) {
-      mode = strstr (t, "DHCP=yes") || strstr (t, "DHCP=ipv4") ||
-        strstr (t, "DHCP=true") ? "dhcp" : strstr (t, "Address=") ? "static"
-        : "unknown";
-      iface = lf_shvar_get (t, "Name");
-    }
-    add_net (arr, stack, path, iface, mode);
-  }
-  lf_free_names (names);
-}
-
+/* Every stack's interfaces (guest/netread.c), the primary NIC marked: the
+ * facts verify judges and fix acts on.
+ */
 static void
 inspect_network (struct lf_os *os)
 {
   json_t *arr = json_array ();
-  CLEANUP_FREE char *ifs = read_text (os, "/etc/network/interfaces");
+  struct lf_netfacts nf;
 
-  if (ifs) {
-    /* "iface NAME inet static|dhcp|manual|loopback" lines. */
-    for (char *p = ifs; p; ) {
-      char *eol = strchr (p, '\n');
-      if (eol)
-        *eol = '\0';
-      char name[64], fam[16], method[16];
-      if (sscanf (p, " iface %63s %15s %15s", name, fam, method) == 3 &&
-          strcmp (method, "loopback") != 0)
-        add_net (arr, "ifupdown", "/etc/network/interfaces", name, method);
-      p = eol ? eol + 1 : NULL;
-    }
+  if (lf_net_facts_read (&os->mounts, &nf) == -1)
+    lf_error_clear ();
+  for (size_t i = 0; i < nf.n; i++) {
+    const struct lf_net_fact *f = &nf.v[i];
+    json_array_append_new (arr, json_pack ("{s:s, s:s, s:s?, s:s, s:b, s:b, s:b}",
+                                           "stack", lf_net_stack_name (f->stack),
+                                           "file", f->file, "interface",
+                                           *f->nic.name ? f->nic.name : NULL,
+                                           "mode", lf_net_mode_name (f->nic.mode),
+                                           "gateway", f->nic.gateway,
+                                           "mac_bound", f->nic.mac_bound,
+                                           "primary", i == nf.primary));
   }
-  list_dir_files (os, "/etc/netplan", ".yaml", NULL, arr, "netplan");
-  list_dir_files (os, "/etc/sysconfig/network-scripts", NULL, "ifcfg-", arr, "ifcfg");
-  list_dir_files (os, "/etc/sysconfig/network", NULL, "ifcfg-", arr, "ifcfg");
-  list_dir_files (os, "/etc/NetworkManager/system-connections", NULL, NULL, arr,
-                  "networkmanager");
-  list_dir_files (os, "/etc/systemd/network", ".network", NULL, arr,
-                  "systemd-networkd");
   json_object_set_new (os->facts, "network", arr);
+  if (nf.unreadable)
+    json_object_set_new (os->facts, "network_error", json_string (nf.error));
+  lf_net_facts_free (&nf);
 
   json_t *rules = json_array ();
   static const char *const pn[] = {

@@ -672,13 +672,13 @@ check_linux (struct lf_guest *g, struct lf_os *os,
 
   check_fstab (os, subject, c);
 
-  /* The primary NIC: the first configured interface other than lo. */
+  /* The primary NIC, as the inspection's reader marked it (the one rule
+   * fix applies too: guest/netread.h).
+   */
   json_t *net = json_object_get (os->facts, "network"), *n, *primary = NULL;
-  json_array_foreach (net, i, n) {
-    const char *ifc = json_string_value (json_object_get (n, "interface"));
-    if (!primary && (!ifc || strcmp (ifc, "lo") != 0))
+  json_array_foreach (net, i, n)
+    if (json_is_true (json_object_get (n, "primary")))
       primary = n;
-  }
   if (!primary)
     ADD (c, "linux-network-dhcp", subject, "unknown",
          "make sure the guest configures its NIC by DHCP (landfall fix "

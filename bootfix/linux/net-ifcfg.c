@@ -22,69 +22,6 @@
 #define RHEL_DIR "/etc/sysconfig/network-scripts"
 #define SUSE_DIR "/etc/sysconfig/network"
 
-/* A KEY=value line: the key, the value without quotes, the quote used. */
-struct shline {
-  const char *key;
-  size_t keylen;
-  const char *val;
-  size_t vallen;
-  char quote;                   /* '"', '\'' or 0 */
-};
-
-static bool
-parse_shline (const char *line, size_t n, struct shline *l)
-{
-  const char *s;
-  size_t sn, i = 0;
-
-  lf_net_trim (line, n, &s, &sn);
-  if (sn == 0 || s[0] == '#')
-    return false;
-  if (sn > 7 && memcmp (s, "export ", 7) == 0) {
-    s += 7;
-    sn -= 7;
-  }
-  while (i < sn && (isalnum ((unsigned char) s[i]) || s[i] == '_'))
-    i++;
-  if (i == 0 || i >= sn || s[i] != '=')
-    return false;
-  l->key = s;
-  l->keylen = i;
-  l->val = s + i + 1;
-  l->vallen = sn - i - 1;
-  l->quote = 0;
-  if (l->vallen >= 2 && (l->val[0] == '"' || l->val[0] == '\'') &&
-      l->val[l->vallen - 1] == l->val[0]) {
-    l->quote = l->val[0];
-    l->val++;
-    l->vallen -= 2;
-  }
-  return true;
-}
-
-static bool
-key_is (const struct shline *l, const char *k)
-{
-  return l->keylen == strlen (k) && memcmp (l->key, k, l->keylen) == 0;
-}
-
-/* KEY, or KEY followed by digits or _suffix (IPADDR0, IPADDR_1). */
-static bool
-key_family (const struct shline *l, const char *k)
-{
-  size_t kl = strlen (k);
-  if (l->keylen < kl || memcmp (l->key, k, kl) != 0)
-    return false;
-  return l->keylen == kl || isdigit ((unsigned char) l->key[kl]) ||
-    l->key[kl] == '_';
-}
-
-static bool
-val_is (const struct shline *l, const char *v)
-{
-  return l->vallen == strlen (v) && strncasecmp (l->val, v, l->vallen) == 0;
-}
-
 /* The value of KEY in the text (last assignment wins), into BUF. */
 static bool
 get_val (const char *in, size_t len, const char *key, char *buf, size_t bufsz)
@@ -94,68 +31,13 @@ get_val (const char *in, size_t len, const char *key, char *buf, size_t bufsz)
   bool found = false;
 
   while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct shline l;
-    if (parse_shline (line, n, &l) && key_is (&l, key)) {
+    struct lf_shline l;
+    if (lf_net_parse_shline (line, n, &l) && lf_shline_key_is (&l, key)) {
       snprintf (buf, bufsz, "%.*s", (int) LF_MIN (l.vallen, bufsz - 1), l.val);
       found = true;
     }
   }
   return found;
-}
-
-static const char *
-file_base (const char *path)
-{
-  const char *b = strrchr (path, '/');
-  return b ? b + 1 : path;
-}
-
-int
-lf_net_ifcfg_scan (enum lf_ifcfg_flavour f, const char *name, const char *in,
-                   size_t len, struct lf_ifcfg_info *ret)
-{
-  char v[NETCFG_MAX_NAME];
-  const char *base = file_base (name);
-  size_t pos = 0, n;
-  const char *line;
-
-  memset (ret, 0, sizeof *ret);
-  if (lf_net_check_text (name, in, len) == -1)
-    return -1;
-  if (strncmp (base, "ifcfg-", 6) == 0)
-    snprintf (ret->device, sizeof ret->device, "%s", base + 6);
-  if (f == LF_IFCFG_RHEL && get_val (in, len, "DEVICE", v, sizeof v) && *v)
-    snprintf (ret->device, sizeof ret->device, "%s", v);
-  ret->loopback = strcmp (ret->device, "lo") == 0;
-  ret->ethernet = !ret->loopback && strchr (ret->device, '.') == NULL &&
-    strchr (ret->device, ':') == NULL;
-  while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct shline l;
-    if (!parse_shline (line, n, &l))
-      continue;
-    if (key_is (&l, "TYPE") && !val_is (&l, "Ethernet"))
-      ret->ethernet = false;
-    if ((key_is (&l, "DEVICETYPE") || key_is (&l, "VLAN") ||
-         key_is (&l, "BONDING_MASTER") || key_is (&l, "TUNNEL")) && l.vallen &&
-        !val_is (&l, "no"))
-      ret->ethernet = false;
-    if (key_is (&l, "BRIDGE") && l.vallen) {
-      if (f == LF_IFCFG_SUSE && val_is (&l, "yes"))
-        ret->ethernet = false;
-      else if (f == LF_IFCFG_RHEL)
-        ret->slave = true;
-    }
-    if ((key_is (&l, "MASTER") || key_is (&l, "TEAM_MASTER")) && l.vallen)
-      ret->slave = true;
-    if (key_family (&l, "IPADDR") && l.vallen)
-      ret->is_static = true;
-    if (key_is (&l, "BOOTPROTO") && (val_is (&l, "static") ||
-                                     val_is (&l, "none")))
-      ret->is_static = true;
-    if (key_family (&l, "GATEWAY") && l.vallen)
-      ret->has_gateway = true;
-  }
-  return 0;
 }
 
 /* What happens to a key of the primary NIC's file. */
@@ -216,15 +98,15 @@ shvar_edit (const char *name, const char *in, size_t len,
   if (lf_net_check_text (name, in, len) == -1)
     return -1;
   while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct shline l;
+    struct lf_shline l;
     const struct shrule *r = NULL;
     size_t ri = 0;
 
     lineno++;
-    if (parse_shline (line, n, &l))
+    if (lf_net_parse_shline (line, n, &l))
       for (ri = 0; ri < nrules; ri++)
-        if (rules[ri].family ? key_family (&l, rules[ri].key)
-            : key_is (&l, rules[ri].key)) {
+        if (rules[ri].family ? lf_shline_key_family (&l, rules[ri].key)
+            : lf_shline_key_is (&l, rules[ri].key)) {
           r = &rules[ri];
           break;
         }
@@ -329,6 +211,7 @@ fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
   char **routes = NULL;
   size_t n = 0, primary = SIZE_MAX;
   struct lf_ifcfg_info *info = NULL;
+  const struct lf_net_nic **nics = NULL;
   char **bufs = NULL;
   size_t *lens = NULL;
   char target[4096];
@@ -341,13 +224,12 @@ fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
   info = calloc (n + 1, sizeof *info);
   bufs = calloc (n + 1, sizeof *bufs);
   lens = calloc (n + 1, sizeof *lens);
-  if (!info || !bufs || !lens) {
+  nics = calloc (n + 1, sizeof *nics);
+  if (!info || !bufs || !lens || !nics) {
     lf_error (ENOMEM, "out of memory");
     goto out;
   }
-  /* Scan; the primary: eth0, else the NIC with the default gateway, else
-   * the first NIC.
-   */
+  /* Scan; the primary by the one rule (guest/netread.h). */
   for (size_t i = 0; i < n; i++) {
     char path[4096];
     snprintf (path, sizeof path, "%s/%s", dir, names[i]);
@@ -361,15 +243,9 @@ fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
       bufs[i] = NULL;
       continue;
     }
-    if (!info[i].ethernet || info[i].slave)
-      continue;
-    if (primary == SIZE_MAX ||
-        (strcmp (info[i].device, NETCFG_NIC) == 0 &&
-         strcmp (info[primary].device, NETCFG_NIC) != 0) ||
-        (info[i].has_gateway && !info[primary].has_gateway &&
-         strcmp (info[primary].device, NETCFG_NIC) != 0))
-      primary = i;
+    nics[i] = &info[i].nic;
   }
+  primary = lf_net_primary (nics, n);
   if (primary == SIZE_MAX) {
     ret = 0;
     bool any = false;
@@ -470,6 +346,7 @@ fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
   free (bufs);
   free (lens);
   free (info);
+  free (nics);
   lf_free_names (names);
   if (routes)
     lf_free_names (routes);

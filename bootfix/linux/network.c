@@ -144,27 +144,6 @@ lf_net_list (struct lf_netctx *c, const char *dir,
   return names;
 }
 
-bool
-lf_net_has_suffix (const char *s, const char *suffix)
-{
-  size_t l = strlen (s), sl = strlen (suffix);
-  return l >= sl && strcmp (s + l - sl, suffix) == 0;
-}
-
-/* Backup and packaging leftovers every tool skips. */
-bool
-lf_net_is_leftover (const char *name)
-{
-  static const char *const sfx[] = {
-    "~", ".bak", ".orig", ".rej", ".rpmnew", ".rpmsave", ".rpmorig",
-    ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".swp", ".tmp",
-  };
-  for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++)
-    if (lf_net_has_suffix (name, sfx[i]))
-      return true;
-  return name[0] == '.';
-}
-
 /* ---- udev ---- */
 
 /* "ens192 was bound to 00:50:56:..." for each rule of a persistent-net
@@ -313,6 +292,31 @@ check_ifnames (struct lf_netctx *c)
                   NETCFG_NIC);
 }
 
+/* The primary NIC as inspect and verify see it (the one reader and rule
+ * of guest/netread.c), so that the report says which NIC becomes eth0.
+ * Each stack's driver picks its file by the same rule.
+ */
+static int
+note_primary (struct lf_netctx *c)
+{
+  struct lf_netfacts nf;
+
+  if (lf_net_facts_read (&c->os->mounts, &nf) == -1)
+    return -1;
+  if (nf.primary != SIZE_MAX) {
+    const struct lf_net_fact *f = &nf.v[nf.primary];
+    bool right = f->nic.mode == LF_NETMODE_DHCP &&
+      strcmp (f->nic.name, NETCFG_NIC) == 0;
+    lf_plan_note (c->p, CONCERN, right ? LF_ALREADY_RIGHT : LF_CHANGED,
+                  "primary NIC %s (%s, %s, %s)%s", *f->nic.name ? f->nic.name
+                  : "(any)", lf_net_mode_name (f->nic.mode),
+                  lf_net_stack_name (f->stack), f->file,
+                  right ? "" : ": configured as " NETCFG_NIC " on DHCP");
+  }
+  lf_net_facts_free (&nf);
+  return 0;
+}
+
 int
 lf_fix_linux_network (struct lf_guest *g, struct lf_os *os,
                       struct lf_plan *p, const struct lf_fix_opts *o)
@@ -321,7 +325,8 @@ lf_fix_linux_network (struct lf_guest *g, struct lf_os *os,
 
   (void) g;
   (void) o;
-  if (lf_fix_net_ifupdown (&c) == -1 ||
+  if (note_primary (&c) == -1 ||
+      lf_fix_net_ifupdown (&c) == -1 ||
       lf_fix_net_netplan (&c) == -1 ||
       lf_fix_net_ifcfg (&c) == -1 ||
       lf_fix_net_nm (&c) == -1 ||
