@@ -232,7 +232,8 @@ lf_net_primary (const struct lf_net_nic *const *v, size_t n)
   for (size_t i = 0; i < n; i++) {
     if (!v[i] || !v[i]->candidate)
       continue;
-    if (strcmp (v[i]->name, NETCFG_NIC) == 0)
+    if (strcmp (v[i]->name, NETCFG_NIC) == 0 ||
+        (!*v[i]->name && !v[i]->mac_bound))
       return i;
     if (first == SIZE_MAX)
       first = i;

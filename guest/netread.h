@@ -107,10 +107,11 @@ struct lf_net_nic {
 };
 
 /* THE rule for the primary NIC, over every stack and every consumer:
- * among the candidates of V (NULL entries skipped), the one named eth0
- * (what Azure's NIC is called, so a guest already fixed stays as it is),
- * else the first holding a default gateway (the way the machine was
- * reached), else the first.  SIZE_MAX if there is no candidate.
+ * among the candidates of V (NULL entries skipped), the first that applies
+ * to eth0 (what Azure's NIC is called: named so, or bound to no name and
+ * no MAC, so a guest already fixed stays as it is), else the first
+ * holding a default gateway (the way the machine was reached), else the
+ * first.  SIZE_MAX if there is no candidate.
  */
 extern size_t lf_net_primary (const struct lf_net_nic *const *v, size_t n);
 

@@ -174,6 +174,11 @@ START_TEST (test_primary_rule)
   ck_assert_uint_eq (lf_net_primary (v2, 3), 2);     /* eth0 first */
   const struct lf_net_nic *v3[] = { NULL, &a };
   ck_assert_uint_eq (lf_net_primary (v3, 2), 1);     /* else the first */
+  struct lf_net_nic any = { .mode = LF_NETMODE_DHCP, .candidate = true };
+  const struct lf_net_nic *v5[] = { &b, &any };
+  ck_assert_uint_eq (lf_net_primary (v5, 2), 1);     /* it applies to eth0 */
+  any.mac_bound = true;
+  ck_assert_uint_eq (lf_net_primary (v5, 2), 0);     /* not if MAC-bound */
   const struct lf_net_nic *v4[] = { &lo, NULL };
   ck_assert_uint_eq (lf_net_primary (v4, 2), SIZE_MAX);
 }

@@ -21,6 +21,7 @@
 #include "guest.h"
 #include "bootfix.h"
 #include "bootcfg.h"
+#include "bootread.h"
 #include "hw.h"
 #include "cli.h"
 
@@ -223,92 +224,6 @@ check_boot (struct lf_guest *g, size_t d, const struct lf_hw_profile *p,
 }
 
 /* ---- Linux ---------------------------------------------------------- */
-
-/* The default entry of grub.cfg: kernel path and command line (new
- * strings).  "set default" other than 0 or a variable is reported; the
- * first entry is what a fresh Azure VM boots unless grubenv says more.
- * Returns false if there is no linux line.
- */
-static bool
-grub_default (const char *text, char **kernel, char **args, char **note)
-{
-  const char *p = text;
-  *kernel = *args = *note = NULL;
-
-  while (p && *p) {
-    const char *eol = strchr (p, '\n');
-    size_t n = eol ? (size_t) (eol - p) : strlen (p);
-    const char *q = p;
-    while (q < p + n && (*q == ' ' || *q == '\t'))
-      q++;
-    if (strncmp (q, "set default=", 12) == 0 && !*note) {
-      const char *v = q + 12;
-      size_t vl = (size_t) (p + n - v);
-      if (vl && *v == '"' && v[vl - 1] == '"' && vl >= 2)
-        v++, vl -= 2;
-      if (!(vl == 1 && *v == '0') && !(vl && *v == '$') &&
-          asprintf (note, "grub.cfg sets default=%.*s: the first entry was "
-                    "checked", (int) (vl > 64 ? 64 : vl), v) == -1)
-        *note = NULL;
-    }
-    static const char *const cmds[] = { "linux", "linux16", "linuxefi" };
-    for (size_t i = 0; i < 3; i++) {
-      size_t cl = strlen (cmds[i]);
-      if (strncmp (q, cmds[i], cl) == 0 && (q[cl] == ' ' || q[cl] == '\t')) {
-        const char *k = q + cl;
-        while (*k == ' ' || *k == '\t')
-          k++;
-        size_t kl = strcspn (k, " \t\n");
-        const char *a = k + kl;
-        while (*a == ' ' || *a == '\t')
-          a++;
-        *kernel = strndup (k, kl);
-        *args = strndup (a, (size_t) (p + n - a));
-        return *kernel && *args;
-      }
-    }
-    p = eol ? eol + 1 : NULL;
-  }
-  return false;
-}
-
-/* The value of argument KEY= in ARGS (the last one, as the kernel takes
- * it), as a new string, or NULL.
- */
-static char *
-cmdline_get (const char *args, const char *key)
-{
-  size_t kl = strlen (key);
-  char *val = NULL;
-
-  for (const char *p = args; *p; ) {
-    while (*p == ' ' || *p == '\t')
-      p++;
-    size_t n = strcspn (p, " \t");
-    if (n > kl && strncmp (p, key, kl) == 0 && p[kl] == '=') {
-      free (val);
-      val = strndup (p + kl + 1, n - kl - 1);
-    }
-    p += n;
-  }
-  return val;
-}
-
-static bool
-cmdline_has_console (const char *args, const char *tty)
-{
-  size_t tl = strlen (tty);
-  for (const char *p = args; *p; ) {
-    while (*p == ' ' || *p == '\t')
-      p++;
-    size_t n = strcspn (p, " \t");
-    if (n >= 8 + tl && strncmp (p, "console=", 8) == 0 &&
-        strncmp (p + 8, tty, tl) == 0 && (n == 8 + tl || p[8 + tl] == ','))
-      return true;
-    p += n;
-  }
-  return false;
-}
 
 static const char *
 base_name (const char *p)
@@ -587,9 +502,7 @@ check_linux (struct lf_guest *g, struct lf_os *os,
   size_t i;
   const char *cfg = NULL;
   CLEANUP_FREE char *text = NULL;
-  CLEANUP_FREE char *kpath = NULL;
-  CLEANUP_FREE char *args = NULL;
-  CLEANUP_FREE char *note = NULL;
+  struct lf_boot_entry entry = { 0 };
   size_t len;
   bool have_entry = false;
 
@@ -599,7 +512,7 @@ check_linux (struct lf_guest *g, struct lf_os *os,
       cfg = json_string_value (json_object_get (bl, "config"));
   if (cfg && lf_guest_read (&os->mounts, cfg, BOOTCFG_MAX_SIZE, &text,
                             &len) == 0)
-    have_entry = grub_default (text, &kpath, &args, &note);
+    have_entry = lf_grub_default_entry (text, len, &entry);
   lf_error_clear ();
 
   /* The default kernel: the one the default entry names, else the
@@ -607,7 +520,7 @@ check_linux (struct lf_guest *g, struct lf_os *os,
    */
   json_array_foreach (json_object_get (os->facts, "kernels"), i, k) {
     const char *kp = json_string_value (json_object_get (k, "path")) ?: "";
-    if (have_entry && strcmp (base_name (kp), base_name (kpath)) == 0)
+    if (have_entry && strcmp (base_name (kp), base_name (entry.kernel)) == 0)
       kernel = k;
   }
   if (!kernel)
@@ -636,10 +549,11 @@ check_linux (struct lf_guest *g, struct lf_os *os,
          "check the boot loader's kernel command line by hand", "%s", why);
   }
   else {
-    CLEANUP_FREE char *root = cmdline_get (args, "root");
+    const char *args = entry.args;
+    CLEANUP_FREE char *root = lf_cmdline_get (args, "root");
     struct lf_guest_fs *f;
-    if (note)
-      ADD (c, "linux-default-entry", cfg, "note", NULL, "%s", note);
+    if (entry.note)
+      ADD (c, "linux-default-entry", cfg, "note", NULL, "%s", entry.note);
     if (!root)
       ADD (c, "linux-root", cfg, "fail",
            "landfall fix sets root=UUID= on the kernel command line",
@@ -657,7 +571,7 @@ check_linux (struct lf_guest *g, struct lf_os *os,
            lf_guest_fs_device (g, f), f->info.type);
     if (!*p->serial_console)
       ;
-    else if (cmdline_has_console (args, p->serial_console))
+    else if (lf_cmdline_has_console (args, p->serial_console))
       ADD (c, "linux-serial-console", cfg, "pass", NULL,
            "console=%s on the default entry's command line",
            p->serial_console);
@@ -670,6 +584,7 @@ check_linux (struct lf_guest *g, struct lf_os *os,
            p->serial_console);
   }
 
+  lf_boot_entry_free (&entry);
   check_fstab (os, subject, c);
 
   /* The primary NIC, as the inspection's reader marked it (the one rule
@@ -684,10 +599,10 @@ check_linux (struct lf_guest *g, struct lf_os *os,
          "make sure the guest configures its NIC by DHCP (landfall fix "
          "writes the config for the stack it finds)",
          "no network configuration found (ifupdown, netplan, "
-         "NetworkManager, ifcfg, systemd-networkd)");
+         "NetworkManager, ifcfg, wicked, systemd-networkd)");
   else {
     const char *ifc = json_string_value (json_object_get (primary, "interface"))
-      ?: "?";
+      ?: "(bound to no interface)";
     const char *mode = json_string_value (json_object_get (primary, "mode"))
       ?: "unknown";
     const char *file = json_string_value (json_object_get (primary, "file"))
