@@ -15,6 +15,7 @@
 
 #include "guest.h"
 #include "netread.h"
+#include "modread.h"
 
 /* Config files are small; anything larger is not what we expect. */
 #define CONF_MAX (1 << 20)
@@ -174,41 +175,24 @@ inspect_arch (struct lf_os *os)
   set_str (os->facts, "arch", arch);
 }
 
-/* "builtin", "module" or "missing" for module NAME of kernel KVER. */
+/* "builtin", "module" or "missing" for module NAME of kernel KVER, by
+ * the same readers verify and the fix use (modread.h).
+ */
 static const char *
 module_state (struct lf_os *os, const char *kver, const char *name,
-              const char *builtin, const char *dep, char **path)
+              const char *builtin, const struct lf_moddep *dep, char **path)
 {
-  char pat[128];
-
   *path = NULL;
-  snprintf (pat, sizeof pat, "/%s.ko", name);
-  if (builtin) {
-    for (const char *p = strstr (builtin, pat); p; p = strstr (p + 1, pat))
-      if (p[strlen (pat)] == '\n' || p[strlen (pat)] == '\0')
-        return "builtin";
+  if (builtin && lf_modules_builtin_has (builtin, strlen (builtin), name))
+    return "builtin";
+  const struct lf_moddep_entry *e = dep ? lf_moddep_find (dep, name) : NULL;
+  if (!e)
+    return "missing";
+  if (asprintf (path, "/lib/modules/%s/%s", kver, e->path) == -1) {
+    *path = NULL;
+    return "missing";
   }
-  if (dep) {
-    for (const char *p = strstr (dep, pat); p; p = strstr (p + 1, pat)) {
-      const char *end = p + strlen (pat);
-      /* ".ko:", ".ko.xz:", ".ko.zst:", ".ko.gz:" at the start of a line */
-      size_t ext = strcspn (end, ":\n");
-      if (end[ext] != ':' || ext > 4)
-        continue;
-      const char *bol = p;
-      while (bol > dep && bol[-1] != '\n')
-        bol--;
-      if (memchr (bol, ' ', (size_t) (p - bol)))
-        continue;               /* it was a dependency, not an entry */
-      char full[512];
-      snprintf (full, sizeof full, "/lib/modules/%s/%.*s", kver,
-                (int) (end + ext - bol), bol);
-      *path = strdup (full);
-      return exists (os, full) ? "module" : "missing";
-    }
-  }
-  (void) os;
-  return "missing";
+  return exists (os, *path) ? "module" : "missing";
 }
 
 static const char *
@@ -254,22 +238,29 @@ inspect_kernels (struct lf_os *os)
     snprintf (f, sizeof f, "%s/modules.builtin", moddir);
     CLEANUP_FREE char *builtin = read_text (os, f);
     snprintf (f, sizeof f, "%s/modules.dep", moddir);
-    char *dep = NULL;
+    char *deptext = NULL;
     size_t deplen;
-    if (lf_guest_read (&os->mounts, f, 64 << 20, &dep, &deplen) == -1) {
-      lf_error_clear ();
-      dep = NULL;
-    }
+    struct lf_moddep dep = { 0 };
+    bool have_dep = false;
+    if (lf_guest_read (&os->mounts, f, MODULES_DEP_MAX_SIZE, &deptext,
+                       &deplen) == 0)
+      have_dep = lf_moddep_parse (deptext, deplen, f, &dep) == 0;
+    if (!have_dep && deptext)
+      json_object_set_new (k, "modules_dep_error", json_string (lf_last_error ()));
+    lf_error_clear ();
+    free (deptext);
     json_t *mods = json_object ();
     for (size_t i = 0; i < 3; i++) {
       CLEANUP_FREE char *path = NULL;
-      const char *st = module_state (os, kver, hv[i], builtin, dep, &path);
+      const char *st = module_state (os, kver, hv[i], builtin,
+                                     have_dep ? &dep : NULL, &path);
       json_t *m = json_pack ("{s:s}", "state", st);
       if (path)
         json_object_set_new (m, "file", json_string (path));
       json_object_set_new (mods, hv[i], m);
     }
-    free (dep);
+    if (have_dep)
+      lf_moddep_free (&dep);
     json_object_set_new (k, "hyperv_modules", mods);
 
     /* Its initramfs, by each generator's naming. */

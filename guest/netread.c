@@ -344,8 +344,8 @@ lf_net_ifupdown_scan (const char *name, const char *in, size_t len,
 
 /* ---- ifcfg ---- */
 
-static bool
-ifcfg_get (const char *in, size_t len, const char *key, char *buf,
+bool
+lf_ifcfg_get (const char *in, size_t len, const char *key, char *buf,
            size_t bufsz)
 {
   size_t pos = 0, n;
@@ -384,7 +384,7 @@ lf_net_ifcfg_scan (enum lf_ifcfg_flavour f, const char *name, const char *in,
     return -1;
   if (strncmp (base, "ifcfg-", 6) == 0)
     snprintf (ret->device, sizeof ret->device, "%s", base + 6);
-  if (f == LF_IFCFG_RHEL && ifcfg_get (in, len, "DEVICE", v, sizeof v) && *v)
+  if (f == LF_IFCFG_RHEL && lf_ifcfg_get (in, len, "DEVICE", v, sizeof v) && *v)
     snprintf (ret->device, sizeof ret->device, "%s", v);
   ret->loopback = strcmp (ret->device, "lo") == 0;
   ret->ethernet = !ret->loopback && strchr (ret->device, '.') == NULL &&
@@ -933,22 +933,33 @@ add_fact (struct lf_netfacts *f, enum lf_net_stack s, const char *path,
   return 0;
 }
 
-/* 0, 1 (refused: lf_error set) or -1 (out of memory). */
+static int
+add_nics (struct lf_netfacts *f, enum lf_net_stack s, const char *path,
+          const struct lf_net_nic *nic, size_t n)
+{
+  for (size_t k = 0; k < n; k++)
+    if (add_fact (f, s, path, &nic[k]) == -1)
+      return -1;
+  return 0;
+}
+
+static int
+oom (void)
+{
+  lf_error (ENOMEM, "out of memory");
+  return -1;
+}
+
+/* The readers: 0, 1 (refused: lf_error set) or -1 (out of memory).  The
+ * multi-NIC infos are large: on the heap.
+ */
 static int
 read_ifupdown (enum lf_net_stack s, const char *path, const char *in,
                size_t len, struct lf_netfacts *f)
 {
   struct lf_ifupdown_info *i = malloc (sizeof *i);
-  int r = 0;
-  if (!i) {
-    lf_error (ENOMEM, "out of memory");
-    return -1;
-  }
-  if (lf_net_ifupdown_scan (path, in, len, i) == -1)
-    r = 1;
-  for (size_t k = 0; r == 0 && k < i->n; k++)
-    if (add_fact (f, s, path, &i->nic[k]) == -1)
-      r = -1;
+  int r = !i ? oom () : lf_net_ifupdown_scan (path, in, len, i) == -1 ? 1
+    : add_nics (f, s, path, i->nic, i->n);
   free (i);
   return r;
 }
@@ -958,16 +969,8 @@ read_netplan (enum lf_net_stack s, const char *path, const char *in,
               size_t len, struct lf_netfacts *f)
 {
   struct lf_netplan_info *i = malloc (sizeof *i);
-  int r = 0;
-  if (!i) {
-    lf_error (ENOMEM, "out of memory");
-    return -1;
-  }
-  if (lf_netplan_scan (path, in, len, i) == -1)
-    r = 1;
-  for (size_t k = 0; r == 0 && k < i->n; k++)
-    if (add_fact (f, s, path, &i->nic[k]) == -1)
-      r = -1;
+  int r = !i ? oom () : lf_netplan_scan (path, in, len, i) == -1 ? 1
+    : add_nics (f, s, path, i->nic, i->n);
   free (i);
   return r;
 }

@@ -141,6 +141,9 @@ struct lf_ifcfg_info {
   bool has_gateway;
   bool slave;                   /* MASTER= or BRIDGE= */
 };
+/* The value of KEY in an ifcfg text (the last assignment wins) into BUF. */
+extern bool lf_ifcfg_get (const char *in, size_t len, const char *key,
+                          char *buf, size_t bufsz);
 extern int lf_net_ifcfg_scan (enum lf_ifcfg_flavour f, const char *name,
                               const char *in, size_t len,
                               struct lf_ifcfg_info *ret);

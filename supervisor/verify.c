@@ -232,30 +232,6 @@ base_name (const char *p)
   return s ? s + 1 : p;
 }
 
-/* Is FILE (relative to the module directory DIR of the image) there,
- * under any compression?  modules.dep names the file as it is, but an
- * image may recompress; accept any suffix the kernel loads.
- */
-static bool
-image_has_module (struct lf_initramfs *img, const char *dir, const char *rel)
-{
-  static const char *const exts[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
-  const char *ko = strstr (rel, ".ko");
-  char path[4200];
-
-  if (!ko)
-    return false;
-  for (size_t i = 0; i < 4; i++) {
-    snprintf (path, sizeof path, "%s/%.*s%s", dir, (int) (ko - rel), rel,
-              exts[i]);
-    const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
-    if (e && S_ISREG (e->mode))
-      return true;
-  }
-  lf_error_clear ();
-  return false;
-}
-
 static char *
 image_text (struct lf_initramfs *img, const char *path, size_t *len)
 {
@@ -349,51 +325,29 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
   }
 
   for (char **m = p->linux_modules; *m; m++) {
-    if ((builtin && lf_modules_builtin_has (builtin, blen, *m)) ||
-        (gbuiltin && lf_modules_builtin_has (gbuiltin, gblen, *m))) {
-      char s[300];
+    struct lf_modcheck mc;
+    char s[900];
+    if (lf_initramfs_module (img, dir, have_dep ? &dep : NULL, builtin, blen,
+                             gbuiltin, gblen, *m, &mc) == -1) {
+      lf_error_clear ();
+      continue;
+    }
+    switch (mc.state) {
+    case LF_MOD_BUILTIN:
       snprintf (s, sizeof s, "%s (built in)", *m);
       list_add (&found, s);
-      continue;
-    }
-    const struct lf_moddep_entry *e = have_dep ? lf_moddep_find (&dep, *m)
-      : NULL;
-    if (!e || !image_has_module (img, dir, e->path)) {
+      break;
+    case LF_MOD_MISSING:
       list_add (&missing, *m);
-      continue;
-    }
-    /* The dependency closure, each module's file in the image: the kernel
-     * loads none of them if one is absent.  Depth-first over indexes,
-     * each visited once (modules.dep may list cycles).
-     */
-    CLEANUP_FREE bool *seen = calloc (dep.n, sizeof *seen);
-    CLEANUP_FREE size_t *stack = calloc (dep.n + 1, sizeof *stack);
-    size_t sp = 0, ndeps = 0;
-    bool ok = true;
-    if (!seen || !stack)
-      continue;
-    stack[sp++] = (size_t) (e - dep.e);
-    seen[e - dep.e] = true;
-    while (sp) {
-      const struct lf_moddep_entry *x = &dep.e[stack[--sp]];
-      if (x != e && !image_has_module (img, dir, x->path)) {
-        char s[600];
-        snprintf (s, sizeof s, "%s needs %s (%s), not in the image", *m,
-                  x->name, x->path);
-        list_add (&unresolved, s);
-        ok = false;
-      }
-      for (size_t k = 0; k < x->ndeps; k++)
-        if (!seen[x->deps[k]]) {
-          seen[x->deps[k]] = true;
-          stack[sp++] = x->deps[k];
-          ndeps++;
-        }
-    }
-    if (ok) {
-      char s[300];
-      snprintf (s, sizeof s, "%s (+%zu dependencies)", *m, ndeps);
+      break;
+    case LF_MOD_UNRESOLVED:
+      snprintf (s, sizeof s, "%s needs %s, not in the image", *m, mc.missing);
+      list_add (&unresolved, s);
+      break;
+    case LF_MOD_PRESENT:
+      snprintf (s, sizeof s, "%s (+%zu dependencies)", *m, mc.ndeps);
       list_add (&found, s);
+      break;
     }
   }
   if (!have_dep && missing)

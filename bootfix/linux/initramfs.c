@@ -26,79 +26,6 @@ const char *const lf_hyperv_modules[3] = { "hv_vmbus", "hv_storvsc",
 /* Initramfs images of big distributions reach 100-200 MiB. */
 #define INITRAMFS_READ_MAX (512 * LF_MiB)
 
-/* The image files the fix and verify read: every modules.* index (under
- * whatever directory symlinks resolve to), initramfs-tools' early-load
- * list and dracut's command-line snippets.  Nothing else is kept.
- */
-static bool
-keep_small_files (const char *path, uint64_t size, void *arg)
-{
-  const char *base = strrchr (path, '/');
-
-  (void) size; (void) arg;
-  base = base ? base + 1 : path;
-  return strncmp (base, "modules.", 8) == 0 ||
-    strcmp (path, "conf/modules") == 0 ||
-    strncmp (path, "etc/cmdline.d/", 14) == 0;
-}
-
-static bool
-keep_nothing (const char *path, uint64_t size, void *arg)
-{
-  (void) path; (void) size; (void) arg;
-  return false;
-}
-
-struct lf_initramfs *
-lf_linux_initramfs_parse (void *buf, size_t len, const char *name,
-                          bool contents)
-{
-  struct lf_initramfs_limits lim = lf_initramfs_default_limits;
-
-  lim.keep = contents ? keep_small_files : keep_nothing;
-  return lf_initramfs_parse_take (buf, len, name, &lim);
-}
-
-/* The generator an image's contents show. */
-static const char *
-generator_of (struct lf_initramfs *img)
-{
-  if (lf_initramfs_lookup (img, "conf/initramfs.conf", true))
-    return "initramfs-tools";
-  if (lf_initramfs_lookup (img, "usr/lib/dracut", true) ||
-      lf_initramfs_lookup (img, "etc/cmdline.d", true))
-    return "dracut";
-  if (lf_initramfs_lookup (img, "linuxrc", true) &&
-      lf_initramfs_lookup (img, "run_all.sh", true))
-    return "mkinitrd";
-  return "unknown";
-}
-
-/* Is module FILE (a guest path such as
- * /lib/modules/KVER/kernel/drivers/hv/hv_vmbus.ko.xz) in the image, under
- * any of the compressions an image may use for it?
- */
-static bool
-has_module (struct lf_initramfs *img, const char *file)
-{
-  static const char *const exts[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
-  char base[1024];
-  const char *ko = strstr (file, ".ko");
-
-  if (file[0] != '/' || !ko || ko <= file + 1 ||
-      (size_t) (ko - file) >= sizeof base - 16)
-    return false;
-  snprintf (base, sizeof base, "%.*s", (int) (ko - file - 1), file + 1);
-  for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-    char p[1100];
-    snprintf (p, sizeof p, "%s%s", base, exts[i]);
-    const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, p, true);
-    if (e && S_ISREG (e->mode))
-      return true;
-  }
-  return false;
-}
-
 static json_t *
 kernel_facts (struct lf_os *os, const char *kver)
 {
@@ -144,7 +71,7 @@ lf_linux_initramfs_facts (struct lf_guest *g, struct lf_os *os)
       json_array_append_new (segs, json_string (lf_initramfs_segment (img, s)->compression));
     json_object_set_new (ent, "segments", segs);
     json_object_set_new (ent, "contents_generator",
-                         json_string (generator_of (img)));
+                         json_string (lf_initramfs_generator (img)));
 
     json_t *mods = json_object ();
     json_t *kmods = json_object_get (kernel_facts (os, kver), "hyperv_modules");
@@ -155,7 +82,7 @@ lf_linux_initramfs_facts (struct lf_guest *g, struct lf_os *os)
       const char *v;
       if (state && strcmp (state, "builtin") == 0)
         v = "builtin";
-      else if (file && has_module (img, file))
+      else if (file && file[0] == '/' && lf_initramfs_has_module (img, "", file + 1))
         v = "present";
       else
         v = "absent";
@@ -1031,26 +958,14 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
       continue;
     }
     early[nearly++] = mod;
-    size_t k = (size_t) (e - d.e);
-    if (!need[k]) {
-      need[k] = true;
-      queue[qn++] = k;
-    }
+    /* With the dependency closure (depmod lists it whole; walk it anyway). */
+    qn = lf_moddep_closure (&d, (size_t) (e - d.e), need, queue, qn);
   }
   if (missing)
     goto done;
   if (nearly == 0)
     goto done;                  /* all built in: nothing to load */
   *persist = true;
-  /* The dependency closure (depmod lists it whole; walk it anyway). */
-  for (size_t qi = 0; qi < qn; qi++) {
-    const struct lf_moddep_entry *e = &d.e[queue[qi]];
-    for (size_t j = 0; j < e->ndeps; j++)
-      if (!need[e->deps[j]]) {
-        need[e->deps[j]] = true;
-        queue[qn++] = e->deps[j];
-      }
-  }
 
   /* The image. */
   if (lf_plan_read (p, path, INITRAMFS_READ_MAX, &imgbuf, &imglen) == -1)
@@ -1059,7 +974,7 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
   imgbuf = NULL;
   if (!img)
     goto failed;
-  gen = generator_of (img);
+  gen = lf_initramfs_generator (img);
   if (strcmp (gen, "unknown") == 0)
     gen = json_string_value (json_object_get (os->facts,
                                               "initramfs_generator")) ?: "unknown";

@@ -22,24 +22,6 @@
 #define RHEL_DIR "/etc/sysconfig/network-scripts"
 #define SUSE_DIR "/etc/sysconfig/network"
 
-/* The value of KEY in the text (last assignment wins), into BUF. */
-static bool
-get_val (const char *in, size_t len, const char *key, char *buf, size_t bufsz)
-{
-  size_t pos = 0, n;
-  const char *line;
-  bool found = false;
-
-  while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct lf_shline l;
-    if (lf_net_parse_shline (line, n, &l) && lf_shline_key_is (&l, key)) {
-      snprintf (buf, bufsz, "%.*s", (int) LF_MIN (l.vallen, bufsz - 1), l.val);
-      found = true;
-    }
-  }
-  return found;
-}
-
 /* What happens to a key of the primary NIC's file. */
 enum shop { SH_DROP, SH_SET };
 struct shrule {
@@ -205,47 +187,35 @@ is_route_file (const char *name)
 }
 
 static int
+scan (struct lf_netctx *c, const char *path, const char *in, size_t len,
+      void *info, const struct lf_net_nic **nic)
+{
+  struct lf_ifcfg_info *i = info;
+  (void) c;
+  /* The directory says the flavour. */
+  if (lf_net_ifcfg_scan (strncmp (path, SUSE_DIR "/", strlen (SUSE_DIR) + 1)
+                         == 0 ? LF_IFCFG_SUSE : LF_IFCFG_RHEL, path, in, len,
+                         i) == -1)
+    return -1;
+  *nic = &i->nic;
+  return 0;
+}
+
+static int
 fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
 {
-  char **names = lf_net_list (c, dir, keep_ifcfg);
+  struct lf_netdir d;
   char **routes = NULL;
-  size_t n = 0, primary = SIZE_MAX;
-  struct lf_ifcfg_info *info = NULL;
-  const struct lf_net_nic **nics = NULL;
-  char **bufs = NULL;
-  size_t *lens = NULL;
   char target[4096];
   int ret = -1;
 
-  if (!names)
-    return 0;
-  while (names[n])
-    n++;
-  info = calloc (n + 1, sizeof *info);
-  bufs = calloc (n + 1, sizeof *bufs);
-  lens = calloc (n + 1, sizeof *lens);
-  nics = calloc (n + 1, sizeof *nics);
-  if (!info || !bufs || !lens || !nics) {
-    lf_error (ENOMEM, "out of memory");
-    goto out;
-  }
-  /* Scan; the primary by the one rule (guest/netread.h). */
-  for (size_t i = 0; i < n; i++) {
-    char path[4096];
-    snprintf (path, sizeof path, "%s/%s", dir, names[i]);
-    int r = lf_net_read (c, path, &bufs[i], &lens[i]);
-    if (r == -1)
-      goto out;
-    if (r == 1 || lf_net_ifcfg_scan (f, path, bufs[i], lens[i], &info[i]) == -1) {
-      if (r == 0 && lf_net_failed (c, path) == -1)
-        goto out;
-      free (bufs[i]);
-      bufs[i] = NULL;
-      continue;
-    }
-    nics[i] = &info[i].nic;
-  }
-  primary = lf_net_primary (nics, n);
+  if (lf_net_dir_read (c, dir, keep_ifcfg, sizeof (struct lf_ifcfg_info),
+                       scan, &d) == -1)
+    return -1;
+  struct lf_ifcfg_info *info = d.info;
+  char **bufs = d.bufs;
+  size_t *lens = d.lens, primary = d.primary, n = d.n;
+
   if (primary == SIZE_MAX) {
     ret = 0;
     bool any = false;
@@ -260,11 +230,11 @@ fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
 
   /* Everything else but lo moved aside (bonds, bridges, other NICs). */
   for (size_t i = 0; i < n; i++) {
-    char path[4096], ip[NETCFG_MAX_NAME] = "";
+    const char *path = d.paths[i];
+    char ip[NETCFG_MAX_NAME] = "";
     if (i == primary || !bufs[i] || info[i].loopback)
       continue;
-    snprintf (path, sizeof path, "%s/%s", dir, names[i]);
-    get_val (bufs[i], lens[i], "IPADDR", ip, sizeof ip);
+    lf_ifcfg_get (bufs[i], lens[i], "IPADDR", ip, sizeof ip);
     if (*ip)
       lf_plan_note (c->p, NETCFG_CONCERN, LF_CHANGED, "%s: %s had static "
                     "address %s", path, info[i].device, ip);
@@ -287,9 +257,8 @@ fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
   }
 
   /* The primary, as ifcfg-eth0. */
-  char src[4096];
+  const char *src = d.paths[primary];
   struct lf_netedit e;
-  snprintf (src, sizeof src, "%s/%s", dir, names[primary]);
   snprintf (target, sizeof target, "%s/ifcfg-%s", dir, NETCFG_NIC);
   if (lf_net_ifcfg_edit (f, src, bufs[primary], lens[primary], &e) == -1) {
     ret = lf_net_failed (c, src);
@@ -341,13 +310,7 @@ fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
   }
   ret = 0;
  out:
-  for (size_t i = 0; bufs && i < n; i++)
-    free (bufs[i]);
-  free (bufs);
-  free (lens);
-  free (info);
-  free (nics);
-  lf_free_names (names);
+  lf_net_dir_free (&d);
   if (routes)
     lf_free_names (routes);
   return ret;

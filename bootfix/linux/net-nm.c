@@ -142,54 +142,36 @@ keep_nm (const char *name)
   return !lf_net_is_leftover (name);
 }
 
+/* With ifcfg-eth0 in place NetworkManager has its profile (ifcfg-rh):
+ * keyfiles are then only for other NICs.
+ */
+static int
+scan (struct lf_netctx *c, const char *path, const char *in, size_t len,
+      void *info, const struct lf_net_nic **nic)
+{
+  struct lf_nm_info *i = info;
+  if (lf_net_nm_scan (path, in, len, i) == -1)
+    return -1;
+  *nic = c->rhel_ifcfg ? NULL : &i->nic;
+  return 0;
+}
+
 int
 lf_fix_net_nm (struct lf_netctx *c)
 {
-  char **names = lf_net_list (c, NM_DIR, keep_nm);
-  size_t n = 0, primary = SIZE_MAX;
-  struct lf_nm_info *info = NULL;
-  char **bufs = NULL;
-  size_t *lens = NULL;
-  const struct lf_net_nic **nics = NULL;
+  struct lf_netdir d;
   int ret = -1;
 
-  if (!names)
-    return 0;
-  while (names[n])
-    n++;
-  info = calloc (n + 1, sizeof *info);
-  bufs = calloc (n + 1, sizeof *bufs);
-  lens = calloc (n + 1, sizeof *lens);
-  nics = calloc (n + 1, sizeof *nics);
-  if (!info || !bufs || !lens || !nics) {
-    lf_error (ENOMEM, "out of memory");
-    goto out;
-  }
+  if (lf_net_dir_read (c, NM_DIR, keep_nm, sizeof (struct lf_nm_info), scan,
+                       &d) == -1)
+    return -1;
+  struct lf_nm_info *info = d.info;
+  char **bufs = d.bufs;
+  size_t *lens = d.lens, primary = d.primary, n = d.n;
   for (size_t i = 0; i < n; i++) {
-    char path[4096];
-    snprintf (path, sizeof path, "%s/%s", NM_DIR, names[i]);
-    int r = lf_net_read (c, path, &bufs[i], &lens[i]);
-    if (r == -1)
-      goto out;
-    if (r == 1 || lf_net_nm_scan (path, bufs[i], lens[i], &info[i]) == -1) {
-      if (r == 0 && lf_net_failed (c, path) == -1)
-        goto out;
-      free (bufs[i]);
-      bufs[i] = NULL;
-      continue;
-    }
-    /* With ifcfg-eth0 in place NetworkManager has its profile (ifcfg-rh):
-     * keyfiles are then only for other NICs.
-     */
-    if (!c->rhel_ifcfg)
-      nics[i] = &info[i].nic;
-  }
-  primary = lf_net_primary (nics, n);
-  for (size_t i = 0; i < n; i++) {
-    char path[4096];
+    const char *path = d.paths[i];
     if (!bufs[i])
       continue;
-    snprintf (path, sizeof path, "%s/%s", NM_DIR, names[i]);
     if (i == primary) {
       struct lf_netedit e;
       if (lf_net_nm_edit (path, bufs[i], lens[i], &e) == -1) {
@@ -221,12 +203,6 @@ lf_fix_net_nm (struct lf_netctx *c)
   }
   ret = 0;
  out:
-  for (size_t i = 0; bufs && i < n; i++)
-    free (bufs[i]);
-  free (bufs);
-  free (lens);
-  free (info);
-  free (nics);
-  lf_free_names (names);
+  lf_net_dir_free (&d);
   return ret;
 }

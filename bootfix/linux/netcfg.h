@@ -106,6 +106,37 @@ extern int lf_net_plan (struct lf_netctx *c, const char *path,
  */
 extern char **lf_net_list (struct lf_netctx *c, const char *dir,
                            bool (*keep) (const char *name));
+/* The files of one directory of a file-per-NIC stack (ifcfg,
+ * NetworkManager, networkd), read through the plan and scanned with the
+ * stack's reader (guest/netread.h); the primary among them by the one
+ * rule.  What every such driver did on its own, once.
+ */
+struct lf_netdir {
+  size_t n;
+  char **names;                 /* the files' names, sorted */
+  char **paths;                 /* DIR/NAME */
+  char **bufs;                  /* NULL: absent, unreadable or refused
+                                   (reported) */
+  size_t *lens;
+  void *info;                   /* N scans of SIZE bytes each */
+  size_t size;
+  size_t primary;               /* SIZE_MAX: no candidate */
+};
+/* SCAN fills INFO for PATH and sets *NIC to the NIC it configures if that
+ * may be the primary (else NULL).  0, or -1 with an error (the file is
+ * then left alone, reported).
+ */
+typedef int (*lf_net_scan_fn) (struct lf_netctx *c, const char *path,
+                               const char *in, size_t len, void *info,
+                               const struct lf_net_nic **nic);
+/* 0 (D filled; D->n is 0 if DIR is absent), or -1 if out of memory. */
+extern int lf_net_dir_read (struct lf_netctx *c, const char *dir,
+                            bool (*keep) (const char *name), size_t size,
+                            lf_net_scan_fn scan, struct lf_netdir *d);
+extern void lf_net_dir_free (struct lf_netdir *d);
+/* The scan of file I of D. */
+#define LF_NETDIR_INFO(d, i) ((void *) ((char *) (d)->info + (i) * (d)->size))
+
 /* The drivers, one per stack (in net-*.c). */
 extern int lf_fix_net_ifupdown (struct lf_netctx *c);
 extern int lf_fix_net_netplan (struct lf_netctx *c);

@@ -144,6 +144,75 @@ lf_net_list (struct lf_netctx *c, const char *dir,
   return names;
 }
 
+int
+lf_net_dir_read (struct lf_netctx *c, const char *dir,
+                 bool (*keep) (const char *name), size_t size,
+                 lf_net_scan_fn scan, struct lf_netdir *d)
+{
+  const struct lf_net_nic **nics = NULL;
+
+  memset (d, 0, sizeof *d);
+  d->primary = SIZE_MAX;
+  d->size = size;
+  d->names = lf_net_list (c, dir, keep);
+  if (!d->names)
+    return 0;
+  while (d->names[d->n])
+    d->n++;
+  d->paths = calloc (d->n + 1, sizeof *d->paths);
+  d->bufs = calloc (d->n + 1, sizeof *d->bufs);
+  d->lens = calloc (d->n + 1, sizeof *d->lens);
+  d->info = calloc (d->n + 1, size);
+  nics = calloc (d->n + 1, sizeof *nics);
+  if (!d->paths || !d->bufs || !d->lens || !d->info || !nics)
+    goto oom;
+  for (size_t i = 0; i < d->n; i++) {
+    if (asprintf (&d->paths[i], "%s/%s", dir, d->names[i]) == -1) {
+      d->paths[i] = NULL;
+      goto oom;
+    }
+    int r = lf_net_read (c, d->paths[i], &d->bufs[i], &d->lens[i]);
+    if (r == -1)
+      goto fail;
+    if (r == 1 || scan (c, d->paths[i], d->bufs[i], d->lens[i],
+                        LF_NETDIR_INFO (d, i), &nics[i]) == -1) {
+      if (r == 0 && lf_net_failed (c, d->paths[i]) == -1)
+        goto fail;
+      free (d->bufs[i]);
+      d->bufs[i] = NULL;
+      nics[i] = NULL;
+    }
+  }
+  d->primary = lf_net_primary (nics, d->n);
+  free (nics);
+  return 0;
+ oom:
+  lf_error (ENOMEM, "out of memory");
+ fail:
+  free (nics);
+  lf_net_dir_free (d);
+  return -1;
+}
+
+void
+lf_net_dir_free (struct lf_netdir *d)
+{
+  for (size_t i = 0; i < d->n; i++) {
+    if (d->paths)
+      free (d->paths[i]);
+    if (d->bufs)
+      free (d->bufs[i]);
+  }
+  free (d->paths);
+  free (d->bufs);
+  free (d->lens);
+  free (d->info);
+  if (d->names)
+    lf_free_names (d->names);
+  memset (d, 0, sizeof *d);
+  d->primary = SIZE_MAX;
+}
+
 /* ---- udev ---- */
 
 /* "ens192 was bound to 00:50:56:..." for each rule of a persistent-net
