@@ -61,6 +61,36 @@ lf_initramfs_generator (struct lf_initramfs *img)
   return "unknown";
 }
 
+int
+lf_initramfs_text (struct lf_initramfs *img, const char *path, char **out,
+                   size_t *len)
+{
+  const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
+  char *s;
+
+  *out = NULL;
+  *len = 0;
+  if (!e || !S_ISREG (e->mode)) {
+    lf_error_clear ();
+    return 0;
+  }
+  if (e->size && !e->data) {
+    lf_error (EFAULT, "%s of the image was not kept in memory", path);
+    return -1;
+  }
+  s = malloc (e->size + 1);
+  if (!s) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  if (e->size)
+    memcpy (s, e->data, e->size);
+  s[e->size] = '\0';
+  *out = s;
+  *len = e->size;
+  return 0;
+}
+
 /* ---- modules ---- */
 
 size_t

@@ -68,6 +68,12 @@ extern struct lf_initramfs *lf_linux_initramfs_parse (void *buf,
                                                       const char *name,
                                                       bool contents);
 
+/* An image file's content as a NUL-terminated copy in *OUT, or NULL if
+ * absent; -1 if it was not kept in memory (lf_linux_initramfs_parse keeps
+ * the module indexes and early-load lists only) or on ENOMEM.
+ */
+extern int lf_initramfs_text (struct lf_initramfs *img, const char *path,
+                              char **out, size_t *len);
 /* The generator an image's contents show: "initramfs-tools", "dracut",
  * "mkinitrd" or "unknown".
  */

@@ -232,29 +232,6 @@ base_name (const char *p)
   return s ? s + 1 : p;
 }
 
-static char *
-image_text (struct lf_initramfs *img, const char *path, size_t *len)
-{
-  const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
-  if (!e || !S_ISREG (e->mode)) {
-    lf_error_clear ();
-    return NULL;
-  }
-  if (e->size && !e->data) {
-    /* Not kept by lf_linux_initramfs_parse: absent to this check. */
-    lf_error_clear ();
-    return NULL;
-  }
-  *len = e->size;
-  char *s = malloc (e->size + 1);
-  if (s) {
-    if (e->size)
-      memcpy (s, e->data, e->size);
-    s[e->size] = '\0';
-  }
-  return s;
-}
-
 /* Append S to the growing list *L ("a, b"). */
 static void
 list_add (char **l, const char *s)
@@ -303,7 +280,9 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
   }
   snprintf (dir, sizeof dir, "lib/modules/%s", kver);
   snprintf (path, sizeof path, "%s/modules.dep", dir);
-  deptext = image_text (img, path, &deplen);
+  /* Not kept by the parser, or absent: no modules.dep to this check. */
+  if (lf_initramfs_text (img, path, &deptext, &deplen) == -1)
+    lf_error_clear ();
   if (deptext) {
     if (lf_moddep_parse (deptext, deplen, path, &dep) == 0)
       have_dep = true;
@@ -316,7 +295,8 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
     }
   }
   snprintf (path, sizeof path, "%s/modules.builtin", dir);
-  builtin = image_text (img, path, &blen);
+  if (lf_initramfs_text (img, path, &builtin, &blen) == -1)
+    lf_error_clear ();
   snprintf (path, sizeof path, "/lib/modules/%s/modules.builtin", kver);
   if (lf_guest_read (&os->mounts, path, MODULES_TEXT_MAX, &gbuiltin,
                      &gblen) == -1) {

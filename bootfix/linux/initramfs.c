@@ -132,40 +132,6 @@ read_opt (struct lf_plan *p, const char *path, size_t max, char **buf,
   return -1;
 }
 
-/* An image file's content as a NUL-terminated copy in *OUT, or NULL if
- * absent; -1 if it was not kept in memory (keep_small_files must name
- * every file read here) or on ENOMEM.
- */
-static int
-image_text (struct lf_initramfs *img, const char *path, char **out,
-            size_t *len)
-{
-  const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
-  char *s;
-
-  *out = NULL;
-  *len = 0;
-  if (!e || !S_ISREG (e->mode)) {
-    lf_error_clear ();
-    return 0;
-  }
-  if (e->size && !e->data) {
-    lf_error (EFAULT, "%s of the image was not kept in memory", path);
-    return -1;
-  }
-  s = malloc (e->size + 1);
-  if (!s) {
-    lf_error (ENOMEM, "out of memory");
-    return -1;
-  }
-  if (e->size)
-    memcpy (s, e->data, e->size);
-  s[e->size] = '\0';
-  *out = s;
-  *len = e->size;
-  return 0;
-}
-
 /* The modules an image holds for one kernel: name -> path relative to
  * its module directory, sorted by name.
  */
@@ -454,7 +420,7 @@ load_texts (struct lf_plan *p, struct lf_initramfs *img, const char *gdir,
   if (read_opt (p, path, MODULES_INDEX_MAX, &t->guest, &t->glen) == -1)
     return -1;
   snprintf (path, sizeof path, "%s/%s", idir, name);
-  return image_text (img, path, &t->image, &t->ilen);
+  return lf_initramfs_text (img, path, &t->image, &t->ilen);
 }
 
 static void
@@ -664,7 +630,7 @@ rebuild_indexes (struct lf_plan *p, struct lf_initramfs *img,
 
   /* The image's own modules.dep, for modules the guest's tree lacks. */
   snprintf (path, sizeof path, "%s/modules.dep", idir);
-  if (image_text (img, path, &oldtxt, &oldlen) == -1)
+  if (lf_initramfs_text (img, path, &oldtxt, &oldlen) == -1)
     goto done;
   if (oldtxt && lf_moddep_parse (oldtxt, oldlen, path, &old) == -1)
     lf_error_clear ();          /* a damaged one is simply replaced */
@@ -767,7 +733,7 @@ early_list (struct lf_initramfs *img, const char *gen, const char **need,
   int r = -1;
 
   *ok = true;
-  if (image_text (img, path, &txt, &len) == -1)
+  if (lf_initramfs_text (img, path, &txt, &len) == -1)
     return -1;
   if (dracut && !txt) {
     /* rd.driver.pre= in any other etc/cmdline.d file counts too. */
