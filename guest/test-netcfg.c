@@ -251,6 +251,7 @@ START_TEST (test_facts_per_stack)
                        lf_net_mode_name (nf.v[i].nic.mode));
     lf_net_facts_free (&nf);
     lf_mounts_free (&ms);
+    lf_fs_close (fs);
     snprintf (cmd, sizeof cmd, "rm -rf %s", root);
     ck_assert_int_eq (system (cmd), 0);
   }
