@@ -8,6 +8,7 @@
 #define LF_BOOTFIX_H
 
 #include "guest.h"
+#include "modread.h"
 #include "initramfs.h"
 #include "hw.h"
 
@@ -118,17 +119,7 @@ extern int lf_undo (struct lf_mounts *ms, const char *dir, json_t **report);
 
 /* linux/initramfs.c */
 
-/* Parse an initramfs image read from a guest (BUF, LEN, taken over and
- * freed; NAME for messages) as every reader of guest images must: its
- * decoded bytes
- * streamed, never whole in memory, and only the small files the fix and
- * verify read kept (module indexes, early-load lists; with CONTENTS
- * false, none).
- */
-extern struct lf_initramfs *lf_linux_initramfs_parse (void *buf,
-                                                      size_t len,
-                                                      const char *name,
-                                                      bool contents);
+/* The image reader, lf_linux_initramfs_parse, is guest/modread.h's. */
 
 /* For each initramfs inspection listed in OS's facts, open it (read-only)
  * and add what it holds: its segments and their compression, the
@@ -138,47 +129,7 @@ extern struct lf_initramfs *lf_linux_initramfs_parse (void *buf,
  */
 extern int lf_linux_initramfs_facts (struct lf_guest *g, struct lf_os *os);
 
-/* linux/modules-dep.c
- *
- * A kernel's lib/modules/KVER/modules.dep ("path: dep dep ...", one line
- * per module, as depmod writes it), parsed as hostile text: every line,
- * path and count is capped, and paths must be relative to the module
- * directory with no "." or ".." component and a kernel-module suffix
- * (.ko, .ko.xz, .ko.zst, .ko.gz).  Errors name the file and the line.
- */
-#define MODULES_DEP_MAX_SIZE   (64 * LF_MiB)  /* the whole file */
-#define MODULES_DEP_MAX_LINES  (1u << 18)     /* modules (~6000 today) */
-#define MODULES_DEP_MAX_LINE   65536          /* bytes in one line */
-#define MODULES_DEP_MAX_DEPS   1024           /* dependencies of one module */
-#define MODULES_DEP_MAX_PATH   4096           /* PATH_MAX */
-#define MODULE_MAX_NAME        255            /* module name bytes */
-
-struct lf_moddep_entry {
-  char *path;                   /* "kernel/drivers/hv/hv_vmbus.ko" */
-  char *name;                   /* "hv_vmbus" ('-' becomes '_') */
-  size_t ndeps;
-  size_t *deps;                 /* indexes into the entries; a dependency
-                                   with no line of its own is an error */
-  size_t line;                  /* 1-based */
-};
-struct lf_moddep {
-  size_t n;
-  struct lf_moddep_entry *e;    /* in file order (depmod's module order) */
-  size_t *by_name;              /* entry indexes sorted by name */
-};
-extern int lf_moddep_parse (const char *buf, size_t len, const char *name,
-                            struct lf_moddep *ret);
-extern void lf_moddep_free (struct lf_moddep *d);
-/* The entry for module NAME ('-' and '_' are the same), or NULL. */
-extern const struct lf_moddep_entry *
-lf_moddep_find (const struct lf_moddep *d, const char *name);
-/* kmod's module name of PATH: the basename up to its first '.', with '-'
- * as '_', into BUF (SIZE bytes).  -1 (EINVAL) if empty or too long.
- */
-extern int lf_module_name (const char *path, char *buf, size_t size);
-/* Is NAME listed in a modules.builtin text (one path per line)? */
-extern bool lf_modules_builtin_has (const char *builtin, size_t len,
-                                    const char *name);
+/* linux/modules-dep.c moved to guest/ (modread.h): a reader. */
 
 /* linux/kmod-index.c
  *

@@ -197,6 +197,19 @@ START_TEST (test_moddep)
   ck_assert_str_eq (lf_moddep_find (&d, "hyperv-keyboard")->name,
                     "hyperv_keyboard");
   ck_assert_ptr_null (lf_moddep_find (&d, "hv_netvsc"));
+  /* The closure (guest/modread.c), shared by verify and the fix. */
+  bool seen[8] = { false };
+  size_t queue[8], qn;
+  qn = lf_moddep_closure (&d, (size_t) (e - d.e), seen, queue, 0);
+  ck_assert_uint_eq (qn, 4);
+  ck_assert_uint_eq (queue[0], (size_t) (e - d.e));
+  ck_assert_uint_eq (lf_moddep_closure (&d, e->deps[2], seen, queue, qn), qn);
+  lf_moddep_free (&d);
+
+  static const char cyc[] = "a.ko: b.ko\nb.ko: a.ko\nc.ko:\n";
+  ck_assert_int_eq (lf_moddep_parse (cyc, strlen (cyc), "modules.dep", &d), 0);
+  memset (seen, 0, sizeof seen);
+  ck_assert_uint_eq (lf_moddep_closure (&d, 0, seen, queue, 0), 2);
   lf_moddep_free (&d);
 }
 END_TEST

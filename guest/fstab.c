@@ -14,8 +14,8 @@
 #define FSTAB_MAX_ENTRIES 1024
 #define FSTAB_MAX_LINE    4096
 
-static char *
-unescape (const char *s, size_t len)
+char *
+lf_fstab_unescape (const char *s, size_t len)
 {
   char *r = malloc (len + 1), *o = r;
 
@@ -36,6 +36,26 @@ unescape (const char *s, size_t len)
   }
   *o = '\0';
   return r;
+}
+
+unsigned
+lf_fstab_split (const char *line, size_t n, const char **f, size_t *fl,
+                unsigned max)
+{
+  unsigned nf = 0;
+
+  for (size_t i = 0; i < n && nf < max; ) {
+    while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+      i++;
+    if (i >= n || line[i] == '#')
+      break;
+    f[nf] = line + i;
+    while (i < n && line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+      i++;
+    fl[nf] = (size_t) (line + i - f[nf]);
+    nf++;
+  }
+  return nf;
 }
 
 void
@@ -75,17 +95,7 @@ lf_fstab_parse (const char *buf, size_t len, const char *name,
                 FSTAB_MAX_LINE);
       goto error;
     }
-    for (size_t i = 0; i < n && nf < 6; ) {
-      while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
-        i++;
-      if (i >= n || line[i] == '#')
-        break;
-      f[nf] = line + i;
-      while (i < n && line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
-        i++;
-      fl[nf] = (size_t) (line + i - f[nf]);
-      nf++;
-    }
+    nf = lf_fstab_split (line, n, f, fl, 6);
     if (nf == 0)
       continue;
     if (t->n == FSTAB_MAX_ENTRIES) {
@@ -101,8 +111,8 @@ lf_fstab_parse (const char *buf, size_t len, const char *name,
     e = &t->e[t->n++];
     memset (e, 0, sizeof *e);
     e->line = lineno;
-    e->spec = unescape (f[0], fl[0]);
-    e->file = nf > 1 ? unescape (f[1], fl[1]) : strdup ("");
+    e->spec = lf_fstab_unescape (f[0], fl[0]);
+    e->file = nf > 1 ? lf_fstab_unescape (f[1], fl[1]) : strdup ("");
     e->vfstype = nf > 2 ? strndup (f[2], fl[2]) : strdup ("");
     e->mntops = nf > 3 ? strndup (f[3], fl[3]) : strdup ("defaults");
     if (!e->spec || !e->file || !e->vfstype || !e->mntops) {

@@ -350,6 +350,14 @@ struct lf_fstab {
   struct lf_fstab_entry *e;
 };
 /* NAME is used in messages.  Comments and blank lines are skipped. */
+/* The fields of one fstab line (N bytes, no newline): blanks and CR
+ * separate them, '#' ends the line; at most MAX.  The editor in
+ * bootfix/linux keeps their places, so it splits with this too.
+ */
+extern unsigned lf_fstab_split (const char *line, size_t n, const char **f,
+                                size_t *fl, unsigned max);
+/* A field with fstab(5)'s octal escapes (\040) decoded, as a new string. */
+extern char *lf_fstab_unescape (const char *s, size_t len);
 extern int lf_fstab_parse (const char *buf, size_t len, const char *name,
                            struct lf_fstab *ret);
 extern void lf_fstab_free (struct lf_fstab *t);

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 
 #include "guest.h"
+#include "netread.h"
+#include "modread.h"
 
 /* Config files are small; anything larger is not what we expect. */
 #define CONF_MAX (1 << 20)
@@ -173,41 +175,24 @@ inspect_arch (struct lf_os *os)
   set_str (os->facts, "arch", arch);
 }
 
-/* "builtin", "module" or "missing" for module NAME of kernel KVER. */
+/* "builtin", "module" or "missing" for module NAME of kernel KVER, by
+ * the same readers verify and the fix use (modread.h).
+ */
 static const char *
 module_state (struct lf_os *os, const char *kver, const char *name,
-              const char *builtin, const char *dep, char **path)
+              const char *builtin, const struct lf_moddep *dep, char **path)
 {
-  char pat[128];
-
   *path = NULL;
-  snprintf (pat, sizeof pat, "/%s.ko", name);
-  if (builtin) {
-    for (const char *p = strstr (builtin, pat); p; p = strstr (p + 1, pat))
-      if (p[strlen (pat)] == '\n' || p[strlen (pat)] == '\0')
-        return "builtin";
+  if (builtin && lf_modules_builtin_has (builtin, strlen (builtin), name))
+    return "builtin";
+  const struct lf_moddep_entry *e = dep ? lf_moddep_find (dep, name) : NULL;
+  if (!e)
+    return "missing";
+  if (asprintf (path, "/lib/modules/%s/%s", kver, e->path) == -1) {
+    *path = NULL;
+    return "missing";
   }
-  if (dep) {
-    for (const char *p = strstr (dep, pat); p; p = strstr (p + 1, pat)) {
-      const char *end = p + strlen (pat);
-      /* ".ko:", ".ko.xz:", ".ko.zst:", ".ko.gz:" at the start of a line */
-      size_t ext = strcspn (end, ":\n");
-      if (end[ext] != ':' || ext > 4)
-        continue;
-      const char *bol = p;
-      while (bol > dep && bol[-1] != '\n')
-        bol--;
-      if (memchr (bol, ' ', (size_t) (p - bol)))
-        continue;               /* it was a dependency, not an entry */
-      char full[512];
-      snprintf (full, sizeof full, "/lib/modules/%s/%.*s", kver,
-                (int) (end + ext - bol), bol);
-      *path = strdup (full);
-      return exists (os, full) ? "module" : "missing";
-    }
-  }
-  (void) os;
-  return "missing";
+  return exists (os, *path) ? "module" : "missing";
 }
 
 static const char *
@@ -253,22 +238,29 @@ inspect_kernels (struct lf_os *os)
     snprintf (f, sizeof f, "%s/modules.builtin", moddir);
     CLEANUP_FREE char *builtin = read_text (os, f);
     snprintf (f, sizeof f, "%s/modules.dep", moddir);
-    char *dep = NULL;
+    char *deptext = NULL;
     size_t deplen;
-    if (lf_guest_read (&os->mounts, f, 64 << 20, &dep, &deplen) == -1) {
-      lf_error_clear ();
-      dep = NULL;
-    }
+    struct lf_moddep dep = { 0 };
+    bool have_dep = false;
+    if (lf_guest_read (&os->mounts, f, MODULES_DEP_MAX_SIZE, &deptext,
+                       &deplen) == 0)
+      have_dep = lf_moddep_parse (deptext, deplen, f, &dep) == 0;
+    if (!have_dep && deptext)
+      json_object_set_new (k, "modules_dep_error", json_string (lf_last_error ()));
+    lf_error_clear ();
+    free (deptext);
     json_t *mods = json_object ();
     for (size_t i = 0; i < 3; i++) {
       CLEANUP_FREE char *path = NULL;
-      const char *st = module_state (os, kver, hv[i], builtin, dep, &path);
+      const char *st = module_state (os, kver, hv[i], builtin,
+                                     have_dep ? &dep : NULL, &path);
       json_t *m = json_pack ("{s:s}", "state", st);
       if (path)
         json_object_set_new (m, "file", json_string (path));
       json_object_set_new (mods, hv[i], m);
     }
-    free (dep);
+    if (have_dep)
+      lf_moddep_free (&dep);
     json_object_set_new (k, "hyperv_modules", mods);
 
     /* Its initramfs, by each generator's naming. */
@@ -436,94 +428,32 @@ inspect_boot (struct lf_guest *g, struct lf_os *os)
   lf_guest_firmware (g, os);
 }
 
-/* One network config file: its stack and whether it is static or DHCP. */
-static void
-add_net (json_t *arr, const char *stack, const char *file, const char *iface,
-         const char *mode)
-{
-  json_array_append_new (arr, json_pack ("{s:s, s:s, s:s?, s:s}", "stack", stack,
-                                         "file", file, "interface", iface,
-                                         "mode", mode));
-}
-
-static void
-list_dir_files (struct lf_os *os, const char *dir, const char *suffix,
-                const char *prefix, json_t *arr, const char *stack)
-{
-  char **names = NULL;
-  if (lf_guest_list (&os->mounts, dir, &names) == -1) {
-    lf_error_clear ();
-    return;
-  }
-  for (char **n = names; *n; n++) {
-    size_t l = strlen (*n), sl = suffix ? strlen (suffix) : 0;
-    if (suffix && (l < sl || strcmp (*n + l - sl, suffix) != 0))
-      continue;
-    if (prefix && strncmp (*n, prefix, strlen (prefix)) != 0)
-      continue;
-    char path[1024];
-    snprintf (path, sizeof path, "%s/%s", dir, *n);
-    CLEANUP_FREE char *t = read_text (os, path);
-    if (!t)
-      continue;
-    const char *mode = "unknown";
-    CLEANUP_FREE char *iface = NULL;
-    if (strcmp (stack, "ifcfg") == 0) {
-      CLEANUP_FREE char *bp = lf_shvar_get (t, "BOOTPROTO");
-      iface = lf_shvar_get (t, "DEVICE");
-      mode = bp && (strcasecmp (bp, "dhcp") == 0) ? "dhcp"
-        : (bp && strcasecmp (bp, "static") != 0 && strcasecmp (bp, "none") != 0)
-        ? bp : "static";
-      if (!bp && strstr (t, "IPADDR") == NULL)
-        mode = "unknown";
-    }
-    else if (strcmp (stack, "networkmanager") == 0) {
-      const char *m = strstr (t, "method=");
-      mode = !m ? "unknown" : strncmp (m + 7, "auto", 4) == 0 ? "dhcp"
-        : strncmp (m + 7, "manual", 6) == 0 ? "static" : "other";
-      iface = lf_shvar_get (t, "interface-name");
-    }
-    else if (strcmp (stack, "netplan") == 0)
-      mode = strstr (t, "dhcp4: true") || strstr (t, "dhcp4: yes") ? "dhcp"
-        : strstr (t, "addresses") ? "static" : "unknown";
-    else if (strcmp (stack, "systemd-networkd") == 0) {
-      mode = strstr (t, "DHCP=yes") || strstr (t, "DHCP=ipv4") ||
-        strstr (t, "DHCP=true") ? "dhcp" : strstr (t, "Address=") ? "static"
-        : "unknown";
-      iface = lf_shvar_get (t, "Name");
-    }
-    add_net (arr, stack, path, iface, mode);
-  }
-  lf_free_names (names);
-}
-
+/* Every stack's interfaces (guest/netread.c), the primary NIC marked: the
+ * facts verify judges and fix acts on.
+ */
 static void
 inspect_network (struct lf_os *os)
 {
   json_t *arr = json_array ();
-  CLEANUP_FREE char *ifs = read_text (os, "/etc/network/interfaces");
+  struct lf_netfacts nf;
 
-  if (ifs) {
-    /* "iface NAME inet static|dhcp|manual|loopback" lines. */
-    for (char *p = ifs; p; ) {
-      char *eol = strchr (p, '\n');
-      if (eol)
-        *eol = '\0';
-      char name[64], fam[16], method[16];
-      if (sscanf (p, " iface %63s %15s %15s", name, fam, method) == 3 &&
-          strcmp (method, "loopback") != 0)
-        add_net (arr, "ifupdown", "/etc/network/interfaces", name, method);
-      p = eol ? eol + 1 : NULL;
-    }
+  if (lf_net_facts_read (&os->mounts, &nf) == -1)
+    lf_error_clear ();
+  for (size_t i = 0; i < nf.n; i++) {
+    const struct lf_net_fact *f = &nf.v[i];
+    json_array_append_new (arr, json_pack ("{s:s, s:s, s:s?, s:s, s:b, s:b, s:b}",
+                                           "stack", lf_net_stack_name (f->stack),
+                                           "file", f->file, "interface",
+                                           *f->nic.name ? f->nic.name : NULL,
+                                           "mode", lf_net_mode_name (f->nic.mode),
+                                           "gateway", f->nic.gateway,
+                                           "mac_bound", f->nic.mac_bound,
+                                           "primary", i == nf.primary));
   }
-  list_dir_files (os, "/etc/netplan", ".yaml", NULL, arr, "netplan");
-  list_dir_files (os, "/etc/sysconfig/network-scripts", NULL, "ifcfg-", arr, "ifcfg");
-  list_dir_files (os, "/etc/sysconfig/network", NULL, "ifcfg-", arr, "ifcfg");
-  list_dir_files (os, "/etc/NetworkManager/system-connections", NULL, NULL, arr,
-                  "networkmanager");
-  list_dir_files (os, "/etc/systemd/network", ".network", NULL, arr,
-                  "systemd-networkd");
   json_object_set_new (os->facts, "network", arr);
+  if (nf.unreadable)
+    json_object_set_new (os->facts, "network_error", json_string (nf.error));
+  lf_net_facts_free (&nf);
 
   json_t *rules = json_array ();
   static const char *const pn[] = {

@@ -21,6 +21,7 @@
 #include "guest.h"
 #include "bootfix.h"
 #include "bootcfg.h"
+#include "bootread.h"
 #include "hw.h"
 #include "verify.h"
 
@@ -224,144 +225,11 @@ check_boot (struct lf_guest *g, size_t d, const struct lf_hw_profile *p,
 
 /* ---- Linux ---------------------------------------------------------- */
 
-/* The default entry of grub.cfg: kernel path and command line (new
- * strings).  "set default" other than 0 or a variable is reported; the
- * first entry is what a fresh Azure VM boots unless grubenv says more.
- * Returns false if there is no linux line.
- */
-static bool
-grub_default (const char *text, char **kernel, char **args, char **note)
-{
-  const char *p = text;
-  *kernel = *args = *note = NULL;
-
-  while (p && *p) {
-    const char *eol = strchr (p, '\n');
-    size_t n = eol ? (size_t) (eol - p) : strlen (p);
-    const char *q = p;
-    while (q < p + n && (*q == ' ' || *q == '\t'))
-      q++;
-    if (strncmp (q, "set default=", 12) == 0 && !*note) {
-      const char *v = q + 12;
-      size_t vl = (size_t) (p + n - v);
-      if (vl && *v == '"' && v[vl - 1] == '"' && vl >= 2)
-        v++, vl -= 2;
-      if (!(vl == 1 && *v == '0') && !(vl && *v == '$') &&
-          asprintf (note, "grub.cfg sets default=%.*s: the first entry was "
-                    "checked", (int) (vl > 64 ? 64 : vl), v) == -1)
-        *note = NULL;
-    }
-    static const char *const cmds[] = { "linux", "linux16", "linuxefi" };
-    for (size_t i = 0; i < 3; i++) {
-      size_t cl = strlen (cmds[i]);
-      if (strncmp (q, cmds[i], cl) == 0 && (q[cl] == ' ' || q[cl] == '\t')) {
-        const char *k = q + cl;
-        while (*k == ' ' || *k == '\t')
-          k++;
-        size_t kl = strcspn (k, " \t\n");
-        const char *a = k + kl;
-        while (*a == ' ' || *a == '\t')
-          a++;
-        *kernel = strndup (k, kl);
-        *args = strndup (a, (size_t) (p + n - a));
-        return *kernel && *args;
-      }
-    }
-    p = eol ? eol + 1 : NULL;
-  }
-  return false;
-}
-
-/* The value of argument KEY= in ARGS (the last one, as the kernel takes
- * it), as a new string, or NULL.
- */
-static char *
-cmdline_get (const char *args, const char *key)
-{
-  size_t kl = strlen (key);
-  char *val = NULL;
-
-  for (const char *p = args; *p; ) {
-    while (*p == ' ' || *p == '\t')
-      p++;
-    size_t n = strcspn (p, " \t");
-    if (n > kl && strncmp (p, key, kl) == 0 && p[kl] == '=') {
-      free (val);
-      val = strndup (p + kl + 1, n - kl - 1);
-    }
-    p += n;
-  }
-  return val;
-}
-
-static bool
-cmdline_has_console (const char *args, const char *tty)
-{
-  size_t tl = strlen (tty);
-  for (const char *p = args; *p; ) {
-    while (*p == ' ' || *p == '\t')
-      p++;
-    size_t n = strcspn (p, " \t");
-    if (n >= 8 + tl && strncmp (p, "console=", 8) == 0 &&
-        strncmp (p + 8, tty, tl) == 0 && (n == 8 + tl || p[8 + tl] == ','))
-      return true;
-    p += n;
-  }
-  return false;
-}
-
 static const char *
 base_name (const char *p)
 {
   const char *s = strrchr (p, '/');
   return s ? s + 1 : p;
-}
-
-/* Is FILE (relative to the module directory DIR of the image) there,
- * under any compression?  modules.dep names the file as it is, but an
- * image may recompress; accept any suffix the kernel loads.
- */
-static bool
-image_has_module (struct lf_initramfs *img, const char *dir, const char *rel)
-{
-  static const char *const exts[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
-  const char *ko = strstr (rel, ".ko");
-  char path[4200];
-
-  if (!ko)
-    return false;
-  for (size_t i = 0; i < 4; i++) {
-    snprintf (path, sizeof path, "%s/%.*s%s", dir, (int) (ko - rel), rel,
-              exts[i]);
-    const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
-    if (e && S_ISREG (e->mode))
-      return true;
-  }
-  lf_error_clear ();
-  return false;
-}
-
-static char *
-image_text (struct lf_initramfs *img, const char *path, size_t *len)
-{
-  const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
-  if (!e || !S_ISREG (e->mode)) {
-    lf_error_clear ();
-    return NULL;
-  }
-  if (e->size && !e->data) {
-    /* Not kept by lf_linux_initramfs_parse: absent to this check. */
-    lf_error_clear ();
-    return NULL;
-  }
-  *len = e->size;
-  char *s = malloc (e->size + 1);
-  if (s) {
-    if (e->size)
-      memcpy (s, e->data, e->size);
-    s[e->size] = '\0';
-  }
-  return s;
 }
 
 /* Append S to the growing list *L ("a, b"). */
@@ -412,7 +280,9 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
   }
   snprintf (dir, sizeof dir, "lib/modules/%s", kver);
   snprintf (path, sizeof path, "%s/modules.dep", dir);
-  deptext = image_text (img, path, &deplen);
+  /* Not kept by the parser, or absent: no modules.dep to this check. */
+  if (lf_initramfs_text (img, path, &deptext, &deplen) == -1)
+    lf_error_clear ();
   if (deptext) {
     if (lf_moddep_parse (deptext, deplen, path, &dep) == 0)
       have_dep = true;
@@ -425,7 +295,8 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
     }
   }
   snprintf (path, sizeof path, "%s/modules.builtin", dir);
-  builtin = image_text (img, path, &blen);
+  if (lf_initramfs_text (img, path, &builtin, &blen) == -1)
+    lf_error_clear ();
   snprintf (path, sizeof path, "/lib/modules/%s/modules.builtin", kver);
   if (lf_guest_read (&os->mounts, path, MODULES_TEXT_MAX, &gbuiltin,
                      &gblen) == -1) {
@@ -434,51 +305,29 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
   }
 
   for (char **m = p->linux_modules; *m; m++) {
-    if ((builtin && lf_modules_builtin_has (builtin, blen, *m)) ||
-        (gbuiltin && lf_modules_builtin_has (gbuiltin, gblen, *m))) {
-      char s[300];
+    struct lf_modcheck mc;
+    char s[900];
+    if (lf_initramfs_module (img, dir, have_dep ? &dep : NULL, builtin, blen,
+                             gbuiltin, gblen, *m, &mc) == -1) {
+      lf_error_clear ();
+      continue;
+    }
+    switch (mc.state) {
+    case LF_MOD_BUILTIN:
       snprintf (s, sizeof s, "%s (built in)", *m);
       list_add (&found, s);
-      continue;
-    }
-    const struct lf_moddep_entry *e = have_dep ? lf_moddep_find (&dep, *m)
-      : NULL;
-    if (!e || !image_has_module (img, dir, e->path)) {
+      break;
+    case LF_MOD_MISSING:
       list_add (&missing, *m);
-      continue;
-    }
-    /* The dependency closure, each module's file in the image: the kernel
-     * loads none of them if one is absent.  Depth-first over indexes,
-     * each visited once (modules.dep may list cycles).
-     */
-    CLEANUP_FREE bool *seen = calloc (dep.n, sizeof *seen);
-    CLEANUP_FREE size_t *stack = calloc (dep.n + 1, sizeof *stack);
-    size_t sp = 0, ndeps = 0;
-    bool ok = true;
-    if (!seen || !stack)
-      continue;
-    stack[sp++] = (size_t) (e - dep.e);
-    seen[e - dep.e] = true;
-    while (sp) {
-      const struct lf_moddep_entry *x = &dep.e[stack[--sp]];
-      if (x != e && !image_has_module (img, dir, x->path)) {
-        char s[600];
-        snprintf (s, sizeof s, "%s needs %s (%s), not in the image", *m,
-                  x->name, x->path);
-        list_add (&unresolved, s);
-        ok = false;
-      }
-      for (size_t k = 0; k < x->ndeps; k++)
-        if (!seen[x->deps[k]]) {
-          seen[x->deps[k]] = true;
-          stack[sp++] = x->deps[k];
-          ndeps++;
-        }
-    }
-    if (ok) {
-      char s[300];
-      snprintf (s, sizeof s, "%s (+%zu dependencies)", *m, ndeps);
+      break;
+    case LF_MOD_UNRESOLVED:
+      snprintf (s, sizeof s, "%s needs %s, not in the image", *m, mc.missing);
+      list_add (&unresolved, s);
+      break;
+    case LF_MOD_PRESENT:
+      snprintf (s, sizeof s, "%s (+%zu dependencies)", *m, mc.ndeps);
       list_add (&found, s);
+      break;
     }
   }
   if (!have_dep && missing)
@@ -587,9 +436,7 @@ check_linux (struct lf_guest *g, struct lf_os *os,
   size_t i;
   const char *cfg = NULL;
   CLEANUP_FREE char *text = NULL;
-  CLEANUP_FREE char *kpath = NULL;
-  CLEANUP_FREE char *args = NULL;
-  CLEANUP_FREE char *note = NULL;
+  struct lf_boot_entry entry = { 0 };
   size_t len;
   bool have_entry = false;
 
@@ -599,7 +446,7 @@ check_linux (struct lf_guest *g, struct lf_os *os,
       cfg = json_string_value (json_object_get (bl, "config"));
   if (cfg && lf_guest_read (&os->mounts, cfg, BOOTCFG_MAX_SIZE, &text,
                             &len) == 0)
-    have_entry = grub_default (text, &kpath, &args, &note);
+    have_entry = lf_grub_default_entry (text, len, &entry);
   lf_error_clear ();
 
   /* The default kernel: the one the default entry names, else the
@@ -607,7 +454,7 @@ check_linux (struct lf_guest *g, struct lf_os *os,
    */
   json_array_foreach (json_object_get (os->facts, "kernels"), i, k) {
     const char *kp = json_string_value (json_object_get (k, "path")) ?: "";
-    if (have_entry && strcmp (base_name (kp), base_name (kpath)) == 0)
+    if (have_entry && strcmp (base_name (kp), base_name (entry.kernel)) == 0)
       kernel = k;
   }
   if (!kernel)
@@ -636,10 +483,11 @@ check_linux (struct lf_guest *g, struct lf_os *os,
          "check the boot loader's kernel command line by hand", "%s", why);
   }
   else {
-    CLEANUP_FREE char *root = cmdline_get (args, "root");
+    const char *args = entry.args;
+    CLEANUP_FREE char *root = lf_cmdline_get (args, "root");
     struct lf_guest_fs *f;
-    if (note)
-      ADD (c, "linux-default-entry", cfg, "note", NULL, "%s", note);
+    if (entry.note)
+      ADD (c, "linux-default-entry", cfg, "note", NULL, "%s", entry.note);
     if (!root)
       ADD (c, "linux-root", cfg, "fail",
            "landfall fix sets root=UUID= on the kernel command line",
@@ -657,7 +505,7 @@ check_linux (struct lf_guest *g, struct lf_os *os,
            lf_guest_fs_device (g, f), f->info.type);
     if (!*p->serial_console)
       ;
-    else if (cmdline_has_console (args, p->serial_console))
+    else if (lf_cmdline_has_console (args, p->serial_console))
       ADD (c, "linux-serial-console", cfg, "pass", NULL,
            "console=%s on the default entry's command line",
            p->serial_console);
@@ -670,24 +518,25 @@ check_linux (struct lf_guest *g, struct lf_os *os,
            p->serial_console);
   }
 
+  lf_boot_entry_free (&entry);
   check_fstab (os, subject, c);
 
-  /* The primary NIC: the first configured interface other than lo. */
+  /* The primary NIC, as the inspection's reader marked it (the one rule
+   * fix applies too: guest/netread.h).
+   */
   json_t *net = json_object_get (os->facts, "network"), *n, *primary = NULL;
-  json_array_foreach (net, i, n) {
-    const char *ifc = json_string_value (json_object_get (n, "interface"));
-    if (!primary && (!ifc || strcmp (ifc, "lo") != 0))
+  json_array_foreach (net, i, n)
+    if (json_is_true (json_object_get (n, "primary")))
       primary = n;
-  }
   if (!primary)
     ADD (c, "linux-network-dhcp", subject, "unknown",
          "make sure the guest configures its NIC by DHCP (landfall fix "
          "writes the config for the stack it finds)",
          "no network configuration found (ifupdown, netplan, "
-         "NetworkManager, ifcfg, systemd-networkd)");
+         "NetworkManager, ifcfg, wicked, systemd-networkd)");
   else {
     const char *ifc = json_string_value (json_object_get (primary, "interface"))
-      ?: "?";
+      ?: "(bound to no interface)";
     const char *mode = json_string_value (json_object_get (primary, "mode"))
       ?: "unknown";
     const char *file = json_string_value (json_object_get (primary, "file"))

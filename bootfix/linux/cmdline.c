@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "bootcfg.h"
+#include "bootread.h"
 
 void
 lf_findings_add (struct lf_findings *fs, enum lf_finding what,
@@ -104,44 +105,6 @@ is_device_name (const char *s, size_t n)
   return false;
 }
 
-/* The end of the word at S: blanks end it, except inside quotes (grub
- * script and shell values may quote an argument).
- */
-static const char *
-word_end (const char *s, const char *end)
-{
-  char q = 0;
-  for (; s < end; s++) {
-    if (q) {
-      if (*s == q)
-        q = 0;
-    }
-    else if (*s == '"' || *s == '\'')
-      q = *s;
-    else if (is_blank (*s))
-      break;
-  }
-  return s;
-}
-
-/* Every quote closed?  An open one would swallow our arguments into one
- * word on the next run.
- */
-static bool
-quotes_balanced (const char *s, size_t len)
-{
-  char q = 0;
-  for (size_t i = 0; i < len; i++) {
-    if (q) {
-      if (s[i] == q)
-        q = 0;
-    }
-    else if (s[i] == '"' || s[i] == '\'')
-      q = s[i];
-  }
-  return q == 0;
-}
-
 char *
 lf_cmdline_edit (const char *args, size_t len, const struct lf_cmdline_opts *o,
                  bool *changed)
@@ -154,7 +117,7 @@ lf_cmdline_edit (const char *args, size_t len, const struct lf_cmdline_opts *o,
   size_t nwords = 0;
 
   *changed = false;
-  if (memchr (args, '\0', len) || !quotes_balanced (args, len)) {
+  if (memchr (args, '\0', len) || !lf_cmdline_quotes_balanced (args, len)) {
     lf_error (EINVAL, "NUL byte or unbalanced quote in a kernel command line");
     return NULL;
   }
@@ -169,7 +132,7 @@ lf_cmdline_edit (const char *args, size_t len, const struct lf_cmdline_opts *o,
   fwrite (args, 1, (size_t) (s - args), fp);
   const char *sep = s;
   while (s < end) {
-    const char *w = s, *we = word_end (s, end);
+    const char *w = s, *we = lf_cmdline_word_end (s, end);
     size_t wl = (size_t) (we - w);
     const char *next = we;
     while (next < end && is_blank (*next))
@@ -300,7 +263,7 @@ put_cmdline (struct editor *ed, const char *args, const char *end,
 {
   bool changed;
   if (memchr (args, '\0', (size_t) (end - args)) ||
-      !quotes_balanced (args, (size_t) (end - args))) {
+      !lf_cmdline_quotes_balanced (args, (size_t) (end - args))) {
     lf_findings_add (ed->fnd, LF_WARNING, "%s: NUL byte or unbalanced quote "
                      "in a kernel command line: left as it is", ed->name);
     fwrite (args, 1, (size_t) (end - args), ed->fp);
@@ -349,7 +312,7 @@ region_has_word (const char *s, const char *end, const char *prefix,
   while (s < end) {
     while (s < end && is_blank (*s))
       s++;
-    const char *we = word_end (s, end);
+    const char *we = lf_cmdline_word_end (s, end);
     if (we > s && (exact ? word_is (s, (size_t) (we - s), prefix)
                          : word_has_prefix (s, (size_t) (we - s), prefix)))
       return true;
@@ -392,7 +355,7 @@ args_end (const char *a, const char *end)
         s--;
       return s;
     }
-    s = word_end (s, end);
+    s = lf_cmdline_word_end (s, end);
   }
   return end;
 }
@@ -411,8 +374,8 @@ kernel_line (struct editor *ed, const char *line, const char *end,
   if (has_path) {
     /* grub legacy allows options before the path (kernel --type=...). */
     while (a < end && a[0] == '-' && a + 1 < end && a[1] == '-')
-      a = skip_blanks (word_end (a, end), end);
-    a = skip_blanks (word_end (a, end), end);
+      a = skip_blanks (lf_cmdline_word_end (a, end), end);
+    a = skip_blanks (lf_cmdline_word_end (a, end), end);
   }
   const char *e = args_end (a, end);
   bool root = region_has_word (a, e, "root=", false);
@@ -460,7 +423,7 @@ set_kernelopts_line (struct editor *ed, const char *line, const char *end,
   a += strlen (keys[k]);
   char q = a < end && (*a == '"' || *a == '\'') ? *a : 0;
   const char *v = q ? a + 1 : a;
-  const char *ve = q ? memchr (v, q, (size_t) (end - v)) : word_end (v, end);
+  const char *ve = q ? memchr (v, q, (size_t) (end - v)) : lf_cmdline_word_end (v, end);
   if (!ve || has_operator (v, ve) ||
       skip_blanks (q ? ve + 1 : ve, end) != end) {
     lf_findings_add (ed->fnd, LF_WARNING, "%s: line %u: %.*s is not a plain "
@@ -647,7 +610,7 @@ default_grub_line (struct editor *ed, const char *line, const char *end,
       ed->nedits++;
       return 1;
     }
-    if (!quotes_balanced (sv.v, (size_t) (sv.ve - sv.v))) {
+    if (!lf_cmdline_quotes_balanced (sv.v, (size_t) (sv.ve - sv.v))) {
       lf_findings_add (ed->fnd, LF_WARNING, "%s: line %u: %s has an "
                        "unbalanced quote: left as it is", ed->name, lineno,
                        dg_keys[k]);

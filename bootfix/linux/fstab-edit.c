@@ -62,30 +62,6 @@ is_persistent_name (const char *spec)
   return false;
 }
 
-/* fstab(5) octal escapes (\040) of a field, into a new string. */
-static char *
-unescape_field (const char *s, size_t n)
-{
-  char *r = malloc (n + 1), *o = r;
-  if (!r)
-    return NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '\\' && i + 3 < n &&
-        s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' &&
-        s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-      int c = (s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0');
-      if (c) {
-        *o++ = (char) c;
-        i += 3;
-        continue;
-      }
-    }
-    *o++ = s[i];
-  }
-  *o = '\0';
-  return r;
-}
-
 static bool
 has_option (const char *opts, size_t n, const char *opt)
 {
@@ -99,12 +75,6 @@ has_option (const char *opts, size_t n, const char *opt)
     i = j + 1;
   }
   return false;
-}
-
-static bool
-is_blank (char c)
-{
-  return c == ' ' || c == '\t';
 }
 
 static void
@@ -131,17 +101,7 @@ edit_line (FILE *fp, const char *line, size_t n, unsigned lineno,
                      BOOTCFG_MAX_LINE);
     return 0;
   }
-  for (size_t i = 0; i < n && nf < 6; ) {
-    while (i < n && (is_blank (line[i]) || line[i] == '\r'))
-      i++;
-    if (i >= n || line[i] == '#')
-      break;
-    f[nf] = line + i;
-    while (i < n && !is_blank (line[i]) && line[i] != '\r')
-      i++;
-    fl[nf] = (size_t) (line + i - f[nf]);
-    nf++;
-  }
+  nf = lf_fstab_split (line, n, f, fl, 6);
   if (nf == 0)
     return 0;
   if (nf < 3) {
@@ -153,8 +113,8 @@ edit_line (FILE *fp, const char *line, size_t n, unsigned lineno,
       fl[2] > FSTAB_EDIT_MAX_FIELD)
     return 0;
 
-  CLEANUP_FREE char *spec = unescape_field (f[0], fl[0]);
-  CLEANUP_FREE char *mp = unescape_field (f[1], fl[1]);
+  CLEANUP_FREE char *spec = lf_fstab_unescape (f[0], fl[0]);
+  CLEANUP_FREE char *mp = lf_fstab_unescape (f[1], fl[1]);
   CLEANUP_FREE char *type = strndup (f[2], fl[2]);
   if (!spec || !mp || !type) {
     lf_error (ENOMEM, "out of memory");

@@ -26,79 +26,6 @@ static const char *const lf_hyperv_modules[3] = { "hv_vmbus", "hv_storvsc",
 /* Initramfs images of big distributions reach 100-200 MiB. */
 #define INITRAMFS_READ_MAX (512 * LF_MiB)
 
-/* The image files the fix and verify read: every modules.* index (under
- * whatever directory symlinks resolve to), initramfs-tools' early-load
- * list and dracut's command-line snippets.  Nothing else is kept.
- */
-static bool
-keep_small_files (const char *path, uint64_t size, void *arg)
-{
-  const char *base = strrchr (path, '/');
-
-  (void) size; (void) arg;
-  base = base ? base + 1 : path;
-  return strncmp (base, "modules.", 8) == 0 ||
-    strcmp (path, "conf/modules") == 0 ||
-    strncmp (path, "etc/cmdline.d/", 14) == 0;
-}
-
-static bool
-keep_nothing (const char *path, uint64_t size, void *arg)
-{
-  (void) path; (void) size; (void) arg;
-  return false;
-}
-
-struct lf_initramfs *
-lf_linux_initramfs_parse (void *buf, size_t len, const char *name,
-                          bool contents)
-{
-  struct lf_initramfs_limits lim = lf_initramfs_default_limits;
-
-  lim.keep = contents ? keep_small_files : keep_nothing;
-  return lf_initramfs_parse_take (buf, len, name, &lim);
-}
-
-/* The generator an image's contents show. */
-static const char *
-generator_of (struct lf_initramfs *img)
-{
-  if (lf_initramfs_lookup (img, "conf/initramfs.conf", true))
-    return "initramfs-tools";
-  if (lf_initramfs_lookup (img, "usr/lib/dracut", true) ||
-      lf_initramfs_lookup (img, "etc/cmdline.d", true))
-    return "dracut";
-  if (lf_initramfs_lookup (img, "linuxrc", true) &&
-      lf_initramfs_lookup (img, "run_all.sh", true))
-    return "mkinitrd";
-  return "unknown";
-}
-
-/* Is module FILE (a guest path such as
- * /lib/modules/KVER/kernel/drivers/hv/hv_vmbus.ko.xz) in the image, under
- * any of the compressions an image may use for it?
- */
-static bool
-has_module (struct lf_initramfs *img, const char *file)
-{
-  static const char *const exts[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
-  char base[1024];
-  const char *ko = strstr (file, ".ko");
-
-  if (file[0] != '/' || !ko || ko <= file + 1 ||
-      (size_t) (ko - file) >= sizeof base - 16)
-    return false;
-  snprintf (base, sizeof base, "%.*s", (int) (ko - file - 1), file + 1);
-  for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-    char p[1100];
-    snprintf (p, sizeof p, "%s%s", base, exts[i]);
-    const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, p, true);
-    if (e && S_ISREG (e->mode))
-      return true;
-  }
-  return false;
-}
-
 static json_t *
 kernel_facts (struct lf_os *os, const char *kver)
 {
@@ -144,7 +71,7 @@ lf_linux_initramfs_facts (struct lf_guest *g, struct lf_os *os)
       json_array_append_new (segs, json_string (lf_initramfs_segment (img, s)->compression));
     json_object_set_new (ent, "segments", segs);
     json_object_set_new (ent, "contents_generator",
-                         json_string (generator_of (img)));
+                         json_string (lf_initramfs_generator (img)));
 
     json_t *mods = json_object ();
     json_t *kmods = json_object_get (kernel_facts (os, kver), "hyperv_modules");
@@ -155,7 +82,7 @@ lf_linux_initramfs_facts (struct lf_guest *g, struct lf_os *os)
       const char *v;
       if (state && strcmp (state, "builtin") == 0)
         v = "builtin";
-      else if (file && has_module (img, file))
+      else if (file && file[0] == '/' && lf_initramfs_has_module (img, "", file + 1))
         v = "present";
       else
         v = "absent";
@@ -203,40 +130,6 @@ read_opt (struct lf_plan *p, const char *path, size_t max, char **buf,
     return 0;
   }
   return -1;
-}
-
-/* An image file's content as a NUL-terminated copy in *OUT, or NULL if
- * absent; -1 if it was not kept in memory (keep_small_files must name
- * every file read here) or on ENOMEM.
- */
-static int
-image_text (struct lf_initramfs *img, const char *path, char **out,
-            size_t *len)
-{
-  const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
-  char *s;
-
-  *out = NULL;
-  *len = 0;
-  if (!e || !S_ISREG (e->mode)) {
-    lf_error_clear ();
-    return 0;
-  }
-  if (e->size && !e->data) {
-    lf_error (EFAULT, "%s of the image was not kept in memory", path);
-    return -1;
-  }
-  s = malloc (e->size + 1);
-  if (!s) {
-    lf_error (ENOMEM, "out of memory");
-    return -1;
-  }
-  if (e->size)
-    memcpy (s, e->data, e->size);
-  s[e->size] = '\0';
-  *out = s;
-  *len = e->size;
-  return 0;
 }
 
 /* The modules an image holds for one kernel: name -> path relative to
@@ -527,7 +420,7 @@ load_texts (struct lf_plan *p, struct lf_initramfs *img, const char *gdir,
   if (read_opt (p, path, MODULES_INDEX_MAX, &t->guest, &t->glen) == -1)
     return -1;
   snprintf (path, sizeof path, "%s/%s", idir, name);
-  return image_text (img, path, &t->image, &t->ilen);
+  return lf_initramfs_text (img, path, &t->image, &t->ilen);
 }
 
 static void
@@ -737,7 +630,7 @@ rebuild_indexes (struct lf_plan *p, struct lf_initramfs *img,
 
   /* The image's own modules.dep, for modules the guest's tree lacks. */
   snprintf (path, sizeof path, "%s/modules.dep", idir);
-  if (image_text (img, path, &oldtxt, &oldlen) == -1)
+  if (lf_initramfs_text (img, path, &oldtxt, &oldlen) == -1)
     goto done;
   if (oldtxt && lf_moddep_parse (oldtxt, oldlen, path, &old) == -1)
     lf_error_clear ();          /* a damaged one is simply replaced */
@@ -840,7 +733,7 @@ early_list (struct lf_initramfs *img, const char *gen, const char **need,
   int r = -1;
 
   *ok = true;
-  if (image_text (img, path, &txt, &len) == -1)
+  if (lf_initramfs_text (img, path, &txt, &len) == -1)
     return -1;
   if (dracut && !txt) {
     /* rd.driver.pre= in any other etc/cmdline.d file counts too. */
@@ -1053,26 +946,14 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
     }
     ml->found[m] = true;
     early[nearly++] = mod;
-    size_t k = (size_t) (e - d.e);
-    if (!need[k]) {
-      need[k] = true;
-      queue[qn++] = k;
-    }
+    /* With the dependency closure (depmod lists it whole; walk it anyway). */
+    qn = lf_moddep_closure (&d, (size_t) (e - d.e), need, queue, qn);
   }
   if (missing)
     goto done;
   if (nearly == 0)
     goto done;                  /* all built in: nothing to load */
   *persist = true;
-  /* The dependency closure (depmod lists it whole; walk it anyway). */
-  for (size_t qi = 0; qi < qn; qi++) {
-    const struct lf_moddep_entry *e = &d.e[queue[qi]];
-    for (size_t j = 0; j < e->ndeps; j++)
-      if (!need[e->deps[j]]) {
-        need[e->deps[j]] = true;
-        queue[qn++] = e->deps[j];
-      }
-  }
 
   /* The image. */
   if (lf_plan_read (p, path, INITRAMFS_READ_MAX, &imgbuf, &imglen) == -1)
@@ -1081,7 +962,7 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
   imgbuf = NULL;
   if (!img)
     goto failed;
-  gen = generator_of (img);
+  gen = lf_initramfs_generator (img);
   if (strcmp (gen, "unknown") == 0)
     gen = json_string_value (json_object_get (os->facts,
                                               "initramfs_generator")) ?: "unknown";

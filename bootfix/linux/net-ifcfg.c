@@ -22,142 +22,6 @@
 #define RHEL_DIR "/etc/sysconfig/network-scripts"
 #define SUSE_DIR "/etc/sysconfig/network"
 
-/* A KEY=value line: the key, the value without quotes, the quote used. */
-struct shline {
-  const char *key;
-  size_t keylen;
-  const char *val;
-  size_t vallen;
-  char quote;                   /* '"', '\'' or 0 */
-};
-
-static bool
-parse_shline (const char *line, size_t n, struct shline *l)
-{
-  const char *s;
-  size_t sn, i = 0;
-
-  lf_net_trim (line, n, &s, &sn);
-  if (sn == 0 || s[0] == '#')
-    return false;
-  if (sn > 7 && memcmp (s, "export ", 7) == 0) {
-    s += 7;
-    sn -= 7;
-  }
-  while (i < sn && (isalnum ((unsigned char) s[i]) || s[i] == '_'))
-    i++;
-  if (i == 0 || i >= sn || s[i] != '=')
-    return false;
-  l->key = s;
-  l->keylen = i;
-  l->val = s + i + 1;
-  l->vallen = sn - i - 1;
-  l->quote = 0;
-  if (l->vallen >= 2 && (l->val[0] == '"' || l->val[0] == '\'') &&
-      l->val[l->vallen - 1] == l->val[0]) {
-    l->quote = l->val[0];
-    l->val++;
-    l->vallen -= 2;
-  }
-  return true;
-}
-
-static bool
-key_is (const struct shline *l, const char *k)
-{
-  return l->keylen == strlen (k) && memcmp (l->key, k, l->keylen) == 0;
-}
-
-/* KEY, or KEY followed by digits or _suffix (IPADDR0, IPADDR_1). */
-static bool
-key_family (const struct shline *l, const char *k)
-{
-  size_t kl = strlen (k);
-  if (l->keylen < kl || memcmp (l->key, k, kl) != 0)
-    return false;
-  return l->keylen == kl || isdigit ((unsigned char) l->key[kl]) ||
-    l->key[kl] == '_';
-}
-
-static bool
-val_is (const struct shline *l, const char *v)
-{
-  return l->vallen == strlen (v) && strncasecmp (l->val, v, l->vallen) == 0;
-}
-
-/* The value of KEY in the text (last assignment wins), into BUF. */
-static bool
-get_val (const char *in, size_t len, const char *key, char *buf, size_t bufsz)
-{
-  size_t pos = 0, n;
-  const char *line;
-  bool found = false;
-
-  while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct shline l;
-    if (parse_shline (line, n, &l) && key_is (&l, key)) {
-      snprintf (buf, bufsz, "%.*s", (int) LF_MIN (l.vallen, bufsz - 1), l.val);
-      found = true;
-    }
-  }
-  return found;
-}
-
-static const char *
-file_base (const char *path)
-{
-  const char *b = strrchr (path, '/');
-  return b ? b + 1 : path;
-}
-
-int
-lf_net_ifcfg_scan (enum lf_ifcfg_flavour f, const char *name, const char *in,
-                   size_t len, struct lf_ifcfg_info *ret)
-{
-  char v[NETCFG_MAX_NAME];
-  const char *base = file_base (name);
-  size_t pos = 0, n;
-  const char *line;
-
-  memset (ret, 0, sizeof *ret);
-  if (lf_net_check_text (name, in, len) == -1)
-    return -1;
-  if (strncmp (base, "ifcfg-", 6) == 0)
-    snprintf (ret->device, sizeof ret->device, "%s", base + 6);
-  if (f == LF_IFCFG_RHEL && get_val (in, len, "DEVICE", v, sizeof v) && *v)
-    snprintf (ret->device, sizeof ret->device, "%s", v);
-  ret->loopback = strcmp (ret->device, "lo") == 0;
-  ret->ethernet = !ret->loopback && strchr (ret->device, '.') == NULL &&
-    strchr (ret->device, ':') == NULL;
-  while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct shline l;
-    if (!parse_shline (line, n, &l))
-      continue;
-    if (key_is (&l, "TYPE") && !val_is (&l, "Ethernet"))
-      ret->ethernet = false;
-    if ((key_is (&l, "DEVICETYPE") || key_is (&l, "VLAN") ||
-         key_is (&l, "BONDING_MASTER") || key_is (&l, "TUNNEL")) && l.vallen &&
-        !val_is (&l, "no"))
-      ret->ethernet = false;
-    if (key_is (&l, "BRIDGE") && l.vallen) {
-      if (f == LF_IFCFG_SUSE && val_is (&l, "yes"))
-        ret->ethernet = false;
-      else if (f == LF_IFCFG_RHEL)
-        ret->slave = true;
-    }
-    if ((key_is (&l, "MASTER") || key_is (&l, "TEAM_MASTER")) && l.vallen)
-      ret->slave = true;
-    if (key_family (&l, "IPADDR") && l.vallen)
-      ret->is_static = true;
-    if (key_is (&l, "BOOTPROTO") && (val_is (&l, "static") ||
-                                     val_is (&l, "none")))
-      ret->is_static = true;
-    if (key_family (&l, "GATEWAY") && l.vallen)
-      ret->has_gateway = true;
-  }
-  return 0;
-}
-
 /* What happens to a key of the primary NIC's file. */
 enum shop { SH_DROP, SH_SET };
 struct shrule {
@@ -216,15 +80,15 @@ shvar_edit (const char *name, const char *in, size_t len,
   if (lf_net_check_text (name, in, len) == -1)
     return -1;
   while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct shline l;
+    struct lf_shline l;
     const struct shrule *r = NULL;
     size_t ri = 0;
 
     lineno++;
-    if (parse_shline (line, n, &l))
+    if (lf_net_parse_shline (line, n, &l))
       for (ri = 0; ri < nrules; ri++)
-        if (rules[ri].family ? key_family (&l, rules[ri].key)
-            : key_is (&l, rules[ri].key)) {
+        if (rules[ri].family ? lf_shline_key_family (&l, rules[ri].key)
+            : lf_shline_key_is (&l, rules[ri].key)) {
           r = &rules[ri];
           break;
         }
@@ -323,53 +187,35 @@ is_route_file (const char *name)
 }
 
 static int
+scan (struct lf_netctx *c, const char *path, const char *in, size_t len,
+      void *info, const struct lf_net_nic **nic)
+{
+  struct lf_ifcfg_info *i = info;
+  (void) c;
+  /* The directory says the flavour. */
+  if (lf_net_ifcfg_scan (strncmp (path, SUSE_DIR "/", strlen (SUSE_DIR) + 1)
+                         == 0 ? LF_IFCFG_SUSE : LF_IFCFG_RHEL, path, in, len,
+                         i) == -1)
+    return -1;
+  *nic = &i->nic;
+  return 0;
+}
+
+static int
 fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
 {
-  char **names = lf_net_list (c, dir, keep_ifcfg);
+  struct lf_netdir d;
   char **routes = NULL;
-  size_t n = 0, primary = SIZE_MAX;
-  struct lf_ifcfg_info *info = NULL;
-  char **bufs = NULL;
-  size_t *lens = NULL;
   char target[4096];
   int ret = -1;
 
-  if (!names)
-    return 0;
-  while (names[n])
-    n++;
-  info = calloc (n + 1, sizeof *info);
-  bufs = calloc (n + 1, sizeof *bufs);
-  lens = calloc (n + 1, sizeof *lens);
-  if (!info || !bufs || !lens) {
-    lf_error (ENOMEM, "out of memory");
-    goto out;
-  }
-  /* Scan; the primary: eth0, else the NIC with the default gateway, else
-   * the first NIC.
-   */
-  for (size_t i = 0; i < n; i++) {
-    char path[4096];
-    snprintf (path, sizeof path, "%s/%s", dir, names[i]);
-    int r = lf_net_read (c, path, &bufs[i], &lens[i]);
-    if (r == -1)
-      goto out;
-    if (r == 1 || lf_net_ifcfg_scan (f, path, bufs[i], lens[i], &info[i]) == -1) {
-      if (r == 0 && lf_net_failed (c, path) == -1)
-        goto out;
-      free (bufs[i]);
-      bufs[i] = NULL;
-      continue;
-    }
-    if (!info[i].ethernet || info[i].slave)
-      continue;
-    if (primary == SIZE_MAX ||
-        (strcmp (info[i].device, NETCFG_NIC) == 0 &&
-         strcmp (info[primary].device, NETCFG_NIC) != 0) ||
-        (info[i].has_gateway && !info[primary].has_gateway &&
-         strcmp (info[primary].device, NETCFG_NIC) != 0))
-      primary = i;
-  }
+  if (lf_net_dir_read (c, dir, keep_ifcfg, sizeof (struct lf_ifcfg_info),
+                       scan, &d) == -1)
+    return -1;
+  struct lf_ifcfg_info *info = d.info;
+  char **bufs = d.bufs;
+  size_t *lens = d.lens, primary = d.primary, n = d.n;
+
   if (primary == SIZE_MAX) {
     ret = 0;
     bool any = false;
@@ -384,11 +230,11 @@ fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
 
   /* Everything else but lo moved aside (bonds, bridges, other NICs). */
   for (size_t i = 0; i < n; i++) {
-    char path[4096], ip[NETCFG_MAX_NAME] = "";
+    const char *path = d.paths[i];
+    char ip[NETCFG_MAX_NAME] = "";
     if (i == primary || !bufs[i] || info[i].loopback)
       continue;
-    snprintf (path, sizeof path, "%s/%s", dir, names[i]);
-    get_val (bufs[i], lens[i], "IPADDR", ip, sizeof ip);
+    lf_ifcfg_get (bufs[i], lens[i], "IPADDR", ip, sizeof ip);
     if (*ip)
       lf_plan_note (c->p, NETCFG_CONCERN, LF_CHANGED, "%s: %s had static "
                     "address %s", path, info[i].device, ip);
@@ -411,9 +257,8 @@ fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
   }
 
   /* The primary, as ifcfg-eth0. */
-  char src[4096];
+  const char *src = d.paths[primary];
   struct lf_netedit e;
-  snprintf (src, sizeof src, "%s/%s", dir, names[primary]);
   snprintf (target, sizeof target, "%s/ifcfg-%s", dir, NETCFG_NIC);
   if (lf_net_ifcfg_edit (f, src, bufs[primary], lens[primary], &e) == -1) {
     ret = lf_net_failed (c, src);
@@ -465,12 +310,7 @@ fix_dir (struct lf_netctx *c, enum lf_ifcfg_flavour f, const char *dir)
   }
   ret = 0;
  out:
-  for (size_t i = 0; bufs && i < n; i++)
-    free (bufs[i]);
-  free (bufs);
-  free (lens);
-  free (info);
-  lf_free_names (names);
+  lf_net_dir_free (&d);
   if (routes)
     lf_free_names (routes);
   return ret;

@@ -17,42 +17,6 @@
 
 #define MAX_WORDS 64
 
-/* Split S (N bytes) at blanks: at most MAX words. */
-static size_t
-split_words (const char *s, size_t n, const char **w, size_t *wl, size_t max)
-{
-  size_t k = 0, i = 0;
-
-  while (i < n && k < max) {
-    while (i < n && (s[i] == ' ' || s[i] == '\t'))
-      i++;
-    if (i >= n)
-      break;
-    w[k] = s + i;
-    while (i < n && s[i] != ' ' && s[i] != '\t')
-      i++;
-    wl[k] = (size_t) (s + i - w[k]);
-    k++;
-  }
-  return k;
-}
-
-static bool
-word_is (const char *w, size_t wl, const char *lit)
-{
-  return wl == strlen (lit) && memcmp (w, lit, wl) == 0;
-}
-
-static bool
-is_stanza_keyword (const char *w, size_t wl)
-{
-  return word_is (w, wl, "iface") || word_is (w, wl, "mapping") ||
-    word_is (w, wl, "auto") || (wl > 6 && memcmp (w, "allow-", 6) == 0) ||
-    word_is (w, wl, "source") || word_is (w, wl, "source-directory") ||
-    word_is (w, wl, "no-auto-down") || word_is (w, wl, "no-scripts") ||
-    word_is (w, wl, "rename") || word_is (w, wl, "template");
-}
-
 /* Options that pin the NIC to VMware: static addressing, DNS, the MAC. */
 static bool
 is_static_option (const char *w, size_t wl)
@@ -63,7 +27,7 @@ is_static_option (const char *w, size_t wl)
     "dns-domain", "metric", "scope",
   };
   for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
-    if (word_is (w, wl, opts[i]))
+    if (lf_net_is (w, wl, opts[i]))
       return true;
   return false;
 }
@@ -92,11 +56,11 @@ lf_net_ifupdown_edit (const char *name, const char *in, size_t len,
   while (lf_net_next_line (in, len, &pos, &line, &n)) {
     const char *w[MAX_WORDS];
     size_t wl[MAX_WORDS];
-    size_t k = split_words (line, n - (line[n - 1] == '\n'), w, wl, MAX_WORDS);
-    if (k >= 2 && (word_is (w[0], wl[0], "auto") ||
+    size_t k = lf_net_split_words (line, n - (line[n - 1] == '\n'), w, wl, MAX_WORDS);
+    if (k >= 2 && (lf_net_is (w[0], wl[0], "auto") ||
                    (wl[0] > 6 && memcmp (w[0], "allow-", 6) == 0)))
       for (size_t i = 1; i < k; i++)
-        if (word_is (w[i], wl[i], NETCFG_NIC))
+        if (lf_net_is (w[i], wl[i], NETCFG_NIC))
           nic_auto = true;
   }
 
@@ -118,15 +82,15 @@ lf_net_ifupdown_edit (const char *name, const char *in, size_t len,
       lf_sbuf_add (&b, line, n);
       continue;
     }
-    k = split_words (s, sn, w, wl, MAX_WORDS);
-    if (is_stanza_keyword (w[0], wl[0])) {
+    k = lf_net_split_words (s, sn, w, wl, MAX_WORDS);
+    if (lf_ifupdown_is_stanza_keyword (w[0], wl[0])) {
       st = ST_NONE;
-      if (word_is (w[0], wl[0], "iface") && k >= 2) {
-        bool lo = word_is (w[1], wl[1], "lo");
-        bool nic = word_is (w[1], wl[1], NETCFG_NIC);
-        bool dhcp = k >= 4 && (word_is (w[3], wl[3], "dhcp") ||
-                               (word_is (w[2], wl[2], "inet6") &&
-                                word_is (w[3], wl[3], "auto")));
+      if (lf_net_is (w[0], wl[0], "iface") && k >= 2) {
+        bool lo = lf_net_is (w[1], wl[1], "lo");
+        bool nic = lf_net_is (w[1], wl[1], NETCFG_NIC);
+        bool dhcp = k >= 4 && (lf_net_is (w[3], wl[3], "dhcp") ||
+                               (lf_net_is (w[2], wl[2], "inet6") &&
+                                lf_net_is (w[3], wl[3], "auto")));
         if (lo) {
           st = ST_KEEP;
           lf_sbuf_add (&b, line, n);
@@ -135,7 +99,7 @@ lf_net_ifupdown_edit (const char *name, const char *in, size_t len,
         *had_ifaces = true;
         if (nic && dhcp) {
           st = ST_NIC;
-          if (k >= 3 && word_is (w[2], wl[2], "inet"))
+          if (k >= 3 && lf_net_is (w[2], wl[2], "inet"))
             *has_nic = true;
           if (!nic_auto && *has_nic) {
             lf_sbuf_printf (&b, "allow-hotplug %s\n", NETCFG_NIC);
@@ -157,7 +121,7 @@ lf_net_ifupdown_edit (const char *name, const char *in, size_t len,
                          "%s is configured by DHCP on Azure", name, lineno, q,
                          NETCFG_NIC);
         /* The primary NIC's stanza takes the place of the first one. */
-        if (add_nic && !*has_nic && k >= 3 && word_is (w[2], wl[2], "inet")) {
+        if (add_nic && !*has_nic && k >= 3 && lf_net_is (w[2], wl[2], "inet")) {
           lf_sbuf_add (&b, line, (size_t) (s - line));  /* indentation */
           lf_sbuf_printf (&b, "allow-hotplug %s\n", NETCFG_NIC);
           lf_sbuf_add (&b, line, (size_t) (s - line));
@@ -168,13 +132,13 @@ lf_net_ifupdown_edit (const char *name, const char *in, size_t len,
         }
         continue;
       }
-      if ((word_is (w[0], wl[0], "auto") ||
+      if ((lf_net_is (w[0], wl[0], "auto") ||
            (wl[0] > 6 && memcmp (w[0], "allow-", 6) == 0)) && k >= 2) {
         /* Keep lo and eth0; other names go. */
         struct lf_sbuf nl = { 0 };
         size_t kept = 0, dropped = 0;
         for (size_t i = 1; i < k; i++) {
-          if (word_is (w[i], wl[i], "lo") || word_is (w[i], wl[i], NETCFG_NIC)) {
+          if (lf_net_is (w[i], wl[i], "lo") || lf_net_is (w[i], wl[i], NETCFG_NIC)) {
             lf_sbuf_add (&nl, " ", 1);
             lf_sbuf_add (&nl, w[i], wl[i]);
             kept++;

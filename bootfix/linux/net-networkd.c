@@ -16,85 +16,13 @@
 
 #define NETWORKD_DIR "/etc/systemd/network"
 
-enum sect { S_OTHER, S_MATCH, S_NETWORK, S_LINK, S_STATIC };
-
-static enum sect
-section_of (const struct lf_iniline *l)
-{
-  if (lf_net_is (l->name, l->namelen, "Match"))
-    return S_MATCH;
-  if (lf_net_is (l->name, l->namelen, "Network"))
-    return S_NETWORK;
-  if (lf_net_is (l->name, l->namelen, "Link"))
-    return S_LINK;
-  if (lf_net_is (l->name, l->namelen, "Address") || lf_net_is (l->name, l->namelen, "Route") ||
-      lf_net_is (l->name, l->namelen, "RoutingPolicyRule") ||
-      lf_net_is (l->name, l->namelen, "Neighbor"))
-    return S_STATIC;
-  return S_OTHER;
-}
-
-static bool
-is_match_binding (const struct lf_iniline *l)
-{
-  return lf_net_is (l->name, l->namelen, "MACAddress") ||
-    lf_net_is (l->name, l->namelen, "PermanentMACAddress") ||
-    lf_net_is (l->name, l->namelen, "Path") || lf_net_is (l->name, l->namelen, "Driver") ||
-    lf_net_is (l->name, l->namelen, "Name") ||
-    lf_net_is (l->name, l->namelen, "OriginalName") ||
-    lf_net_is (l->name, l->namelen, "Type");
-}
-
-int
-lf_net_networkd_scan (const char *name, const char *in, size_t len,
-                      struct lf_networkd_info *ret)
-{
-  enum sect sec = S_OTHER;
-  size_t pos = 0, n;
-  const char *line;
-  bool link_name = false, lo = false, match = false;
-
-  memset (ret, 0, sizeof *ret);
-  if (lf_net_check_text (name, in, len) == -1)
-    return -1;
-  while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct lf_iniline l;
-    if (!lf_net_parse_ini (line, n, &l))
-      continue;
-    if (l.section) {
-      sec = section_of (&l);
-      if (sec == S_STATIC)
-        ret->is_static = true;
-      continue;
-    }
-    if (sec == S_MATCH && is_match_binding (&l)) {
-      match = true;
-      if (lf_net_is (l.name, l.namelen, "Name") && lf_net_is (l.val, l.vallen, "lo"))
-        lo = true;
-      if (lf_net_is (l.name, l.namelen, "MACAddress") ||
-          lf_net_is (l.name, l.namelen, "PermanentMACAddress"))
-        ret->mac_bound = true;
-    }
-    if (sec == S_NETWORK && (lf_net_is (l.name, l.namelen, "Address") ||
-                             lf_net_is (l.name, l.namelen, "Gateway")))
-      ret->is_static = true;
-    if ((sec == S_NETWORK && lf_net_is (l.name, l.namelen, "Gateway")) ||
-        (sec == S_STATIC && lf_net_is (l.name, l.namelen, "Gateway")))
-      ret->has_gateway = true;
-    if (sec == S_LINK && lf_net_is (l.name, l.namelen, "Name"))
-      link_name = true;
-  }
-  ret->matches_nic = match && !lo;
-  ret->link_rename = link_name && ret->mac_bound;
-  return 0;
-}
 
 int
 lf_net_networkd_edit (const char *name, const char *in, size_t len,
                       struct lf_netedit *ret)
 {
   struct lf_sbuf b = { 0 };
-  enum sect sec = S_OTHER;
+  enum lf_networkd_sect sec = LF_ND_OTHER;
   bool have_name = false, network = false, dhcp = false;
   size_t pos = 0, n, lineno = 0;
   const char *line;
@@ -108,13 +36,13 @@ lf_net_networkd_edit (const char *name, const char *in, size_t len,
     if (!lf_net_parse_ini (line, n, &l))
       continue;
     if (l.section)
-      sec = section_of (&l);
-    else if (sec == S_MATCH && lf_net_is (l.name, l.namelen, "Name") &&
+      sec = lf_networkd_section_of (&l);
+    else if (sec == LF_ND_MATCH && lf_net_is (l.name, l.namelen, "Name") &&
              lf_net_is (l.val, l.vallen, NETCFG_NIC))
       have_name = true;
   }
   pos = 0;
-  sec = S_OTHER;
+  sec = LF_ND_OTHER;
   while (lf_net_next_line (in, len, &pos, &line, &n)) {
     struct lf_iniline l;
     char q[256];
@@ -122,27 +50,27 @@ lf_net_networkd_edit (const char *name, const char *in, size_t len,
 
     lineno++;
     if (parsed && l.section) {
-      if (sec == S_NETWORK && !dhcp) {
+      if (sec == LF_ND_NETWORK && !dhcp) {
         lf_sbuf_section_end (&b, "DHCP=yes\n");
         lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: DHCP=yes added", name);
         dhcp = true;
       }
-      sec = section_of (&l);
-      if (sec == S_STATIC) {
+      sec = lf_networkd_section_of (&l);
+      if (sec == LF_ND_STATIC) {
         lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: [%.*s] section "
                          "removed", name, lineno, (int) l.namelen, l.name);
         continue;
       }
       lf_sbuf_add (&b, line, n);
-      if (sec == S_MATCH && !have_name) {
+      if (sec == LF_ND_MATCH && !have_name) {
         lf_sbuf_printf (&b, "Name=%s\n", NETCFG_NIC);
         have_name = true;
       }
-      if (sec == S_NETWORK)
+      if (sec == LF_ND_NETWORK)
         network = true;
       continue;
     }
-    if (sec == S_STATIC) {      /* the whole section goes */
+    if (sec == LF_ND_STATIC) {      /* the whole section goes */
       if (parsed) {
         lf_net_quote (l.val, l.vallen, q, sizeof q);
         lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: %.*s=%s removed",
@@ -155,17 +83,17 @@ lf_net_networkd_edit (const char *name, const char *in, size_t len,
       continue;
     }
     lf_net_quote (l.val, l.vallen, q, sizeof q);
-    if ((sec == S_MATCH && is_match_binding (&l) &&
+    if ((sec == LF_ND_MATCH && lf_networkd_is_match_binding (&l) &&
          !(lf_net_is (l.name, l.namelen, "Name") && lf_net_is (l.val, l.vallen, NETCFG_NIC))) ||
-        (sec == S_NETWORK && (lf_net_is (l.name, l.namelen, "Address") ||
+        (sec == LF_ND_NETWORK && (lf_net_is (l.name, l.namelen, "Address") ||
                               lf_net_is (l.name, l.namelen, "Gateway") ||
                               lf_net_is (l.name, l.namelen, "DNS"))) ||
-        (sec == S_LINK && lf_net_is (l.name, l.namelen, "MACAddress"))) {
+        (sec == LF_ND_LINK && lf_net_is (l.name, l.namelen, "MACAddress"))) {
       lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: %.*s=%s removed",
                        name, lineno, (int) l.namelen, l.name, q);
       continue;
     }
-    if (sec == S_NETWORK && lf_net_is (l.name, l.namelen, "DHCP")) {
+    if (sec == LF_ND_NETWORK && lf_net_is (l.name, l.namelen, "DHCP")) {
       dhcp = true;
       if (!lf_net_is (l.val, l.vallen, "yes") && !lf_net_is (l.val, l.vallen, "ipv4") &&
           !lf_net_is (l.val, l.vallen, "true")) {
@@ -178,7 +106,7 @@ lf_net_networkd_edit (const char *name, const char *in, size_t len,
     }
     lf_sbuf_add (&b, line, n);
   }
-  if (sec == S_NETWORK && !dhcp) {
+  if (sec == LF_ND_NETWORK && !dhcp) {
     lf_sbuf_section_end (&b, "DHCP=yes\n");
     lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: DHCP=yes added", name);
   }
@@ -224,51 +152,34 @@ keep_network (const char *name)
   return lf_net_has_suffix (name, ".network") || lf_net_has_suffix (name, ".link");
 }
 
+static int
+scan (struct lf_netctx *c, const char *path, const char *in, size_t len,
+      void *info, const struct lf_net_nic **nic)
+{
+  struct lf_networkd_info *i = info;
+  (void) c;
+  if (lf_net_networkd_scan (path, in, len, i) == -1)
+    return -1;
+  *nic = &i->nic;
+  return 0;
+}
+
 int
 lf_fix_net_networkd (struct lf_netctx *c)
 {
-  char **names = lf_net_list (c, NETWORKD_DIR, keep_network);
-  size_t n = 0, primary = SIZE_MAX;
-  struct lf_networkd_info *info = NULL;
-  char **bufs = NULL;
-  size_t *lens = NULL;
+  struct lf_netdir d;
   int ret = -1;
 
-  if (!names)
-    return 0;
-  while (names[n])
-    n++;
-  info = calloc (n + 1, sizeof *info);
-  bufs = calloc (n + 1, sizeof *bufs);
-  lens = calloc (n + 1, sizeof *lens);
-  if (!info || !bufs || !lens) {
-    lf_error (ENOMEM, "out of memory");
-    goto out;
-  }
+  if (lf_net_dir_read (c, NETWORKD_DIR, keep_network, sizeof (struct lf_networkd_info),
+                       scan, &d) == -1)
+    return -1;
+  struct lf_networkd_info *info = d.info;
+  char **bufs = d.bufs, **names = d.names;
+  size_t *lens = d.lens, primary = d.primary, n = d.n;
   for (size_t i = 0; i < n; i++) {
-    char path[4096];
-    snprintf (path, sizeof path, "%s/%s", NETWORKD_DIR, names[i]);
-    int r = lf_net_read (c, path, &bufs[i], &lens[i]);
-    if (r == -1)
-      goto out;
-    if (r == 1 || lf_net_networkd_scan (path, bufs[i], lens[i], &info[i]) == -1) {
-      if (r == 0 && lf_net_failed (c, path) == -1)
-        goto out;
-      free (bufs[i]);
-      bufs[i] = NULL;
-      continue;
-    }
-    if (!lf_net_has_suffix (names[i], ".network") || !info[i].matches_nic)
-      continue;
-    if (primary == SIZE_MAX ||
-        (info[i].has_gateway && !info[primary].has_gateway))
-      primary = i;
-  }
-  for (size_t i = 0; i < n; i++) {
-    char path[4096];
+    const char *path = d.paths[i];
     if (!bufs[i])
       continue;
-    snprintf (path, sizeof path, "%s/%s", NETWORKD_DIR, names[i]);
     if (i == primary) {
       struct lf_netedit e;
       if (lf_net_networkd_edit (path, bufs[i], lens[i], &e) == -1) {
@@ -295,11 +206,6 @@ lf_fix_net_networkd (struct lf_netctx *c)
   }
   ret = 0;
  out:
-  for (size_t i = 0; bufs && i < n; i++)
-    free (bufs[i]);
-  free (bufs);
-  free (lens);
-  free (info);
-  lf_free_names (names);
+  lf_net_dir_free (&d);
   return ret;
 }

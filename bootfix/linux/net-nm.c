@@ -24,90 +24,28 @@ starts (const char *s, size_t n, const char *lit)
   return n >= strlen (lit) && memcmp (s, lit, strlen (lit)) == 0;
 }
 
-enum sect { S_OTHER, S_CONNECTION, S_ETHERNET, S_IPV4, S_IPV6 };
-
-static enum sect
-section_of (const struct lf_iniline *l)
-{
-  if (lf_net_is (l->name, l->namelen, "connection"))
-    return S_CONNECTION;
-  if (lf_net_is (l->name, l->namelen, "ethernet") ||
-      lf_net_is (l->name, l->namelen, "802-3-ethernet"))
-    return S_ETHERNET;
-  if (lf_net_is (l->name, l->namelen, "ipv4"))
-    return S_IPV4;
-  if (lf_net_is (l->name, l->namelen, "ipv6"))
-    return S_IPV6;
-  return S_OTHER;
-}
-
-int
-lf_net_nm_scan (const char *name, const char *in, size_t len,
-                struct lf_nm_info *ret)
-{
-  enum sect sec = S_OTHER;
-  size_t pos = 0, n;
-  const char *line;
-
-  memset (ret, 0, sizeof *ret);
-  if (lf_net_check_text (name, in, len) == -1)
-    return -1;
-  while (lf_net_next_line (in, len, &pos, &line, &n)) {
-    struct lf_iniline l;
-    if (!lf_net_parse_ini (line, n, &l))
-      continue;
-    if (l.section) {
-      sec = section_of (&l);
-      continue;
-    }
-    if (sec == S_CONNECTION && lf_net_is (l.name, l.namelen, "type")) {
-      snprintf (ret->type, sizeof ret->type, "%.*s",
-                (int) LF_MIN (l.vallen, sizeof ret->type - 1), l.val);
-      ret->ethernet = lf_net_is (l.val, l.vallen, "ethernet") ||
-        lf_net_is (l.val, l.vallen, "802-3-ethernet");
-    }
-    if (sec == S_CONNECTION && lf_net_is (l.name, l.namelen, "interface-name"))
-      snprintf (ret->iface, sizeof ret->iface, "%.*s",
-                (int) LF_MIN (l.vallen, sizeof ret->iface - 1), l.val);
-    if (sec == S_CONNECTION && (lf_net_is (l.name, l.namelen, "master") ||
-                                lf_net_is (l.name, l.namelen, "controller")) &&
-        l.vallen)
-      ret->ethernet = false;    /* a bond or bridge port */
-    if (sec == S_ETHERNET && lf_net_is (l.name, l.namelen, "mac-address") && l.vallen)
-      ret->mac_bound = true;
-    if ((sec == S_IPV4 || sec == S_IPV6) &&
-        ((lf_net_is (l.name, l.namelen, "method") && lf_net_is (l.val, l.vallen, "manual")) ||
-         (starts (l.name, l.namelen, "address") && l.vallen)))
-      ret->is_static = true;
-    if (sec == S_IPV4 && ((lf_net_is (l.name, l.namelen, "gateway") && l.vallen) ||
-                          (starts (l.name, l.namelen, "address") &&
-                           memchr (l.val, ',', l.vallen))))
-      ret->has_gateway = true;
-  }
-  return 0;
-}
 
 /* Keys that pin the profile to VMware: the name, the MAC, static IP. */
 static bool
-drop_key (enum sect sec, const struct lf_iniline *l)
+drop_key (enum lf_nm_sect sec, const struct lf_iniline *l)
 {
   switch (sec) {
-  case S_CONNECTION:
+  case LF_NM_CONNECTION:
     return lf_net_is (l->name, l->namelen, "interface-name") ||
       (lf_net_is (l->name, l->namelen, "autoconnect") &&
        (lf_net_is (l->val, l->vallen, "false") || lf_net_is (l->val, l->vallen, "0")));
-  case S_ETHERNET:
+  case LF_NM_ETHERNET:
     return lf_net_is (l->name, l->namelen, "mac-address") ||
       lf_net_is (l->name, l->namelen, "cloned-mac-address");
-  case S_IPV4:
-  case S_IPV6:
+  case LF_NM_IPV4:
+  case LF_NM_IPV6:
     return starts (l->name, l->namelen, "address") ||
       starts (l->name, l->namelen, "route") ||
       lf_net_is (l->name, l->namelen, "gateway") || lf_net_is (l->name, l->namelen, "dns") ||
       lf_net_is (l->name, l->namelen, "ignore-auto-dns") ||
       lf_net_is (l->name, l->namelen, "ignore-auto-routes") ||
       lf_net_is (l->name, l->namelen, "never-default");
-  case S_OTHER:
+  case LF_NM_OTHER:
     break;
   }
   return false;
@@ -118,7 +56,7 @@ lf_net_nm_edit (const char *name, const char *in, size_t len,
                 struct lf_netedit *ret)
 {
   struct lf_sbuf b = { 0 };
-  enum sect sec = S_OTHER;
+  enum lf_nm_sect sec = LF_NM_OTHER;
   bool v4 = false, v4_method = false;
   size_t pos = 0, n, lineno = 0;
   const char *line;
@@ -136,13 +74,13 @@ lf_net_nm_edit (const char *name, const char *in, size_t len,
       continue;
     }
     if (l.section) {
-      if (sec == S_IPV4 && !v4_method) {
+      if (sec == LF_NM_IPV4 && !v4_method) {
         lf_sbuf_section_end (&b, "method=auto\n");
         lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: [ipv4] method=auto "
                          "added", name);
       }
-      sec = section_of (&l);
-      if (sec == S_IPV4)
+      sec = lf_nm_section_of (&l);
+      if (sec == LF_NM_IPV4)
         v4 = true;
       lf_sbuf_add (&b, line, n);
       continue;
@@ -153,14 +91,14 @@ lf_net_nm_edit (const char *name, const char *in, size_t len,
                        name, lineno, (int) l.namelen, l.name, q);
       continue;
     }
-    if ((sec == S_IPV4 || sec == S_IPV6) && lf_net_is (l.name, l.namelen, "method")) {
-      if (sec == S_IPV4)
+    if ((sec == LF_NM_IPV4 || sec == LF_NM_IPV6) && lf_net_is (l.name, l.namelen, "method")) {
+      if (sec == LF_NM_IPV4)
         v4_method = true;
-      bool to_auto = sec == S_IPV4 ? !lf_net_is (l.val, l.vallen, "auto")
+      bool to_auto = sec == LF_NM_IPV4 ? !lf_net_is (l.val, l.vallen, "auto")
         : lf_net_is (l.val, l.vallen, "manual");
       if (to_auto) {
         lf_netnotes_add (&ret->notes, LF_CHANGED, "%s:%zu: [%s] method: %s -> "
-                         "auto", name, lineno, sec == S_IPV4 ? "ipv4" : "ipv6",
+                         "auto", name, lineno, sec == LF_NM_IPV4 ? "ipv4" : "ipv6",
                          q);
         lf_sbuf_add (&b, line, (size_t) (l.name - line));
         lf_sbuf_puts (&b, "method=auto\n");
@@ -169,7 +107,7 @@ lf_net_nm_edit (const char *name, const char *in, size_t len,
     }
     lf_sbuf_add (&b, line, n);
   }
-  if (sec == S_IPV4 && !v4_method) {
+  if (sec == LF_NM_IPV4 && !v4_method) {
     lf_sbuf_section_end (&b, "method=auto\n");
     lf_netnotes_add (&ret->notes, LF_CHANGED, "%s: [ipv4] method=auto added",
                      name);
@@ -204,57 +142,36 @@ keep_nm (const char *name)
   return !lf_net_is_leftover (name);
 }
 
+/* With ifcfg-eth0 in place NetworkManager has its profile (ifcfg-rh):
+ * keyfiles are then only for other NICs.
+ */
+static int
+scan (struct lf_netctx *c, const char *path, const char *in, size_t len,
+      void *info, const struct lf_net_nic **nic)
+{
+  struct lf_nm_info *i = info;
+  if (lf_net_nm_scan (path, in, len, i) == -1)
+    return -1;
+  *nic = c->rhel_ifcfg ? NULL : &i->nic;
+  return 0;
+}
+
 int
 lf_fix_net_nm (struct lf_netctx *c)
 {
-  char **names = lf_net_list (c, NM_DIR, keep_nm);
-  size_t n = 0, primary = SIZE_MAX;
-  struct lf_nm_info *info = NULL;
-  char **bufs = NULL;
-  size_t *lens = NULL;
+  struct lf_netdir d;
   int ret = -1;
 
-  if (!names)
-    return 0;
-  while (names[n])
-    n++;
-  info = calloc (n + 1, sizeof *info);
-  bufs = calloc (n + 1, sizeof *bufs);
-  lens = calloc (n + 1, sizeof *lens);
-  if (!info || !bufs || !lens) {
-    lf_error (ENOMEM, "out of memory");
-    goto out;
-  }
+  if (lf_net_dir_read (c, NM_DIR, keep_nm, sizeof (struct lf_nm_info), scan,
+                       &d) == -1)
+    return -1;
+  struct lf_nm_info *info = d.info;
+  char **bufs = d.bufs;
+  size_t *lens = d.lens, primary = d.primary, n = d.n;
   for (size_t i = 0; i < n; i++) {
-    char path[4096];
-    snprintf (path, sizeof path, "%s/%s", NM_DIR, names[i]);
-    int r = lf_net_read (c, path, &bufs[i], &lens[i]);
-    if (r == -1)
-      goto out;
-    if (r == 1 || lf_net_nm_scan (path, bufs[i], lens[i], &info[i]) == -1) {
-      if (r == 0 && lf_net_failed (c, path) == -1)
-        goto out;
-      free (bufs[i]);
-      bufs[i] = NULL;
-      continue;
-    }
-    /* With ifcfg-eth0 in place NetworkManager has its profile (ifcfg-rh):
-     * keyfiles are then only for other NICs.
-     */
-    if (!info[i].ethernet || c->rhel_ifcfg)
-      continue;
-    if (primary == SIZE_MAX ||
-        (strcmp (info[i].iface, NETCFG_NIC) == 0 &&
-         strcmp (info[primary].iface, NETCFG_NIC) != 0) ||
-        (info[i].has_gateway && !info[primary].has_gateway &&
-         strcmp (info[primary].iface, NETCFG_NIC) != 0))
-      primary = i;
-  }
-  for (size_t i = 0; i < n; i++) {
-    char path[4096];
+    const char *path = d.paths[i];
     if (!bufs[i])
       continue;
-    snprintf (path, sizeof path, "%s/%s", NM_DIR, names[i]);
     if (i == primary) {
       struct lf_netedit e;
       if (lf_net_nm_edit (path, bufs[i], lens[i], &e) == -1) {
@@ -286,11 +203,6 @@ lf_fix_net_nm (struct lf_netctx *c)
   }
   ret = 0;
  out:
-  for (size_t i = 0; bufs && i < n; i++)
-    free (bufs[i]);
-  free (bufs);
-  free (lens);
-  free (info);
-  lf_free_names (names);
+  lf_net_dir_free (&d);
   return ret;
 }

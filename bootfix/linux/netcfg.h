@@ -16,20 +16,10 @@
 #include <stddef.h>
 
 #include "bootfix.h"
+#include "netread.h"
 
-/* Limits: "to stop really stupid stuff" (hivex). */
-#define NETCFG_MAX_FILE   (1024 * 1024) /* bytes of one config file */
-#define NETCFG_MAX_LINE   8192          /* bytes of one line */
-#define NETCFG_MAX_LINES  65536         /* lines of one file */
-#define NETCFG_MAX_FILES  512           /* files of one directory */
 #define NETCFG_MAX_NOTES  64            /* report notes from one file */
-#define NETCFG_MAX_NAME   64            /* an interface or key name */
 
-/* The name the primary NIC has on Azure: hv_netvsc has no PCI path, so
- * predictable naming leaves it eth0, and boot.c adds net.ifnames=0 so a
- * QEMU test NIC is eth0 too (reference/linux.md §5).
- */
-#define NETCFG_NIC "eth0"
 #define NETCFG_CONCERN "network"
 
 /* Where whole files are moved aside: out of every directory a network
@@ -71,11 +61,6 @@ struct lf_netedit {
 };
 extern void lf_netedit_free (struct lf_netedit *e);
 
-/* NAME's text must be text: no NUL, lines and line count under the
- * limits.  -1 (EINVAL, "NAME:LINE: ...") otherwise.
- */
-extern int lf_net_check_text (const char *name, const char *in, size_t len);
-
 /* A growable output buffer; ENOMEM is sticky and reported at the end. */
 struct lf_sbuf {
   char *s;
@@ -90,31 +75,6 @@ extern void lf_sbuf_printf (struct lf_sbuf *b, const char *fmt, ...)
 extern void lf_sbuf_section_end (struct lf_sbuf *b, const char *s);
 /* Hand the buffer out (NUL-terminated) or record ENOMEM and return -1. */
 extern int lf_sbuf_finish (struct lf_sbuf *b, char **out, size_t *outlen);
-
-/* Line iteration: *LINE and *N (newline included) of the line at *POS. */
-extern bool lf_net_next_line (const char *in, size_t len, size_t *pos,
-                              const char **line, size_t *n);
-/* The line without leading blanks and its trailing newline/CR/blanks. */
-/* One line of an INI-style file (NetworkManager keyfiles, systemd-networkd
- * units), pointing into the caller's text.
- */
-struct lf_iniline {
-  bool section;                 /* a [section] header */
-  const char *name;             /* the section's or the key's name */
-  size_t namelen;
-  const char *val;
-  size_t vallen;
-};
-
-/* Parse one line; false for blanks, comments and anything else. */
-extern bool lf_net_parse_ini (const char *line, size_t n,
-                              struct lf_iniline *l);
-extern bool lf_net_is (const char *s, size_t n, const char *lit);
-
-extern void lf_net_trim (const char *line, size_t n, const char **s,
-                         size_t *sn);
-/* Printable copy of at most 200 bytes of S for a report note. */
-extern void lf_net_quote (const char *s, size_t n, char *buf, size_t bufsz);
 
 /* network.c: the guest side, shared by the stacks' drivers. */
 struct lf_netctx {
@@ -146,9 +106,37 @@ extern int lf_net_plan (struct lf_netctx *c, const char *path,
  */
 extern char **lf_net_list (struct lf_netctx *c, const char *dir,
                            bool (*keep) (const char *name));
-extern bool lf_net_has_suffix (const char *s, const char *suffix);
-/* Backup and packaging leftovers ("~", ".bak", ".rpmnew"...). */
-extern bool lf_net_is_leftover (const char *name);
+/* The files of one directory of a file-per-NIC stack (ifcfg,
+ * NetworkManager, networkd), read through the plan and scanned with the
+ * stack's reader (guest/netread.h); the primary among them by the one
+ * rule.  What every such driver did on its own, once.
+ */
+struct lf_netdir {
+  size_t n;
+  char **names;                 /* the files' names, sorted */
+  char **paths;                 /* DIR/NAME */
+  char **bufs;                  /* NULL: absent, unreadable or refused
+                                   (reported) */
+  size_t *lens;
+  void *info;                   /* N scans of SIZE bytes each */
+  size_t size;
+  size_t primary;               /* SIZE_MAX: no candidate */
+};
+/* SCAN fills INFO for PATH and sets *NIC to the NIC it configures if that
+ * may be the primary (else NULL).  0, or -1 with an error (the file is
+ * then left alone, reported).
+ */
+typedef int (*lf_net_scan_fn) (struct lf_netctx *c, const char *path,
+                               const char *in, size_t len, void *info,
+                               const struct lf_net_nic **nic);
+/* 0 (D filled; D->n is 0 if DIR is absent), or -1 if out of memory. */
+extern int lf_net_dir_read (struct lf_netctx *c, const char *dir,
+                            bool (*keep) (const char *name), size_t size,
+                            lf_net_scan_fn scan, struct lf_netdir *d);
+extern void lf_net_dir_free (struct lf_netdir *d);
+/* The scan of file I of D. */
+#define LF_NETDIR_INFO(d, i) ((void *) ((char *) (d)->info + (i) * (d)->size))
+
 /* The drivers, one per stack (in net-*.c). */
 extern int lf_fix_net_ifupdown (struct lf_netctx *c);
 extern int lf_fix_net_netplan (struct lf_netctx *c);
@@ -174,18 +162,6 @@ extern int lf_net_ifupdown_edit (const char *name, const char *in, size_t len,
  * RHEL network-scripts (ifcfg-rh) and SUSE sysconfig (wicked) differ in
  * quoting, the start-mode key and the MAC key.
  */
-enum lf_ifcfg_flavour { LF_IFCFG_RHEL, LF_IFCFG_SUSE };
-struct lf_ifcfg_info {
-  char device[NETCFG_MAX_NAME]; /* DEVICE=, else from the file name */
-  bool loopback;
-  bool ethernet;                /* a plain NIC (not bridge/bond/vlan...) */
-  bool is_static;               /* IPADDR* or BOOTPROTO static/none */
-  bool has_gateway;
-  bool slave;                   /* MASTER= or BRIDGE= */
-};
-extern int lf_net_ifcfg_scan (enum lf_ifcfg_flavour f, const char *name,
-                              const char *in, size_t len,
-                              struct lf_ifcfg_info *ret);
 /* The primary NIC's file as eth0's: DHCP, on at boot, addresses,
  * gateways, DNS and MAC bindings removed (reported), other lines kept.
  */
@@ -197,16 +173,6 @@ extern int lf_net_sysconfig_network_edit (const char *name, const char *in,
                                           size_t len, struct lf_netedit *ret);
 
 /* net-nm.c: NetworkManager keyfiles. */
-struct lf_nm_info {
-  bool ethernet;                /* type=ethernet / 802-3-ethernet */
-  bool is_static;               /* method=manual or addresses */
-  bool mac_bound;               /* mac-address= */
-  bool has_gateway;
-  char iface[NETCFG_MAX_NAME];  /* interface-name=, or "" */
-  char type[NETCFG_MAX_NAME];
-};
-extern int lf_net_nm_scan (const char *name, const char *in, size_t len,
-                           struct lf_nm_info *ret);
 /* The primary profile: [ipv4]/[ipv6] method=auto without addresses,
  * gateway or DNS; interface-name and MAC bindings removed; autoconnect.
  */
@@ -214,15 +180,6 @@ extern int lf_net_nm_edit (const char *name, const char *in, size_t len,
                            struct lf_netedit *ret);
 
 /* net-networkd.c: systemd-networkd .network and .link files. */
-struct lf_networkd_info {
-  bool matches_nic;             /* [Match] names a NIC (not lo, not virtual) */
-  bool is_static;               /* Address=, Gateway=, [Address], [Route] */
-  bool mac_bound;               /* [Match] MACAddress= / PermanentMACAddress= */
-  bool has_gateway;
-  bool link_rename;             /* .link: [Link] Name= with a MAC match */
-};
-extern int lf_net_networkd_scan (const char *name, const char *in, size_t len,
-                                 struct lf_networkd_info *ret);
 /* The primary .network: [Match] Name=eth0 only, [Network] DHCP=yes, no
  * Address=, Gateway=, DNS=, [Address] or [Route] sections.
  */
@@ -233,15 +190,12 @@ extern int lf_net_networkd_edit (const char *name, const char *in, size_t len,
  * style only; anything else is "too complex" and the file is moved aside
  * whole, which is what the reference asks anyway).
  */
-struct lf_netplan_info {
-  bool ours;                    /* written by landfall */
-  bool configures_nics;         /* ethernets/bonds/bridges/vlans/wifis... */
-  char renderer[NETCFG_MAX_NAME];  /* network: renderer:, or "" */
-};
-/* Scan NAME; the static values and MAC matches it holds become notes. */
-extern int lf_netplan_scan (const char *name, const char *in, size_t len,
-                            struct lf_netplan_info *info,
-                            struct lf_netnotes *notes);
+/* The static values and MAC matches INFO (lf_netplan_scan) read from
+ * NAME, and a warning if it was too complex to follow, as notes.
+ */
+extern void lf_netplan_notes (const char *name,
+                              const struct lf_netplan_info *info,
+                              struct lf_netnotes *notes);
 /* Landfall's own file: eth0 on DHCP, RENDERER if not "". */
 extern int lf_netplan_ours (const char *renderer, char **out, size_t *outlen);
 #define NETPLAN_OURS "/etc/netplan/50-landfall.yaml"

@@ -144,25 +144,73 @@ lf_net_list (struct lf_netctx *c, const char *dir,
   return names;
 }
 
-bool
-lf_net_has_suffix (const char *s, const char *suffix)
+int
+lf_net_dir_read (struct lf_netctx *c, const char *dir,
+                 bool (*keep) (const char *name), size_t size,
+                 lf_net_scan_fn scan, struct lf_netdir *d)
 {
-  size_t l = strlen (s), sl = strlen (suffix);
-  return l >= sl && strcmp (s + l - sl, suffix) == 0;
+  const struct lf_net_nic **nics = NULL;
+
+  memset (d, 0, sizeof *d);
+  d->primary = SIZE_MAX;
+  d->size = size;
+  d->names = lf_net_list (c, dir, keep);
+  if (!d->names)
+    return 0;
+  while (d->names[d->n])
+    d->n++;
+  d->paths = calloc (d->n + 1, sizeof *d->paths);
+  d->bufs = calloc (d->n + 1, sizeof *d->bufs);
+  d->lens = calloc (d->n + 1, sizeof *d->lens);
+  d->info = calloc (d->n + 1, size);
+  nics = calloc (d->n + 1, sizeof *nics);
+  if (!d->paths || !d->bufs || !d->lens || !d->info || !nics)
+    goto oom;
+  for (size_t i = 0; i < d->n; i++) {
+    if (asprintf (&d->paths[i], "%s/%s", dir, d->names[i]) == -1) {
+      d->paths[i] = NULL;
+      goto oom;
+    }
+    int r = lf_net_read (c, d->paths[i], &d->bufs[i], &d->lens[i]);
+    if (r == -1)
+      goto fail;
+    if (r == 1 || scan (c, d->paths[i], d->bufs[i], d->lens[i],
+                        LF_NETDIR_INFO (d, i), &nics[i]) == -1) {
+      if (r == 0 && lf_net_failed (c, d->paths[i]) == -1)
+        goto fail;
+      free (d->bufs[i]);
+      d->bufs[i] = NULL;
+      nics[i] = NULL;
+    }
+  }
+  d->primary = lf_net_primary (nics, d->n);
+  free (nics);
+  return 0;
+ oom:
+  lf_error (ENOMEM, "out of memory");
+ fail:
+  free (nics);
+  lf_net_dir_free (d);
+  return -1;
 }
 
-/* Backup and packaging leftovers every tool skips. */
-bool
-lf_net_is_leftover (const char *name)
+void
+lf_net_dir_free (struct lf_netdir *d)
 {
-  static const char *const sfx[] = {
-    "~", ".bak", ".orig", ".rej", ".rpmnew", ".rpmsave", ".rpmorig",
-    ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".swp", ".tmp",
-  };
-  for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++)
-    if (lf_net_has_suffix (name, sfx[i]))
-      return true;
-  return name[0] == '.';
+  for (size_t i = 0; i < d->n; i++) {
+    if (d->paths)
+      free (d->paths[i]);
+    if (d->bufs)
+      free (d->bufs[i]);
+  }
+  free (d->paths);
+  free (d->bufs);
+  free (d->lens);
+  free (d->info);
+  if (d->names)
+    lf_free_names (d->names);
+  memset (d, 0, sizeof *d);
+  d->primary = SIZE_MAX;
 }
 
 /* ---- udev ---- */
@@ -313,6 +361,31 @@ check_ifnames (struct lf_netctx *c)
                   NETCFG_NIC);
 }
 
+/* The primary NIC as inspect and verify see it (the one reader and rule
+ * of guest/netread.c), so that the report says which NIC becomes eth0.
+ * Each stack's driver picks its file by the same rule.
+ */
+static int
+note_primary (struct lf_netctx *c)
+{
+  struct lf_netfacts nf;
+
+  if (lf_net_facts_read (&c->os->mounts, &nf) == -1)
+    return -1;
+  if (nf.primary != SIZE_MAX) {
+    const struct lf_net_fact *f = &nf.v[nf.primary];
+    bool right = f->nic.mode == LF_NETMODE_DHCP &&
+      strcmp (f->nic.name, NETCFG_NIC) == 0;
+    lf_plan_note (c->p, CONCERN, right ? LF_ALREADY_RIGHT : LF_CHANGED,
+                  "primary NIC %s (%s, %s, %s)%s", *f->nic.name ? f->nic.name
+                  : "(any)", lf_net_mode_name (f->nic.mode),
+                  lf_net_stack_name (f->stack), f->file,
+                  right ? "" : ": configured as " NETCFG_NIC " on DHCP");
+  }
+  lf_net_facts_free (&nf);
+  return 0;
+}
+
 int
 lf_fix_linux_network (struct lf_guest *g, struct lf_os *os,
                       struct lf_plan *p, const struct lf_fix_opts *o)
@@ -321,7 +394,8 @@ lf_fix_linux_network (struct lf_guest *g, struct lf_os *os,
 
   (void) g;
   (void) o;
-  if (lf_fix_net_ifupdown (&c) == -1 ||
+  if (note_primary (&c) == -1 ||
+      lf_fix_net_ifupdown (&c) == -1 ||
       lf_fix_net_netplan (&c) == -1 ||
       lf_fix_net_ifcfg (&c) == -1 ||
       lf_fix_net_nm (&c) == -1 ||

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bootcfg.h"
+#include "bootread.h"
 #include "fuzz-buffer.h"
 
 static const char *
@@ -44,6 +45,13 @@ fuzz_one (const char *data, size_t size)
 
   if (size < 1)
     return;
+  /* The reader verify takes the default entry with (guest/bootread.c). */
+  struct lf_boot_entry e;
+  if (lf_grub_default_entry (data, size, &e)) {
+    free (lf_cmdline_get (e.args, "root"));
+    (void) lf_cmdline_has_console (e.args, "ttyS0");
+  }
+  lf_boot_entry_free (&e);
   unsigned kind = (unsigned char) data[0] % (LF_BOOTCFG_KERNEL_CMDLINE + 2);
   data++;
   size--;

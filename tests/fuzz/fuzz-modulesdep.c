@@ -1,4 +1,4 @@
-/* landfall fuzz target: a kernel's modules.dep (bootfix/linux/modules-dep.c),
+/* landfall fuzz target: a kernel's modules.dep (guest/modules-dep.c) and its closure,
  * and the same bytes as a kmod binary index (bootfix/linux/kmod-index.c).
  */
 #include <stdlib.h>
@@ -22,6 +22,18 @@ fuzz_one (const char *data, size_t size)
           abort ();
     }
     (void) lf_moddep_find (&d, "hv_vmbus");
+    /* The closure: each member once, the root first, within bounds. */
+    bool *seen = calloc (d.n + 1, sizeof *seen);
+    size_t *queue = calloc (d.n + 1, sizeof *queue);
+    if (seen && queue && d.n) {
+      size_t qn = lf_moddep_closure (&d, 0, seen, queue, 0);
+      if (qn == 0 || qn > d.n || queue[0] != 0)
+        abort ();
+      if (lf_moddep_closure (&d, 0, seen, queue, qn) != qn)
+        abort ();               /* a member is not added twice */
+    }
+    free (seen);
+    free (queue);
     lf_moddep_free (&d);
   }
   lf_error_clear ();

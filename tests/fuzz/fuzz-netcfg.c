@@ -1,5 +1,6 @@
 /* landfall fuzz target: the network and agent config transforms
- * (bootfix/linux/net-*.c, agents.c).  Every parser sees the same bytes;
+ * (bootfix/linux/net-*.c, agents.c) and the readers they scan with
+ * (guest/netread.c).  Every parser sees the same bytes;
  * each result must be text of bounded size, and transforming it again
  * must be stable (idempotence) wherever the first pass succeeded.
  */
@@ -71,7 +72,17 @@ fuzz_one (const char *data, size_t size)
   (void) lf_net_ifcfg_scan (LF_IFCFG_SUSE, "ifcfg-x", data, size, &ii);
   (void) lf_net_nm_scan ("f", data, size, &ni);
   (void) lf_net_networkd_scan ("f", data, size, &di);
-  (void) lf_netplan_scan ("f", data, size, &pi, &notes);
+  if (lf_netplan_scan ("f", data, size, &pi) == 0)
+    lf_netplan_notes ("f", &pi, &notes);
+  {
+    struct lf_ifupdown_info ui;
+    (void) lf_net_ifupdown_scan ("f", data, size, &ui);
+    /* The rule over whatever the scanners made of it. */
+    const struct lf_net_nic *v[] = { &ii.nic, &ni.nic, &di.nic, &ui.nic[0] };
+    size_t p = lf_net_primary (v, 4);
+    if (p != SIZE_MAX && (p >= 4 || !v[p]->candidate))
+      abort ();
+  }
   lf_netnotes_free (&notes);
   if (lf_waagent_conf_edit ("f", data, size, size & 1, &e) == 0)
     lf_netedit_free (&e);

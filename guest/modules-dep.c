@@ -1,5 +1,5 @@
-/* landfall bootfix/linux: a guest kernel's modules.dep, parsed as hostile
- * text (bootfix.h, "linux/modules-dep.c").
+/* landfall guest/: a guest kernel's modules.dep, parsed as hostile
+ * text (modread.h).
  *
  * depmod writes one line per module: its path relative to
  * lib/modules/KVER, a colon, then every module it needs (the whole
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bootfix.h"
+#include "modread.h"
 
 static const char *const module_exts[] = { ".ko", ".ko.xz", ".ko.zst",
                                            ".ko.gz" };
