@@ -402,8 +402,19 @@ has_string (json_t *arr, const char *s)
   return false;
 }
 
-/* The OS of the guest inspected, as the job needs it: exactly one, on the
- * OS disk.  NULL with the error recorded.
+/* The index of the job disk that holds PV device BD, or SIZE_MAX. */
+static size_t
+pv_disk (const struct lf_guest *g, const struct lf_blockdev *bd)
+{
+  for (size_t i = 0; i < g->nfs; i++)
+    if (g->fss[i].bd == bd && !g->fss[i].lv[0])
+      return g->fss[i].disk;
+  return SIZE_MAX;
+}
+
+/* The OS of the guest inspected, as the job needs it: exactly one, with
+ * its root on the OS disk (a partition of it, or an LV of a volume group
+ * with a physical volume on it).  NULL with the error recorded.
  */
 static struct lf_os *
 job_os (struct lf_guest *g)
@@ -419,12 +430,59 @@ job_os (struct lf_guest *g)
     return NULL;
   }
   struct lf_os *os = &g->oses[0];
-  if (g->fss[os->root].disk != 0) {
-    lf_error (EINVAL, "the operating system's root is on %s, not on the "
-              "OS disk", lf_guest_fs_device (g, &g->fss[os->root]));
-    return NULL;
+  const struct lf_guest_fs *rf = &g->fss[os->root];
+  const struct lf_lvm_vg *vg = NULL;
+
+  if (rf->disk == 0)
+    return os;
+  /* An LV: of a VG with a PV on the OS disk (the installers' layout, also
+   * when the VG was grown onto data disks).  check_vgs saw to the rest.
+   */
+  for (size_t k = 0; rf->lv[0] && k < g->lvm.n && !vg; k++) {
+    const struct lf_lvm_lv *lv = &g->lvm.lvs[k];
+    size_t vl = strlen (lv->vg);
+    if (rf->bd ? lv->bd == rf->bd
+        : strncmp (rf->lv, lv->vg, vl) == 0 && rf->lv[vl] == '/' &&
+          strcmp (rf->lv + vl + 1, lv->name) == 0)
+      vg = &g->lvm.vgs[lv->vg_index];
   }
-  return os;
+  for (size_t p = 0; vg && p < vg->npvs; p++)
+    if (vg->pvs[p].bd && pv_disk (g, vg->pvs[p].bd) == 0)
+      return os;
+  lf_error (EINVAL, "the operating system's root is on %s, %s",
+            lf_guest_fs_device (g, rf),
+            vg ? "whose volume group has no physical volume on the OS disk "
+            "(is the first disk of the job the OS disk?)" : "not on the OS disk");
+  return NULL;
+}
+
+/* Every volume group with a PV on the OS disk must be whole: a disk of it
+ * left out of the job loses the LVs on it, the root's among them (and the
+ * fix would see no OS or half of one).  One problem per missing PV, with
+ * where LVM last saw it.  A data disks' VG that is incomplete is only
+ * warned about: the job may leave out disks that are not the machine's.
+ */
+static void
+check_vgs (struct run *r, struct lf_guest *g)
+{
+  for (size_t v = 0; v < g->lvm.nvgs; v++) {
+    const struct lf_lvm_vg *vg = &g->lvm.vgs[v];
+    bool on_os = false;
+    for (size_t p = 0; p < vg->npvs; p++)
+      on_os |= vg->pvs[p].bd && pv_disk (g, vg->pvs[p].bd) == 0;
+    for (size_t p = 0; p < vg->npvs; p++) {
+      const struct lf_lvm_pv *pv = &vg->pvs[p];
+      if (pv->bd)
+        continue;
+      add_str (on_os ? r->problems : r->warnings,
+               "volume group %s%s spans a disk that is not in the job: its "
+               "physical volume %s (UUID %s%s%s%s) was found on none of the "
+               "job's disks; add that disk to the job", vg->name,
+               on_os ? " (on the OS disk)" : "", pv->name, pv->uuid,
+               pv->hint[0] ? ", last seen by LVM as " : "", pv->hint,
+               pv->hint[0] ? " on the source machine" : "");
+    }
+  }
 }
 
 static void
@@ -449,6 +507,7 @@ check_guest (struct run *r)
     add_str (r->problems, "inspecting the disks: %s", lf_last_error ());
     goto out;
   }
+  check_vgs (r, g);
   if (!(os = job_os (g))) {
     add_str (r->problems, "%s", lf_last_error ());
     goto out;
