@@ -9,6 +9,8 @@
 #include "common.h"
 #include "cli.h"
 #include "convert.h"
+#include "guest.h"
+#include "job.h"
 
 #ifndef LF_VERSION
 #define LF_VERSION "0.1"
@@ -88,6 +90,43 @@ lf_cli_allow_backing (const char *cmd, const char *dir)
   lf_error_prefix ("%s --allow-backing", cmd);
   lf_cli_print_error ();
   return -1;
+}
+
+int
+lf_cli_guestfs (const char *cmd, const char *when)
+{
+  const char *from = "--guestfs";
+  int w;
+
+  if (!when) {
+    when = getenv ("LANDFALL_GUESTFS");
+    from = "LANDFALL_GUESTFS";
+    if (!when || !*when)
+      return LF_GUESTFS_AUTO;
+  }
+  if ((w = lf_guestfs_when_parse (when)) == -1)
+    fprintf (stderr, "%s %s: %s is 'auto', 'always' or 'never', not '%s'\n",
+             lf_progname, cmd, from, when);
+  return w;
+}
+
+struct lf_guest *
+lf_cli_guest_open (const char *const *paths, size_t n, bool writable,
+                   int when, bool *launched)
+{
+  struct lf_guest *g = lf_guest_open (paths, n, writable);
+  int opened = 0;
+
+  if (launched)
+    *launched = false;
+  if (g && when != LF_GUESTFS_NEVER &&
+      (opened = lf_guest_open_guestfs (g, when == LF_GUESTFS_ALWAYS)) == -1) {
+    lf_guest_close (g);
+    return NULL;
+  }
+  if (launched)
+    *launched = opened > 0;
+  return g;
 }
 
 static void

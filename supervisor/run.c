@@ -47,6 +47,7 @@
 #include "convert.h"
 #include "guest.h"
 #include "bootfix.h"
+#include "cli.h"
 #include "job.h"
 
 #define STATE_VERSION 1
@@ -109,6 +110,13 @@ struct run {
   } *src;
   char profile[16];             /* resolved */
   char os_desc[256];
+  /* The outputs' guest while a libguestfs appliance holds them: the fix
+   * leaves it open for verify's planning again, so that a job launches
+   * one appliance for both (30 s each under TCG).  Everything in it was
+   * synced by the fix before its step was marked done.
+   */
+  struct lf_guest *out_g;
+  struct lf_os *out_os;
 };
 
 static void
@@ -402,6 +410,13 @@ has_string (json_t *arr, const char *s)
   return false;
 }
 
+/* The job's guestfs key; in the appliance (no CLI) auto. */
+static int
+job_guestfs (const struct lf_job *job)
+{
+  return job->guestfs < 0 ? LF_GUESTFS_AUTO : job->guestfs;
+}
+
 /* The index of the job disk that holds PV device BD, or SIZE_MAX. */
 static size_t
 pv_disk (const struct lf_guest *g, const struct lf_blockdev *bd)
@@ -502,7 +517,7 @@ check_guest (struct run *r)
   for (size_t i = 0; i < job->ndisks; i++)
     if (r->src[i].ok)
       paths[n++] = job->disks[i].path;
-  g = lf_guest_open (paths, n, false);
+  g = lf_cli_guest_open (paths, n, false, job_guestfs (job), NULL);
   if (!g || lf_guest_inspect (g) == -1) {
     add_str (r->problems, "inspecting the disks: %s", lf_last_error ());
     goto out;
@@ -930,14 +945,28 @@ plan_fix (struct run *r, bool writable, struct lf_guest **gp,
   struct lf_os *os;
   int ret = -1;
 
+  struct lf_guest *g = r->out_g;
+  bool launched = false;
+
   *gp = NULL;
   *pp = NULL;
   if (!paths)
     return -1;
-  *gp = lf_guest_open ((const char *const *) paths, r->job->ndisks, writable);
-  if (!*gp || lf_guest_inspect (*gp) == -1 || !(os = job_os (*gp)))
-    goto out;
-  if (!(*pp = lf_plan_new (&os->mounts)) || fix_os (*gp, os, *pp, &fo, dir) == -1)
+  if (g)
+    os = r->out_os;
+  else {
+    g = lf_cli_guest_open ((const char *const *) paths, r->job->ndisks,
+                           writable, job_guestfs (r->job), &launched);
+    *gp = g;
+    if (!g || lf_guest_inspect (g) == -1 || !(os = job_os (g)))
+      goto out;
+    if (launched && writable) {
+      r->out_g = g;
+      r->out_os = os;
+      *gp = NULL;
+    }
+  }
+  if (!(*pp = lf_plan_new (&os->mounts)) || fix_os (g, os, *pp, &fo, dir) == -1)
     goto out;
   ret = 0;
  out:
@@ -1002,51 +1031,6 @@ step_verify (struct run *r)
   const char *dir;
   int ret = -1;
 
-  /* Static checks of each output: what Azure checks when it takes a VHD. */
-  for (size_t i = 0; i < job->ndisks; i++) {
-    json_t *ds = st_disk (r, i);
-    CLEANUP_FREE char *out = lf_job_output_path (job, i);
-    struct lf_disk *d;
-    struct stat st;
-    char rb[32], hex[65] = "";
-
-    role (i, rb, sizeof rb);
-    if (!out)
-      return -1;
-    if (job->in_place && stat (out, &st) == 0 && S_ISBLK (st.st_mode)) {
-      json_object_set_new (ds, "verified", json_pack ("{s:b, s:s}",
-                           "fixed_vhd", 0, "note", "a block device: its VHD "
-                           "footer is the platform's"));
-      continue;
-    }
-    if (!(d = lf_disk_open (out, "vhd"))) {
-      lf_error_prefix ("verify: %s", rb);
-      return -1;
-    }
-    bool fixed = strcmp (lf_disk_subformat (d), "fixed") == 0;
-    uint64_t size = lf_disk_size (d);
-    lf_disk_close (d);
-    if (!fixed || size % LF_MiB != 0 || stat (out, &st) == -1 ||
-        (uint64_t) st.st_size != size + LF_VHD_FOOTER_SIZE) {
-      lf_error (EINVAL, "verify: %s %s: not a fixed VHD of a whole MiB with "
-                "its footer at the end (size %" PRIu64 ")", rb, out, size);
-      return -1;
-    }
-    if (job->checksum) {
-      CLEANUP_CLOSE int fd = open (out, O_RDONLY | O_CLOEXEC);
-      if (fd == -1 || lf_sha256_file (fd, (uint64_t) st.st_size, hex) == -1) {
-        if (fd == -1)
-          lf_error (errno, "%s: %m", out);
-        lf_error_prefix ("verify: %s: checksum", rb);
-        return -1;
-      }
-      json_object_set_new (ds, "sha256", json_string (hex));
-    }
-    json_object_set_new (ds, "verified", json_pack ("{s:b, s:I, s:I}",
-                         "fixed_vhd", 1, "size", (json_int_t) size,
-                         "file_size", (json_int_t) st.st_size));
-  }
-
   /* The fix planned again, read-only, must find nothing left to do. */
   if (plan_fix (r, false, &g, &p, &dir) == -1) {
     lf_error_prefix ("verify: planning the fix again");
@@ -1066,6 +1050,62 @@ step_verify (struct run *r)
               lf_plan_nedits (p) == 1 ? "" : "s");
     goto out;
   }
+  /* The appliance's work is done: shut it down before reading the
+   * outputs' final bytes.
+   */
+  lf_plan_free (p);
+  p = NULL;
+  lf_guest_close (g);
+  g = NULL;
+  lf_guest_close (r->out_g);
+  r->out_g = NULL;
+  r->out_os = NULL;
+
+  /* Static checks of each output: what Azure checks when it takes a VHD. */
+  for (size_t i = 0; i < job->ndisks; i++) {
+    json_t *ds = st_disk (r, i);
+    CLEANUP_FREE char *out = lf_job_output_path (job, i);
+    struct lf_disk *d;
+    struct stat st;
+    char rb[32], hex[65] = "";
+
+    role (i, rb, sizeof rb);
+    if (!out)
+      goto out;
+    if (job->in_place && stat (out, &st) == 0 && S_ISBLK (st.st_mode)) {
+      json_object_set_new (ds, "verified", json_pack ("{s:b, s:s}",
+                           "fixed_vhd", 0, "note", "a block device: its VHD "
+                           "footer is the platform's"));
+      continue;
+    }
+    if (!(d = lf_disk_open (out, "vhd"))) {
+      lf_error_prefix ("verify: %s", rb);
+      goto out;
+    }
+    bool fixed = strcmp (lf_disk_subformat (d), "fixed") == 0;
+    uint64_t size = lf_disk_size (d);
+    lf_disk_close (d);
+    if (!fixed || size % LF_MiB != 0 || stat (out, &st) == -1 ||
+        (uint64_t) st.st_size != size + LF_VHD_FOOTER_SIZE) {
+      lf_error (EINVAL, "verify: %s %s: not a fixed VHD of a whole MiB with "
+                "its footer at the end (size %" PRIu64 ")", rb, out, size);
+      goto out;
+    }
+    if (job->checksum) {
+      CLEANUP_CLOSE int fd = open (out, O_RDONLY | O_CLOEXEC);
+      if (fd == -1 || lf_sha256_file (fd, (uint64_t) st.st_size, hex) == -1) {
+        if (fd == -1)
+          lf_error (errno, "%s: %m", out);
+        lf_error_prefix ("verify: %s: checksum", rb);
+        goto out;
+      }
+      json_object_set_new (ds, "sha256", json_string (hex));
+    }
+    json_object_set_new (ds, "verified", json_pack ("{s:b, s:I, s:I}",
+                         "fixed_vhd", 1, "size", (json_int_t) size,
+                         "file_size", (json_int_t) st.st_size));
+  }
+
   json_object_set_new (r->state, "verify", json_pack ("{s:i, s:b}",
                        "replan_changes", 0, "footers_ok", 1));
   ret = 0;
@@ -1462,6 +1502,7 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
       : !strcmp (rs, "success-with-warnings") ? LF_RUN_WARNINGS
       : !strcmp (rs, "interrupted") ? LF_RUN_INTERRUPTED : LF_RUN_FAILED;
   }
+  lf_guest_close (r.out_g);
   json_decref (r.state);
   json_decref (r.problems);
   json_decref (r.warnings);
@@ -1499,7 +1540,8 @@ lf_run_undo (const struct lf_job *job, const char *jobdir, json_t **report)
       goto out;
     }
   }
-  g = lf_guest_open ((const char *const *) paths, job->ndisks, true);
+  g = lf_cli_guest_open ((const char *const *) paths, job->ndisks, true,
+                         job_guestfs (job), NULL);
   if (!g || lf_guest_inspect (g) == -1 || !(os = job_os (g)))
     goto out;
   if (lf_undo (&os->mounts, strcmp (os->type, "windows") == 0
