@@ -65,6 +65,7 @@ usage_undo (FILE *fp)
 "Options:\n"
 "      --json          the report as JSON on stdout\n"
 "  -v, --verbose       debug output on stderr\n"
+LF_CLI_GUESTFS_HELP
 LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help          this help\n");
 }

@@ -1,13 +1,14 @@
 #!/bin/bash
-# The libguestfs path of fix and undo (issue 17): a VMware-like Debian 12
-# with / on XFS (tests/fixtures/debian12-xfs.sh), which no native backend
-# reads.  Under --guestfs=never the fix is refused and nothing changes;
-# 'landfall fix' (auto) fixes it with one appliance launch; the fixed guest
-# boots under QEMU to a login and gets a DHCP address; 'landfall undo'
-# (one more launch) gives
-# back the guest's file tree exactly (contents, modes, owners, symlinks)
-# and its initramfs byte for byte.  Each launch is 25-40 s under TCG; the
-# boot and the undo run in the normal pass only (SAN=1 says so, loudly).
+# The libguestfs path of fix, run and undo (issue 17): a VMware-like
+# Debian 12 with / on XFS (tests/fixtures/debian12-xfs.sh), which no native
+# backend reads.  Under --guestfs=never the fix is refused and nothing
+# changes.  Each launch is 25-40 s under TCG, so the passes split the work:
+#   normal: the guest as a 'landfall run' job (one launch for step 1's
+#     check of the source, one for fix and verify's planning again); the
+#     output boots under QEMU to a login and gets a DHCP address; 'landfall
+#     undo JOB' (one launch) gives back the source's file tree exactly
+#     (contents, modes, owners, symlinks) and its initramfs byte for byte;
+#   SAN=1 (saying so): 'landfall fix' under ASan, one launch.
 source "$(dirname "$0")/functions.sh"
 requires python3 sha256sum losetup mount guestfish
 
@@ -25,6 +26,8 @@ grep -q "no native backend reads xfs" never.out || fail "fix --guestfs=never doe
 cmp -s "$img" guest.img || fail "fix --guestfs=never changed the image"
 pass "fix --guestfs=never: XFS root refused, image unchanged"
 
+if [ "${SAN:-}" = 1 ]; then
+    echo "SKIP (part): $(basename "$0"): the job, the QEMU boot and undo run in the normal build only; SAN=1 runs fix" >&2
 start=$SECONDS
 "$LANDFALL" -v fix --json guest.img >fix.json 2>fix.err || {
     grep -v "debug: libguestfs" fix.err | tail -n 30 >&2; cat fix.json >&2; fail "fix failed"; }
@@ -47,16 +50,47 @@ assert "/etc/fstab" in paths and any(p.startswith("/boot/initrd.img-") for p in 
 print("fix: %d changes: %s" % (len(paths), ", ".join(paths)))
 EOF
 pass "fix through libguestfs: one launch, $secs s in all ($(grep -o 'appliance launched in [0-9.]* s' fix.err))"
-
-# Under ASan the fix above is what is worth its minute; the boot and the
-# undo (two more minutes of TCG, in which ASan sees nothing new) run in the
-# normal pass.
-if [ "${SAN:-}" = 1 ]; then
-    echo "SKIP (part): $(basename "$0"): the QEMU boot and the undo run in the normal build only (SAN=1 here)" >&2
     exit 0
 fi
+
+# The guest as a job: one launch for the source's checks in step 1, one for
+# fix and verify's planning again.
+mkdir job
+cp --sparse=always "$img" job/xfs01.raw
+cat >job/xfs01.job <<'EOF'
+machine = xfs01
+source = vmware
+profile = auto
+os-disk = xfs01.raw
+output = out
+guestfs = auto
+EOF
+start=$SECONDS
+r=0; "$LANDFALL" -v run --no-progress job/xfs01.job >run.out 2>run.err || r=$?
+secs=$((SECONDS - start))
+cat run.out
+if grep -q "built without it" run.err; then
+    echo "SKIP: $(basename "$0"): $LANDFALL was built without libguestfs (libguestfs-dev)" >&2
+    exit 77
+fi
+case $r in 0|3) ;; *) grep -v "debug: libguestfs" run.err | tail -n 30 >&2; fail "run on the XFS guest: exit $r" ;; esac
+[ "$(grep -c "appliance launched in" run.err)" = 2 ] ||
+    fail "run: not two appliance launches (step 1's, and fix with verify)"
+python3 - job/out/landfall-report.json <<'EOF' || fail "run report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["ok"] and r["errors"] == [], (r["result"], r["errors"])
+assert all(s["state"] == "done" for s in r["steps"]), r["steps"]
+paths = [c["path"] for c in r["changes"]]
+assert "/etc/fstab" in paths and any(p.startswith("/boot/initrd.img-") for p in paths), paths
+EOF
+pass "run job on the XFS guest: fixed and verified through libguestfs, two launches, $secs s"
+
+# The output is a fixed VHD: the disk's bytes, then a 512-byte footer,
+# which QEMU's raw driver shows as one more sector.
+out=job/out/xfs01-os.vhd
 python3 "$top/tests/tools/qemu-login.py" --timeout 400 --nic e1000 \
-    --log boot.log guest.img root landfall \
+    --log boot.log "$out" root landfall \
     "cat /proc/cmdline" "findmnt -n -o FSTYPE /" \
     "ip -4 -o addr show scope global" >login.out 2>&1 ||
     { cat login.out; tail -n 40 boot.log | tr -d '\r'; fail "the fixed XFS guest did not boot to a login"; }
@@ -65,8 +99,8 @@ grep -qx "xfs" <(tr -d '\r' <login.out) || fail "/ is not XFS in the booted gues
 grep -Eq "inet 10\.0\.2\.[0-9]+/24 .*dynamic" login.out || fail "no DHCP address on the e1000 NIC"
 pass "the fixed XFS guest boots under QEMU to a login, DHCP address on an e1000 NIC"
 
-"$LANDFALL" -v undo guest.img >undo.out 2>undo.err || {
-    grep -v "debug: libguestfs" undo.err | tail -n 30 >&2; fail "undo failed"; }
+"$LANDFALL" -v undo job/xfs01.job >undo.out 2>undo.err || {
+    grep -v "debug: libguestfs" undo.err | tail -n 30 >&2; fail "undo JOB failed"; }
 [ "$(grep -c "appliance launched in" undo.err)" = 1 ] || fail "undo: not exactly one appliance launch"
 
 # Both XFS roots, read-only through the host kernel (loop devices at the
@@ -74,7 +108,7 @@ pass "the fixed XFS guest boots under QEMU to a login, DHCP address on an e1000 
 mkdir a b
 la=$(losetup -r -f --show -o "$PART1_OFFSET" --sizelimit "$PART1_SIZE" "$img")
 cleanup_hook "losetup -d $la 2>/dev/null || true"
-lb=$(losetup -r -f --show -o "$PART1_OFFSET" --sizelimit "$PART1_SIZE" guest.img)
+lb=$(losetup -r -f --show -o "$PART1_OFFSET" --sizelimit "$PART1_SIZE" "$out")
 cleanup_hook "losetup -d $lb 2>/dev/null || true"
 mount -t xfs -o ro,norecovery,nouuid "$la" a || fail "mounting the source's XFS"
 cleanup_hook "umount $tmp/a 2>/dev/null || true"
@@ -113,4 +147,5 @@ EOF
 kv=$KERNEL_VERSION
 [ "$(sha256sum <a/boot/initrd.img-$kv)" = "$(sha256sum <b/boot/initrd.img-$kv)" ] ||
     fail "the initramfs differs after undo"
-pass "undo through libguestfs: one launch; the file tree and initrd.img-$kv are the source's"
+pass "undo JOB through libguestfs: one launch; the file tree and initrd.img-$kv are the source's"
+
