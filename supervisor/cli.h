@@ -56,10 +56,10 @@ extern int lf_cli_allow_backing (const char *cmd, const char *dir);
  * an enum lf_guestfs_when; -1 having printed the error.
  */
 extern int lf_cli_guestfs (const char *cmd, const char *when);
-/* lf_guest_open (PATHS, N, WRITABLE), then the libguestfs backend for what
- * the native ones could not open, as WHEN says: one appliance for all the
- * disks, which the filesystems it opened keep running until the guest is
- * closed.  *LAUNCHED (if not NULL) tells whether it opened any.
+/* run.c: lf_guest_open (PATHS, N, WRITABLE), then the libguestfs backend
+ * for what the native ones could not open, as WHEN says: one appliance for
+ * all the disks, which the filesystems it opened keep running until the
+ * guest is closed.  *LAUNCHED (if not NULL) tells whether it opened any.
  */
 struct lf_guest;
 extern struct lf_guest *lf_cli_guest_open (const char *const *paths,

@@ -9,7 +9,6 @@
 #include "common.h"
 #include "cli.h"
 #include "convert.h"
-#include "guest.h"
 #include "job.h"
 
 #ifndef LF_VERSION
@@ -108,25 +107,6 @@ lf_cli_guestfs (const char *cmd, const char *when)
     fprintf (stderr, "%s %s: %s is 'auto', 'always' or 'never', not '%s'\n",
              lf_progname, cmd, from, when);
   return w;
-}
-
-struct lf_guest *
-lf_cli_guest_open (const char *const *paths, size_t n, bool writable,
-                   int when, bool *launched)
-{
-  struct lf_guest *g = lf_guest_open (paths, n, writable);
-  int opened = 0;
-
-  if (launched)
-    *launched = false;
-  if (g && when != LF_GUESTFS_NEVER &&
-      (opened = lf_guest_open_guestfs (g, when == LF_GUESTFS_ALWAYS)) == -1) {
-    lf_guest_close (g);
-    return NULL;
-  }
-  if (launched)
-    *launched = opened > 0;
-  return g;
 }
 
 static void

@@ -410,6 +410,28 @@ has_string (json_t *arr, const char *s)
   return false;
 }
 
+/* Here rather than in main.c: run.o is in libsupervisor.a, which the
+ * unit tests link without main.o.
+ */
+struct lf_guest *
+lf_cli_guest_open (const char *const *paths, size_t n, bool writable,
+                   int when, bool *launched)
+{
+  struct lf_guest *g = lf_guest_open (paths, n, writable);
+  int opened = 0;
+
+  if (launched)
+    *launched = false;
+  if (g && when != LF_GUESTFS_NEVER &&
+      (opened = lf_guest_open_guestfs (g, when == LF_GUESTFS_ALWAYS)) == -1) {
+    lf_guest_close (g);
+    return NULL;
+  }
+  if (launched)
+    *launched = opened > 0;
+  return g;
+}
+
 /* The job's guestfs key; in the appliance (no CLI) auto. */
 static int
 job_guestfs (const struct lf_job *job)
