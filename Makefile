@@ -124,6 +124,7 @@ demo: deps
 bench: all
 	tests/bench/bench-convert.sh
 	tests/bench/bench-fix.sh
+	tests/bench/bench-guestfs.sh
 	tests/bench/bench-appliance.sh
 
 # The bootable appliance (images/): its own landfall build, without

@@ -137,10 +137,27 @@ struct lf_lvm_lv {
   char uuid[64];
   struct lf_blockdev *bd;       /* NULL if not mappable (with reason) */
   char why_not[128];            /* e.g. "raid1 segments need libguestfs" */
+  size_t vg_index;              /* its VG in lf_lvm.vgs */
+};
+/* A PV as its VG's metadata lists it, and the device it was found on: a
+ * job must hold every disk of a VG it uses, and names the missing ones.
+ */
+struct lf_lvm_pv {
+  char name[32];                /* "pv0" */
+  char uuid[64];                /* as the metadata writes it (dashes) */
+  char hint[128];               /* "device", where LVM last saw it, or "" */
+  struct lf_blockdev *bd;       /* the PV device found, or NULL: missing */
+};
+struct lf_lvm_vg {
+  char name[128];
+  size_t npvs;
+  struct lf_lvm_pv *pvs;
 };
 struct lf_lvm {
   size_t n;
   struct lf_lvm_lv *lvs;
+  size_t nvgs;
+  struct lf_lvm_vg *vgs;
 };
 /* PVS are the LVM2_member devices found; LVs of every VG complete across
  * them are mapped.

@@ -1159,6 +1159,41 @@ map_vg (const struct cfg_node *root, struct pv *found, size_t nfound,
       p->pv = &found[k];
     }
   }
+  {
+    struct lf_lvm_vg *nv = realloc (ret->vgs, (ret->nvgs + 1) * sizeof *nv);
+    struct lf_lvm_pv *lp = calloc (npvs ? npvs : 1, sizeof *lp);
+    if (!nv || !lp) {
+      if (nv)
+        ret->vgs = nv;
+      free (lp);
+      lf_error (ENOMEM, "out of memory");
+      return -1;
+    }
+    ret->vgs = nv;
+    nv = &ret->vgs[ret->nvgs++];
+    memset (nv, 0, sizeof *nv);
+    snprintf (nv->name, sizeof nv->name, "%s", vgname);
+    nv->pvs = lp;
+    nv->npvs = npvs;
+    for (size_t k = 0; k < npvs; k++) {
+      const char *hint = NULL;
+      for (const struct cfg_node *n = pvsec->child; n; n = n->next)
+        if (n->type == CFG_SECTION && n->key == pvs[k].name) {
+          hint = cfg_get_str (n, "device");
+          snprintf (lp[k].uuid, sizeof lp[k].uuid, "%s", cfg_get_str (n, "id"));
+        }
+      snprintf (lp[k].name, sizeof lp[k].name, "%s", pvs[k].name);
+      /* Only a hint, from the source machine: printable or nothing. */
+      if (hint) {
+        size_t j = 0;
+        for (; hint[j] && j < sizeof lp[k].hint - 1; j++)
+          lp[k].hint[j] = hint[j] >= 0x20 && hint[j] < 0x7f ? hint[j] : '?';
+        lp[k].hint[j] = '\0';
+      }
+      lp[k].bd = pvs[k].pv ? pvs[k].pv->bd : NULL;
+    }
+  }
+  size_t first_lv = ret->n, vg_index = ret->nvgs - 1;
   lvsec = cfg_get_section (vg, "logical_volumes");
   if (!lvsec)
     return 0;                   /* a VG with no LVs */
@@ -1178,6 +1213,8 @@ map_vg (const struct cfg_node *root, struct pv *found, size_t nfound,
     if (map_lv (vgname, n, pvs, npvs, extent_size, ret) == -1)
       return -1;
   }
+  for (size_t k = first_lv; k < ret->n; k++)
+    ret->lvs[k].vg_index = vg_index;
   return 0;
 }
 
@@ -1191,6 +1228,11 @@ lf_lvm_free (struct lf_lvm *lvm)
   free (lvm->lvs);
   lvm->lvs = NULL;
   lvm->n = 0;
+  for (size_t i = 0; i < lvm->nvgs; i++)
+    free (lvm->vgs[i].pvs);
+  free (lvm->vgs);
+  lvm->vgs = NULL;
+  lvm->nvgs = 0;
 }
 
 int

@@ -370,6 +370,20 @@ START_TEST (test_incomplete)
   ck_assert (lv && !lv->bd);
   ck_assert_msg (strstr (lv->why_not, "VG vg0 is incomplete: PV pv1") != NULL,
                  "%s", lv->why_not);
+  /* The VG as a job checks it: pv0 found on a.img, pv1 missing, named by
+   * its UUID as pvs printed it and where LVM last saw it (a loop device).
+   */
+  ck_assert_uint_eq (lvm.nvgs, 1);
+  ck_assert_str_eq (lvm.vgs[0].name, "vg0");
+  ck_assert_uint_eq (lvm.vgs[0].npvs, 2);
+  ck_assert_str_eq (lvm.vgs[0].pvs[0].name, "pv0");
+  ck_assert_ptr_eq (lvm.vgs[0].pvs[0].bd, d.bd[0]);
+  ck_assert_str_eq (lvm.vgs[0].pvs[1].name, "pv1");
+  ck_assert_ptr_null (lvm.vgs[0].pvs[1].bd);
+  ck_assert_str_eq (lvm.vgs[0].pvs[1].uuid, pv_of ("b.img")->uuid);
+  ck_assert_msg (strncmp (lvm.vgs[0].pvs[1].hint, "/dev/loop", 9) == 0, "%s",
+                 lvm.vgs[0].pvs[1].hint);
+  ck_assert_uint_eq (lv->vg_index, 0);
   lf_lvm_free (&lvm);
   close_devs (&d);
 

@@ -38,6 +38,34 @@ extern int lf_cli_print_json (json_t *j);
 "                      the directory of the image that names them\n"
 extern int lf_cli_allow_backing (const char *cmd, const char *dir);
 
+/* --guestfs=WHEN, the same in every command that reads or writes a guest
+ * (job.h's enum lf_guestfs_when).
+ */
+#define LF_OPT_GUESTFS 1001
+#define LF_CLI_GUESTFS_OPTION \
+  { "guestfs", required_argument, NULL, LF_OPT_GUESTFS }
+#define LF_CLI_GUESTFS_HELP \
+"      --guestfs=WHEN  read and write what no native backend does (XFS,\n" \
+"                      btrfs, LVs that are not linear) with libguestfs, one\n" \
+"                      helper VM for all the disks (seconds with KVM, ~30 s\n" \
+"                      without): 'auto' (default) only when there is such a\n" \
+"                      filesystem, 'always', or 'never'; LANDFALL_GUESTFS\n" \
+"                      sets the default.  LANDFALL_KVM=0|1 overrides KVM\n" \
+"                      detection.\n"
+/* WHEN as given to --guestfs (or NULL: LANDFALL_GUESTFS, else "auto"), as
+ * an enum lf_guestfs_when; -1 having printed the error.
+ */
+extern int lf_cli_guestfs (const char *cmd, const char *when);
+/* run.c: lf_guest_open (PATHS, N, WRITABLE), then the libguestfs backend
+ * for what the native ones could not open, as WHEN says: one appliance for
+ * all the disks, which the filesystems it opened keep running until the
+ * guest is closed.  *LAUNCHED (if not NULL) tells whether it opened any.
+ */
+struct lf_guest;
+extern struct lf_guest *lf_cli_guest_open (const char *const *paths,
+                                           size_t n, bool writable, int when,
+                                           bool *launched);
+
 /* cmd-convert.c */
 extern int lf_cmd_convert (int argc, char *argv[]);
 
@@ -49,7 +77,8 @@ extern int lf_cmd_undo (int argc, char *argv[]);
 extern int lf_cmd_run (int argc, char *argv[]);
 /* pid1.c: the appliance's /init (supervisor/pid1.c says what it does). */
 extern int lf_pid1_main (int argc, char *argv[]);
-extern int lf_cmd_undo_job (const char *path, bool json);
+/* WHEN: --guestfs as given (enum lf_guestfs_when), or -1: the job's. */
+extern int lf_cmd_undo_job (const char *path, bool json, int when);
 
 /* cmd-inspect.c */
 extern int lf_cmd_inspect (int argc, char *argv[]);

@@ -41,6 +41,7 @@ usage_fix (FILE *fp)
 "                      Remote Desktop (default: left on)\n"
 "      --json          the report as JSON on stdout\n"
 "  -v, --verbose       debug output on stderr\n"
+LF_CLI_GUESTFS_HELP
 LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help          this help\n"
 "\n"
@@ -66,16 +67,17 @@ usage_undo (FILE *fp)
 "Options:\n"
 "      --json          the report as JSON on stdout\n"
 "  -v, --verbose       debug output on stderr\n"
+LF_CLI_GUESTFS_HELP
 LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help          this help\n");
 }
 
 /* Open and inspect DISKS writable; the OS to work on, or NULL. */
 static struct lf_os *
-open_os (int argc, char *argv[], struct lf_guest **gp)
+open_os (int argc, char *argv[], int when, struct lf_guest **gp)
 {
-  struct lf_guest *g = lf_guest_open ((const char *const *) argv,
-                                      (size_t) argc, true);
+  struct lf_guest *g = lf_cli_guest_open ((const char *const *) argv,
+                                          (size_t) argc, true, when, NULL);
   *gp = g;
   if (!g || lf_guest_inspect (g) == -1)
     return NULL;
@@ -124,6 +126,7 @@ lf_cmd_fix (int argc, char *argv[])
     { "rdp-no-nla", no_argument,      NULL, OPT_RDP_NO_NLA },
     { "json",      no_argument,       NULL, OPT_JSON },
     { "verbose",   no_argument,       NULL, 'v' },
+    LF_CLI_GUESTFS_OPTION,
     LF_CLI_ALLOW_BACKING_OPTION,
     { "help",      no_argument,       NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -132,11 +135,12 @@ lf_cmd_fix (int argc, char *argv[])
   const char *profile = "azure-gen1";
   struct lf_hw_profile *hw = NULL;
   bool json = false, dry = false;
+  const char *guestfs = NULL;
   struct lf_guest *g = NULL;
   struct lf_plan *p = NULL;
   struct lf_os *os;
   const char *dir = NULL;
-  int c, ret = LF_EXIT_FAILED;
+  int c, when, ret = LF_EXIT_FAILED;
   double t0 = lf_now ();
 
   optind = 1;
@@ -148,6 +152,7 @@ lf_cmd_fix (int argc, char *argv[])
     case OPT_RDP_NO_NLA: o.rdp_no_nla = true; break;
     case OPT_JSON: json = true; break;
     case 'v': lf_debug_level++; break;
+    case LF_OPT_GUESTFS: guestfs = optarg; break;
     case LF_OPT_ALLOW_BACKING:
       if (lf_cli_allow_backing ("fix", optarg) == -1)
         return LF_EXIT_USAGE;
@@ -161,6 +166,8 @@ lf_cmd_fix (int argc, char *argv[])
              lf_progname);
     return LF_EXIT_USAGE;
   }
+  if ((when = lf_cli_guestfs ("fix", guestfs)) == -1)
+    return LF_EXIT_USAGE;
   /* Any profile of hw/: what the fix does for it is in its file. */
   if (!(hw = lf_hw_profile_load (NULL, profile))) {
     fprintf (stderr, "%s fix: --profile: %s\n", lf_progname,
@@ -168,7 +175,7 @@ lf_cmd_fix (int argc, char *argv[])
     return LF_EXIT_USAGE;
   }
   o.profile = hw;
-  os = open_os (argc - optind, argv + optind, &g);
+  os = open_os (argc - optind, argv + optind, when, &g);
   if (!os)
     goto out;
   p = lf_plan_new (&os->mounts);
@@ -211,22 +218,25 @@ lf_cmd_undo (int argc, char *argv[])
   static const struct option longopts[] = {
     { "json",    no_argument, NULL, OPT_JSON },
     { "verbose", no_argument, NULL, 'v' },
+    LF_CLI_GUESTFS_OPTION,
     LF_CLI_ALLOW_BACKING_OPTION,
     { "help",    no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   bool json = false;
+  const char *guestfs = NULL;
   struct lf_guest *g = NULL;
   struct lf_os *os;
   const struct lf_fixer *f = NULL;
   json_t *report = NULL;
-  int c, ret = LF_EXIT_FAILED;
+  int c, when, ret = LF_EXIT_FAILED;
 
   optind = 1;
   while ((c = getopt_long (argc, argv, "vh", longopts, NULL)) != -1) {
     switch (c) {
     case OPT_JSON: json = true; break;
     case 'v': lf_debug_level++; break;
+    case LF_OPT_GUESTFS: guestfs = optarg; break;
     case LF_OPT_ALLOW_BACKING:
       if (lf_cli_allow_backing ("undo", optarg) == -1)
         return LF_EXIT_USAGE;
@@ -241,9 +251,11 @@ lf_cmd_undo (int argc, char *argv[])
     return LF_EXIT_USAGE;
   }
   /* A job file is text of a few lines, a disk at least a sector. */
+  if ((when = lf_cli_guestfs ("undo", guestfs)) == -1)
+    return LF_EXIT_USAGE;
   if (argc - optind == 1 && lf_job_looks_like (argv[optind]))
-    return lf_cmd_undo_job (argv[optind], json);
-  os = open_os (argc - optind, argv + optind, &g);
+    return lf_cmd_undo_job (argv[optind], json, guestfs ? when : -1);
+  os = open_os (argc - optind, argv + optind, when, &g);
   if (!os || !(f = lf_fixer_find (os->type)) ||
       lf_undo (&os->mounts, f->journal_dir, &report) == -1)
     goto out;

@@ -33,6 +33,8 @@ usage (FILE *fp)
 "                      manifest (a job alone sees only its own)\n"
 "  -q, --quiet         no step lines or progress on stderr\n"
 "  -v, --verbose       debug output on stderr\n"
+LF_CLI_GUESTFS_HELP
+"                      (overrides the job's guestfs key)\n"
 LF_CLI_ALLOW_BACKING_HELP
 "  -h, --help          this help\n"
 "\n"
@@ -68,6 +70,10 @@ LF_CLI_ALLOW_BACKING_HELP
 "  rdp-no-nla = yes|no   Windows: RDP without NLA (default no)\n"
 "  rootdelay = N|auto    Linux: rootdelay= seconds (default: chosen per\n"
 "                        initramfs generator)\n"
+"  guestfs = WHEN        auto (default), always or never: when libguestfs\n"
+"                        reads and writes the guest (XFS, btrfs, LVs that\n"
+"                        are not linear: see --guestfs); one appliance for\n"
+"                        the sources' checks, one for fix and verify\n"
 "  manifest = FILE       recovery points (see 'landfall points --help'),\n"
 "                        instead of os-disk and disk: the disks are the\n"
 "                        chosen point's overlays, each chain merged by\n"
@@ -86,8 +92,11 @@ LF_CLI_ALLOW_BACKING_HELP
 "                   found and supported, no BitLocker or hibernation,\n"
 "                   free space, sizes within the profile (gen1 OS disk up\n"
 "                   to 2 TiB, gen2 4 TiB, data disks 32767 GiB), firmware\n"
-"                   fits the profile.  Every problem is listed, and\n"
-"                   nothing is written if there is one.\n"
+"                   fits the profile.  A root on LVM is fine when its\n"
+"                   volume group has a physical volume on the OS disk;\n"
+"                   every disk of such a group must be in the job (a\n"
+"                   missing one is named by its PV).  Every problem is\n"
+"                   listed, and nothing is written if there is one.\n"
 "  2 convert        each disk to a fixed VHD (or in place)\n"
 "  3 fix            the Linux or Windows fix, journalled on the guest\n"
 "  4 verify         footers valid, sizes whole MiB, and the fix planned\n"
@@ -121,12 +130,13 @@ lf_cmd_run (int argc, char *argv[])
     { "group-point", required_argument, NULL, OPT_GROUP_POINT },
     { "quiet",       no_argument, NULL, 'q' },
     { "verbose",     no_argument, NULL, 'v' },
+    LF_CLI_GUESTFS_OPTION,
     LF_CLI_ALLOW_BACKING_OPTION,
     { "help",        no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   bool json = false, progress = true, quiet = false;
-  const char *group_point = NULL;
+  const char *group_point = NULL, *guestfs = NULL;
   struct lf_job *job = NULL;
   json_t *report = NULL;
   enum lf_run_result res = LF_RUN_FAILED;
@@ -141,6 +151,7 @@ lf_cmd_run (int argc, char *argv[])
     case OPT_GROUP_POINT: group_point = optarg; break;
     case 'q': quiet = true; break;
     case 'v': lf_debug_level++; break;
+    case LF_OPT_GUESTFS: guestfs = optarg; break;
     case LF_OPT_ALLOW_BACKING:
       if (lf_cli_allow_backing ("run", optarg) == -1)
         return LF_EXIT_USAGE;
@@ -158,6 +169,13 @@ lf_cmd_run (int argc, char *argv[])
   if (!job) {
     lf_cli_print_error ();
     return LF_EXIT_USAGE;       /* a bad job file is a usage error */
+  }
+  /* --guestfs, then the job's key, then LANDFALL_GUESTFS. */
+  if (guestfs || job->guestfs < 0) {
+    if ((job->guestfs = lf_cli_guestfs ("run", guestfs)) == -1) {
+      lf_job_free (job);
+      return LF_EXIT_USAGE;
+    }
   }
   {
     CLEANUP_FREE char *copy = strdup (argv[optind]);
@@ -191,7 +209,7 @@ lf_cmd_run (int argc, char *argv[])
  * is a job file).
  */
 int
-lf_cmd_undo_job (const char *path, bool json)
+lf_cmd_undo_job (const char *path, bool json, int when)
 {
   struct lf_job *job = lf_job_load (path, NULL);
   json_t *report = NULL;
@@ -208,6 +226,13 @@ lf_cmd_undo_job (const char *path, bool json)
       lf_error (errno, "%s: %m", path);
       goto out;
     }
+  }
+  if (when >= 0)
+    job->guestfs = when;
+  else if (job->guestfs < 0 &&
+           (job->guestfs = lf_cli_guestfs ("undo", NULL)) == -1) {
+    ret = LF_EXIT_USAGE;
+    goto out;
   }
   if (lf_run_undo (job, dir, &report) == -1)
     goto out;

@@ -10,6 +10,7 @@
  *   checksum  = yes                 yes | no
  *   rdp-no-nla = no                 yes | no
  *   rootdelay = auto                auto | seconds
+ *   guestfs   = auto                auto | always | never (libguestfs)
  *   manifest  = web01-points.json   recovery points: instead of os-disk
  *                                   and disk (the manifest lists disks)
  *   recovery-point = latest         an option or a point id (points.c)
@@ -35,7 +36,7 @@
 static const char *const keys[] = {
   "machine", "source", "profile", "output", "os-disk", "disk", "checksum",
   "rdp-no-nla", "rootdelay", "manifest", "recovery-point", "allow-backing",
-  NULL,
+  "guestfs", NULL,
 };
 static const char *const sources[] = {
   "physical", "vmware", "hyperv-as-physical", NULL,
@@ -144,7 +145,8 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
   if (k < 0) {
     lf_error (EINVAL, "%s:%zu: unknown key '%.64s' (known: machine, source, "
               "profile, output, os-disk, disk, checksum, rdp-no-nla, "
-              "rootdelay, manifest, recovery-point, allow-backing)", name, lineno, key);
+              "rootdelay, manifest, recovery-point, allow-backing, guestfs)",
+              name, lineno, key);
     return -1;
   }
   if (*val == '\0') {
@@ -300,6 +302,13 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
       return -1;
     }
   }
+  else if (!strcmp (key, "guestfs")) {
+    if ((job->guestfs = lf_guestfs_when_parse (val)) == -1) {
+      lf_error (EINVAL, "%s:%zu: guestfs: '%.64s' is not auto, always or "
+                "never", name, lineno, val);
+      return -1;
+    }
+  }
   else if (!strcmp (key, "rootdelay")) {
     char *e;
     long n;
@@ -344,6 +353,7 @@ lf_job_parse (const char *buf, size_t len, const char *name,
     goto error;
   }
   job->rootdelay = -1;
+  job->guestfs = -1;
   if (len > LF_JOB_MAX_SIZE) {
     lf_error (EFBIG, "%s: %zu bytes: a job file is at most %d bytes", name,
               len, LF_JOB_MAX_SIZE);
@@ -568,6 +578,14 @@ lf_job_looks_like (const char *path)
     l = nl ? nl + 1 : NULL;
   }
   return false;
+}
+
+int
+lf_guestfs_when_parse (const char *s)
+{
+  return !s ? -1 : !strcmp (s, "auto") ? LF_GUESTFS_AUTO
+    : !strcmp (s, "always") ? LF_GUESTFS_ALWAYS
+    : !strcmp (s, "never") ? LF_GUESTFS_NEVER : -1;
 }
 
 char *

@@ -151,6 +151,14 @@ struct lf_job_disk {
   size_t line;                  /* 1-based line in the job file */
 };
 
+/* When the libguestfs backend reads and writes a guest: the job key
+ * guestfs and every command's --guestfs.  AUTO launches its appliance only
+ * for what no native backend reads (XFS, btrfs, LVs that are not linear).
+ */
+enum lf_guestfs_when { LF_GUESTFS_AUTO, LF_GUESTFS_ALWAYS, LF_GUESTFS_NEVER };
+/* "auto", "always", "never"; -1 for anything else. */
+extern int lf_guestfs_when_parse (const char *s);
+
 struct lf_job {
   char *name;                   /* the job file's name, for messages */
   char *machine;
@@ -164,6 +172,8 @@ struct lf_job {
   bool rdp_no_nla;
   bool checksum;
   int rootdelay;                /* -1: chosen by the fix */
+  int guestfs;                  /* enum lf_guestfs_when, or -1: not given
+                                   (LANDFALL_GUESTFS, else auto) */
   char sha256[65];              /* of the file's bytes but the
                                    recovery-point line: a resumed run must
                                    run the same job (the point is checked

@@ -9,6 +9,7 @@
 #include "common.h"
 #include "cli.h"
 #include "convert.h"
+#include "job.h"
 
 #ifndef LF_VERSION
 #define LF_VERSION "0.1"
@@ -88,6 +89,24 @@ lf_cli_allow_backing (const char *cmd, const char *dir)
   lf_error_prefix ("%s --allow-backing", cmd);
   lf_cli_print_error ();
   return -1;
+}
+
+int
+lf_cli_guestfs (const char *cmd, const char *when)
+{
+  const char *from = "--guestfs";
+  int w;
+
+  if (!when) {
+    when = getenv ("LANDFALL_GUESTFS");
+    from = "LANDFALL_GUESTFS";
+    if (!when || !*when)
+      return LF_GUESTFS_AUTO;
+  }
+  if ((w = lf_guestfs_when_parse (when)) == -1)
+    fprintf (stderr, "%s %s: %s is 'auto', 'always' or 'never', not '%s'\n",
+             lf_progname, cmd, from, when);
+  return w;
 }
 
 static void

@@ -47,6 +47,7 @@
 #include "convert.h"
 #include "guest.h"
 #include "bootfix.h"
+#include "cli.h"
 #include "job.h"
 #include "verify.h"
 
@@ -84,6 +85,13 @@ struct run {
   char profile[LF_HW_MAX_STRING + 1];  /* resolved */
   struct lf_hw_profile *hw;     /* loaded once, when first needed */
   char os_desc[256];
+  /* The outputs' guest while a libguestfs appliance holds them: the fix
+   * leaves it open for verify's planning again, so that a job launches
+   * one appliance for both (30 s each under TCG).  Everything in it was
+   * synced by the fix before its step was marked done.
+   */
+  struct lf_guest *out_g;
+  struct lf_os *out_os;
 };
 
 /* The resolved profile (r->profile, or the state's), loaded once; NULL
@@ -398,8 +406,48 @@ has_string (json_t *arr, const char *s)
   return false;
 }
 
-/* The OS of the guest inspected, as the job needs it: exactly one, on the
- * OS disk.  NULL with the error recorded.
+/* Here rather than in main.c: run.o is in libsupervisor.a, which the
+ * unit tests link without main.o.
+ */
+struct lf_guest *
+lf_cli_guest_open (const char *const *paths, size_t n, bool writable,
+                   int when, bool *launched)
+{
+  struct lf_guest *g = lf_guest_open (paths, n, writable);
+  int opened = 0;
+
+  if (launched)
+    *launched = false;
+  if (g && when != LF_GUESTFS_NEVER &&
+      (opened = lf_guest_open_guestfs (g, when == LF_GUESTFS_ALWAYS)) == -1) {
+    lf_guest_close (g);
+    return NULL;
+  }
+  if (launched)
+    *launched = opened > 0;
+  return g;
+}
+
+/* The job's guestfs key; in the appliance (no CLI) auto. */
+static int
+job_guestfs (const struct lf_job *job)
+{
+  return job->guestfs < 0 ? LF_GUESTFS_AUTO : job->guestfs;
+}
+
+/* The index of the job disk that holds PV device BD, or SIZE_MAX. */
+static size_t
+pv_disk (const struct lf_guest *g, const struct lf_blockdev *bd)
+{
+  for (size_t i = 0; i < g->nfs; i++)
+    if (g->fss[i].bd == bd && !g->fss[i].lv[0])
+      return g->fss[i].disk;
+  return SIZE_MAX;
+}
+
+/* The OS of the guest inspected, as the job needs it: exactly one, with
+ * its root on the OS disk (a partition of it, or an LV of a volume group
+ * with a physical volume on it).  NULL with the error recorded.
  */
 static struct lf_os *
 job_os (struct lf_guest *g)
@@ -415,12 +463,59 @@ job_os (struct lf_guest *g)
     return NULL;
   }
   struct lf_os *os = &g->oses[0];
-  if (g->fss[os->root].disk != 0) {
-    lf_error (EINVAL, "the operating system's root is on %s, not on the "
-              "OS disk", lf_guest_fs_device (g, &g->fss[os->root]));
-    return NULL;
+  const struct lf_guest_fs *rf = &g->fss[os->root];
+  const struct lf_lvm_vg *vg = NULL;
+
+  if (rf->disk == 0)
+    return os;
+  /* An LV: of a VG with a PV on the OS disk (the installers' layout, also
+   * when the VG was grown onto data disks).  check_vgs saw to the rest.
+   */
+  for (size_t k = 0; rf->lv[0] && k < g->lvm.n && !vg; k++) {
+    const struct lf_lvm_lv *lv = &g->lvm.lvs[k];
+    size_t vl = strlen (lv->vg);
+    if (rf->bd ? lv->bd == rf->bd
+        : strncmp (rf->lv, lv->vg, vl) == 0 && rf->lv[vl] == '/' &&
+          strcmp (rf->lv + vl + 1, lv->name) == 0)
+      vg = &g->lvm.vgs[lv->vg_index];
   }
-  return os;
+  for (size_t p = 0; vg && p < vg->npvs; p++)
+    if (vg->pvs[p].bd && pv_disk (g, vg->pvs[p].bd) == 0)
+      return os;
+  lf_error (EINVAL, "the operating system's root is on %s, %s",
+            lf_guest_fs_device (g, rf),
+            vg ? "whose volume group has no physical volume on the OS disk "
+            "(is the first disk of the job the OS disk?)" : "not on the OS disk");
+  return NULL;
+}
+
+/* Every volume group with a PV on the OS disk must be whole: a disk of it
+ * left out of the job loses the LVs on it, the root's among them (and the
+ * fix would see no OS or half of one).  One problem per missing PV, with
+ * where LVM last saw it.  A data disks' VG that is incomplete is only
+ * warned about: the job may leave out disks that are not the machine's.
+ */
+static void
+check_vgs (struct run *r, struct lf_guest *g)
+{
+  for (size_t v = 0; v < g->lvm.nvgs; v++) {
+    const struct lf_lvm_vg *vg = &g->lvm.vgs[v];
+    bool on_os = false;
+    for (size_t p = 0; p < vg->npvs; p++)
+      on_os |= vg->pvs[p].bd && pv_disk (g, vg->pvs[p].bd) == 0;
+    for (size_t p = 0; p < vg->npvs; p++) {
+      const struct lf_lvm_pv *pv = &vg->pvs[p];
+      if (pv->bd)
+        continue;
+      add_str (on_os ? r->problems : r->warnings,
+               "volume group %s%s spans a disk that is not in the job: its "
+               "physical volume %s (UUID %s%s%s%s) was found on none of the "
+               "job's disks; add that disk to the job", vg->name,
+               on_os ? " (on the OS disk)" : "", pv->name, pv->uuid,
+               pv->hint[0] ? ", last seen by LVM as " : "", pv->hint,
+               pv->hint[0] ? " on the source machine" : "");
+    }
+  }
 }
 
 static void
@@ -440,11 +535,12 @@ check_guest (struct run *r)
   for (size_t i = 0; i < job->ndisks; i++)
     if (r->src[i].ok)
       paths[n++] = job->disks[i].path;
-  g = lf_guest_open (paths, n, false);
+  g = lf_cli_guest_open (paths, n, false, job_guestfs (job), NULL);
   if (!g || lf_guest_inspect (g) == -1) {
     add_str (r->problems, "inspecting the disks: %s", lf_last_error ());
     goto out;
   }
+  check_vgs (r, g);
   if (!(os = job_os (g))) {
     add_str (r->problems, "%s", lf_last_error ());
     goto out;
@@ -880,14 +976,28 @@ plan_fix (struct run *r, bool writable, struct lf_guest **gp,
   struct lf_os *os;
   int ret = -1;
 
+  struct lf_guest *g = r->out_g;
+  bool launched = false;
+
   *gp = NULL;
   *pp = NULL;
   if (!paths)
     return -1;
-  *gp = lf_guest_open ((const char *const *) paths, r->job->ndisks, writable);
-  if (!*gp || lf_guest_inspect (*gp) == -1 || !(os = job_os (*gp)))
-    goto out;
-  if (!(*pp = lf_plan_new (&os->mounts)) || lf_fix_os (*gp, os, *pp, &fo, dir) == -1)
+  if (g)
+    os = r->out_os;
+  else {
+    g = lf_cli_guest_open ((const char *const *) paths, r->job->ndisks,
+                           writable, job_guestfs (r->job), &launched);
+    *gp = g;
+    if (!g || lf_guest_inspect (g) == -1 || !(os = job_os (g)))
+      goto out;
+    if (launched && writable) {
+      r->out_g = g;
+      r->out_os = os;
+      *gp = NULL;
+    }
+  }
+  if (!(*pp = lf_plan_new (&os->mounts)) || lf_fix_os (g, os, *pp, &fo, dir) == -1)
     goto out;
   ret = 0;
  out:
@@ -953,51 +1063,6 @@ step_verify (struct run *r)
   const char *dir;
   int ret = -1;
 
-  /* Static checks of each output: what Azure checks when it takes a VHD. */
-  for (size_t i = 0; i < job->ndisks; i++) {
-    json_t *ds = st_disk (r, i);
-    CLEANUP_FREE char *out = lf_job_output_path (job, i);
-    struct lf_disk *d;
-    struct stat st;
-    char rb[32], hex[65] = "";
-
-    role (i, rb, sizeof rb);
-    if (!out)
-      return -1;
-    if (job->in_place && stat (out, &st) == 0 && S_ISBLK (st.st_mode)) {
-      json_object_set_new (ds, "verified", json_pack ("{s:b, s:s}",
-                           "fixed_vhd", 0, "note", "a block device: its VHD "
-                           "footer is the platform's"));
-      continue;
-    }
-    if (!(d = lf_disk_open (out, "vhd"))) {
-      lf_error_prefix ("verify: %s", rb);
-      return -1;
-    }
-    bool fixed = strcmp (lf_disk_subformat (d), "fixed") == 0;
-    uint64_t size = lf_disk_size (d);
-    lf_disk_close (d);
-    if (!fixed || size % LF_MiB != 0 || stat (out, &st) == -1 ||
-        (uint64_t) st.st_size != size + LF_VHD_FOOTER_SIZE) {
-      lf_error (EINVAL, "verify: %s %s: not a fixed VHD of a whole MiB with "
-                "its footer at the end (size %" PRIu64 ")", rb, out, size);
-      return -1;
-    }
-    if (job->checksum) {
-      CLEANUP_CLOSE int fd = open (out, O_RDONLY | O_CLOEXEC);
-      if (fd == -1 || lf_sha256_file (fd, (uint64_t) st.st_size, hex) == -1) {
-        if (fd == -1)
-          lf_error (errno, "%s: %m", out);
-        lf_error_prefix ("verify: %s: checksum", rb);
-        return -1;
-      }
-      json_object_set_new (ds, "sha256", json_string (hex));
-    }
-    json_object_set_new (ds, "verified", json_pack ("{s:b, s:I, s:I}",
-                         "fixed_vhd", 1, "size", (json_int_t) size,
-                         "file_size", (json_int_t) st.st_size));
-  }
-
   /* The fix planned again, read-only, must find nothing left to do. */
   if (plan_fix (r, false, &g, &p, &dir) == -1) {
     lf_error_prefix ("verify: planning the fix again");
@@ -1014,16 +1079,26 @@ step_verify (struct run *r)
     goto out;
   }
   /* The profile's own checks, as `landfall verify --profile` runs them
-   * on this output: a failed check fails the job, the rest are warnings.
+   * on this output (on plan_fix's guest, or the job's libguestfs
+   * appliance it reused): a failed check fails the job, the rest are
+   * warnings.  The report shows them either way.
    */
-  json_t *checks = lf_verify_static (g, r->hw);
+  json_t *checks = lf_verify_static (g ? g : r->out_g, r->hw);
   if (!checks) {
     lf_error_prefix ("verify: the checks of profile %s", r->hw->name);
     goto out;
   }
-  size_t i;
+  size_t nfail = lf_verify_count (checks, "fail");
+  json_t *v = json_pack ("{s:i, s:b, s:s, s:o}", "replan_changes", 0,
+                         "footers_ok", 0, "profile", r->hw->name,
+                         "checks", checks);
+  if (!v || json_object_set_new (r->state, "verify", v) == -1) {
+    lf_error (ENOMEM, "out of memory");
+    goto out;
+  }
+  size_t k;
   json_t *ck;
-  json_array_foreach (checks, i, ck) {
+  json_array_foreach (checks, k, ck) {
     const char *st = json_string_value (json_object_get (ck, "status"));
     const char *id = json_string_value (json_object_get (ck, "check"));
     const char *why = json_string_value (json_object_get (ck, "reason"));
@@ -1033,15 +1108,69 @@ step_verify (struct run *r)
       add_str (r->warnings, "verify: %s: %s: could not tell: %s",
                r->hw->name, id, why);
   }
-  size_t nfail = lf_verify_count (checks, "fail");
-  json_object_set_new (r->state, "verify", json_pack ("{s:i, s:b, s:s, s:o}",
-                       "replan_changes", 0, "footers_ok", 1,
-                       "profile", r->hw->name, "checks", checks));
   if (nfail) {
     lf_error (EINVAL, "verify: %zu check%s of profile %s failed", nfail,
               nfail == 1 ? "" : "s", r->hw->name);
     goto out;
   }
+
+  /* The appliance's work is done: shut it down before reading the
+   * outputs' final bytes.
+   */
+  lf_plan_free (p);
+  p = NULL;
+  lf_guest_close (g);
+  g = NULL;
+  lf_guest_close (r->out_g);
+  r->out_g = NULL;
+  r->out_os = NULL;
+
+  /* Static checks of each output: what Azure checks when it takes a VHD. */
+  for (size_t i = 0; i < job->ndisks; i++) {
+    json_t *ds = st_disk (r, i);
+    CLEANUP_FREE char *out = lf_job_output_path (job, i);
+    struct lf_disk *d;
+    struct stat st;
+    char rb[32], hex[65] = "";
+
+    role (i, rb, sizeof rb);
+    if (!out)
+      goto out;
+    if (job->in_place && stat (out, &st) == 0 && S_ISBLK (st.st_mode)) {
+      json_object_set_new (ds, "verified", json_pack ("{s:b, s:s}",
+                           "fixed_vhd", 0, "note", "a block device: its VHD "
+                           "footer is the platform's"));
+      continue;
+    }
+    if (!(d = lf_disk_open (out, "vhd"))) {
+      lf_error_prefix ("verify: %s", rb);
+      goto out;
+    }
+    bool fixed = strcmp (lf_disk_subformat (d), "fixed") == 0;
+    uint64_t size = lf_disk_size (d);
+    lf_disk_close (d);
+    if (!fixed || size % LF_MiB != 0 || stat (out, &st) == -1 ||
+        (uint64_t) st.st_size != size + LF_VHD_FOOTER_SIZE) {
+      lf_error (EINVAL, "verify: %s %s: not a fixed VHD of a whole MiB with "
+                "its footer at the end (size %" PRIu64 ")", rb, out, size);
+      goto out;
+    }
+    if (job->checksum) {
+      CLEANUP_CLOSE int fd = open (out, O_RDONLY | O_CLOEXEC);
+      if (fd == -1 || lf_sha256_file (fd, (uint64_t) st.st_size, hex) == -1) {
+        if (fd == -1)
+          lf_error (errno, "%s: %m", out);
+        lf_error_prefix ("verify: %s: checksum", rb);
+        goto out;
+      }
+      json_object_set_new (ds, "sha256", json_string (hex));
+    }
+    json_object_set_new (ds, "verified", json_pack ("{s:b, s:I, s:I}",
+                         "fixed_vhd", 1, "size", (json_int_t) size,
+                         "file_size", (json_int_t) st.st_size));
+  }
+
+  json_object_set_new (v, "footers_ok", json_true ());
   ret = 0;
  out:
   lf_plan_free (p);
@@ -1436,6 +1565,7 @@ lf_run_job (const struct lf_job *job, const struct lf_run_opts *o,
  out:
   if (ret == 0)
     *result = res;
+  lf_guest_close (r.out_g);
   json_decref (r.state);
   json_decref (r.problems);
   json_decref (r.warnings);
@@ -1474,7 +1604,8 @@ lf_run_undo (const struct lf_job *job, const char *jobdir, json_t **report)
       goto out;
     }
   }
-  g = lf_guest_open ((const char *const *) paths, job->ndisks, true);
+  g = lf_cli_guest_open ((const char *const *) paths, job->ndisks, true,
+                         job_guestfs (job), NULL);
   if (!g || lf_guest_inspect (g) == -1 || !(os = job_os (g)))
     goto out;
   const struct lf_fixer *f = lf_fixer_find (os->type);

@@ -45,6 +45,7 @@ START_TEST (test_full)
     "checksum = yes\n"
     "rdp-no-nla = true\n"
     "rootdelay = 30\n"
+    "guestfs = always\n"
     "\n");
   ck_assert_ptr_nonnull (j);
   ck_assert_str_eq (j->machine, "web01");
@@ -63,6 +64,7 @@ START_TEST (test_full)
   ck_assert (j->checksum);
   ck_assert (j->rdp_no_nla);
   ck_assert_int_eq (j->rootdelay, 30);
+  ck_assert_int_eq (j->guestfs, LF_GUESTFS_ALWAYS);
   ck_assert_uint_eq (strlen (j->sha256), 64);
 
   char *p = lf_job_output_path (j, 0);
@@ -109,6 +111,7 @@ START_TEST (test_defaults_in_place)
   ck_assert_ptr_null (j->output);
   ck_assert (!j->checksum);
   ck_assert_int_eq (j->rootdelay, -1);
+  ck_assert_int_eq (j->guestfs, -1);     /* LANDFALL_GUESTFS, else auto */
   char *p = lf_job_output_path (j, 0);
   ck_assert_str_eq (p, "/jobs/a.raw");
   free (p);
@@ -153,6 +156,8 @@ START_TEST (test_errors)
   check_error ("rootdelay = 3601\n", EINVAL, "web01.job:1: rootdelay:");
   check_error ("rootdelay = 10s\n", EINVAL, "web01.job:1: rootdelay:");
   check_error ("rootdelay = 99999999999999999999\n", EINVAL, "web01.job:1: rootdelay:");
+  check_error ("machine = a\nguestfs = sometimes\n", EINVAL,
+               "web01.job:2: guestfs: 'sometimes' is not auto, always or never");
   check_error ("disk = a\ndisk = ./b\ndisk = a\n", EINVAL,
                "web01.job:3: disk: 'a' is already given on line 1");
   check_error ("os-disk = a\nos-disk = b\nmachine = m\noutput = o\n", EINVAL,
