@@ -76,6 +76,12 @@ extern bool lf_is_zero (const void *buf, size_t len);
 extern const char *lf_human_size (uint64_t n, char *buf, size_t buflen);
 /* Parse "10G", "512M", "4096" (binary suffixes K M G T).  -1 on error. */
 extern int lf_parse_size (const char *s, uint64_t *ret);
+/* Parse S, all of it, as a decimal number from MIN to MAX: no sign, no
+ * space, no suffix, no overflow.  -1 (EINVAL, nothing recorded: the
+ * caller names the option or key) otherwise.
+ */
+extern int lf_parse_uint (const char *s, unsigned long min, unsigned long max,
+                          unsigned long *ret);
 extern double lf_now (void);            /* monotonic seconds */
 /* SHA-256 of BUF as 64 lowercase hex digits and a NUL. */
 extern void lf_sha256_hex (const void *buf, size_t len, char hex[65]);

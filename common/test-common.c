@@ -87,6 +87,27 @@ START_TEST (test_parse_size)
 }
 END_TEST
 
+/* Numeric options and keys: the whole string, a plain decimal in range. */
+START_TEST (test_parse_uint)
+{
+  unsigned long v = 7;
+  ck_assert_int_eq (lf_parse_uint ("0", 0, 10, &v), 0);
+  ck_assert_uint_eq (v, 0);
+  ck_assert_int_eq (lf_parse_uint ("3600", 0, 3600, &v), 0);
+  ck_assert_uint_eq (v, 3600);
+  v = 7;
+  static const char *const bad[] = {
+    "", " 5", "+5", "-1", "5 ", "5s", "0x10", "3601", "abc",
+    "99999999999999999999999", NULL,
+  };
+  for (const char *const *b = bad; *b; b++)
+    ck_assert_msg (lf_parse_uint (*b, 0, 3600, &v) == -1, "'%s' accepted", *b);
+  ck_assert_int_eq (lf_parse_uint (NULL, 0, 3600, &v), -1);
+  ck_assert_int_eq (lf_parse_uint ("0", 1, 64, &v), -1);
+  ck_assert_uint_eq (v, 7);
+}
+END_TEST
+
 START_TEST (test_is_zero)
 {
   static char buf[70000];
@@ -165,6 +186,7 @@ main (void)
   tcase_add_test (tc, test_endian);
   tcase_add_test (tc, test_overflow);
   tcase_add_test (tc, test_parse_size);
+  tcase_add_test (tc, test_parse_uint);
   tcase_add_test (tc, test_is_zero);
   tcase_add_test (tc, test_utf16);
   tcase_add_test (tc, test_error_prefix);

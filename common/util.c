@@ -75,6 +75,24 @@ lf_parse_size (const char *s, uint64_t *ret)
   return -1;
 }
 
+int
+lf_parse_uint (const char *s, unsigned long min, unsigned long max,
+               unsigned long *ret)
+{
+  char *end;
+  unsigned long v;
+
+  /* strtoul takes "-1" (as ULONG_MAX), "+5" and leading blanks. */
+  if (!s || *s < '0' || *s > '9')
+    return -1;
+  errno = 0;
+  v = strtoul (s, &end, 10);
+  if (errno || *end || v < min || v > max)
+    return -1;
+  *ret = v;
+  return 0;
+}
+
 double
 lf_now (void)
 {

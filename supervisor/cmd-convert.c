@@ -353,9 +353,8 @@ lf_cmd_convert (int argc, char *argv[])
     case 'o': o.output = optarg; break;
     case 'f': o.format = optarg; break;
     case 'j': {
-      char *end;
-      long n = strtol (optarg, &end, 10);
-      if (*end || n < 1 || n > 64) {
+      unsigned long n;
+      if (lf_parse_uint (optarg, 1, 64, &n) == -1) {
         fprintf (stderr, "%s convert: --threads takes a number from 1 to 64\n",
                  lf_progname);
         return LF_EXIT_USAGE;

@@ -148,7 +148,18 @@ lf_cmd_fix (int argc, char *argv[])
     switch (c) {
     case 'n': dry = true; break;
     case OPT_PROFILE: profile = optarg; break;
-    case OPT_ROOTDELAY: o.rootdelay = atoi (optarg); break;
+    case OPT_ROOTDELAY: {
+      /* The job's limit: the same value means the same in both. */
+      unsigned long n;
+      if (lf_parse_uint (optarg, 0, LF_JOB_MAX_ROOTDELAY, &n) == -1) {
+        fprintf (stderr, "%s fix: --rootdelay: '%s' is not a number of "
+                 "seconds from 0 to %d\n", lf_progname, optarg,
+                 LF_JOB_MAX_ROOTDELAY);
+        return LF_EXIT_USAGE;
+      }
+      o.rootdelay = (int) n;
+      break;
+    }
     case OPT_RDP_NO_NLA: o.rdp_no_nla = true; break;
     case OPT_JSON: json = true; break;
     case 'v': lf_debug_level++; break;

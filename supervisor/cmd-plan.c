@@ -116,9 +116,8 @@ lf_cmd_plan (int argc, char *argv[])
       }
       break;
     case 'j': {
-      char *end;
-      long n = strtol (optarg, &end, 10);
-      if (*end || end == optarg || n < 1 || n > 64) {
+      unsigned long n;
+      if (lf_parse_uint (optarg, 1, 64, &n) == -1) {
         fprintf (stderr, "%s plan: --jobs: '%s' is not a number from 1 to "
                  "64\n", lf_progname, optarg);
         return LF_EXIT_USAGE;

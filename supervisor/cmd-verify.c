@@ -129,9 +129,8 @@ lf_cmd_verify (int argc, char *argv[])
     case 'p': profile = optarg; break;
     case OPT_BOOT: boot = true; break;
     case OPT_TIMEOUT: {
-      char *end;
-      unsigned long t = strtoul (optarg, &end, 10);
-      if (*end || t == 0 || t > 86400) {
+      unsigned long t;
+      if (lf_parse_uint (optarg, 1, 86400, &t) == -1) {
         fprintf (stderr, "%s verify: --timeout: '%s' is not 1..86400 "
                  "seconds\n", lf_progname, optarg);
         return LF_EXIT_USAGE;

@@ -310,15 +310,11 @@ parse_line (struct lf_job *job, const char *name, const char *basedir,
     }
   }
   else if (!strcmp (key, "rootdelay")) {
-    char *e;
-    long n;
+    unsigned long n;
     if (!strcmp (val, "auto"))
       job->rootdelay = -1;
     else {
-      errno = 0;
-      n = strtol (val, &e, 10);
-      if (errno || *e || e == val || n < 0 || n > LF_JOB_MAX_ROOTDELAY ||
-          val[0] == '-' || val[0] == '+') {
+      if (lf_parse_uint (val, 0, LF_JOB_MAX_ROOTDELAY, &n) == -1) {
         lf_error (EINVAL, "%s:%zu: rootdelay: '%.64s' is not auto or a number "
                   "of seconds from 0 to %d", name, lineno, val,
                   LF_JOB_MAX_ROOTDELAY);
