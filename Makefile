@@ -3,6 +3,9 @@
 #   make            build build/landfall
 #   make check      unit tests, integration tests and fuzz-corpus replay,
 #                   then all of it again built with ASan+UBSan (build-asan/)
+#   make check-unit, check-integration, check-fuzz-corpus
+#                   one part, one build (BUILD=build-asan SAN=1 for ASan);
+#                   TESTS="test-a.sh ..." picks integration scripts
 #   make demo       install dependencies, convert a built-in sample, show it
 #   make bench      benchmarks against qemu-img (timings only here)
 #   make fuzz       libFuzzer targets (clang) in build-fuzz/
@@ -115,6 +118,15 @@ check:
 # minutes and proves nothing the normal build's boot does not.
 check-one: $(BUILD)/landfall $(UNITBINS) $(FUZZBINS)
 	BUILD=$(BUILD) SAN=$(SAN) tests/run-tests.sh
+
+check-unit: $(UNITBINS)
+	BUILD=$(BUILD) SAN=$(SAN) PARTS=unit tests/run-tests.sh
+
+check-fuzz-corpus: $(FUZZBINS)
+	BUILD=$(BUILD) SAN=$(SAN) PARTS=fuzz tests/run-tests.sh
+
+check-integration: $(BUILD)/landfall
+	BUILD=$(BUILD) SAN=$(SAN) PARTS=integration tests/run-tests.sh
 
 # demo.sh builds (make all) itself, after deps: a $(MAKE) line here would
 # run even under make -n and check packages that deps has yet to install.

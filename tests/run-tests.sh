@@ -1,8 +1,12 @@
 #!/bin/bash
 # Run landfall's unit suites, integration scripts and fuzz-corpus replay
 # for one build directory ($BUILD), and print one summary line.
+#   PARTS="unit fuzz integration"   which of the three to run (default all)
+#   TESTS="test-a.sh test-b.sh"     only these integration scripts
 set -u
 : "${BUILD:=build}"
+: "${PARTS:=unit fuzz integration}"
+part () { [[ " $PARTS " == *" $1 "* ]]; }
 cd "$(dirname "$0")/.."
 
 pass=0 fail=0 skip=0 failed=()
@@ -26,6 +30,7 @@ run () {   # run NAME CMD...
 
 # Unit suites (check prints "100%: Checks: N, Failures: 0, Errors: 0").
 for t in "$BUILD"/*/test-*; do
+    part unit || break
     [ -x "$t" ] || continue
     run "unit/$(basename "$t")" "$t"
     grep -h "Checks:" "$log_dir/unit_$(basename "$t").log" | sed 's/^/    /'
@@ -36,6 +41,7 @@ done
 # past 1 MiB) are stored xz-compressed and replayed decompressed.
 replay_dir="$BUILD/fuzz-replay"
 for f in "$BUILD"/fuzz/fuzz-*; do
+    part fuzz || break
     [ -x "$f" ] || continue
     n=$(basename "$f"); n=${n#fuzz-}
     compgen -G "tests/fuzz/corpus/$n/*" >/dev/null || continue
@@ -51,6 +57,7 @@ done
 
 # Integration scripts.
 for t in tests/test-*.sh; do
+    part integration || break
     [ -e "$t" ] || continue
     if [ -n "${TESTS:-}" ] && [[ " $TESTS " != *" $(basename "$t") "* ]]; then
         continue
