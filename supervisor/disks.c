@@ -553,6 +553,28 @@ lf_disk_own_host (const struct lf_blockdevs *devs, const char *own_disk)
   return d ? d->host : -1;
 }
 
+/* The whole disk's name ("sda") for the sysfs directory SYSDIR of a disk
+ * or of one of its partitions; "" if SYSDIR does not resolve.
+ */
+void
+lf_sysfs_disk_name (const char *sysdir, char *name, size_t len)
+{
+  char real[PATH_MAX], part[PATH_MAX + 16];
+
+  name[0] = '\0';
+  if (!realpath (sysdir, real))
+    return;
+  /* A partition's directory sits inside its disk's. */
+  snprintf (part, sizeof part, "%s/partition", real);
+  if (access (part, F_OK) == 0) {
+    char *slash = strrchr (real, '/');
+    if (slash)
+      *slash = '\0';
+  }
+  const char *base = strrchr (real, '/');
+  snprintf (name, len, "%s", base ? base + 1 : real);
+}
+
 /* The whole disk holding ROOT's "/" (a workstation's system disk), from
  * /sys/dev/block/MAJ:MIN; "" when "/" is not on a disk (the appliance's
  * initramfs).
@@ -561,23 +583,12 @@ void
 lf_disk_of_root (const char *root, char *name, size_t len)
 {
   struct stat st;
-  char rel[PATH_MAX], link[PATH_MAX];
+  char rel[PATH_MAX];
 
   name[0] = '\0';
   if (stat ("/", &st) == -1 || major (st.st_dev) == 0)
     return;
   snprintf (rel, sizeof rel, "%s/sys/dev/block/%u:%u", strcmp (root, "/") ? root : "",
             major (st.st_dev), minor (st.st_dev));
-  if (!realpath (rel, link))
-    return;
-  /* A partition's directory sits inside its disk's. */
-  char part[PATH_MAX + 16];
-  snprintf (part, sizeof part, "%s/partition", link);
-  if (access (part, F_OK) == 0) {
-    char *slash = strrchr (link, '/');
-    if (slash)
-      *slash = '\0';
-  }
-  const char *base = strrchr (link, '/');
-  snprintf (name, len, "%s", base ? base + 1 : link);
+  lf_sysfs_disk_name (rel, name, len);
 }

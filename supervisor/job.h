@@ -128,6 +128,10 @@ extern long lf_disk_own_host (const struct lf_blockdevs *devs,
                               const char *own_disk);
 /* The whole disk "/" is on ("sda"), or "". */
 extern void lf_disk_of_root (const char *root, char *name, size_t len);
+/* The whole disk's name ("sda") for the sysfs directory SYSDIR of a disk
+ * or of one of its partitions; "" if SYSDIR does not resolve.
+ */
+extern void lf_sysfs_disk_name (const char *sysdir, char *name, size_t len);
 
 /* job.c
  *

@@ -307,21 +307,13 @@ find_own_disk (json_t *disks, char *own, size_t n)
   json_array_foreach (disks, i, dk) {
     const char *dev = json_string_value (json_object_get (dk, "device"));
     const char *label = json_string_value (json_object_get (dk, "label"));
-    char sys[300], real[PATH_MAX], part[PATH_MAX + 16];
+    char sys[300];
     if (!dev || !label || strcmp (label, "LFBOOT") != 0)
       continue;
     snprintf (sys, sizeof sys, "/sys/class/block/%s", dev + 5);
-    if (!realpath (sys, real))
-      continue;
-    snprintf (part, sizeof part, "%s/partition", real);
-    if (access (part, F_OK) == 0) {
-      char *slash = strrchr (real, '/');
-      if (slash)
-        *slash = '\0';
-    }
-    const char *base = strrchr (real, '/');
-    snprintf (own, n, "%.63s", base ? base + 1 : real);
-    return;
+    lf_sysfs_disk_name (sys, own, n);
+    if (own[0])
+      return;
   }
 }
 
