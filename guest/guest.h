@@ -518,6 +518,11 @@ extern void lf_guest_close (struct lf_guest *g);
 extern int lf_guest_open_guestfs (struct lf_guest *g, bool always);
 /* Find and inspect every OS root. */
 extern int lf_guest_inspect (struct lf_guest *g);
+/* Inspect again, after the guest was written through G (the facts of
+ * lf_guest_inspect are those of the moment it ran).  Pointers into
+ * g->oses are invalid afterwards.
+ */
+extern int lf_guest_reinspect (struct lf_guest *g);
 extern json_t *lf_guest_report (struct lf_guest *g);
 /* "disk.img:p1" or "vg0/root". */
 extern const char *lf_guest_fs_device (const struct lf_guest *g,

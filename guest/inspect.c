@@ -349,16 +349,31 @@ lf_guest_open_guestfs (struct lf_guest *g, bool always)
   return 0;
 }
 
-void
-lf_guest_close (struct lf_guest *g)
+static void
+free_oses (struct lf_guest *g)
 {
-  if (!g)
-    return;
   for (size_t i = 0; i < g->nos; i++) {
     lf_mounts_free (&g->oses[i].mounts);
     json_decref (g->oses[i].facts);
   }
   free (g->oses);
+  g->oses = NULL;
+  g->nos = 0;
+}
+
+int
+lf_guest_reinspect (struct lf_guest *g)
+{
+  free_oses (g);
+  return lf_guest_inspect (g);
+}
+
+void
+lf_guest_close (struct lf_guest *g)
+{
+  if (!g)
+    return;
+  free_oses (g);
   for (size_t i = 0; i < g->nfs; i++)
     lf_fs_close (g->fss[i].fs);
   free (g->fss);

@@ -1063,6 +1063,16 @@ step_verify (struct run *r)
   const char *dir;
   int ret = -1;
 
+  /* A libguestfs appliance the fix kept open was inspected before the
+   * fix wrote through it: what it knows now is what the fix left.
+   */
+  if (r->out_g) {
+    if (lf_guest_reinspect (r->out_g) == -1 ||
+        !(r->out_os = job_os (r->out_g))) {
+      lf_error_prefix ("verify: inspecting the outputs again");
+      goto out;
+    }
+  }
   /* The fix planned again, read-only, must find nothing left to do. */
   if (plan_fix (r, false, &g, &p, &dir) == -1) {
     lf_error_prefix ("verify: planning the fix again");
