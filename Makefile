@@ -2,7 +2,8 @@
 #
 #   make            build build/landfall
 #   make check      unit tests, integration tests and fuzz-corpus replay,
-#                   then all of it again built with ASan+UBSan (build-asan/)
+#                   and all of it again built with ASan+UBSan (build-asan/),
+#                   the two passes running side by side
 #   make check-unit, check-integration, check-fuzz-corpus
 #                   one part, one build (BUILD=build-asan SAN=1 for ASan);
 #                   TESTS="test-a.sh ..." picks integration scripts
@@ -109,10 +110,10 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libsupervisor.a $(BUILD)/liblandfall.a 
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsupervisor.a $(BUILD)/liblandfall.a $(LDLIBS)
 
-# check: everything once normally, then once under ASan+UBSan.
+# check: everything normally and under ASan+UBSan, the two passes side by
+# side (tests/check-both.sh says why).
 check:
-	$(MAKE) check-one BUILD=build
-	$(MAKE) check-one BUILD=build-asan SAN=1
+	MAKE="$(MAKE)" tests/check-both.sh
 
 # SAN tells the tests which build this is: a QEMU boot under ASan adds
 # minutes and proves nothing the normal build's boot does not.

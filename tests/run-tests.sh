@@ -65,7 +65,11 @@ for t in tests/test-*.sh; do
     run "$(basename "$t")" env BUILD="$BUILD" bash "$t"
 done
 
+# The summary also goes to a file: check-both.sh repeats it at the end.
+{
+    echo "$BUILD: $pass passed, $fail failed, $skip skipped"
+    for f in "${failed[@]}"; do echo "  failed: $f"; done
+} >"$log_dir/summary.txt"
 echo
-echo "$BUILD: $pass passed, $fail failed, $skip skipped"
-for f in "${failed[@]}"; do echo "  failed: $f"; done
+cat "$log_dir/summary.txt"
 [ "$fail" -eq 0 ]
