@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define LF_MATCH     1
@@ -46,6 +47,7 @@ extern void lf_error_restore (const struct lf_error_record *rec);
  * structure dumps.  The macro tests the level before formatting.
  */
 extern int lf_debug_level;
+extern FILE *lf_debug_fp;       /* where LF_DEBUG writes; NULL: stderr */
 extern void lf_debug_init (void);
 extern void lf_debug_print (const char *func, const char *fmt, ...)
   LF_PRINTF (2, 3);

@@ -6,6 +6,7 @@
 #include "common.h"
 
 int lf_debug_level;
+FILE *lf_debug_fp;              /* NULL: stderr */
 
 void
 lf_debug_init (void)
@@ -29,5 +30,6 @@ lf_debug_print (const char *func, const char *fmt, ...)
   va_start (ap, fmt);
   vsnprintf (line, sizeof line, fmt, ap);
   va_end (ap);
-  fprintf (stderr, "landfall: debug: %s: %s\n", func, line);
+  fprintf (lf_debug_fp ? lf_debug_fp : stderr, "landfall: debug: %s: %s\n",
+           func, line);
 }
