@@ -27,6 +27,11 @@ extern struct lf_disk *lf_disk_open (const char *path, const char *format);
 extern void lf_disk_close (struct lf_disk *d);
 extern uint64_t lf_disk_size (const struct lf_disk *d);
 extern const char *lf_disk_path (const struct lf_disk *d);
+/* Whether FD is the file D was opened from, the whole of it (not an
+ * archive member): a writer that opens lf_disk_path again checks it, so
+ * that a path replaced after the read-only open is never written.
+ */
+extern bool lf_disk_is_file (const struct lf_disk *d, int fd);
 extern const char *lf_disk_format (const struct lf_disk *d);
 /* e.g. "streamOptimized", "dynamic"; "" if the format has none. */
 extern const char *lf_disk_subformat (const struct lf_disk *d);

@@ -1,5 +1,6 @@
 /* landfall convert/: opening a disk (probe, chain) and reading from it. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,15 @@ lf_disk_close (struct lf_disk *d)
 
 uint64_t lf_disk_size (const struct lf_disk *d) { return d->size; }
 const char *lf_disk_path (const struct lf_disk *d) { return d->file->path; }
+
+bool
+lf_disk_is_file (const struct lf_disk *d, int fd)
+{
+  struct stat st;
+
+  return !d->file->member && fstat (fd, &st) == 0 &&
+    st.st_dev == d->file->dev && st.st_ino == d->file->ino;
+}
 const char *lf_disk_format (const struct lf_disk *d) { return d->fmt->name; }
 const char *lf_disk_subformat (const struct lf_disk *d) { return d->subformat; }
 struct lf_disk *lf_disk_backing (const struct lf_disk *d) { return d->backing; }

@@ -48,6 +48,20 @@ bd_alloc (enum bd_kind kind, const char *name)
   return bd;
 }
 
+/* The writer opens the disk's path again: it must still be the file that
+ * was read and inspected.
+ */
+static bool
+same_file (const struct lf_disk *disk, int fd)
+{
+  if (lf_disk_is_file (disk, fd))
+    return true;
+  lf_error (ESTALE, "%s: the path now names another file than the one "
+            "inspected (replaced while landfall ran?): not written",
+            lf_disk_path (disk));
+  return false;
+}
+
 struct lf_blockdev *
 lf_bd_new_disk (struct lf_disk *disk, bool writable, const char *name)
 {
@@ -72,6 +86,8 @@ lf_bd_new_disk (struct lf_disk *disk, bool writable, const char *name)
       lf_error (errno, "%s: %m", lf_disk_path (disk));
       goto error;
     }
+    if (!same_file (disk, bd->wfd))
+      goto error;
     bool excl;
     if (lf_check_not_in_use (lf_disk_path (disk), bd->wfd, &excl) == -1)
       goto error;
@@ -91,6 +107,8 @@ lf_bd_new_disk (struct lf_disk *disk, bool writable, const char *name)
       }
       close (bd->wfd);
       bd->wfd = x;
+      if (!same_file (disk, bd->wfd))
+        goto error;
     }
     bd->writable = true;
   }

@@ -372,6 +372,34 @@ exists (const char *name)
   return access (path, F_OK) == 0;
 }
 
+/* A writer reopens the disk by path: if the path was replaced after the
+ * read-only open, the new file must not be written.
+ */
+START_TEST (test_replaced_path)
+{
+  char a[512], b[512];
+  snprintf (a, sizeof a, "%s/replaced.img", dir);
+  snprintf (b, sizeof b, "%s/replaced-new.img", dir);
+  FILE *fp = fopen (a, "w");
+  ck_assert (fp && ftruncate (fileno (fp), 1 << 20) == 0);
+  fclose (fp);
+  struct lf_disk *disk = lf_disk_open (a, "raw");
+  ck_assert (disk);
+  struct lf_blockdev *bd = lf_bd_new_disk (disk, true, "replaced");
+  ck_assert_msg (bd, "%s", lf_last_error ());
+  lf_bd_free (bd);
+
+  fp = fopen (b, "w");
+  ck_assert (fp && ftruncate (fileno (fp), 1 << 20) == 0);
+  fclose (fp);
+  ck_assert_int_eq (rename (b, a), 0);
+  ck_assert (!lf_bd_new_disk (disk, true, "replaced"));
+  ck_assert_msg (strstr (lf_last_error (), "another file"), "%s",
+                 lf_last_error ());
+  lf_disk_close (disk);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -419,6 +447,7 @@ main (void)
   tcase_add_test (tc, test_no_table);
   tcase_add_test (tc, test_bitlocker);
   tcase_add_test (tc, test_bitlocker_qcow2);
+  tcase_add_test (tc, test_replaced_path);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
