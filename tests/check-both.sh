@@ -5,6 +5,9 @@
 # takes about as long as the longer one instead of their sum.  Every line
 # is prefixed with its build; both summaries are repeated at the end, and
 # a failure in one pass no longer hides the other pass's results.
+# The normal pass, longer by its QEMU boots, also runs two integration
+# scripts at a time (JOBS_NORMAL, JOBS_ASAN override), so that both passes
+# end near the same time.
 set -u
 cd "$(dirname "$0")/.."
 : "${MAKE:=make}"
@@ -18,8 +21,8 @@ pass () {   # pass BUILD [VAR=VALUE...]
 
 rm -f build/test-logs/summary.txt build-asan/test-logs/summary.txt
 start=$SECONDS
-pass build & p1=$!
-pass build-asan SAN=1 & p2=$!
+JOBS=${JOBS_NORMAL:-2} pass build & p1=$!
+JOBS=${JOBS_ASAN:-1} pass build-asan SAN=1 & p2=$!
 wait "$p1"; r1=$?
 wait "$p2"; r2=$?
 
