@@ -455,11 +455,16 @@ lf_guest_close (struct lf_guest *g)
   free_oses (g);
   for (size_t i = 0; i < g->nfs; i++) {
     lf_fs_close (g->fss[i].fs);
-    /* After the unmount: the device is no longer open. */
-    /* One left behind is removed before the next activation makes it. */
-    if (g->fss[i].dm[0] && lf_dm_remove (g->fss[i].dm) == -1) {
-      LF_DEBUG (1, "%s", lf_last_error ());
-      lf_error_clear ();
+    /* After the unmount, so that the device is no longer open.  One left
+     * behind is removed before the next activation; the caller's error
+     * (closing after a failure) is kept either way.
+     */
+    if (g->fss[i].dm[0]) {
+      struct lf_error_record rec;
+      lf_error_save (&rec);
+      if (lf_dm_remove (g->fss[i].dm) == -1)
+        LF_DEBUG (1, "%s", lf_last_error ());
+      lf_error_restore (&rec);
     }
   }
   free (g->fss);
