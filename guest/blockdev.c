@@ -190,6 +190,15 @@ lf_bd_free (struct lf_blockdev *bd)
   free (bd);
 }
 
+const struct lf_bd_segment *
+lf_bd_segments (const struct lf_blockdev *bd, size_t *n)
+{
+  if (bd->kind != BD_LINEAR)
+    return NULL;
+  *n = bd->nsegs;
+  return bd->segs;
+}
+
 uint64_t lf_bd_size (const struct lf_blockdev *bd) { return bd->size; }
 const char *lf_bd_name (const struct lf_blockdev *bd) { return bd->name; }
 bool lf_bd_writable (const struct lf_blockdev *bd) { return bd->writable; }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -73,6 +74,9 @@ extern int lf_bd_flush (struct lf_blockdev *bd);
 extern uint64_t lf_bd_size (const struct lf_blockdev *bd);
 extern const char *lf_bd_name (const struct lf_blockdev *bd);
 extern bool lf_bd_writable (const struct lf_blockdev *bd);
+/* A linear device's segments (*N of them); NULL for other kinds. */
+extern const struct lf_bd_segment *lf_bd_segments (const struct lf_blockdev *bd,
+                                                   size_t *n);
 /* For a whole disk or a window of one stored as raw bytes (raw, fixed
  * VHD): the image file and the device's offset in it, so that libraries
  * that want a path (libblkid, libext2fs' unix I/O, hivex) can use it
@@ -165,6 +169,28 @@ struct lf_lvm {
 extern int lf_lvm_scan (struct lf_blockdev **pvs, size_t npvs,
                         struct lf_lvm *ret);
 extern void lf_lvm_free (struct lf_lvm *lvm);
+
+/* dm.c: device-mapper devices (the appliance: an LV the kernel mounts).
+ * A linear target: LEN sectors of DEV from sector OFFSET.
+ */
+struct lf_dm_target {
+  dev_t dev;
+  uint64_t offset, len;         /* 512-byte sectors */
+};
+/* "lf-VG-LV" ('-' doubled, as LVM names its devices) into BUF. */
+extern int lf_dm_name (const char *vg, const char *lv, char *buf, size_t n);
+/* "MAJOR:MINOR OFFSET", the linear target's parameters. */
+extern int lf_dm_table_line (const struct lf_dm_target *t, char *params,
+                             size_t n);
+/* Device NAME (UUID "LANDFALL-" UUID) as the concatenation of T[0..N),
+ * read-only unless WRITABLE; *NODE its /dev node.  One of ours of that
+ * name left by an earlier run is removed first.
+ */
+extern int lf_dm_create (const char *name, const char *uuid,
+                         const struct lf_dm_target *t, size_t n,
+                         bool writable, char *node, size_t nodesz);
+/* Remove NAME; if it is still open, when it is last closed. */
+extern int lf_dm_remove (const char *name);
 
 /* fs.c: the filesystem interface. */
 struct lf_stat {
@@ -479,6 +505,8 @@ struct lf_guest_fs {
   struct lf_fsinfo info;
   struct lf_fs *fs;             /* opened, or NULL (see error) */
   char error[512];              /* why it could not be probed or opened */
+  char dm[128];                 /* the device-mapper device FS is mounted
+                                   from (dm.c), removed after it */
 };
 
 struct lf_os {

@@ -128,6 +128,66 @@ partition_node (const char *disk, unsigned part, char *node, size_t n)
   return r;
 }
 
+/* LV F as a device-mapper device over the PVs' partition nodes (the
+ * appliance: the kernel mounts it like a partition), its node into NODE
+ * and its name into F->dm.  -1 when it cannot be: the native backend is
+ * tried then, as for a partition.
+ */
+static int
+lv_node (struct lf_guest *g, const char *const *paths, struct lf_guest_fs *f,
+         bool writable, char *node, size_t n)
+{
+  const struct lf_lvm_lv *lv = NULL;
+  const struct lf_bd_segment *segs;
+  CLEANUP_FREE struct lf_dm_target *t = NULL;
+  char name[sizeof f->dm];
+  size_t ns = 0;
+
+  for (size_t i = 0; i < g->lvm.n && !lv; i++)
+    if (g->lvm.lvs[i].bd && g->lvm.lvs[i].bd == f->bd)
+      lv = &g->lvm.lvs[i];
+  if (!lv || !(segs = lf_bd_segments (lv->bd, &ns)) || ns == 0) {
+    lf_error (EINVAL, "%s: not a linear LV", f->lv);
+    return -1;
+  }
+  if (!(t = calloc (ns, sizeof *t))) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  for (size_t s = 0; s < ns; s++) {
+    const struct lf_guest_fs *pv = NULL;
+    char pnode[256];
+    struct stat st;
+    /* The PV's own partition: a target over the whole disk would claim
+     * it, and the kernel would then refuse to mount its other partitions
+     * (/boot beside the PV).
+     */
+    for (size_t i = 0; i < g->nfs && !pv; i++)
+      if (g->fss[i].bd == segs[s].dev && !g->fss[i].lv[0] &&
+          g->fss[i].disk < g->ndisks)
+        pv = &g->fss[i];
+    if (!pv || partition_node (paths[pv->disk], pv->part, pnode,
+                               sizeof pnode) == -1 ||
+        stat (pnode, &st) == -1 || !S_ISBLK (st.st_mode)) {
+      lf_error (ENODEV, "%s: segment %zu: its PV %s is not a block device "
+                "partition", f->lv, s, lf_bd_name (segs[s].dev));
+      return -1;
+    }
+    if (segs[s].dev_offset % 512 || segs[s].len % 512 || segs[s].len == 0) {
+      lf_error (EINVAL, "%s: segment %zu is not whole sectors", f->lv, s);
+      return -1;
+    }
+    t[s] = (struct lf_dm_target) { .dev = st.st_rdev,
+                                   .offset = segs[s].dev_offset / 512,
+                                   .len = segs[s].len / 512 };
+  }
+  if (lf_dm_name (lv->vg, lv->name, name, sizeof name) == -1 ||
+      lf_dm_create (name, lv->uuid, t, ns, writable, node, n) == -1)
+    return -1;
+  snprintf (f->dm, sizeof f->dm, "%s", name);
+  return 0;
+}
+
 struct lf_guest *
 lf_guest_open (const char *const *paths, size_t n, bool writable)
 {
@@ -231,6 +291,25 @@ lf_guest_open (const char *const *paths, size_t n, bool writable)
         LF_DEBUG (1, "%s: %s; trying the native backend", node,
                   lf_last_error ());
       }
+      lf_error_clear ();
+    }
+    /* An LV the same way, through device-mapper: with no native backend
+     * for XFS, the only way there in the appliance.
+     */
+    if (kernel && f->lv[0] && f->bd && kernel_fstype (t)) {
+      char node[256];
+      if (lv_node (g, paths, f, writable, node, sizeof node) == 0) {
+        f->fs = lf_fs_open_kernel (node, kernel_fstype (t), writable);
+        if (f->fs)
+          continue;
+        LF_DEBUG (1, "%s (%s): %s; trying the native backend", f->lv, node,
+                  lf_last_error ());
+        (void) lf_dm_remove (f->dm);
+        f->dm[0] = '\0';
+      }
+      else
+        LF_DEBUG (1, "%s: %s; trying the native backend", f->lv,
+                  lf_last_error ());
       lf_error_clear ();
     }
     f->fs = lf_fs_open (f->bd, &f->info, writable);
@@ -374,8 +453,20 @@ lf_guest_close (struct lf_guest *g)
   if (!g)
     return;
   free_oses (g);
-  for (size_t i = 0; i < g->nfs; i++)
+  for (size_t i = 0; i < g->nfs; i++) {
     lf_fs_close (g->fss[i].fs);
+    /* After the unmount, so that the device is no longer open.  One left
+     * behind is removed before the next activation; the caller's error
+     * (closing after a failure) is kept either way.
+     */
+    if (g->fss[i].dm[0]) {
+      struct lf_error_record rec;
+      lf_error_save (&rec);
+      if (lf_dm_remove (g->fss[i].dm) == -1)
+        LF_DEBUG (1, "%s", lf_last_error ());
+      lf_error_restore (&rec);
+    }
+  }
   free (g->fss);
   /* LVs map onto partitions: free them first, then partitions, then disks. */
   lf_lvm_free (&g->lvm);

@@ -106,16 +106,18 @@ awk '!seen[$0]++' "$work/order" | while read -r ko; do
 done >"$root/etc/landfall/modules"
 # On demand, per filesystem type: what the base list does not already hold.
 grep -v '^\s*\(#\|$\)' "$here/modules-ondemand.list" | while read -r type m; do
+    list=$root/etc/landfall/modules.$type
+    touch "$list"
     modprobe --show-depends -S "$KVER" "$m" 2>/dev/null | awk '$1 == "insmod" {print $2}' |
         while read -r ko; do
             rel=${ko#"$MODDIR"/}
-            grep -qxF "/lib/modules/$KVER/$rel" "$root/etc/landfall/modules" && continue
+            grep -qxF "/lib/modules/$KVER/$rel" "$root/etc/landfall/modules" "$list" && continue
             mkdir -p "$root/lib/modules/$KVER/$(dirname "$rel")"
             cp "$ko" "$root/lib/modules/$KVER/$rel"
-            echo "/lib/modules/$KVER/$rel"
-        done >"$root/etc/landfall/modules.$type"
+            echo "/lib/modules/$KVER/$rel" >>"$list"
+        done
 done
-nmods=$(cat "$root"/etc/landfall/modules* | wc -l)
+nmods=$(cat "$root"/etc/landfall/modules* | sort -u | wc -l)
 [ "$nmods" -gt 10 ] || die "only $nmods modules resolved for $KVER"
 cp "$MODDIR/modules.builtin" "$root/lib/modules/$KVER/" 2>/dev/null || true
 echo "$KVER" >"$root/etc/landfall/kernel"

@@ -11,14 +11,15 @@
 #      registry checked in every control set (boot drivers, SAN policy,
 #      DHCP) and the Linux guest checked file by file.  A data file the
 #      build forgot (glibc's gconv modules, issue 18) fails here in
-#      seconds.  LVM, XFS and btrfs roots wait for issue 17 (a job
-#      refuses an LVM root today).
+#      seconds.
 #   2. Booted under QEMU (TCG here), the disks on a virtio-scsi controller
 #      at non-zero LUNs and the job naming them lun:N, as Azure attaches
 #      data disks: BIOS (SeaBIOS, the VHD on IDE) with the VMware-like
 #      Debian guest, UEFI (OVMF, q35) with the Windows 7 sample; the VM
 #      powers itself off, the job disk holds a successful report listing
-#      every disk with its LUN, and the guest is fixed as in 1;
+#      every disk with its LUN, and the guest is fixed as in 1 and BIOS
+#      again with the xfs-lvm fixture (/ on XFS in LVM: the LV mapped
+#      through device-mapper by landfall itself, mounted by the kernel);
 #   3. the kernel + initramfs pair, the job disk found by LUN
 #      (landfall.job=lun:N), with a job naming a LUN that is not there:
 #      step 1 refuses it and names the LUNs it saw; with a bad job file,
@@ -29,7 +30,7 @@
 # appliance has its own build; ASan adds nothing here).
 source "$(dirname "$0")/functions.sh"
 requires qemu-system-x86_64 debugfs mcopy mkfs.fat python3 lsinitramfs zstd cpio chroot \
-    ntfscat ntfs-3g fusermount hivexregedit perl
+    ntfscat ntfs-3g fusermount hivexregedit perl sfdisk losetup lvm xfs_repair
 
 [ "$(id -u)" = 0 ] || { echo "SKIP: fixtures need root" >&2; exit 77; }
 [ -e /dev/fuse ] || { echo "SKIP: the windows-ntfs fixture needs /dev/fuse" >&2; exit 77; }
@@ -235,6 +236,57 @@ boot_good uefi guest.img win
 sets=$(check_hive "uefi, Windows" guest.img)
 pass "uefi: Windows 7 sample at lun:3 ($dev): powered off by itself, report $res ($nch changes; supervisor ${k2s} s after the kernel), $sets fixed"
 rm -f guest.img
+
+# ---- 2b. Booted: / on XFS in LVM (issue 17) ----------------------------------
+# The xfs-lvm fixture (RHEL 9's layout: /boot XFS on sda1, / XFS on
+# rhel/root of a PV on sda2) at lun:3: no native backend reads XFS and the
+# appliance has no lvm2 tools, so the job succeeds only if landfall maps
+# the LV through device-mapper itself and the kernel mounts it.  Then, on
+# this machine: the initramfs on /boot holds the Hyper-V drivers, and
+# xfs_repair -n finds both filesystems clean (the LV read at its offset,
+# which the host's lvm2 reports with activation off: no device-mapper here).
+if ! command -v guestfish >/dev/null; then
+    echo "SKIP (part): the xfs-lvm fixture is built with guestfish (libguestfs-tools)" >&2
+else
+xl=$("$top/tests/fixtures/build.sh" xfs-lvm "$top/$BUILD/fixtures" | tail -n1)
+cp --sparse=always "$xl" guest.img
+t0=$SECONDS
+boot_good bios guest.img rh
+xsecs=$((SECONDS - t0))
+parts=$(sfdisk -J guest.img | python3 -c 'import json,sys; p=json.load(sys.stdin)["partitiontable"]["partitions"]; print(" ".join("%d:%d" % (x["start"] * 512, x["size"] * 512) for x in p))')
+read -r pb pv <<<"$parts"
+lb=$(losetup -r -f --show -o "${pb%:*}" --sizelimit "${pb#*:}" guest.img)
+cleanup_hook "losetup -d $lb 2>/dev/null || true"
+xfs_repair -n "$lb" >repair.out 2>&1 || { cat repair.out >&2; fail "xfs-lvm: xfs_repair -n: /boot is damaged"; }
+mkdir -p xb
+mount -t xfs -o ro,norecovery "$lb" xb || fail "xfs-lvm: mounting /boot"
+cleanup_hook "umount $tmp/xb 2>/dev/null || true"
+(. "$xl.facts"; lsinitramfs "xb/initramfs-$KERNEL_VERSION.img") >xinitrd.txt || fail "xfs-lvm: lsinitramfs"
+umount xb
+for m in hv_vmbus hv_storvsc hv_netvsc; do
+    grep -q "/$m\.ko" xinitrd.txt || fail "xfs-lvm: the initramfs has no $m"
+done
+mkdir -p lvm/etc lvm/lock
+cat >lvm/etc/lvm.conf <<EOF
+devices { use_devicesfile = 0 obtain_device_list_from_udev = 0 external_device_info_source = "none" }
+global { activation = 0 locking_dir = "$tmp/lvm/lock" use_lvmpolld = 0 event_activation = 0 }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+backup { backup = 0 archive = 0 }
+EOF
+lp=$(losetup -r -f --show -o "${pv%:*}" --sizelimit "${pv#*:}" guest.img)
+cleanup_hook "losetup -d $lp 2>/dev/null || true"
+lvq () { LVM_SYSTEM_DIR=$tmp/lvm/etc LVM_SUPPRESS_FD_WARNINGS=1 lvm "$@" --devices "$lp"; }
+seg=$(lvq lvs --noheadings --units b --nosuffix -o seg_pe_ranges,vg_extent_size,seg_count rhel/root | tr -s ' ')
+pes=$(lvq pvs --noheadings --units b --nosuffix -o pe_start | tr -d ' ')
+read -r range esz nseg <<<"$seg"
+[ "$nseg" = 1 ] || fail "xfs-lvm: rhel/root has '$nseg' segments (the fixture makes one): $seg"
+first=${range#*:}; first=${first%-*}; last=${range##*-}
+lr=$(losetup -r -f --show -o $((${pv%:*} + pes + first * esz)) --sizelimit $(((last - first + 1) * esz)) guest.img)
+cleanup_hook "losetup -d $lr 2>/dev/null || true"
+xfs_repair -n "$lr" >repair.out 2>&1 || { cat repair.out >&2; fail "xfs-lvm: xfs_repair -n: rhel/root is damaged"; }
+pass "xfs-lvm: RHEL-like / on XFS in LVM at lun:3: job $res in the appliance ($nch changes, $xsecs s), the initramfs holds the Hyper-V drivers, xfs_repair -n clean on /boot and rhel/root"
+rm -f guest.img
+fi
 
 # ---- 3. The job disk by LUN, a LUN that is not there ---------------------------
 cp --sparse=always "$img" guest.img
