@@ -626,6 +626,13 @@ check_guest (struct run *r)
         parts[np].bootable = t->parts[i].bootable;
         np++;
       }
+      struct stat bst;
+      if (ok && job->in_place && job->disks[0].path &&
+          stat (job->disks[0].path, &bst) == 0 && S_ISBLK (bst.st_mode)) {
+        lf_error (ENOSPC, "%s is a block device, fixed in place: it cannot "
+                  "grow for the EFI system partition", job->disks[0].path);
+        ok = false;
+      }
       if (!ok || lf_gpt_conv_check (parts, np, lf_disk_size (g->disks[0]),
                                     "the OS disk") == -1) {
         add_str (r->problems, "%s boots with UEFI and the OS disk is MBR: "
