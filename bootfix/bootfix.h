@@ -200,6 +200,13 @@ extern const char *lf_grub_efi_dir (void);
  */
 extern int lf_fix_linux_uefi (struct lf_guest *g, struct lf_os *os,
                               struct lf_plan *p, const struct lf_fix_opts *o);
+/* Why a Secure Boot profile HW refuses a guest without its signed shim
+ * (HAVE_SHIM false) or signed grub, naming the file (a static string).
+ */
+#define LF_SHIM_PATH "/usr/lib/shim/shimx64.efi.signed"
+#define LF_SIGNED_GRUB_PATH "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed"
+extern const char *lf_secure_boot_missing (const struct lf_hw_profile *hw,
+                                           bool have_shim);
 /* TEXT (a grub.cfg) with linux16/initrd16 as linux/initrd; *CHANGES how
  * many.  A new string.
  */

@@ -633,8 +633,15 @@ check_guest (struct run *r)
                   "grow for the EFI system partition", job->disks[0].path);
         ok = false;
       }
-      if (!ok || lf_gpt_conv_check (parts, np, lf_disk_size (g->disks[0]),
-                                    "the OS disk") == -1) {
+      if (ok && hw->secure_boot &&
+          !(lf_guest_exists (&os->mounts, LF_SHIM_PATH) &&
+            lf_guest_exists (&os->mounts, LF_SIGNED_GRUB_PATH))) {
+        add_str (r->problems, "%s", lf_secure_boot_missing (hw,
+                 lf_guest_exists (&os->mounts, LF_SHIM_PATH)));
+        lf_error_clear ();
+      }
+      else if (!ok || lf_gpt_conv_check (parts, np, lf_disk_size (g->disks[0]),
+                                         "the OS disk") == -1) {
         add_str (r->problems, "%s boots with UEFI and the OS disk is MBR: "
                  "it cannot be converted to GPT: %s", want, lf_last_error ());
         lf_error_clear ();

@@ -52,6 +52,21 @@ grep -q "sectors 0-$((first - 1)) journalled" plan.txt || fail "the dry run does
 [ "$sum" = "$(sha256sum <guest.img)" ] || fail "--dry-run changed the image"
 pass "dry run shows the MBR -> GPT conversion and changes nothing"
 
+# Trusted Launch boots only a signed chain: the fixture has no shim, so
+# azure-gen2-tl is refused by name, before anything is written.
+"$LANDFALL" fix --profile azure-gen2-tl guest.img >tl.out 2>tl.err && fail "fix --profile azure-gen2-tl passed without a shim"
+grep -q "azure-gen2-tl boots with Secure Boot, and the guest has no signed shim (/usr/lib/shim/shimx64.efi.signed)" tl.err ||
+    fail "the refusal does not name the shim: $(cat tl.err)"
+[ "$sum" = "$(sha256sum <guest.img)" ] || fail "the refused fix changed the image"
+mkdir tljob
+ln -s "$img" tljob/web01-disk1.img
+printf 'machine = web01\nprofile = azure-gen2-tl\nos-disk = web01-disk1.img\noutput = out\n' >tljob/web01.job
+"$LANDFALL" run tljob/web01.job >tl-run.out 2>&1 && fail "run with azure-gen2-tl passed without a shim"
+grep -q "prerequisites: azure-gen2-tl boots with Secure Boot, and the guest has no signed shim (/usr/lib/shim/shimx64.efi.signed)" tl-run.out ||
+    fail "run: no refusal naming the shim in step 1: $(cat tl-run.out)"
+[ ! -e tljob/out/web01-os.vhd ] || fail "run wrote an output before refusing"
+pass "azure-gen2-tl without the guest's signed shim: fix and run (step 1) refuse, naming it"
+
 "$LANDFALL" fix --json --profile azure-gen2 guest.img >fix.json || fail "fix failed: $(cat fix.json)"
 python3 - fix.json "$PART1_SIZE" <<'EOF' || fail "fix report"
 import json, sys

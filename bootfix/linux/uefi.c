@@ -17,8 +17,8 @@
 #include "bootfix.h"
 
 #define CONCERN "uefi"
-#define SHIM "/usr/lib/shim/shimx64.efi.signed"
-#define SIGNED_GRUB "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed"
+#define SHIM LF_SHIM_PATH
+#define SIGNED_GRUB LF_SIGNED_GRUB_PATH
 #define EFI_LOADER_MAX (16 * LF_MiB)
 #define GRUB_CFG_MAX (16 * LF_MiB)
 
@@ -27,6 +27,19 @@ lf_grub_efi_dir (void)
 {
   const char *d = getenv ("LANDFALL_GRUB_EFI_DIR");
   return d && *d ? d : "/usr/lib/grub/x86_64-efi";
+}
+
+const char *
+lf_secure_boot_missing (const struct lf_hw_profile *hw, bool have_shim)
+{
+  static char msg[512];
+  snprintf (msg, sizeof msg, "%s boots with Secure Boot, and the guest has "
+            "no %s (%s): only a chain signed from shim boots there; install "
+            "shim-signed and grub-efi-amd64-signed in the guest before "
+            "migrating, or use azure-gen2", hw->name,
+            have_shim ? "signed grub" : "signed shim",
+            have_shim ? SIGNED_GRUB : SHIM);
+  return msg;
 }
 
 static bool
@@ -213,7 +226,16 @@ lf_fix_linux_uefi (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
   snprintf (c->grub_prefix, sizeof c->grub_prefix, "%s/grub",
             strcmp (bootpath, "/") == 0 ? "" : bootpath);
 
-  /* The loader: the guest's own signed chain where it has one. */
+  /* The loader: the guest's own signed chain where it has one; Secure
+   * Boot (Trusted Launch) boots nothing else.
+   */
+  if (hw->secure_boot &&
+      !(lf_plan_exists (p, SHIM) && lf_plan_exists (p, SIGNED_GRUB))) {
+    lf_plan_note (p, CONCERN, LF_FAILED, "%s", lf_secure_boot_missing (hw,
+                  lf_plan_exists (p, SHIM)));
+    lf_gpt_conv_free (c);
+    return 0;
+  }
   if (lf_plan_exists (p, SHIM) && lf_plan_exists (p, SIGNED_GRUB)) {
     if (lf_plan_read (p, SHIM, EFI_LOADER_MAX, &c->loader, &c->loaderlen) == -1 ||
         lf_plan_read (p, SIGNED_GRUB, EFI_LOADER_MAX, &c->grub, &c->grublen) == -1) {
