@@ -35,6 +35,7 @@ extern char **environ;
 
 #define SECTOR 512u
 #define GPT_SECTORS 33u         /* header + 128 entries of 128 bytes */
+#define LF_GPT_MAX_GAP (64 * LF_MiB)
 
 static const struct {
   unsigned mbr;
@@ -84,7 +85,7 @@ lf_gpt_conv_check (const struct lf_gpt_part *parts, size_t n,
                 name, p->number);
       return -1;
     }
-    if (p->start < 2 + GPT_SECTORS - 1 + 1) {
+    if (p->start < 1 + GPT_SECTORS) {
       lf_error (ENOSPC, "%s: partition %u starts at sector %" PRIu64
                 ", inside where GPT's header and entries must go (sectors "
                 "1 to %u): it cannot be converted without moving it",
@@ -234,6 +235,13 @@ lf_gpt_conv_plan (const char *path, bool vhd, uint64_t disk_bytes,
    * before the first logical partition, but it is never overwritten.
    */
   c->gap = first * SECTOR;
+  if (c->gap > LF_GPT_MAX_GAP) {
+    lf_error (EFBIG, "%s: the first partition starts at sector %" PRIu64
+              ": the %" PRIu64 " bytes before it are more than landfall "
+              "journals for undo (%d MiB)", path, first, c->gap,
+              (int) (LF_GPT_MAX_GAP / LF_MiB));
+    goto out;
+  }
   {
     /* The ESP in new space past the old end, MiB-aligned; the backup GPT
      * after it; the whole a MiB multiple (Azure's fixed VHD rule).

@@ -230,8 +230,24 @@ journal_disk (struct jctx *j, const struct lf_gpt_conv *c, const void *gap)
   char h[65], fhex[1025] = "";
   json_t *rec;
 
-  if (jpath (j, DISK_GAP_BACKUP, &bp) == -1 ||
-      j->fs->ops->write_atomic (j->fs, bp, gap, c->gap, 0600) == -1)
+  /* An apply killed during the conversion left the disk MBR, but maybe
+   * grown, and sectors 1-33 maybe GPT: the record and backup of the
+   * first attempt describe the disk as it was, so they are kept and
+   * only the size the disk will have is updated.
+   */
+  json_t *old = json_object_get (j->journal, "disk_conversion");
+  if (jpath (j, DISK_GAP_BACKUP, &bp) == -1)
+    return -1;
+  if (json_is_object (old)) {
+    struct lf_stat st;
+    if (j->fs->ops->lstat (j->fs, bp, &st) == 0) {
+      json_object_set_new (old, "new_file_size", json_integer ((json_int_t)
+                           (c->new_size + (c->vhd ? LF_VHD_FOOTER_SIZE : 0))));
+      return 0;
+    }
+    lf_error_clear ();
+  }
+  if (j->fs->ops->write_atomic (j->fs, bp, gap, c->gap, 0600) == -1)
     return -1;
   if (c->vhd) {
     uint8_t f[LF_VHD_FOOTER_SIZE];

@@ -269,6 +269,11 @@ START_TEST (test_refusals)
   ck_assert_int_eq (lf_gpt_conv_check (parts, 128, LF_GiB, "d"), -1);
   ck_assert_ptr_nonnull (strstr (lf_last_error (), "at most 127"));
   ck_assert_int_eq (lf_gpt_conv_check (parts, 127, LF_GiB, "d"), 0);
+  parts[0].start = 34;                  /* GPT's first usable sector */
+  ck_assert_int_eq (lf_gpt_conv_check (parts, 127, LF_GiB, "d"), 0);
+  parts[0].start = 33;
+  ck_assert_int_eq (lf_gpt_conv_check (parts, 127, LF_GiB, "d"), -1);
+  parts[0].start = 2048;
   parts[3].start = 1;
   ck_assert_int_eq (lf_gpt_conv_check (parts, 127, LF_GiB, "d"), -1);
   parts[3].start = LF_GiB / 512;
