@@ -157,7 +157,6 @@ struct lf_gpt_conv {
    */
   char *loader, *grub;
   size_t loaderlen, grublen;
-  char *grubcfg;                /* unused by gpt-convert.c; the caller's */
   char boot_uuid[64];
   char grub_prefix[64];         /* "/boot/grub", or "/grub" for a /boot
                                    filesystem */

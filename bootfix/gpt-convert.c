@@ -183,13 +183,9 @@ lf_gpt_conv_plan (const char *path, bool vhd, uint64_t disk_bytes,
     goto out;
   }
   {
-    const char *id = NULL;
     char *idstr = NULL;
-    if (fdisk_get_disklabel_id (cxt, &idstr) == 0 && idstr) {
+    if (fdisk_get_disklabel_id (cxt, &idstr) == 0 && idstr)
       c->disk_id = (uint32_t) strtoul (idstr, NULL, 16);
-      id = idstr;
-    }
-    (void) id;
     free (idstr);
   }
   if ((r = fdisk_get_partitions (cxt, &tb)) < 0) {
@@ -277,7 +273,6 @@ lf_gpt_conv_free (struct lf_gpt_conv *c)
     return;
   free (c->loader);
   free (c->grub);
-  free (c->grubcfg);
   free (c);
 }
 
