@@ -20,7 +20,7 @@ CC      ?= cc
 # Each directory is one layer (DESIGN.md); only supervisor/ holds mains.
 LIBDIRS := common convert guest initramfs hw bootfix bootfix/linux bootfix/windows verify
 
-PKGS    := libcrypto zlib libdeflate libzstd jansson blkid ext2fs com_err libntfs-3g hivex liblzma liblz4 \
+PKGS    := libcrypto zlib libdeflate libzstd jansson blkid fdisk ext2fs com_err libntfs-3g hivex liblzma liblz4 \
            devmapper
 TESTPKGS := check
 

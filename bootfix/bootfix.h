@@ -65,6 +65,9 @@ struct lf_plan_by {
 extern int lf_plan_write_by (struct lf_plan *p, const struct lf_plan_by *by,
                              size_t nby, const char *path, void *buf,
                              size_t len, uint32_t mode, const char *why);
+/* Plan directory PATH and its missing parents (nothing if it exists). */
+extern int lf_plan_mkdir (struct lf_plan *p, const char *concern,
+                          const char *path);
 /* Plan the removal of a file or symlink (not followed); nothing if absent. */
 extern int lf_plan_remove (struct lf_plan *p, const char *concern,
                            const char *path, const char *why);
@@ -116,6 +119,113 @@ extern bool lf_plan_failed (const struct lf_plan *p);
  */
 extern int lf_plan_apply (struct lf_plan *p, const char *dir);
 extern int lf_undo (struct lf_mounts *ms, const char *dir, json_t **report);
+
+
+/* gpt-convert.c: an MBR disk made GPT with a new EFI system partition, in
+ * place, for a UEFI profile (see the file).  Sizes in sectors of 512.
+ */
+#define LF_GPT_MAX_PARTS 128
+#define LF_ESP_SIZE      (100 * LF_MiB)
+#ifndef LF_ARRAY_SIZE
+#define LF_ARRAY_SIZE(a) (sizeof (a) / sizeof ((a)[0]))
+#endif
+struct lf_gpt_part {
+  unsigned number;              /* 1-based; the GPT entry keeps it */
+  uint64_t start, size;         /* sectors */
+  unsigned mbr_type;            /* 0x83 ... */
+  bool bootable;
+};
+struct lf_gpt_conv {
+  char path[4096];              /* the image file */
+  size_t disk_index;            /* among the disks given */
+  bool vhd;                     /* a fixed VHD: its footer moves */
+  uint64_t old_size, new_size;  /* the disk's bytes, footer excluded */
+  uint64_t old_file_size;
+  uint64_t gap;                 /* bytes before the first partition: the
+                                   MBR and grub's core.img, for undo */
+  uint64_t esp_start, esp_sectors;
+  unsigned esp_number;
+  uint32_t disk_id;             /* the MBR signature: GPT GUIDs and the
+                                   FAT volume id derive from it */
+  char esp_volid[10];           /* "1DFA-0003": fstab's UUID= */
+  bool had_extended;            /* logical partitions became entries */
+  size_t nparts;
+  struct lf_gpt_part parts[LF_GPT_MAX_PARTS];
+  /* The ESP's loader: the guest's signed shim and grub, or (LOADER NULL)
+   * a grub image built from the host's grub-efi-amd64-bin whose embedded
+   * configuration finds BOOT_UUID and loads GRUB_PREFIX/grub.cfg.
+   */
+  char *loader, *grub;
+  size_t loaderlen, grublen;
+  char boot_uuid[64];
+  char grub_prefix[64];         /* "/boot/grub", or "/grub" for a /boot
+                                   filesystem */
+};
+/* The refusals, by name, for partitions PARTS of a disk of DISK_BYTES:
+ * none, more than 127 (the ESP needs an entry), one starting before
+ * sector 34 (GPT's header and entries), one beyond the disk, a type with
+ * no GPT equivalent.  NAME is for messages.
+ */
+extern int lf_gpt_conv_check (const struct lf_gpt_part *parts, size_t n,
+                              uint64_t disk_bytes, const char *name);
+/* Read the MBR of the image PATH (VHD: a fixed VHD of DISK_BYTES plus its
+ * footer) with libfdisk and plan its conversion into *C; -1 naming what
+ * cannot be converted (a block device: it cannot grow).  Writes nothing.
+ */
+extern int lf_gpt_conv_plan (const char *path, bool vhd, uint64_t disk_bytes,
+                             struct lf_gpt_conv *c);
+extern void lf_gpt_conv_free (struct lf_gpt_conv *c);
+/* Grow the image, write the ESP (WITH_ESP: built with mkfs.fat and
+ * mtools) and the GPT.  The journal must hold the gap first.
+ */
+extern int lf_gpt_conv_apply (const struct lf_gpt_conv *c, bool with_esp);
+/* The grub configuration a built loader embeds (a new string). */
+extern char *lf_gpt_conv_embedded_cfg (const struct lf_gpt_conv *c);
+/* Give the image PATH its MBR disk back from the journal's record META
+ * (old_file_size, new_file_size, old_footer hex for a VHD) and the GAP
+ * bytes: the sectors before the first partition, the size, the footer.
+ */
+extern int lf_gpt_conv_undo (const char *path, const json_t *meta,
+                             const void *gap, size_t gaplen);
+/* The host's grub x86_64-efi modules ($LANDFALL_GRUB_EFI_DIR, default
+ * /usr/lib/grub/x86_64-efi, from Debian's grub-efi-amd64-bin).
+ */
+extern const char *lf_grub_efi_dir (void);
+
+/* linux/uefi.c: for a UEFI profile on an MBR disk, plan the conversion
+ * (refusals as failed findings), the guest's side of it (fstab's
+ * /boot/efi, grub.cfg's linux16) and its journal record; the disk itself
+ * is converted by lf_plan_convert_disk once the guest is closed.
+ */
+extern int lf_fix_linux_uefi (struct lf_guest *g, struct lf_os *os,
+                              struct lf_plan *p, const struct lf_fix_opts *o);
+/* Why a Secure Boot profile HW refuses a guest without its signed shim
+ * (HAVE_SHIM false) or signed grub, naming the file (a static string).
+ */
+#define LF_SHIM_PATH "/usr/lib/shim/shimx64.efi.signed"
+#define LF_SIGNED_GRUB_PATH "/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed"
+extern const char *lf_secure_boot_missing (const struct lf_hw_profile *hw,
+                                           bool have_shim);
+/* TEXT (a grub.cfg) with linux16/initrd16 as linux/initrd; *CHANGES how
+ * many.  A new string.
+ */
+extern char *lf_grub_cfg_uefi (const char *text, size_t len,
+                               unsigned *changes);
+/* The disk conversion the plan holds (NULL: none), and the journal's
+ * record of it.  The plan keeps ownership.
+ */
+extern void lf_plan_set_disk_conv (struct lf_plan *p, struct lf_gpt_conv *c,
+                                   void *gap);
+extern const struct lf_gpt_conv *lf_plan_disk_conv (const struct lf_plan *p);
+/* After lf_plan_apply and with every handle on the disk closed: convert
+ * it (nothing if the plan holds no conversion).
+ */
+extern int lf_plan_convert_disk (struct lf_plan *p);
+/* The disk conversion the journal in DIR records: *META (the record),
+ * *GAP (malloc'd) and *GAPLEN; 0 with *META NULL when there is none.
+ */
+extern int lf_undo_disk_record (struct lf_mounts *ms, const char *dir,
+                                json_t **meta, char **gap, size_t *gaplen);
 
 /* linux/initramfs.c */
 

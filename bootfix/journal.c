@@ -14,6 +14,7 @@
  * per entry by hash, so neither needs the "done" marks to be exact.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "plan-internal.h"
+#include "convert.h"
 
 #define JOURNAL_MAX (16 * LF_MiB)
 #define BACKUP_MAX  (512 * LF_MiB)
@@ -215,6 +217,114 @@ backup_name (unsigned seq, const char *path)
   return r;
 }
 
+#define DISK_GAP_BACKUP "backup/disk-mbr-gap.bin"
+
+/* What undo needs to give the MBR disk back: its first sectors (in a
+ * backup file, written before the record that names it), its size and a
+ * VHD's footer.  The conversion itself comes after the whole apply.
+ */
+static int
+journal_disk (struct jctx *j, const struct lf_gpt_conv *c, const void *gap)
+{
+  CLEANUP_FREE char *bp = NULL;
+  char h[65], fhex[1025] = "";
+  json_t *rec;
+
+  /* An apply killed during the conversion left the disk MBR, but maybe
+   * grown, and sectors 1-33 maybe GPT: the record and backup of the
+   * first attempt describe the disk as it was, so they are kept and
+   * only the size the disk will have is updated.
+   */
+  json_t *old = json_object_get (j->journal, "disk_conversion");
+  if (jpath (j, DISK_GAP_BACKUP, &bp) == -1)
+    return -1;
+  if (json_is_object (old)) {
+    struct lf_stat st;
+    if (j->fs->ops->lstat (j->fs, bp, &st) == 0) {
+      json_object_set_new (old, "new_file_size", json_integer ((json_int_t)
+                           (c->new_size + (c->vhd ? LF_VHD_FOOTER_SIZE : 0))));
+      return 0;
+    }
+    lf_error_clear ();
+  }
+  if (j->fs->ops->write_atomic (j->fs, bp, gap, c->gap, 0600) == -1)
+    return -1;
+  if (c->vhd) {
+    uint8_t f[LF_VHD_FOOTER_SIZE];
+    CLEANUP_CLOSE int fd = open (c->path, O_RDONLY | O_CLOEXEC);
+    if (fd == -1 || lf_pread_all (fd, f, sizeof f, c->old_size) == -1) {
+      if (fd == -1)
+        lf_error (errno, "%s: %m", c->path);
+      return -1;
+    }
+    for (size_t i = 0; i < sizeof f; i++)
+      snprintf (fhex + 2 * i, 3, "%02x", f[i]);
+  }
+  lf_sha256_hex (gap, c->gap, h);
+  rec = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:I, s:s, s:s}",
+                   "disk", (json_int_t) c->disk_index, "from", "dos", "to", "gpt",
+                   "old_file_size", (json_int_t) c->old_file_size,
+                   "new_file_size", (json_int_t) (c->new_size +
+                                                  (c->vhd ? LF_VHD_FOOTER_SIZE : 0)),
+                   "gap_bytes", (json_int_t) c->gap, "gap_sha256", h,
+                   "backup", DISK_GAP_BACKUP);
+  if (rec && c->vhd)
+    json_object_set_new (rec, "old_footer", json_string (fhex));
+  if (!rec || json_object_set_new (j->journal, "disk_conversion", rec) == -1) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+int
+lf_undo_disk_record (struct lf_mounts *ms, const char *dir, json_t **meta,
+                     char **gap, size_t *gaplen)
+{
+  struct jctx j;
+  CLEANUP_FREE char *bp = NULL;
+  json_t *rec;
+  char h[65];
+  int ret = -1;
+
+  *meta = NULL;
+  *gap = NULL;
+  *gaplen = 0;
+  if (jopen (&j, ms, dir, false) == -1) {
+    jclose (&j);
+    if (lf_last_errno () == ENOENT) {
+      lf_error_clear ();
+      return 0;
+    }
+    return -1;
+  }
+  rec = json_object_get (j.journal, "disk_conversion");
+  if (!rec) {
+    ret = 0;
+    goto out;
+  }
+  if (!json_is_object (rec) || jpath (&j, DISK_GAP_BACKUP, &bp) == -1)
+    goto damaged;
+  if (j.fs->ops->read (j.fs, bp, BACKUP_MAX, gap, gaplen) == -1)
+    goto out;
+  lf_sha256_hex (*gap, *gaplen, h);
+  if (!json_string_value (json_object_get (rec, "gap_sha256")) ||
+      strcmp (h, json_string_value (json_object_get (rec, "gap_sha256"))) != 0) {
+    free (*gap);
+    *gap = NULL;
+    goto damaged;
+  }
+  *meta = json_incref (rec);
+  ret = 0;
+  goto out;
+ damaged:
+  lf_error (EINVAL, "%s/journal.json: damaged disk conversion record (or its "
+            "backup %s differs from its SHA-256)", dir, DISK_GAP_BACKUP);
+ out:
+  jclose (&j);
+  return ret;
+}
+
 int
 lf_plan_apply (struct lf_plan *p, const char *dir)
 {
@@ -225,7 +335,7 @@ lf_plan_apply (struct lf_plan *p, const char *dir)
   json_t *e;
   int ret = -1;
 
-  if (p->nedits == 0)
+  if (p->nedits == 0 && !p->disk_conv)
     return 0;
   if (jopen (&j, p->ms, dir, true) == -1) {
     jclose (&j);
@@ -278,6 +388,8 @@ lf_plan_apply (struct lf_plan *p, const char *dir)
     json_array_append_new (entries, je);
     seq++;
   }
+  if (p->disk_conv && journal_disk (&j, p->disk_conv, p->disk_gap) == -1)
+    goto out;
   if (write_journal (&j) == -1)
     goto out;
   test_kill_point (0);

@@ -43,6 +43,8 @@ struct lf_plan {
   struct lf_edit *edits;
   size_t nfindings;
   struct lf_finding_rec *findings;
+  struct lf_gpt_conv *disk_conv; /* an MBR->GPT conversion, or NULL */
+  void *disk_gap;               /* its gap bytes, journalled */
 };
 
 /* SHA-256 of BUF as 64 hex digits and a NUL. */

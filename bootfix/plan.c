@@ -5,6 +5,7 @@
  * missing parent directory is planned as its own edit, so undo removes it.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,57 @@ lf_plan_free (struct lf_plan *p)
     free (p->findings[i].msg);
   }
   free (p->findings);
+  lf_gpt_conv_free (p->disk_conv);
+  free (p->disk_gap);
   free (p);
+}
+
+void
+lf_plan_set_disk_conv (struct lf_plan *p, struct lf_gpt_conv *c, void *gap)
+{
+  lf_gpt_conv_free (p->disk_conv);
+  free (p->disk_gap);
+  p->disk_conv = c;
+  p->disk_gap = gap;
+}
+
+const struct lf_gpt_conv *
+lf_plan_disk_conv (const struct lf_plan *p)
+{
+  return p->disk_conv;
+}
+
+int
+lf_plan_convert_disk (struct lf_plan *p)
+{
+  if (!p->disk_conv)
+    return 0;
+  return lf_gpt_conv_apply (p->disk_conv, true);
+}
+
+/* The conversion as the plan and the report show it. */
+static json_t *
+disk_conv_json (const struct lf_gpt_conv *c)
+{
+  json_t *parts = json_array ();
+  for (size_t i = 0; i < c->nparts; i++)
+    json_array_append_new (parts, json_pack ("{s:i, s:I, s:I, s:s}",
+                           "number", (int) c->parts[i].number,
+                           "start", (json_int_t) c->parts[i].start,
+                           "sectors", (json_int_t) c->parts[i].size,
+                           "kept", "start and size"));
+  return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:o, s:{s:i, s:I, s:I, s:s, s:s}, s:I}",
+                    "disk", c->path, "from", "dos", "to", "gpt",
+                    "old_size", (json_int_t) c->old_size,
+                    "new_size", (json_int_t) c->new_size,
+                    "partitions", parts,
+                    "esp", "number", (int) c->esp_number,
+                    "start", (json_int_t) c->esp_start,
+                    "sectors", (json_int_t) c->esp_sectors,
+                    "uuid", c->esp_volid,
+                    "loader", c->loader ? "the guest's shim and signed grub"
+                    : "grub built from the host's grub-efi-amd64-bin",
+                    "journalled_bytes", (json_int_t) c->gap);
 }
 
 static struct lf_edit *
@@ -194,6 +245,21 @@ plan_parents (struct lf_plan *p, const char *concern, const char *path)
   e->why = strdup ("directory for the files below");
   e->mode = S_IFDIR | 0755;
   return 0;
+}
+
+int
+lf_plan_mkdir (struct lf_plan *p, const char *concern, const char *path)
+{
+  CLEANUP_FREE char *child = NULL;
+
+  if (lf_plan_exists (p, path))
+    return 0;
+  /* plan_parents plans what is missing above a path: above PATH/. */
+  if (asprintf (&child, "%s/.", path) == -1) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  return plan_parents (p, concern, child);
 }
 
 /* The file's content before the plan (loaded once per edit). */
@@ -705,7 +771,10 @@ lf_plan_report (const struct lf_plan *p)
                                       "concern", p->findings[i].concern,
                                       "result", finding_name (p->findings[i].what),
                                       "message", p->findings[i].msg));
-  return json_pack ("{s:o, s:o}", "edits", edits, "findings", findings);
+  json_t *r = json_pack ("{s:o, s:o}", "edits", edits, "findings", findings);
+  if (r && p->disk_conv)
+    json_object_set_new (r, "disk_conversion", disk_conv_json (p->disk_conv));
+  return r;
 }
 
 /* Lines of TEXT as pointers into it (NUL-terminated by the caller). */
@@ -811,6 +880,19 @@ lf_plan_print (const struct lf_plan *p, FILE *fp)
       }
       break;
     }
+  }
+  if (p->disk_conv) {
+    const struct lf_gpt_conv *c = p->disk_conv;
+    char a[32], b[32];
+    fprintf (fp, "# uefi: the disk converted from MBR to GPT for UEFI\n"
+             "convert %s: MBR -> GPT, %zu partition%s kept (start and size), "
+             "EFI system partition %u at sector %" PRIu64 " (%s, FAT32, "
+             "UUID %s), disk %s -> %s; sectors 0-%" PRIu64 " journalled\n",
+             c->path, c->nparts, c->nparts == 1 ? "" : "s", c->esp_number,
+             c->esp_start, lf_human_size (c->esp_sectors * 512, a, sizeof a),
+             c->esp_volid, lf_human_size (c->old_size, b, sizeof b),
+             lf_human_size (c->new_size, (char[32]) { 0 }, 32),
+             c->gap / 512 - 1);
   }
   for (size_t i = 0; i < p->nfindings; i++)
     fprintf (fp, "# %s: %s: %s\n", p->findings[i].concern,

@@ -44,6 +44,8 @@ struct lf_hw_profile {
   char *file;                   /* where it was read from */
   char *description;
   char *firmware;               /* "bios" or "uefi" */
+  bool secure_boot;             /* "secure_boot": true (Trusted Launch):
+                                   only a signed chain boots (shim) */
   char **partition_tables;      /* "dos", "gpt" (libblkid's names) */
   char *boot_bus;               /* "ide", "scsi" or "nvme" */
   /* disk */

@@ -285,8 +285,8 @@ lf_hw_profile_free (struct lf_hw_profile *p)
 }
 
 static const char *const top_keys[] = {
-  "name", "description", "firmware", "partition_tables", "boot_bus",
-  "disk", "linux", "windows", "agents", "qemu", NULL };
+  "name", "description", "firmware", "secure_boot", "partition_tables",
+  "boot_bus", "disk", "linux", "windows", "agents", "qemu", NULL };
 static const char *const agents_keys[] = { "disable", "configure", "report",
                                            NULL };
 static const char *const agent_names[] = { "vmware-tools", "waagent",
@@ -423,6 +423,15 @@ lf_hw_profile_parse (const char *buf, size_t len, const char *file)
   p->description = get_string (&c, root, "description", "description", false,
                                "");
   p->firmware = get_choice (&c, root, "firmware", "firmware", firmwares);
+  {
+    json_t *sb = json_object_get (root, "secure_boot");
+    if (sb && !json_is_boolean (sb))
+      fail (&c, "secure_boot", "expected true or false");
+    else if (json_is_true (sb) && p->firmware &&
+             strcmp (p->firmware, "uefi") != 0)
+      fail (&c, "secure_boot", "Secure Boot needs firmware 'uefi'");
+    p->secure_boot = json_is_true (sb);
+  }
   p->partition_tables = get_list (&c, root, "partition_tables",
                                   "partition_tables", true, true);
   for (char **t = p->partition_tables; !c.failed && t && *t; t++) {
@@ -574,7 +583,7 @@ lf_hw_profile_json (const struct lf_hw_profile *p)
                            "needs", list_json (p->win_drivers[i].needs),
                            "group", p->win_drivers[i].group,
                            "any_of", p->win_drivers[i].any_of));
-  return json_pack ("{s:s, s:s, s:s, s:s, s:o, s:s, "
+  json_t *j = json_pack ("{s:s, s:s, s:s, s:s, s:o, s:s, "
                     "s:{s:s, s:I, s:I}, s:{s:o, s:o, s:s}, s:{s:o}, s:{s:o, s:o, s:o}, "
                     "s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}}",
                     "name", p->name, "file", p->file,
@@ -599,6 +608,9 @@ lf_hw_profile_json (const struct lf_hw_profile *p)
                     "nic", p->qemu_nic, "cpu", p->qemu_cpu,
                     "hyperv", p->qemu_hyperv,
                     "memory_mib", (int) p->qemu_memory_mib);
+  if (j)
+    json_object_set_new (j, "secure_boot", json_boolean (p->secure_boot));
+  return j;
 }
 
 static bool

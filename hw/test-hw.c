@@ -77,6 +77,10 @@ START_TEST (test_errors)
   expect_error ("\"name\": \"t\"", "\"name\": 5", "field 'name': expected a string");
   expect_error ("\"name\": \"t\",", "", "field 'name': missing");
   expect_error ("\"bios\"", "\"coreboot\"", "field 'firmware': 'coreboot' is not one of");
+  expect_error ("\"firmware\": \"bios\",", "\"firmware\": \"bios\", \"secure_boot\": 1,",
+                "field 'secure_boot': expected true or false");
+  expect_error ("\"firmware\": \"bios\",", "\"firmware\": \"bios\", \"secure_boot\": true,",
+                "field 'secure_boot': Secure Boot needs firmware 'uefi'");
   expect_error ("[\"dos\"]", "[]", "field 'partition_tables': empty");
   expect_error ("[\"dos\"]", "[\"apm\"]", "is not 'dos' or 'gpt'");
   expect_error ("1048576,", "1000000,", "field 'disk.size_multiple': 1000000 is not a power of 2");

@@ -29,6 +29,9 @@ usage_fix (FILE *fp)
 "The disks must be raw images or fixed VHDs (convert them first); one the\n"
 "kernel uses (mounted, also a partition or a loop device over it, swap,\n"
 "device-mapper, or open exclusively) is refused, naming the mount point.\n"
+"For a UEFI profile (azure-gen2) a Linux MBR disk is converted to GPT, every\n"
+"partition kept where it is, and grown by a new EFI system partition; undo\n"
+"gives the MBR disk back.\n"
 "\n"
 "Options:\n"
 "  -n, --dry-run       print the plan as diffs; change nothing\n"
@@ -194,8 +197,23 @@ lf_cmd_fix (int argc, char *argv[])
     goto out;
   if (dry)
     lf_plan_print (p, json ? stderr : stdout);
-  else if (!lf_plan_failed (p) && lf_plan_apply (p, dir) == -1)
-    goto out;
+  else if (!lf_plan_failed (p)) {
+    if (lf_plan_apply (p, dir) == -1)
+      goto out;
+    /* An MBR -> GPT conversion writes the disk outside the filesystems
+     * and grows it: after every handle on it is closed.
+     */
+    if (lf_plan_disk_conv (p)) {
+      lf_guest_close (g);
+      g = NULL;
+      if (lf_plan_convert_disk (p) == -1) {
+        lf_error_prefix ("converting the disk to GPT (the guest's files "
+                         "are fixed and journalled; 'landfall fix' again "
+                         "converts it, 'landfall undo' reverts all)");
+        goto out;
+      }
+    }
+  }
   ret = lf_plan_failed (p) ? LF_EXIT_FAILED : LF_EXIT_OK;
   if (ret != LF_EXIT_OK)
     print_failures (p, dry);
@@ -267,8 +285,42 @@ lf_cmd_undo (int argc, char *argv[])
   if (argc - optind == 1 && lf_job_looks_like (argv[optind]))
     return lf_cmd_undo_job (argv[optind], json, guestfs ? when : -1);
   os = open_os (argc - optind, argv + optind, when, &g);
-  if (!os || !(f = lf_fixer_find (os->type)) ||
-      lf_undo (&os->mounts, f->journal_dir, &report) == -1)
+  if (!os || !(f = lf_fixer_find (os->type)))
+    goto out;
+  /* A disk converted to GPT gets its MBR sectors and size back first,
+   * with the guest closed; its partitions are where they were, so the
+   * guest opens again for the files' undo.  A re-run after a crash finds
+   * the disk already restored (the record is kept until the files' undo
+   * removes the journal).
+   */
+  {
+    json_t *meta = NULL;
+    char *gap = NULL;
+    size_t gaplen;
+    if (lf_undo_disk_record (&os->mounts, f->journal_dir, &meta, &gap,
+                             &gaplen) == -1)
+      goto out;
+    if (meta) {
+      json_int_t di = json_integer_value (json_object_get (meta, "disk"));
+      char *path = di >= 0 && (size_t) di < g->ndisks
+        ? strdup (lf_disk_path (g->disks[di])) : NULL;
+      if (!path)
+        lf_error (EINVAL, "the journal's disk conversion names disk %lld, "
+                  "and %zu disk%s given", (long long) di, g->ndisks,
+                  g->ndisks == 1 ? " was" : "s were");
+      lf_guest_close (g);
+      g = NULL;
+      int r = path ? lf_gpt_conv_undo (path, meta, gap, gaplen) : -1;
+      json_decref (meta);
+      free (gap);
+      free (path);
+      if (r == -1 ||
+          !(os = open_os (argc - optind, argv + optind, when, &g)) ||
+          !(f = lf_fixer_find (os->type)))
+        goto out;
+    }
+  }
+  if (lf_undo (&os->mounts, f->journal_dir, &report) == -1)
     goto out;
   ret = LF_EXIT_OK;
   if (json) {

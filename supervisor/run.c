@@ -601,6 +601,56 @@ check_guest (struct run *r)
       add_str (r->problems, "%s boots with BIOS, and the OS disk has no BIOS "
                "boot code (only an EFI system partition): use a UEFI profile "
                "(azure-gen2)", want);
+    else if (!want_bios && !uefi && strcmp (os->type, "linux") == 0 &&
+             g->ndisks > 0 && strcmp (g->tables[0].type, "dos") == 0) {
+      /* The fix converts a Linux MBR disk to GPT with an ESP: refused
+       * here, by name, what it could not convert.
+       */
+      struct lf_gpt_part parts[LF_GPT_MAX_PARTS];
+      size_t np = 0;
+      const struct lf_partition_table *t = &g->tables[0];
+      bool ok = true;
+      for (size_t i = 0; i < t->n && ok; i++) {
+        if (t->parts[i].extended)
+          continue;
+        if (np == LF_GPT_MAX_PARTS) {
+          lf_error (E2BIG, "more than %d partitions: GPT holds 128 with the "
+                    "new EFI system partition", LF_GPT_MAX_PARTS - 1);
+          ok = false;
+          break;
+        }
+        parts[np].number = t->parts[i].number;
+        parts[np].start = t->parts[i].offset / 512;
+        parts[np].size = t->parts[i].size / 512;
+        parts[np].mbr_type = (unsigned) strtoul (t->parts[i].type, NULL, 16);
+        parts[np].bootable = t->parts[i].bootable;
+        np++;
+      }
+      struct stat bst;
+      if (ok && job->in_place && job->disks[0].path &&
+          stat (job->disks[0].path, &bst) == 0 && S_ISBLK (bst.st_mode)) {
+        lf_error (ENOSPC, "%s is a block device, fixed in place: it cannot "
+                  "grow for the EFI system partition", job->disks[0].path);
+        ok = false;
+      }
+      if (ok && hw->secure_boot &&
+          !(lf_guest_exists (&os->mounts, LF_SHIM_PATH) &&
+            lf_guest_exists (&os->mounts, LF_SIGNED_GRUB_PATH))) {
+        add_str (r->problems, "%s", lf_secure_boot_missing (hw,
+                 lf_guest_exists (&os->mounts, LF_SHIM_PATH)));
+        lf_error_clear ();
+      }
+      else if (!ok || lf_gpt_conv_check (parts, np, lf_disk_size (g->disks[0]),
+                                         "the OS disk") == -1) {
+        add_str (r->problems, "%s boots with UEFI and the OS disk is MBR: "
+                 "it cannot be converted to GPT: %s", want, lf_last_error ());
+        lf_error_clear ();
+      }
+      else
+        logf_ (r, "prerequisites: %s boots with UEFI: the OS disk's MBR "
+               "becomes GPT with a new EFI system partition in the fix step",
+               want);
+    }
     else if (!want_bios && !uefi)
       add_str (r->problems, "%s boots with UEFI, and the OS disk has no EFI "
                "system partition (BIOS/MBR boot only): use a BIOS profile "
@@ -1036,6 +1086,32 @@ step_fix (struct run *r)
   }
   if (lf_plan_apply (p, dir) == -1)
     goto out;
+  /* MBR -> GPT: the disk is written outside the filesystems and grows,
+   * with every handle on it closed (a kept appliance too).
+   */
+  if (lf_plan_disk_conv (p)) {
+    const struct lf_gpt_conv *c = lf_plan_disk_conv (p);
+    json_t *cv = json_object_get (st_disk (r, c->disk_index), "convert");
+    lf_guest_close (g);
+    g = NULL;
+    lf_guest_close (r->out_g);
+    r->out_g = NULL;
+    r->out_os = NULL;
+    if (lf_plan_convert_disk (p) == -1) {
+      lf_error_prefix ("fix: converting the OS disk to GPT");
+      goto out;
+    }
+    /* The output's size now, so that a re-run does not take it for a
+     * damaged conversion.
+     */
+    if (cv) {
+      json_object_set_new (cv, "size", json_integer ((json_int_t) c->new_size));
+      json_object_set_new (cv, "file_size", json_integer ((json_int_t)
+                           (c->new_size + (c->vhd ? LF_VHD_FOOTER_SIZE : 0))));
+    }
+    logf_ (r, "fix: %s converted from MBR to GPT, EFI system partition %u",
+           c->path, c->esp_number);
+  }
   /* JSON only for the state file and the report. */
   if (!(rep = lf_plan_report (p))) {
     lf_error (ENOMEM, "out of memory");
@@ -1619,7 +1695,45 @@ lf_run_undo (const struct lf_job *job, const char *jobdir, json_t **report)
   if (!g || lf_guest_inspect (g) == -1 || !(os = job_os (g)))
     goto out;
   const struct lf_fixer *f = lf_fixer_find (os->type);
-  if (!f || lf_undo (&os->mounts, f->journal_dir, &entries) == -1)
+  if (!f)
+    goto out;
+  /* A disk the fix converted to GPT first (as landfall undo DISK). */
+  {
+    json_t *meta = NULL;
+    char *gap = NULL;
+    size_t gaplen;
+    if (lf_undo_disk_record (&os->mounts, f->journal_dir, &meta, &gap,
+                             &gaplen) == -1)
+      goto out;
+    if (meta) {
+      json_int_t di = json_integer_value (json_object_get (meta, "disk"));
+      int rr = -1;
+      lf_guest_close (g);
+      g = NULL;
+      if (di < 0 || (size_t) di >= job->ndisks)
+        lf_error (EINVAL, "the journal's disk conversion names disk %lld",
+                  (long long) di);
+      else
+        rr = lf_gpt_conv_undo (paths[di], meta, gap, gaplen);
+      if (rr == 0 && loaded) {
+        json_t *cv = json_object_get (st_disk (&r, (size_t) di), "convert");
+        json_int_t fsz = json_integer_value (json_object_get (meta, "old_file_size"));
+        if (cv) {
+          json_object_set_new (cv, "file_size", json_integer (fsz));
+          json_object_set_new (cv, "size", json_integer (fsz - LF_VHD_FOOTER_SIZE));
+        }
+      }
+      json_decref (meta);
+      free (gap);
+      if (rr == -1)
+        goto out;
+      g = lf_cli_guest_open ((const char *const *) paths, job->ndisks, true,
+                             job_guestfs (job), NULL);
+      if (!g || lf_guest_inspect (g) == -1 || !(os = job_os (g)))
+        goto out;
+    }
+  }
+  if (lf_undo (&os->mounts, f->journal_dir, &entries) == -1)
     goto out;
   /* The job is no longer fixed: a re-run fixes (and verifies) again. */
   if (loaded) {

@@ -6,7 +6,7 @@ set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
       check libssl-dev zlib1g-dev libdeflate-dev libjansson-dev
       liblzma-dev libzstd-dev liblz4-dev libbz2-dev
-      libblkid-dev libext2fs-dev e2fsprogs ntfs-3g-dev ntfs-3g
+      libblkid-dev libfdisk-dev libext2fs-dev e2fsprogs ntfs-3g-dev ntfs-3g
       libhivex-dev libhivex-bin libwin-hivex-perl
       qemu-utils xz-utils bzip2 fdisk util-linux python3 strace time
       gdisk xfsprogs dosfstools cryptsetup-bin lvm2 libdevmapper-dev

@@ -1,7 +1,8 @@
 /* landfall bootfix/linux: the Linux fix, every concern in order.
  *
  * The order matters where concerns read each other's planned content:
- * fstab before boot (root= follows fstab's root), network before agents.
+ * fstab before boot (root= follows fstab's root), uefi after fstab (it
+ * adds /boot/efi to fstab's planned text), network before agents.
  */
 #include "bootfix.h"
 
@@ -13,6 +14,7 @@ lf_fix_linux (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
                                   struct lf_plan *,
                                   const struct lf_fix_opts *) = {
     lf_fix_linux_fstab,
+    lf_fix_linux_uefi,
     lf_fix_linux_boot,
     lf_fix_linux_initramfs,
     lf_fix_linux_network,

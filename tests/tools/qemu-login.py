@@ -28,6 +28,8 @@ def main():
     ap.add_argument("--nic", default="e1000")
     ap.add_argument("--uefi", action="store_true")
     ap.add_argument("--scsi")
+    ap.add_argument("--machine", default="pc")
+    ap.add_argument("--format", default="raw")
     ap.add_argument("--log")
     ap.add_argument("img")
     ap.add_argument("user")
@@ -39,16 +41,16 @@ def main():
         print("SKIP: qemu-system-x86_64 not found", file=sys.stderr)
         return 77
     accel = "kvm" if os.environ.get("LANDFALL_KVM") == "1" else "tcg"
-    cmd = [qemu, "-machine", "pc,accel=" + accel, "-m", "1024", "-smp", "2",
+    cmd = [qemu, "-machine", a.machine + ",accel=" + accel, "-m", "1024", "-smp", "2",
            "-nographic", "-no-reboot", "-snapshot",
            "-nic", "user,model=" + a.nic, "-serial", "stdio",
            "-monitor", "none"]
     if a.scsi:
         cmd += ["-device", a.scsi + ",id=scsi0",
-                "-drive", "file=%s,format=raw,if=none,id=d0" % a.img,
+                "-drive", "file=%s,format=%s,if=none,id=d0" % (a.img, a.format),
                 "-device", "scsi-hd,drive=d0,bus=scsi0.0,bootindex=0"]
     else:
-        cmd += ["-drive", "file=%s,format=raw,if=ide" % a.img]
+        cmd += ["-drive", "file=%s,format=%s,if=ide" % (a.img, a.format)]
     if a.uefi:
         cmd += ["-bios", "/usr/share/ovmf/OVMF.fd"]
     log = open(a.log or a.img + ".login.log", "wb")
