@@ -157,8 +157,8 @@ lf_cmd_plan (int argc, char *argv[])
     lf_cli_print_json (report);
   else
     lf_rplan_print_summary (report, stdout);
-  /* One mapping from result to exit status: the report's. */
-  ret = (int) json_integer_value (json_object_get (report, "exit_status"));
+  /* One mapping from result to exit status, the report's too. */
+  ret = lf_rplan_exit_status (res);
   json_decref (report);
   lf_rplan_free (p);
   return ret;

@@ -298,7 +298,7 @@ extern long lf_points_select (struct lf_points *const *ms, size_t n,
  */
 extern char **lf_points_chain (const struct lf_points *m, size_t k);
 
-/* run.c */
+/* run.c (with run-state.c, run-prereq.c, run-steps.c, run-report.c) */
 
 enum lf_run_result {
   LF_RUN_OK,                    /* every step done, no warning */
@@ -336,12 +336,12 @@ extern int lf_write_json_atomic (const char *path, json_t *j);
 /* The one-screen summary of REPORT, for a terminal or a serial console. */
 extern void lf_run_print_summary (const json_t *report, FILE *fp);
 
-/* recovery-plan.c
+/* recovery-plan-file.c (the file), recovery-plan.c (the run)
  *
  * A recovery plan (failover.md section 8): machines (job files) in
  * ordered groups, with scripts and manual actions before and after each
  * group and around them all.  The file format is at the top of
- * recovery-plan.c and in `landfall plan --help`.
+ * recovery-plan-file.c and in `landfall plan --help`.
  */
 #define LF_RPLAN_MAX_SIZE      (256 * 1024)
 #define LF_RPLAN_MAX_GROUPS    7        /* as ASR */
@@ -357,6 +357,7 @@ enum lf_failover_type {
 };
 /* "test", "planned" or "unplanned" to *T; -1 with the error recorded. */
 extern int lf_failover_type (const char *s, enum lf_failover_type *t);
+extern const char *lf_failover_type_name (enum lf_failover_type t);
 
 struct lf_rplan_action {
   char *name;
@@ -418,5 +419,7 @@ extern int lf_rplan_run (const struct lf_rplan *p,
                          const struct lf_rplan_opts *o,
                          enum lf_rplan_result *res, json_t **report);
 extern void lf_rplan_print_summary (const json_t *report, FILE *fp);
+/* RES as `landfall plan`'s exit status. */
+extern int lf_rplan_exit_status (enum lf_rplan_result res);
 
 #endif /* LF_JOB_H */

@@ -1,19 +1,5 @@
-/* landfall supervisor/: recovery plans (failover.md section 8).
- *
- *   {
- *     "name": "shop",
- *     "output": "shop-plan",          state, logs, report (default NAME-plan)
- *     "pre":  [ ACTION... ],          All groups failover: pre-steps
- *     "post": [ ACTION... ],          All groups failover: post-steps
- *     "groups": [                     1 to 7, in order
- *       { "machines": ["db.job"],     job files (landfall run), in parallel
- *         "pre":  [ ACTION... ],      Group N: pre-steps, in order
- *         "post": [ ACTION... ] }     Group N: post-steps
- *     ]
- *   }
- *   ACTION = { "name": "dns", "script": "dns.sh", "timeout": 600,
- *              "applies-to": ["test", "planned", "unplanned"] }
- *          | { "name": "check", "manual": "what the operator must do" }
+/* landfall supervisor/: running a recovery plan (failover.md section 8;
+ * the file and its parser are in recovery-plan-file.c).
  *
  * Semantics are ASR's: a script fails if it exits non-zero, writes
  * anything on stderr or outlives its timeout (600 s by default); a
@@ -43,298 +29,11 @@
 #include <jansson.h>
 
 #include "common.h"
+#include "child.h"
 #include "job.h"
 
-static const char *const type_names[] = { "test", "planned", "unplanned" };
 /* As ASR's runbook context spells them ($RecoveryPlanContext). */
 static const char *const type_context[] = { "Test", "Planned", "Unplanned" };
-
-int
-lf_failover_type (const char *s, enum lf_failover_type *t)
-{
-  for (int i = 0; i < 3; i++)
-    if (strcmp (s, type_names[i]) == 0) {
-      *t = (enum lf_failover_type) i;
-      return 0;
-    }
-  lf_error (EINVAL, "'%s' is not a failover type (test, planned, unplanned)",
-            s);
-  return -1;
-}
-
-/* ---- The plan file -------------------------------------------------- */
-
-static void
-free_list (struct lf_rplan_list *l)
-{
-  for (size_t i = 0; i < l->n; i++) {
-    free (l->a[i].name);
-    free (l->a[i].script);
-    free (l->a[i].instructions);
-  }
-  free (l->a);
-}
-
-void
-lf_rplan_free (struct lf_rplan *p)
-{
-  if (!p)
-    return;
-  free (p->file);
-  free (p->name);
-  free (p->output);
-  free_list (&p->pre);
-  free_list (&p->post);
-  for (size_t g = 0; g < p->ngroups; g++) {
-    for (size_t m = 0; m < p->groups[g].nmachines; m++)
-      free (p->groups[g].jobs[m]);
-    free (p->groups[g].jobs);
-    free_list (&p->groups[g].pre);
-    free_list (&p->groups[g].post);
-  }
-  free (p->groups);
-  free (p);
-}
-
-static int
-parse_action (const char *name, const char *f, json_t *o, const char *dir,
-              struct lf_rplan_action *a)
-{
-  static const char *const keys[] = {
-    "name", "script", "manual", "timeout", "applies-to", NULL,
-  };
-  char ff[96];
-  const char *s;
-  json_t *v;
-
-  if (!json_is_object (o)) {
-    lf_error (EINVAL, "%s: %s: not an object", name, f);
-    return -1;
-  }
-  if (lf_json_only_keys (name, f, o, keys) == -1)
-    return -1;
-  snprintf (ff, sizeof ff, "%s.name", f);
-  if ((s = lf_json_text (name, ff, json_object_get (o, "name"),
-                         LF_RPLAN_MAX_NAME, false)) == LF_JSON_BAD)
-    return -1;
-  for (const char *c = s; *c; c++)
-    if ((unsigned char) *c < ' ' || *c == 0x7f) {
-      lf_error (EINVAL, "%s: %s: a control character in the name", name, ff);
-      return -1;
-    }
-  if (!(a->name = strdup (s)))
-    goto oom;
-
-  v = json_object_get (o, "script");
-  if (!v == !json_object_get (o, "manual")) {
-    lf_error (EINVAL, "%s: %s: needs \"script\" or \"manual\" (one of them)",
-              name, f);
-    return -1;
-  }
-  if (v) {
-    snprintf (ff, sizeof ff, "%s.script", f);
-    if (!(a->script = lf_json_path (name, ff, v, dir)))
-      return -1;
-  }
-  else {
-    snprintf (ff, sizeof ff, "%s.manual", f);
-    if ((s = lf_json_text (name, ff, json_object_get (o, "manual"),
-                           LF_RPLAN_MAX_TEXT, false)) == LF_JSON_BAD)
-      return -1;
-    if (!(a->instructions = strdup (s)))
-      goto oom;
-  }
-
-  a->timeout = LF_RPLAN_DEFAULT_TIMEOUT;
-  v = json_object_get (o, "timeout");
-  if (v) {
-    snprintf (ff, sizeof ff, "%s.timeout", f);
-    if (!a->script || !json_is_integer (v) || json_integer_value (v) < 1 ||
-        json_integer_value (v) > LF_RPLAN_MAX_TIMEOUT) {
-      lf_error (EINVAL, "%s: %s: %s", name, ff, a->script
-                ? "not a number of seconds from 1 to 86400"
-                : "only a script has a timeout");
-      return -1;
-    }
-    a->timeout = (unsigned) json_integer_value (v);
-  }
-
-  a->applies = 7;
-  v = json_object_get (o, "applies-to");
-  if (v) {
-    size_t i;
-    json_t *t;
-    snprintf (ff, sizeof ff, "%s.applies-to", f);
-    if (!json_is_array (v) || json_array_size (v) == 0 ||
-        json_array_size (v) > 3) {
-      lf_error (EINVAL, "%s: %s: not a list of failover types (test, "
-                "planned, unplanned)", name, ff);
-      return -1;
-    }
-    a->applies = 0;
-    json_array_foreach (v, i, t) {
-      enum lf_failover_type ty;
-      if (!json_is_string (t) ||
-          lf_failover_type (json_string_value (t), &ty) == -1) {
-        lf_error (EINVAL, "%s: %s[%zu]: not test, planned or unplanned",
-                  name, ff, i);
-        return -1;
-      }
-      a->applies |= 1u << ty;
-    }
-  }
-  return 0;
- oom:
-  lf_error (ENOMEM, "out of memory");
-  return -1;
-}
-
-static int
-parse_list (const char *name, const char *f, json_t *v, const char *dir,
-            struct lf_rplan_list *l)
-{
-  char ff[64];
-
-  if (!v)
-    return 0;
-  if (!json_is_array (v) || json_array_size (v) > LF_RPLAN_MAX_ACTIONS) {
-    lf_error (EINVAL, "%s: %s: not a list of at most %d actions", name, f,
-              LF_RPLAN_MAX_ACTIONS);
-    return -1;
-  }
-  if (json_array_size (v) == 0)
-    return 0;
-  if (!(l->a = calloc (json_array_size (v), sizeof *l->a))) {
-    lf_error (ENOMEM, "out of memory");
-    return -1;
-  }
-  for (size_t i = 0; i < json_array_size (v); i++) {
-    snprintf (ff, sizeof ff, "%s[%zu]", f, i);
-    l->n++;
-    if (parse_action (name, ff, json_array_get (v, i), dir, &l->a[i]) == -1)
-      return -1;
-  }
-  return 0;
-}
-
-struct lf_rplan *
-lf_rplan_parse (const char *buf, size_t len, const char *name,
-                const char *basedir)
-{
-  static const char *const keys[] = {
-    "name", "output", "pre", "post", "groups", NULL,
-  };
-  static const char *const gkeys[] = { "machines", "pre", "post", NULL };
-  struct lf_rplan *p = calloc (1, sizeof *p);
-  json_t *root = NULL, *v;
-  size_t total = 0;
-  const char *s;
-
-  if (!p || !(p->file = strdup (name))) {
-    lf_error (ENOMEM, "out of memory");
-    goto error;
-  }
-  if (!(root = lf_json_load_object (buf, len, name, "plan",
-                                    LF_RPLAN_MAX_SIZE, keys)))
-    goto error;
-  if ((s = lf_json_name (name, "name", json_object_get (root, "name"),
-                         false)) == LF_JSON_BAD)
-    goto error;
-  if (!(p->name = strdup (s)))
-    goto oom;
-  v = json_object_get (root, "output");
-  if (v) {
-    if (!(p->output = lf_json_path (name, "output", v, basedir)))
-      goto error;
-  }
-  else {
-    CLEANUP_FREE char *d = NULL;
-    if (asprintf (&d, "%s-plan", p->name) == -1) {
-      d = NULL;
-      goto oom;
-    }
-    if (!(p->output = lf_path_under (basedir, d)))
-      goto oom;
-  }
-  if (parse_list (name, "pre", json_object_get (root, "pre"), basedir,
-                  &p->pre) == -1 ||
-      parse_list (name, "post", json_object_get (root, "post"), basedir,
-                  &p->post) == -1)
-    goto error;
-
-  v = json_object_get (root, "groups");
-  if (!json_is_array (v) || json_array_size (v) == 0 ||
-      json_array_size (v) > LF_RPLAN_MAX_GROUPS) {
-    lf_error (EINVAL, "%s: groups: missing, or not a list of 1 to %d groups",
-              name, LF_RPLAN_MAX_GROUPS);
-    goto error;
-  }
-  if (!(p->groups = calloc (json_array_size (v), sizeof *p->groups)))
-    goto oom;
-  for (size_t g = 0; g < json_array_size (v); g++) {
-    struct lf_rplan_group *gr = &p->groups[p->ngroups++];
-    json_t *o = json_array_get (v, g), *ms;
-    char f[64];
-
-    snprintf (f, sizeof f, "groups[%zu]", g);
-    if (!json_is_object (o)) {
-      lf_error (EINVAL, "%s: %s: not an object", name, f);
-      goto error;
-    }
-    if (lf_json_only_keys (name, f, o, gkeys) == -1)
-      goto error;
-    ms = json_object_get (o, "machines");
-    snprintf (f, sizeof f, "groups[%zu].machines", g);
-    if (!json_is_array (ms) ||
-        json_array_size (ms) > LF_RPLAN_MAX_MACHINES - total) {
-      lf_error (EINVAL, "%s: %s: missing, or not a list of job files (at "
-                "most %d machines in a plan)", name, f,
-                LF_RPLAN_MAX_MACHINES);
-      goto error;
-    }
-    total += json_array_size (ms);
-    if (json_array_size (ms) > 0 &&
-        !(gr->jobs = calloc (json_array_size (ms), sizeof *gr->jobs)))
-      goto oom;
-    for (size_t m = 0; m < json_array_size (ms); m++) {
-      snprintf (f, sizeof f, "groups[%zu].machines[%zu]", g, m);
-      if (!(gr->jobs[gr->nmachines] =
-            lf_json_path (name, f, json_array_get (ms, m), basedir)))
-        goto error;
-      gr->nmachines++;
-    }
-    snprintf (f, sizeof f, "groups[%zu].pre", g);
-    if (parse_list (name, f, json_object_get (o, "pre"), basedir,
-                    &gr->pre) == -1)
-      goto error;
-    snprintf (f, sizeof f, "groups[%zu].post", g);
-    if (parse_list (name, f, json_object_get (o, "post"), basedir,
-                    &gr->post) == -1)
-      goto error;
-  }
-  lf_sha256_hex (buf, len, p->sha256);
-  json_decref (root);
-  return p;
-
- oom:
-  lf_error (ENOMEM, "out of memory");
- error:
-  json_decref (root);
-  lf_rplan_free (p);
-  return NULL;
-}
-
-struct lf_rplan *
-lf_rplan_load (const char *path)
-{
-  CLEANUP_FREE char *buf = NULL;
-  char dir[PATH_MAX];
-  size_t len;
-
-  if (lf_input_read (path, LF_RPLAN_MAX_SIZE, &buf, &len, dir) == -1)
-    return NULL;
-  return lf_rplan_parse (buf, len, path, dir);
-}
 
 /* ---- Tasks ------------------------------------------------------------
  *
@@ -355,9 +54,7 @@ struct task {
   const char *job;              /* T_MACHINE */
   struct lf_job *j;             /* loaded in preflight */
   char *group_point;            /* its replication group's common point */
-  pid_t pid;
-  double started, deadline, killed_at;
-  int status;
+  struct lf_child c;
 };
 
 struct prun {
@@ -602,7 +299,7 @@ load_state (struct prun *r)
   if (access (r->state_path, F_OK) == -1) {
     r->state = json_pack ("{s:s, s:s, s:s, s:{}}", "plan", r->p->name,
                           "sha256", r->p->sha256, "type",
-                          type_names[r->o->type], "tasks");
+                          lf_failover_type_name (r->o->type), "tasks");
     return r->state ? 0 : -1;
   }
   s = json_load_file (r->state_path, JSON_REJECT_DUPLICATES, &err);
@@ -621,7 +318,7 @@ load_state (struct prun *r)
     json_decref (s);
     return -1;
   }
-  json_object_set_new (s, "type", json_string (type_names[r->o->type]));
+  json_object_set_new (s, "type", json_string (lf_failover_type_name (r->o->type)));
   r->state = s;
   return 0;
 }
@@ -644,81 +341,19 @@ open_log (struct prun *r, const char *id, const char *ext, char **path)
   return fd;
 }
 
-/* Fork with stdin, stdout and stderr on the given descriptors, in a
- * process group of its own (a timeout kills the script's children too,
- * and our terminal's ^C reaches the plan, which stops them in order).
- */
-static pid_t
-spawn (const char *prog, char *const argv[], int in, int out, int err,
-       const char *cwd, char *const *env)
-{
-  pid_t pid = fork ();
-
-  if (pid == -1) {
-    lf_error (errno, "fork: %m");
-    return -1;
-  }
-  if (pid == 0) {
-    setpgid (0, 0);
-    signal (SIGINT, SIG_DFL);
-    signal (SIGTERM, SIG_DFL);
-    if (dup2 (in, 0) == -1 || dup2 (out, 1) == -1 || dup2 (err, 2) == -1)
-      _exit (127);
-    if (cwd && chdir (cwd) == -1) {
-      dprintf (2, "landfall plan: %s: %s\n", cwd, strerror (errno));
-      _exit (127);
-    }
-    for (size_t i = 0; env && env[i]; i++)
-      putenv (env[i]);
-    execv (prog, argv);
-    dprintf (2, "landfall plan: cannot run %s: %s\n", prog, strerror (errno));
-    _exit (127);
-  }
-  setpgid (pid, pid);           /* both sides: no race with the kill */
-  return pid;
-}
-
-/* Wait for one of the running tasks RUN[0..N) to end, enforcing their
- * deadlines and passing a cancel on; its index, or -1 if N is 0.
+/* Wait for one of the running tasks RUN[0..N) to end; its index, or -1
+ * if N is 0.  Each child is in a process group of its own (a timeout
+ * kills a script's children too, and our terminal's ^C reaches the plan,
+ * which passes it on and stops them in order).
  */
 static ssize_t
 reap (struct task **run, size_t n)
 {
-  bool forwarded = false;
+  struct lf_child *cs[64];
 
-  if (n == 0)
-    return -1;
-  for (;;) {
-    int status;
-    pid_t pid = waitpid (-1, &status, WNOHANG);
-    double now = lf_now ();
-
-    if (pid > 0) {
-      for (size_t i = 0; i < n; i++)
-        if (run[i]->pid == pid) {
-          run[i]->status = status;
-          run[i]->pid = 0;
-          return (ssize_t) i;
-        }
-      continue;                 /* not ours (cannot happen): reaped */
-    }
-    if (pid == -1 && errno != EINTR && errno != ECHILD)
-      return -1;
-    for (size_t i = 0; i < n; i++) {
-      struct task *t = run[i];
-      if (lf_cancel && !forwarded)
-        kill (-t->pid, SIGTERM);
-      if (t->deadline > 0 && now > t->deadline && t->killed_at == 0) {
-        kill (-t->pid, SIGTERM);
-        t->killed_at = now;
-      }
-      else if (t->killed_at > 0 && now > t->killed_at + 5)
-        kill (-t->pid, SIGKILL);
-    }
-    forwarded |= lf_cancel != 0;
-    struct timespec ts = { 0, 50 * 1000 * 1000 };
-    nanosleep (&ts, NULL);
-  }
+  for (size_t i = 0; i < n && i < 64; i++)
+    cs[i] = &run[i]->c;
+  return lf_child_wait_any (cs, LF_MIN (n, (size_t) 64));
 }
 
 /* The runbook context (failover.md 8): what a script may want to know,
@@ -787,18 +422,18 @@ start_script (struct prun *r, struct task *t)
   if (asprintf (&env[0], "LANDFALL_PLAN_CONTEXT=%s", ctx_path) == -1 ||
       asprintf (&env[1], "LANDFALL_PLAN_NAME=%s", r->p->name) == -1 ||
       asprintf (&env[2], "LANDFALL_FAILOVER_TYPE=%s",
-                type_names[r->o->type]) == -1 ||
+                lf_failover_type_name (r->o->type)) == -1 ||
       asprintf (&env[3], "LANDFALL_PLAN_GROUP=%zu", t->group) == -1) {
     lf_error (ENOMEM, "out of memory");
     goto out;
   }
   dir = lf_path_beside (r->p->file, ".");
-  t->pid = spawn (t->a->script, argv, in, ofd, efd, dir, env);
-  if (t->pid == -1)
+  struct lf_spawn_opts so = {
+    .in = in, .out = ofd, .err = efd, .cwd = dir, .env = env,
+    .timeout = t->a->timeout, .forward_cancel = true, .who = "landfall plan",
+  };
+  if (lf_spawn (&t->c, argv, &so) == -1)
     goto out;
-  t->started = lf_now ();
-  t->deadline = t->started + t->a->timeout;
-  t->killed_at = 0;
   json_t *s = st_task (r, t);
   set_str (s, "stdout", out);
   set_str (s, "stderr", err);
@@ -815,7 +450,7 @@ static int
 start_machine (struct prun *r, struct task *t)
 {
   CLEANUP_FREE char *rep = NULL, *log = NULL;
-  CLEANUP_CLOSE int in = -1, ofd = -1, efd = -1;
+  CLEANUP_CLOSE int ofd = -1, efd = -1;
   char *argv[] = { (char *) "landfall", (char *) "run", (char *) "--json",
                    (char *) "--no-progress", (char *) t->job, NULL, NULL,
                    NULL };
@@ -826,19 +461,15 @@ start_machine (struct prun *r, struct task *t)
     argv[6] = (char *) t->job;
   }
 
-  if ((in = open ("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
-    lf_error (errno, "/dev/null: %m");
-    return -1;
-  }
   if ((ofd = open_log (r, t->id, "report.json", &rep)) == -1 ||
       (efd = open_log (r, t->id, "log", &log)) == -1)
     return -1;
-  t->pid = spawn (r->self, argv, in, ofd, efd, NULL, NULL);
-  if (t->pid == -1)
+  struct lf_spawn_opts so = {
+    .prog = r->self, .out = ofd, .err = efd, .forward_cancel = true,
+    .who = "landfall plan",
+  };
+  if (lf_spawn (&t->c, argv, &so) == -1)
     return -1;
-  t->started = lf_now ();
-  t->deadline = 0;
-  t->killed_at = 0;
   json_t *s = st_task (r, t);
   set_str (s, "report", rep);
   set_str (s, "log", log);
@@ -876,7 +507,7 @@ finish (struct prun *r, struct task *t, double seconds)
   json_t *s = st_task (r, t);
   char when[32], msg[512];
   const char *state = "done";
-  int st = t->status;
+  int st = t->c.status;
 
   now_text (when, sizeof when);
   set_str (s, "ended", when);
@@ -885,7 +516,7 @@ finish (struct prun *r, struct task *t, double seconds)
   if (t->kind == T_SCRIPT) {
     CLEANUP_FREE char *line =
       first_line (json_string_value (json_object_get (s, "stderr")));
-    if (t->killed_at > 0 && !lf_cancel)
+    if (t->c.timed_out && !lf_cancel)
       snprintf (msg, sizeof msg, "timed out after %u s (stopped)",
                 t->a->timeout);
     else if (WIFSIGNALED (st))
@@ -986,7 +617,7 @@ run_machines (struct prun *r, size_t stage, bool stop_on_error,
       break;
     struct task *t = run[k];
     run[k] = run[--n];
-    finish (r, t, lf_now () - t->started);
+    finish (r, t, lf_now () - t->c.started);
     if (strcmp (task_state (r, t), "failed") == 0) {
       *failed = true;
       stop |= stop_on_error;
@@ -1011,10 +642,18 @@ run_script (struct prun *r, struct task *t, bool *failed)
     lf_error (errno, "waiting for %s: %m", t->a->script);
     return -1;
   }
-  finish (r, t, lf_now () - t->started);
+  finish (r, t, lf_now () - t->c.started);
   if (strcmp (task_state (r, t), "failed") == 0)
     *failed = true;
   return save_state (r);
+}
+
+/* `landfall plan`'s exit status (cli.h), also kept in the report. */
+int
+lf_rplan_exit_status (enum lf_rplan_result res)
+{
+  static const int exits[] = { 0, 3, 1, 5, 4 };
+  return exits[res];
 }
 
 static json_t *
@@ -1023,8 +662,6 @@ build_report (struct prun *r, enum lf_rplan_result res, const char *desc)
   static const char *const results[] = {
     "success", "success-with-warnings", "failed", "suspended", "interrupted",
   };
-  /* `landfall plan`'s exit status, kept in the report (cli.h). */
-  static const int exits[] = { 0, 3, 1, 5, 4 };
   json_t *tasks = json_array (), *machines = json_object ();
   json_t *warnings = json_array (), *errors = json_array (), *waiting = NULL;
   json_t *rep;
@@ -1070,9 +707,9 @@ build_report (struct prun *r, enum lf_rplan_result res, const char *desc)
   }
   rep = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:i}",
                    "plan", r->p->name, "file", r->p->file,
-                   "type", type_names[r->o->type],
+                   "type", lf_failover_type_name (r->o->type),
                    "result", results[res], "state_description", desc,
-                   "exit_status", exits[res]);
+                   "exit_status", lf_rplan_exit_status (res));
   if (!rep)
     return NULL;
   json_object_set_new (rep, "output", json_string (r->p->output));
@@ -1115,7 +752,7 @@ lf_rplan_run (const struct lf_rplan *p, const struct lf_rplan_opts *o,
   if (save_state (&r) == -1)
     goto out;
   say (&r, "plan %s: %s failover, %zu task%s, %u machine%s at once",
-       p->name, type_names[o->type], r.nt, r.nt == 1 ? "" : "s", o->jobs,
+       p->name, lf_failover_type_name (o->type), r.nt, r.nt == 1 ? "" : "s", o->jobs,
        o->jobs == 1 ? "" : "s");
 
   /* A suspended plan continues only with --resume, and from where it
@@ -1158,7 +795,7 @@ lf_rplan_run (const struct lf_rplan *p, const struct lf_rplan_opts *o,
       if (!(t->a->applies & (1u << o->type))) {
         set_str (st_task (&r, t), "state", "skipped");
         say (&r, "%s: skipped (not for this failover type: %s)", t->title,
-             type_names[o->type]);
+             lf_failover_type_name (o->type));
         if (save_state (&r) == -1)
           goto out;
         continue;

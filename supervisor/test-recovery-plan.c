@@ -1,4 +1,4 @@
-/* Unit tests for supervisor/recovery-plan.c: the plan file parser (each
+/* Unit tests for supervisor/recovery-plan-file.c: the plan file parser (each
  * error names the file and the field, with the right errno).  Running a
  * plan is tested by tests/test-plan.sh, with real jobs and scripts.
  */

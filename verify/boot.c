@@ -12,21 +12,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "child.h"
 #include "guest.h"
 #include "hw.h"
 #include "verify.h"
-
-extern char **environ;
 
 #define BOOT_ARGV_MAX   64
 #define BOOT_LOG_MAX    (16 * LF_MiB)   /* console bytes searched */
@@ -36,27 +33,9 @@ extern char **environ;
 static int
 run_wait (char *const argv[], const char *errfile)
 {
-  posix_spawn_file_actions_t fa;
-  pid_t pid;
-  int st, r;
+  struct lf_spawn_opts so = { .out_path = errfile, .search_path = true };
 
-  posix_spawn_file_actions_init (&fa);
-  posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen (&fa, 1, errfile,
-                                    O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2 (&fa, 1, 2);
-  r = posix_spawnp (&pid, argv[0], &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy (&fa);
-  if (r != 0) {
-    lf_error (r, "%s: %s", argv[0], strerror (r));
-    return -1;
-  }
-  while (waitpid (pid, &st, 0) == -1)
-    if (errno != EINTR) {
-      lf_error (errno, "waitpid: %m");
-      return -1;
-    }
-  return WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
+  return lf_spawn_run (argv, &so, NULL);
 }
 
 static char *
@@ -128,9 +107,8 @@ lf_verify_boot (struct lf_guest *g, const struct lf_hw_profile *p,
   bool kvm = lf_kvm_works (&kvm_why);
   json_t *r = NULL;
   const char *subject = lf_disk_path (g->disks[0]);
-  pid_t pid = -1;
+  struct lf_child qemu = { .pid = 0 };
   double t0;
-  int status = -1;
   CLEANUP_FREE char *text = NULL;
   /* Here, not where it is computed: the error paths jump past that to
    * "out", and its cleanup would free an uninitialised pointer.
@@ -284,19 +262,9 @@ lf_verify_boot (struct lf_guest *g, const struct lf_hw_profile *p,
            "timeout %u s\n", subject, p->qemu_machine,
            kvm ? "KVM" : "TCG", kvm_why ? kvm_why : "", o->timeout);
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init (&fa);
-  posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen (&fa, 1, errf,
-                                    O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2 (&fa, 1, 2);
-  int e = posix_spawnp (&pid, argv[0], &fa, NULL, (char *const *) argv,
-                        environ);
-  posix_spawn_file_actions_destroy (&fa);
-  if (e != 0) {
-    pid = -1;
+  struct lf_spawn_opts so = { .out_path = errf, .search_path = true };
+  if (lf_spawn (&qemu, (char *const *) argv, &so) == -1) {
     json_decref (cmd);
-    lf_error (e, "%s: %s", argv[0], strerror (e));
     goto out;
   }
 
@@ -315,25 +283,13 @@ lf_verify_boot (struct lf_guest *g, const struct lf_hw_profile *p,
       panic = true;
     if (seen || panic)
       break;
-    if (waitpid (pid, &status, WNOHANG) == pid) {
+    if (lf_child_poll (&qemu) != 0) {
       exited = true;
-      pid = -1;
       break;
     }
   }
   double t = lf_now () - t0;
-  if (pid > 0) {
-    kill (pid, SIGTERM);
-    for (int i = 0; i < 50 && waitpid (pid, &status, WNOHANG) == 0; i++) {
-      struct timespec ts = { 0, 100 * 1000 * 1000 };
-      nanosleep (&ts, NULL);
-      if (i == 49) {
-        kill (pid, SIGKILL);
-        waitpid (pid, &status, 0);
-      }
-    }
-    pid = -1;
-  }
+  lf_child_stop (&qemu);
   free (text);
   text = read_small (console, BOOT_LOG_MAX, &len);
   tail = text ? tail_lines (text, len, BOOT_TAIL_LINES) : NULL;
@@ -367,9 +323,9 @@ lf_verify_boot (struct lf_guest *g, const struct lf_hw_profile *p,
                  "console_tail", seen ? NULL : tail);
 
  out:
-  if (pid > 0) {
-    kill (pid, SIGKILL);
-    waitpid (pid, NULL, 0);
+  if (qemu.pid > 0) {
+    kill (-qemu.pid, SIGKILL);
+    lf_child_stop (&qemu);
   }
   for (size_t i = 0; i < g->ndisks && i < LF_VERIFY_MAX_DISKS; i++) {
     char pth[300];

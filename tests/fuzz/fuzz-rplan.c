@@ -1,5 +1,5 @@
 /* landfall fuzz target: the recovery plan parser (supervisor/
- * recovery-plan.c).  Opens no file: job files are loaded by the run.
+ * recovery-plan-file.c).  Opens no file: job files are loaded by the run.
  */
 #include <stdlib.h>
 
