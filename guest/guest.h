@@ -303,8 +303,18 @@ extern bool lf_guestfs_available (void);
 
 struct lf_guestfs;
 struct lf_guestfs_fs {
-  char device[128];             /* "/dev/sda1", "/dev/VG/LV", "/dev/mapper/x" */
+  char device[400];             /* "/dev/sda1", "/dev/VG/LV", "/dev/mapper/x",
+                                   "btrfsvol:/dev/sda1/@home" */
+  char volume[128];             /* the device, without "btrfsvol:" and the
+                                   subvolume */
   struct lf_fsinfo info;        /* type ("" if unknown), uuid, label */
+  /* btrfs: the subvolume's path from the top level ("" for the top
+   * level), its id (0: unknown), and whether it is the default subvolume
+   * (what mounting the device without subvol= gives: the device itself).
+   */
+  char subvol[256];
+  uint64_t subvolid;
+  bool subvol_default;
 };
 extern struct lf_guestfs *lf_guestfs_new (void);
 /* FORMAT: lf_disk_format's name ("raw", "qcow2", "vmdk", "vhd", "vhdx")
@@ -319,7 +329,11 @@ extern int lf_guestfs_add_disk (struct lf_guestfs *g, const char *path,
  */
 extern int lf_guestfs_launch (struct lf_guestfs *g);
 /* Every filesystem the appliance sees (list_filesystems, with vfs_uuid and
- * vfs_label), in a new array.  btrfs subvolumes are left out.
+ * vfs_label), in a new array.  A btrfs device is its default subvolume;
+ * its other subvolumes follow it (device "btrfsvol:DEVICE/PATH", opened
+ * with lf_fs_open_guestfs_subvol (VOLUME, SUBVOL)), except snapshots
+ * (under a ".snapshots" or "timeshift-btrfs" directory): old copies of a
+ * root would be found as more operating systems.
  */
 extern int lf_guestfs_filesystems (struct lf_guestfs *g,
                                    struct lf_guestfs_fs **ret, size_t *n);
@@ -333,6 +347,13 @@ extern char *lf_guestfs_open_luks (struct lf_guestfs *g, const char *device,
  */
 extern struct lf_fs *lf_fs_open_guestfs (struct lf_guestfs *g,
                                          const char *device, bool writable);
+/* The same for btrfs subvolume SUBVOL (its path from the top level) of
+ * DEVICE; NULL SUBVOL: the default subvolume, as lf_fs_open_guestfs.
+ */
+extern struct lf_fs *lf_fs_open_guestfs_subvol (struct lf_guestfs *g,
+                                                const char *device,
+                                                const char *subvol,
+                                                bool writable);
 /* Drop the caller's reference (NULL is fine). */
 extern void lf_guestfs_close (struct lf_guestfs *g);
 /* The appliance's name for a disk, partition or LV back to ours:
@@ -507,6 +528,14 @@ struct lf_guest_fs {
   char error[512];              /* why it could not be probed or opened */
   char dm[128];                 /* the device-mapper device FS is mounted
                                    from (dm.c), removed after it */
+  /* btrfs through libguestfs: the subvolume (as struct lf_guestfs_fs has
+   * it); a subvolume other than the default is an entry of its own, with
+   * the device's bd, disk, part and lv, and a name saying which.
+   */
+  char subvol[256];
+  uint64_t subvolid;
+  bool subvol_default;
+  char name[420];
 };
 
 struct lf_os {
@@ -559,6 +588,14 @@ extern const char *lf_guest_fs_device (const struct lf_guest *g,
 extern struct lf_guest_fs *lf_guest_find_fs (struct lf_guest *g,
                                              const char *key,
                                              const char *value);
+/* The btrfs subvolume of F's volume that mount options MNTOPS (fstab's,
+ * or rootflags=) name: subvol=, subvolid=, or else the default subvolume.
+ * F itself when it is not btrfs; NULL (EINVAL, saying which) when no
+ * subvolume of the volume that was opened matches.
+ */
+extern struct lf_guest_fs *lf_guest_btrfs_subvol (struct lf_guest *g,
+                                                  struct lf_guest_fs *f,
+                                                  const char *mntops);
 
 /* Firmware the disks boot with and the Azure generations that fit. */
 extern void lf_guest_firmware (struct lf_guest *g, struct lf_os *os);

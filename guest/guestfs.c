@@ -449,6 +449,91 @@ free_strings (char **v)
   free (v);
 }
 
+/* A snapshot of another subvolume, by the places snapper and Timeshift
+ * keep them: ".snapshots/N/snapshot", "timeshift-btrfs/snapshots/...".
+ */
+static bool
+snapshot_path (const char *path)
+{
+  if (strncmp (path, "timeshift-btrfs/", 16) == 0)
+    return true;
+  for (const char *c = path; (c = strstr (c, ".snapshots/")) != NULL; c++)
+    if (c == path || c[-1] == '/')
+      return true;
+  return false;
+}
+
+static struct lf_guestfs_fs *
+grow (struct lf_guestfs_fs **v, size_t *n)
+{
+  struct lf_guestfs_fs *nv = realloc (*v, (*n + 1) * sizeof *nv);
+  if (!nv) {
+    lf_error (ENOMEM, "out of memory");
+    return NULL;
+  }
+  *v = nv;
+  memset (&nv[*n], 0, sizeof *nv);
+  return &nv[(*n)++];
+}
+
+/* After btrfs device D (the last of V): its subvolumes, but the default
+ * (D is that one) and snapshots.  The "btrfsvol:" names list_filesystems
+ * gives are not used: libguestfs 1.48 puts the appliance's own device
+ * names in them (/dev/sdb1 for our /dev/sda1).
+ */
+static int
+add_subvolumes (struct lf_guestfs *h, struct lf_guestfs_fs **v, size_t *n)
+{
+  size_t di = *n - 1;
+  char dev[sizeof (*v)->volume];
+  struct guestfs_btrfssubvolume_list *l;
+  int64_t def;
+
+  snprintf (dev, sizeof dev, "%s", (*v)[di].volume);
+  (*v)[di].subvol_default = true;
+  l = guestfs_btrfs_subvolume_list (h->g, dev);
+  def = l ? guestfs_btrfs_subvolume_get_default (h->g, dev) : -1;
+  if (!l || def == -1) {
+    /* The device (its default subvolume) is still read. */
+    LF_DEBUG (1, "libguestfs: %s: btrfs subvolumes unread: %s", dev,
+              guestfs_last_error (h->g));
+    if (l)
+      guestfs_free_btrfssubvolume_list (l);
+    return 0;
+  }
+  (*v)[di].subvolid = (uint64_t) def;
+  for (uint32_t i = 0; i < l->len; i++) {
+    const struct guestfs_btrfssubvolume *sv = &l->val[i];
+    const char *path = sv->btrfssubvolume_path;
+    if ((int64_t) sv->btrfssubvolume_id == def) {
+      snprintf ((*v)[di].subvol, sizeof (*v)[di].subvol, "%s", path);
+      continue;
+    }
+    if (snapshot_path (path) || strlen (path) >= sizeof (*v)->subvol ||
+        strchr (path, ',') || *n == GFS_MAX_FS) {
+      LF_DEBUG (1, "libguestfs: %s: subvolume %s skipped (%s)", dev, path,
+                snapshot_path (path) ? "a snapshot" : "too many, or its name");
+      continue;
+    }
+    struct lf_guestfs_fs *f = grow (v, n);
+    if (!f) {
+      guestfs_free_btrfssubvolume_list (l);
+      return -1;
+    }
+    *f = (*v)[di];
+    f->subvol_default = false;
+    f->subvolid = sv->btrfssubvolume_id;
+    snprintf (f->subvol, sizeof f->subvol, "%s", path);
+    snprintf (f->device, sizeof f->device, "btrfsvol:%s/%s", dev, path);
+    LF_DEBUG (1, "libguestfs: %s: btrfs subvolume %s (id %" PRIu64 ")", dev,
+              path, f->subvolid);
+  }
+  LF_DEBUG (1, "libguestfs: %s: default subvolume %s (id %" PRId64 ")", dev,
+            def == 5 ? "(top level)" : (*v)[di].subvol, def);
+  guestfs_free_btrfssubvolume_list (l);
+  return 0;
+}
+
 int
 lf_guestfs_filesystems (struct lf_guestfs *h, struct lf_guestfs_fs **ret,
                         size_t *nret)
@@ -471,24 +556,17 @@ lf_guestfs_filesystems (struct lf_guestfs *h, struct lf_guestfs_fs **ret,
     struct lf_guestfs_fs *f;
     char *s;
 
-    /* btrfs subvolumes: the whole volume is mounted instead. */
+    /* Subvolumes: add_subvolumes names them. */
     if (strncmp (dev, "btrfsvol:", 9) == 0)
       continue;
-    if (n == GFS_MAX_FS || strlen (dev) >= sizeof f->device) {
+    if (n == GFS_MAX_FS || strlen (dev) >= sizeof f->volume) {
       LF_DEBUG (1, "libguestfs: %s: skipped (too many or too long)", dev);
       continue;
     }
-    struct lf_guestfs_fs *nv = realloc (v, (n + 1) * sizeof *nv);
-    if (!nv) {
-      free (v);
-      free_strings (l);
-      lf_error (ENOMEM, "out of memory");
-      return -1;
-    }
-    v = nv;
-    f = &v[n++];
-    memset (f, 0, sizeof *f);
+    if (!(f = grow (&v, &n)))
+      goto error;
     snprintf (f->device, sizeof f->device, "%s", dev);
+    snprintf (f->volume, sizeof f->volume, "%s", dev);
     if (strcmp (type, "unknown") != 0)
       snprintf (f->info.type, sizeof f->info.type, "%s", type);
     /* UUID and label are findings: absent is not an error. */
@@ -503,11 +581,17 @@ lf_guestfs_filesystems (struct lf_guestfs *h, struct lf_guestfs_fs **ret,
     LF_DEBUG (1, "libguestfs: %s: %s uuid=%s label=%s", f->device,
               *f->info.type ? f->info.type : "unknown", f->info.uuid,
               f->info.label);
+    if (strcmp (f->info.type, "btrfs") == 0 && add_subvolumes (h, &v, &n) == -1)
+      goto error;
   }
   free_strings (l);
   *ret = v;
   *nret = n;
   return 0;
+ error:
+  free (v);
+  free_strings (l);
+  return -1;
 }
 
 char *
@@ -939,6 +1023,13 @@ static const struct lf_fs_ops gfs_ops_rw = {
 struct lf_fs *
 lf_fs_open_guestfs (struct lf_guestfs *h, const char *device, bool writable)
 {
+  return lf_fs_open_guestfs_subvol (h, device, NULL, writable);
+}
+
+struct lf_fs *
+lf_fs_open_guestfs_subvol (struct lf_guestfs *h, const char *device,
+                           const char *subvol, bool writable)
+{
   struct lf_fs *fs = NULL;
   struct gfs *p = NULL;
   int r;
@@ -979,8 +1070,20 @@ lf_fs_open_guestfs (struct lf_guestfs *h, const char *device, bool writable)
     gerror (h, "%s: libguestfs: mkmountpoint %s", device, p->mp);
     goto error;
   }
-  r = writable ? guestfs_mount (h->g, device, p->mp)
-    : guestfs_mount_ro (h->g, device, p->mp);
+  if (subvol) {
+    CLEANUP_FREE char *opts = NULL;
+    if (strchr (subvol, ',') ||
+        asprintf (&opts, "%ssubvol=%s", writable ? "" : "ro,", subvol) == -1) {
+      opts = NULL;
+      lf_error (EINVAL, "%s: btrfs subvolume '%s': cannot be mounted by name",
+                device, subvol);
+      goto error;
+    }
+    r = guestfs_mount_options (h->g, opts, device, p->mp);
+  }
+  else
+    r = writable ? guestfs_mount (h->g, device, p->mp)
+      : guestfs_mount_ro (h->g, device, p->mp);
   if (r == -1 && !writable) {
     /* XFS with a dirty log will not mount read-only without norecovery
      * (the drive is read-only to the appliance).
@@ -998,7 +1101,8 @@ lf_fs_open_guestfs (struct lf_guestfs *h, const char *device, bool writable)
     goto error;
   }
   p->mounted = true;
-  LF_DEBUG (1, "%s mounted at %s in the appliance%s", device, p->mp,
+  LF_DEBUG (1, "%s%s%s mounted at %s in the appliance%s", device,
+            subvol ? " subvol=" : "", subvol ? subvol : "", p->mp,
             writable ? ", writable" : "");
   return fs;
  error:
@@ -1070,6 +1174,14 @@ lf_guestfs_open_luks (struct lf_guestfs *h, const char *device,
   (void) h; (void) key; (void) name;
   NO_GUESTFS (device);
   return NULL;
+}
+
+struct lf_fs *
+lf_fs_open_guestfs_subvol (struct lf_guestfs *h, const char *device,
+                           const char *subvol, bool writable)
+{
+  (void) subvol;
+  return lf_fs_open_guestfs (h, device, writable);
 }
 
 struct lf_fs *

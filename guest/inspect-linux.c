@@ -394,6 +394,18 @@ inspect_fstab (struct lf_guest *g, struct lf_os *os)
       strcmp (e->vfstype, "none") == 0;
     if (strcmp (e->vfstype, "swap") == 0 || !virtual_fs) {
       struct lf_guest_fs *f = resolve_spec (g, e->spec, &how);
+      if (f && strcmp (f->info.type, "btrfs") == 0 &&
+          strcmp (e->vfstype, "swap") != 0) {
+        /* Which subvolume: the one the options name, not the first of
+         * the volume's UUID.  None is a layout the fix does not handle:
+         * it would write under the mount point, on the wrong subvolume.
+         */
+        f = lf_guest_btrfs_subvol (g, f, e->mntops);
+        if (!f) {
+          json_object_set_new (j, "unhandled", json_string (lf_last_error ()));
+          lf_error_clear ();
+        }
+      }
       json_object_set_new (j, "resolved_by", json_string (how));
       json_object_set_new (j, "resolves_to",
                            f ? json_string (lf_guest_fs_device (g, f)) : json_null ());

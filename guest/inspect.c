@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,14 +377,54 @@ lf_guest_open_guestfs (struct lf_guest *g, bool always)
 
     if (!*type || strcmp (type, "swap") == 0 ||
         strcmp (type, "LVM2_member") == 0 || strcmp (type, "crypto_LUKS") == 0 ||
-        lf_guestfs_parse_device (l[k].device, &disk, &part, lv, sizeof lv) == -1) {
+        lf_guestfs_parse_device (l[k].volume, &disk, &part, lv, sizeof lv) == -1) {
       lf_error_clear ();
       continue;
     }
     for (size_t i = 0; i < g->nfs && !f; i++)
-      if (lv[0] ? strcmp (g->fss[i].lv, lv) == 0
-          : !g->fss[i].lv[0] && g->fss[i].disk == disk && g->fss[i].part == part)
+      if ((lv[0] ? strcmp (g->fss[i].lv, lv) == 0
+           : !g->fss[i].lv[0] && g->fss[i].disk == disk && g->fss[i].part == part) &&
+          (g->fss[i].subvol_default || !g->fss[i].subvol[0]))
         f = &g->fss[i];
+    if (f && l[k].subvol[0] && !l[k].subvol_default) {
+      /* Another subvolume of the same btrfs: an entry of its own. */
+      size_t at = (size_t) (f - g->fss);
+      struct lf_guest_fs *n = realloc (g->fss, (g->nfs + 1) * sizeof *n);
+      if (!n) {
+        free (l);
+        lf_guestfs_close (h);
+        lf_error (ENOMEM, "out of memory");
+        return -1;
+      }
+      g->fss = n;
+      f = &g->fss[g->nfs++];
+      *f = g->fss[at];
+      f->fs = NULL;
+      f->error[0] = '\0';
+      f->subvol_default = false;
+      if ((size_t) snprintf (f->name, sizeof f->name, "%s[subvol=%s]",
+                             f->lv[0] ? f->lv : lf_bd_name (f->bd),
+                             l[k].subvol) >= sizeof f->name) {
+        LF_DEBUG (1, "libguestfs: %s: skipped (name too long)", l[k].device);
+        g->nfs--;
+        continue;
+      }
+    }
+    if (f && l[k].subvol_default) {
+      f->subvol_default = true;
+      /* The device is a subvolume other than the top level (SUSE's
+       * @/.snapshots/1/snapshot): say which.
+       */
+      if (l[k].subvol[0] &&
+          (size_t) snprintf (f->name, sizeof f->name, "%s[subvol=%s]",
+                             f->lv[0] ? f->lv : lf_bd_name (f->bd),
+                             l[k].subvol) >= sizeof f->name)
+        f->name[0] = '\0';
+    }
+    if (f) {
+      snprintf (f->subvol, sizeof f->subvol, "%s", l[k].subvol);
+      f->subvolid = l[k].subvolid;
+    }
     if (!f && lv[0]) {          /* an LV lvm.c could not map */
       struct lf_guest_fs *n = realloc (g->fss, (g->nfs + 1) * sizeof *n);
       if (!n) {
@@ -401,7 +442,9 @@ lf_guest_open_guestfs (struct lf_guest *g, bool always)
     }
     if (!f || f->fs)
       continue;
-    f->fs = lf_fs_open_guestfs (h, l[k].device, g->writable);
+    f->fs = lf_fs_open_guestfs_subvol (h, l[k].volume,
+                                       l[k].subvol_default ? NULL : l[k].subvol,
+                                       g->writable);
     if (!f->fs)
       snprintf (f->error, sizeof f->error, "%s", lf_last_error ());
     else {
@@ -491,7 +534,62 @@ const char *
 lf_guest_fs_device (const struct lf_guest *g, const struct lf_guest_fs *f)
 {
   (void) g;
-  return f->lv[0] ? f->lv : lf_bd_name (f->bd);
+  return f->name[0] ? f->name : f->lv[0] ? f->lv : lf_bd_name (f->bd);
+}
+
+/* The value of mount option NAME in MNTOPS ("subvol=@,ro"), as a new
+ * string, or NULL.
+ */
+static char *
+mount_option (const char *mntops, const char *name)
+{
+  size_t n = strlen (name);
+  for (const char *p = mntops; p && *p; ) {
+    size_t len = strcspn (p, ",");
+    if (len > n && strncmp (p, name, n) == 0 && p[n] == '=')
+      return strndup (p + n + 1, len - n - 1);
+    p += len;
+    if (*p == ',')
+      p++;
+  }
+  return NULL;
+}
+
+struct lf_guest_fs *
+lf_guest_btrfs_subvol (struct lf_guest *g, struct lf_guest_fs *f,
+                       const char *mntops)
+{
+  if (!f || strcmp (f->info.type, "btrfs") != 0)
+    return f;
+  char *sv = mount_option (mntops, "subvol");
+  char *id = mount_option (mntops, "subvolid");
+  const char *want = sv;
+  unsigned long wid = 0;
+  struct lf_guest_fs *r = NULL;
+
+  if (id && lf_parse_uint (id, 0, ULONG_MAX, &wid) == -1)
+    wid = ULONG_MAX;            /* matches nothing */
+  /* subvol=/@/home and subvol=@/home are the same (from the top level). */
+  while (want && *want == '/')
+    want++;
+  for (size_t i = 0; i < g->nfs && !r; i++) {
+    struct lf_guest_fs *c = &g->fss[i];
+    if (strcmp (c->info.type, "btrfs") != 0 || c->disk != f->disk ||
+        c->part != f->part || strcmp (c->lv, f->lv) != 0)
+      continue;
+    if (want ? strcmp (c->subvol, want) == 0 && (!id || c->subvolid == wid)
+        : id ? c->subvolid == wid || (wid == 5 && c->subvol_default && !c->subvol[0])
+        : c->subvol_default)
+      r = c;
+  }
+  if (!r)
+    lf_error (EINVAL, "btrfs %s: no subvolume %s%s%s%s%s among those opened "
+              "(snapshots are left out)", f->info.uuid,
+              sv ? "subvol=" : "", sv ? sv : "", sv && id ? "," : "",
+              id ? "subvolid=" : "", id ? id : !sv ? "(the default)" : "");
+  free (sv);
+  free (id);
+  return r;
 }
 
 /* Does FS look like the root of an OS?  Returns the type or NULL. */

@@ -189,6 +189,57 @@ START_TEST (test_live_rw)
 }
 END_TEST
 
+/* fstab's subvol=/subvolid= to the subvolume entry inspection made (a
+ * guest as lf_guest_open_guestfs leaves one: a device, the default, and
+ * its other subvolumes; SUSE's layout, with a second btrfs on partition 2).
+ */
+START_TEST (test_btrfs_subvol)
+{
+  struct lf_guest_fs fss[6];
+  struct lf_guest g = { .nfs = 6, .fss = fss };
+  static const struct { unsigned part; const char *sv; uint64_t id; bool def; } v[] = {
+    { 1, "@/.snapshots/1/snapshot", 260, true },
+    { 1, "@", 256, false }, { 1, "@/home", 259, false },
+    { 1, "@/.snapshots", 257, false },
+    { 2, "", 5, true }, { 2, "@data", 256, false },
+  };
+  memset (fss, 0, sizeof fss);
+  for (size_t i = 0; i < 6; i++) {
+    fss[i].part = v[i].part;
+    strcpy (fss[i].info.type, "btrfs");
+    strcpy (fss[i].info.uuid, v[i].part == 1 ? "u1" : "u2");
+    strcpy (fss[i].subvol, v[i].sv);
+    fss[i].subvolid = v[i].id;
+    fss[i].subvol_default = v[i].def;
+  }
+  ck_assert_ptr_eq (lf_guest_btrfs_subvol (&g, &fss[0], "defaults"), &fss[0]);
+  ck_assert_ptr_eq (lf_guest_btrfs_subvol (&g, &fss[0], "subvol=/@/home"), &fss[2]);
+  ck_assert_ptr_eq (lf_guest_btrfs_subvol (&g, &fss[0], "noatime,subvol=@/home,compress=zstd"), &fss[2]);
+  ck_assert_ptr_eq (lf_guest_btrfs_subvol (&g, &fss[2], "subvol=@"), &fss[1]);
+  ck_assert_ptr_eq (lf_guest_btrfs_subvol (&g, &fss[0], "subvolid=257"), &fss[3]);
+  ck_assert_ptr_eq (lf_guest_btrfs_subvol (&g, &fss[0], "subvol=/@/.snapshots,subvolid=257"), &fss[3]);
+  /* The other volume's: its own default (the top level) and subvolumes. */
+  ck_assert_ptr_eq (lf_guest_btrfs_subvol (&g, &fss[5], ""), &fss[4]);
+  ck_assert_ptr_eq (lf_guest_btrfs_subvol (&g, &fss[4], "subvolid=5"), &fss[4]);
+  ck_assert_ptr_eq (lf_guest_btrfs_subvol (&g, &fss[4], "subvol=/"), &fss[4]);
+  ck_assert_ptr_eq (lf_guest_btrfs_subvol (&g, &fss[4], "subvol=@data"), &fss[5]);
+  /* What was not opened (snapshots), or contradicts itself: none. */
+  static const char *const none[] = {
+    "subvol=@/.snapshots/2/snapshot", "subvol=@/var", "subvolid=258",
+    "subvol=@/home,subvolid=256", "subvolid=x", "subvolid=",
+  };
+  for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+    ck_assert_msg (lf_guest_btrfs_subvol (&g, &fss[0], none[i]) == NULL,
+                   "%s matched", none[i]);
+    ck_assert_int_eq (lf_last_errno (), EINVAL);
+    ck_assert_msg (strstr (lf_last_error (), "u1") != NULL, "%s", lf_last_error ());
+  }
+  /* Not btrfs: itself. */
+  strcpy (fss[5].info.type, "xfs");
+  ck_assert_ptr_eq (lf_guest_btrfs_subvol (&g, &fss[5], "subvol=@x"), &fss[5]);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -196,6 +247,7 @@ main (void)
   TCase *tc = tcase_create ("guestfs");
   tcase_set_timeout (tc, 300);
   tcase_add_test (tc, test_parse_device);
+  tcase_add_test (tc, test_btrfs_subvol);
   tcase_add_test (tc, test_kvm_override);
   tcase_add_test (tc, test_handle_checks);
   tcase_add_test (tc, test_live_rw);

@@ -500,9 +500,29 @@ check_linux (struct lf_guest *g, struct lf_os *os,
       ADD (c, "linux-root", cfg, "fail",
            "give every disk of the machine, or correct root= on the source",
            "root=%s resolves to no filesystem on the disks given", root);
-    else
-      ADD (c, "linux-root", cfg, "pass", NULL, "root=%s is %s (%s)", root,
-           lf_guest_fs_device (g, f), f->info.type);
+    else {
+      /* btrfs: the subvolume rootflags= names, or the default one. */
+      CLEANUP_FREE char *flags = lf_cmdline_get (args, "rootflags");
+      struct lf_guest_fs *sv = lf_guest_btrfs_subvol (g, f, flags ? flags : "");
+      if (!sv) {
+        ADD (c, "linux-root", cfg, "fail",
+             "correct rootflags= on the source",
+             "root=%s%s%s: %s", root, flags ? " rootflags=" : "",
+             flags ? flags : "", lf_last_error ());
+        lf_error_clear ();
+      }
+      else if (sv != f && os->root < g->nfs && sv != &g->fss[os->root])
+        ADD (c, "linux-root", cfg, "fail",
+             "correct rootflags= on the source",
+             "root=%s%s%s is %s, but the operating system is in %s", root,
+             flags ? " rootflags=" : "", flags ? flags : "",
+             lf_guest_fs_device (g, sv),
+             lf_guest_fs_device (g, &g->fss[os->root]));
+      else
+        ADD (c, "linux-root", cfg, "pass", NULL, "root=%s%s%s is %s (%s)",
+             root, flags ? " rootflags=" : "", flags ? flags : "",
+             lf_guest_fs_device (g, sv), sv->info.type);
+    }
     if (!*p->serial_console)
       ;
     else if (lf_cmdline_has_console (args, p->serial_console))
