@@ -296,7 +296,10 @@ check_initramfs_md (struct lf_initramfs *img, const char *dir,
     lf_initramfs_lookup (img, "etc/mdadm/mdadm.conf", true);
   if (!conf)
     conf = lf_initramfs_lookup (img, "etc/mdadm.conf", true);
-  if (!conf)
+  /* initramfs-tools assembles what mdadm.conf lists (its hook writes
+   * one); dracut's mdraid module assembles by udev without one.
+   */
+  if (!conf && lf_initramfs_lookup (img, "conf/initramfs.conf", true))
     list_add (&bad, "no mdadm.conf");
   else if (conf->data && conf->size < 1024 * 1024) {
     /* ARRAY lines, if any, must name these arrays: mdadm assembles only
@@ -341,7 +344,8 @@ check_initramfs_md (struct lf_initramfs *img, const char *dir,
   else
     ADD (c, "linux-initramfs-md", ird, "pass", NULL,
          "kernel %s: %s, mdadm and %s: it assembles %zu md arrays", kver,
-         found ?: "", conf ? conf->path : "mdadm.conf", json_array_size (mds));
+         found ?: "", conf ? conf->path : "udev (no mdadm.conf)",
+         json_array_size (mds));
 }
 
 static void
