@@ -101,9 +101,12 @@ fi
 case $r in 0|3) ;; *) grep -v "debug: libguestfs" run.err | tail -n 30 >&2; fail "run on the md guest: exit $r" ;; esac
 [ "$(grep -c "appliance launched in" run.err)" = 2 ] ||
     fail "run: not two appliance launches (step 1's, and fix with verify)"
-python3 - job/out/landfall-report.json <<'EOF' || fail "run report"
+state=job/out/.landfall-job.json
+[ -f "$state" ] || fail "no job state file $state"
+python3 - job/out/landfall-report.json "$state" <<'EOF' || fail "run report"
 import json, sys
 r = json.load(open(sys.argv[1]))
+st = json.load(open(sys.argv[2]))
 assert r["ok"] and r["errors"] == [], (r["result"], r["errors"])
 assert all(s["state"] == "done" for s in r["steps"]), r["steps"]
 paths = [c["path"] for c in r["changes"]]
@@ -117,7 +120,7 @@ def checks(o):
     elif isinstance(o, list):
         for v in o:
             yield from checks(v)
-c = {x["check"]: x for x in checks(r)}
+c = {x["check"]: x for x in checks(st.get("verify", {}))}
 assert c["linux-initramfs-md"]["status"] == "pass", c.get("linux-initramfs-md")
 for w in ("md_mod", "raid1", "mdadm.conf", "2 md arrays"):
     assert w in c["linux-initramfs-md"]["reason"], c["linux-initramfs-md"]
