@@ -196,10 +196,16 @@ lf_guest_md_check (const struct lf_guest *g)
     const struct lf_md_array *a = &g->md[k];
     char lvl[32];
     if (a->present < a->sb.raid_disks) {
-      lf_error (EINVAL, "%s is a %s of %u members; %u given: %s: give the "
-                "disks of every member together (%s)", a->sb.name,
-                lf_md_level_name (&a->sb, lvl, sizeof lvl), a->sb.raid_disks,
-                a->present, a->members,
+      char missing[256] = "";
+      size_t len = 0;
+      for (unsigned r = 0; r < a->sb.raid_disks && len < sizeof missing - 8; r++)
+        if (!(a->roles & (UINT64_C (1) << r)))
+          len += (size_t) snprintf (missing + len, sizeof missing - len,
+                                    "%s%u", len ? ", " : "", r);
+      lf_error (EINVAL, "%s is a %s of %u members; %u given: %s; missing: "
+                "member %s: give the disks of every member together (%s)",
+                a->sb.name, lf_md_level_name (&a->sb, lvl, sizeof lvl),
+                a->sb.raid_disks, a->present, a->members, missing,
                 a->sb.level == 1 ? "writing one mirror alone would make the "
                 "mirrors differ" : "the array cannot be read without them");
       return -1;

@@ -36,7 +36,7 @@ mirrors_same a.img b.img || fail "the fixture's mirrors differ"
 r=0; "$LANDFALL" fix a.img >one.out 2>&1 || r=$?
 cat one.out
 [ "$r" = 1 ] || fail "fix of one member: exit $r, expected 1"
-grep -Eq "md[01] is a RAID1 of 2 members; 1 given: a.img:p[12] \(member 0\)" one.out ||
+grep -Eq "md[01] is a RAID1 of 2 members; 1 given: a.img:p[12] \(member 0\); missing: member 1" one.out ||
     fail "fix of one member does not name the array and what was given"
 cmp -s "$img" a.img || fail "fix of one member changed it"
 mkdir job1
