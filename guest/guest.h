@@ -315,6 +315,7 @@ struct lf_guestfs_fs {
   char subvol[256];
   uint64_t subvolid;
   bool subvol_default;
+  char md_uuid[40];             /* an md array: its UUID, hex digits only */
 };
 extern struct lf_guestfs *lf_guestfs_new (void);
 /* FORMAT: lf_disk_format's name ("raw", "qcow2", "vmdk", "vhd", "vhdx")
@@ -517,6 +518,37 @@ extern uint64_t lf_hive_add_child (struct lf_hive *hv, uint64_t parent,
 extern int lf_hive_commit (struct lf_hive *hv, char **buf, size_t *len);
 
 /* inspect.c: everything found on a set of disks. */
+/* --- Linux md RAID (mdraid.c) ---------------------------------------- */
+
+#define LF_MD_MAX_DISKS 64
+
+/* What a member's superblock says. */
+struct lf_md_member {
+  char metadata[8];             /* "0.90", "1.0", "1.1", "1.2" */
+  char uuid[37];                /* the array's, as blkid spells it */
+  char set_name[33];            /* 1.x: "host:0"; 0.90: "" */
+  char name[48];                /* the array's device: "md0", "md/data" */
+  int level;                    /* 1 for RAID1, -1 linear... */
+  unsigned raid_disks;
+  int role;                     /* slot in the array, -1 spare or faulty */
+  uint64_t data_offset, data_size;  /* bytes, in the member */
+};
+/* 1 and M filled if BD holds a member superblock, 0 if not, -1 (error
+ * set) if it is damaged.
+ */
+extern int lf_md_probe (struct lf_blockdev *bd, struct lf_md_member *m);
+extern const char *lf_md_level_name (const struct lf_md_member *m,
+                                     char *buf, size_t n);
+
+/* An array, from the members found on the disks given. */
+struct lf_md_array {
+  struct lf_md_member sb;       /* the first member's superblock */
+  unsigned present;             /* distinct roles found */
+  uint64_t roles;               /* bit r: role r found */
+  uint64_t disks;               /* bit d: disk d holds a member */
+  char members[512];            /* "a.img:p2 (member 0), b.img:p2 (...)" */
+};
+
 struct lf_guest_fs {
   struct lf_blockdev *bd;       /* not owned (the guest's bds are); NULL
                                    for an LV only libguestfs reaches */
@@ -558,6 +590,8 @@ struct lf_guest {
   struct lf_guest_fs *fss;
   size_t nos;
   struct lf_os *oses;
+  size_t nmd;
+  struct lf_md_array *md;       /* md arrays with a member on the disks */
 };
 
 /* Open PATHS (the disks of one machine) and find their filesystems. */
@@ -573,6 +607,14 @@ extern void lf_guest_close (struct lf_guest *g);
  * filesystems' error, not a failure.  Returns how many were opened, or -1.
  */
 extern int lf_guest_open_guestfs (struct lf_guest *g, bool always);
+/* -1 (error set, naming the array, its level and the members given) if
+ * an md array lacks a member among the disks: writing one mirror alone
+ * would make them differ.
+ */
+extern int lf_guest_md_check (const struct lf_guest *g);
+/* The md array filesystem F is on (its name in F->lv), or NULL. */
+extern const struct lf_md_array *lf_guest_md (const struct lf_guest *g,
+                                              const struct lf_guest_fs *f);
 /* Find and inspect every OS root. */
 extern int lf_guest_inspect (struct lf_guest *g);
 /* Inspect again, after the guest was written through G (the facts of

@@ -569,6 +569,24 @@ lf_guestfs_filesystems (struct lf_guestfs *h, struct lf_guestfs_fs **ret,
     snprintf (f->volume, sizeof f->volume, "%s", dev);
     if (strcmp (type, "unknown") != 0)
       snprintf (f->info.type, sizeof f->info.type, "%s", type);
+    /* An md array: the caller knows it by its UUID, not by the number the
+     * appliance gave it.
+     */
+    if (strncmp (dev, "/dev/md", 7) == 0) {
+      char **d = guestfs_md_detail (h->g, dev);
+      for (size_t k = 0; d && d[k] && d[k + 1]; k += 2)
+        if (strcmp (d[k], "uuid") == 0) {
+          size_t o = 0;
+          for (const char *u = d[k + 1]; *u && o < sizeof f->md_uuid - 1; u++)
+            if (*u != ':' && *u != '-')
+              f->md_uuid[o++] = *u;
+          f->md_uuid[o] = '\0';
+        }
+      if (!d)
+        LF_DEBUG (1, "libguestfs: %s: md-detail: %s", dev,
+                  guestfs_last_error (h->g) ?: "?");
+      free_strings (d);
+    }
     /* UUID and label are findings: absent is not an error. */
     if ((s = guestfs_vfs_uuid (h->g, dev)) != NULL) {
       snprintf (f->info.uuid, sizeof f->info.uuid, "%s", s);
@@ -578,9 +596,9 @@ lf_guestfs_filesystems (struct lf_guestfs *h, struct lf_guestfs_fs **ret,
       snprintf (f->info.label, sizeof f->info.label, "%s", s);
       free (s);
     }
-    LF_DEBUG (1, "libguestfs: %s: %s uuid=%s label=%s", f->device,
+    LF_DEBUG (1, "libguestfs: %s: %s uuid=%s label=%s%s%s", f->device,
               *f->info.type ? f->info.type : "unknown", f->info.uuid,
-              f->info.label);
+              f->info.label, f->md_uuid[0] ? " md array " : "", f->md_uuid);
     if (strcmp (f->info.type, "btrfs") == 0 && add_subvolumes (h, &v, &n) == -1)
       goto error;
   }

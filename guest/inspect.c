@@ -189,6 +189,103 @@ lv_node (struct lf_guest *g, const char *const *paths, struct lf_guest_fs *f,
   return 0;
 }
 
+/* Record md array members: each marked as such (blkid may see the ext4
+ * of a metadata 1.0 or 0.90 member, which starts at its first byte) and
+ * left unopened, since writing one mirror alone makes them differ.
+ */
+static int
+scan_md (struct lf_guest *g)
+{
+  for (size_t i = 0; i < g->nfs; i++) {
+    struct lf_guest_fs *f = &g->fss[i];
+    struct lf_md_member m;
+    char lvl[32];
+    int r;
+
+    if (!f->bd || f->lv[0] || f->disk >= g->ndisks)
+      continue;
+    if ((r = lf_md_probe (f->bd, &m)) == -1) {
+      /* Damage matters only where blkid saw a member too. */
+      if (strcmp (f->info.type, "linux_raid_member") == 0)
+        snprintf (f->error, sizeof f->error, "%s", lf_last_error ());
+      else
+        LF_DEBUG (1, "%s: %s", lf_bd_name (f->bd), lf_last_error ());
+      lf_error_clear ();
+      continue;
+    }
+    if (r == 0)
+      continue;
+    snprintf (f->info.type, sizeof f->info.type, "linux_raid_member");
+    snprintf (f->info.uuid, sizeof f->info.uuid, "%s", m.uuid);
+    snprintf (f->error, sizeof f->error, "%s: member %d of %s (%s, "
+              "metadata %s): no native backend assembles md arrays (the "
+              "libguestfs backend does, on a workstation)",
+              lf_bd_name (f->bd), m.role, m.name,
+              lf_md_level_name (&m, lvl, sizeof lvl), m.metadata);
+    struct lf_md_array *a = NULL;
+    for (size_t k = 0; k < g->nmd && !a; k++)
+      if (strcmp (g->md[k].sb.uuid, m.uuid) == 0)
+        a = &g->md[k];
+    if (!a) {
+      struct lf_md_array *n = realloc (g->md, (g->nmd + 1) * sizeof *n);
+      if (!n) {
+        lf_error (ENOMEM, "out of memory");
+        return -1;
+      }
+      g->md = n;
+      a = &g->md[g->nmd++];
+      memset (a, 0, sizeof *a);
+      a->sb = m;
+    }
+    if (m.role >= 0 && !(a->roles & (UINT64_C (1) << m.role))) {
+      a->roles |= UINT64_C (1) << m.role;
+      a->present++;
+    }
+    a->disks |= UINT64_C (1) << f->disk;
+    size_t len = strlen (a->members);
+    if (len < sizeof a->members - 1)
+      snprintf (a->members + len, sizeof a->members - len, "%s%s (member %d)",
+                len ? ", " : "", lf_bd_name (f->bd), m.role);
+  }
+  return 0;
+}
+
+int
+lf_guest_md_check (const struct lf_guest *g)
+{
+  for (size_t k = 0; k < g->nmd; k++) {
+    const struct lf_md_array *a = &g->md[k];
+    char lvl[32];
+    if (a->present < a->sb.raid_disks) {
+      char missing[256] = "";
+      size_t len = 0;
+      for (unsigned r = 0; r < a->sb.raid_disks && len < sizeof missing - 8; r++)
+        if (!(a->roles & (UINT64_C (1) << r)))
+          len += (size_t) snprintf (missing + len, sizeof missing - len,
+                                    "%s%u", len ? ", " : "", r);
+      lf_error (EINVAL, "%s is a %s of %u members; %u given: %s; missing: "
+                "member %s: give the disks of every member together (%s)",
+                a->sb.name, lf_md_level_name (&a->sb, lvl, sizeof lvl),
+                a->sb.raid_disks, a->present, a->members, missing,
+                a->sb.level == 1 ? "writing one mirror alone would make the "
+                "mirrors differ" : "the array cannot be read without them");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+const struct lf_md_array *
+lf_guest_md (const struct lf_guest *g, const struct lf_guest_fs *f)
+{
+  if (f->bd || !f->lv[0])
+    return NULL;
+  for (size_t k = 0; k < g->nmd; k++)
+    if (strcmp (g->md[k].sb.name, f->lv) == 0)
+      return &g->md[k];
+  return NULL;
+}
+
 struct lf_guest *
 lf_guest_open (const char *const *paths, size_t n, bool writable)
 {
@@ -266,6 +363,10 @@ lf_guest_open (const char *const *paths, size_t n, bool writable)
     }
   }
   free (pvs);
+  if (scan_md (g) == -1)
+    goto error;
+  if (writable && lf_guest_md_check (g) == -1)
+    goto error;
 
   /* Open what the native backends read; in the appliance
    * (LANDFALL_MOUNT=kernel), what the kernel mounts, mounted by it.  Only
@@ -351,6 +452,9 @@ lf_guest_open_guestfs (struct lf_guest *g, bool always)
 
   for (size_t i = 0; i < g->nfs; i++)
     wanted += !g->fss[i].fs && guestfs_worthy (g->fss[i].info.type);
+  /* An md array, when whole: the appliance assembles it. */
+  for (size_t k = 0; k < g->nmd; k++)
+    wanted += g->md[k].present >= g->md[k].sb.raid_disks;
   for (size_t i = 0; i < g->lvm.n; i++)
     wanted += g->lvm.lvs[i].bd == NULL;
   if ((!wanted && !always) || !lf_guestfs_available ()) {
@@ -375,8 +479,31 @@ lf_guest_open_guestfs (struct lf_guest *g, bool always)
     unsigned part;
     char lv[300];
 
-    if (!*type || strcmp (type, "swap") == 0 ||
+    if (l[k].md_uuid[0]) {
+      /* An array the appliance assembled: by its name in the superblock
+       * (the appliance numbers them md127 down).
+       */
+      const struct lf_md_array *a = NULL;
+      for (size_t m = 0; m < g->nmd && !a; m++) {
+        char hex[40];
+        size_t hl = 0;
+        for (const char *u = g->md[m].sb.uuid; *u && hl < sizeof hex - 1; u++)
+          if (*u != '-')
+            hex[hl++] = *u;
+        hex[hl] = '\0';
+        if (strcasecmp (hex, l[k].md_uuid) == 0)
+          a = &g->md[m];
+      }
+      if (!a || !*type || strcmp (type, "swap") == 0 ||
+          strcmp (type, "LVM2_member") == 0 || strcmp (type, "crypto_LUKS") == 0)
+        continue;
+      snprintf (lv, sizeof lv, "%s", a->sb.name);
+      disk = SIZE_MAX;
+      part = 0;
+    }
+    else if (!*type || strcmp (type, "swap") == 0 ||
         strcmp (type, "LVM2_member") == 0 || strcmp (type, "crypto_LUKS") == 0 ||
+        strcmp (type, "linux_raid_member") == 0 ||
         lf_guestfs_parse_device (l[k].volume, &disk, &part, lv, sizeof lv) == -1) {
       lf_error_clear ();
       continue;
@@ -425,7 +552,7 @@ lf_guest_open_guestfs (struct lf_guest *g, bool always)
       snprintf (f->subvol, sizeof f->subvol, "%s", l[k].subvol);
       f->subvolid = l[k].subvolid;
     }
-    if (!f && lv[0]) {          /* an LV lvm.c could not map */
+    if (!f && lv[0]) {          /* an LV lvm.c could not map, an md array */
       struct lf_guest_fs *n = realloc (g->fss, (g->nfs + 1) * sizeof *n);
       if (!n) {
         free (l);
@@ -511,6 +638,7 @@ lf_guest_close (struct lf_guest *g)
     }
   }
   free (g->fss);
+  free (g->md);
   /* LVs map onto partitions: free them first, then partitions, then disks. */
   lf_lvm_free (&g->lvm);
   for (size_t i = g->nbds; i-- > 0; )
@@ -643,6 +771,20 @@ lf_guest_inspect (struct lf_guest *g)
     json_object_set_new (os->facts, "type", json_string (type));
     json_object_set_new (os->facts, "root",
                          json_string (lf_guest_fs_device (g, f)));
+    if (g->nmd) {
+      json_t *mds = json_array ();
+      for (size_t k = 0; k < g->nmd; k++) {
+        const struct lf_md_array *a = &g->md[k];
+        char lvl[32];
+        json_array_append_new (mds, json_pack (
+          "{s:s, s:s, s:s, s:s, s:i, s:i, s:s}", "name", a->sb.name,
+          "uuid", a->sb.uuid, "metadata", a->sb.metadata,
+          "level", lf_md_level_name (&a->sb, lvl, sizeof lvl),
+          "raid_disks", (int) a->sb.raid_disks, "present", (int) a->present,
+          "members", a->members));
+      }
+      json_object_set_new (os->facts, "md_arrays", mds);
+    }
     int r = strcmp (type, "linux") == 0
       ? lf_inspect_linux (g, os) : lf_inspect_windows (g, os);
     if (r == -1)

@@ -162,6 +162,12 @@ lf_run_job_os (struct lf_guest *g)
 
   if (rf->disk == 0)
     return os;
+  /* An md array with a member on the OS disk (lf_guest_md_check saw that
+   * every member is in the job).
+   */
+  const struct lf_md_array *md = lf_guest_md (g, rf);
+  if (md && (md->disks & 1))
+    return os;
   /* An LV: of a VG with a PV on the OS disk (the installers' layout, also
    * when the VG was grown onto data disks).  check_vgs saw to the rest.
    */
@@ -290,6 +296,11 @@ check_guest (struct run *r)
     goto out;
   }
   check_vgs (r, g);
+  if (lf_guest_md_check (g) == -1) {
+    lf_strs_add (&r->problems, "%s", lf_last_error ());
+    lf_error_clear ();
+    goto out;
+  }
   if (!(os = lf_run_job_os (g))) {
     lf_strs_add (&r->problems, "%s", lf_last_error ());
     goto out;

@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
       libblkid-dev libfdisk-dev libext2fs-dev e2fsprogs ntfs-3g-dev ntfs-3g
       libhivex-dev libhivex-bin libwin-hivex-perl
       qemu-utils xz-utils bzip2 fdisk util-linux python3 strace time
-      gdisk xfsprogs btrfs-progs dosfstools cryptsetup-bin lvm2 libdevmapper-dev
+      gdisk xfsprogs btrfs-progs dosfstools cryptsetup-bin lvm2 libdevmapper-dev mdadm
       liblz4-dev initramfs-tools-core dracut-core cpio
       debootstrap qemu-system-x86 grub-common grub-pc-bin grub-efi-amd64-bin ovmf mtools
       fuse3 openssl zstd lz4 syslinux

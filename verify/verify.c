@@ -243,6 +243,111 @@ list_add (char **l, const char *s)
   *l = n;
 }
 
+/* The guest's md arrays are assembled by its initramfs: the md driver,
+ * each array's personality, mdadm and an mdadm.conf that, if it lists
+ * arrays, lists these (by UUID, in mdadm's spelling or blkid's).
+ */
+static void
+check_initramfs_md (struct lf_initramfs *img, const char *dir,
+                    const struct lf_moddep *dep, const char *builtin,
+                    size_t blen, const char *gbuiltin, size_t gblen,
+                    json_t *mds, const char *kver, const char *ird, json_t *c)
+{
+  CLEANUP_FREE char *bad = NULL;
+  CLEANUP_FREE char *found = NULL;
+  const char *hint = "install mdadm on the source and rebuild the "
+    "initramfs there (update-initramfs -u, or dracut with its mdraid "
+    "module), then run landfall fix";
+  size_t i;
+  json_t *a;
+
+  json_array_foreach (mds, i, a) {
+    const char *name = json_string_value (json_object_get (a, "name")) ?: "?";
+    const char *level = json_string_value (json_object_get (a, "level")) ?: "";
+    const char *pers = strcmp (level, "RAID1") == 0 ? "raid1"
+      : strcmp (level, "RAID0") == 0 ? "raid0"
+      : strcmp (level, "RAID10") == 0 ? "raid10"
+      : strcmp (level, "linear") == 0 ? "linear"
+      : strcmp (level, "RAID4") == 0 || strcmp (level, "RAID5") == 0 ||
+        strcmp (level, "RAID6") == 0 ? "raid456" : NULL;
+    const char *mods[] = { "md_mod", pers };
+    char s[300];
+    for (size_t k = 0; k < 2 && mods[k]; k++) {
+      struct lf_modcheck mc;
+      if (lf_initramfs_module (img, dir, dep, builtin, blen, gbuiltin, gblen,
+                               mods[k], &mc) == -1) {
+        lf_error_clear ();
+        mc.state = LF_MOD_MISSING;
+      }
+      if (mc.state == LF_MOD_MISSING || mc.state == LF_MOD_UNRESOLVED) {
+        snprintf (s, sizeof s, "%s (for %s, %s) %s", mods[k], name, level,
+                  mc.state == LF_MOD_MISSING ? "is missing" : "has a "
+                  "dependency missing");
+        list_add (&bad, s);
+      }
+      else if (strstr (found ?: "", mods[k]) == NULL)
+        list_add (&found, mods[k]);
+    }
+  }
+  if (!lf_initramfs_lookup (img, "sbin/mdadm", true) &&
+      !lf_initramfs_lookup (img, "usr/sbin/mdadm", true))
+    list_add (&bad, "no mdadm");
+  const struct lf_initramfs_entry *conf =
+    lf_initramfs_lookup (img, "etc/mdadm/mdadm.conf", true);
+  if (!conf)
+    conf = lf_initramfs_lookup (img, "etc/mdadm.conf", true);
+  /* initramfs-tools assembles what mdadm.conf lists (its hook writes
+   * one); dracut's mdraid module assembles by udev without one.
+   */
+  if (!conf && lf_initramfs_lookup (img, "conf/initramfs.conf", true))
+    list_add (&bad, "no mdadm.conf");
+  else if (conf->data && conf->size < 1024 * 1024) {
+    /* ARRAY lines, if any, must name these arrays: mdadm assembles only
+     * what they list then.  Compared as hex digits, case-insensitively.
+     */
+    CLEANUP_FREE char *hex = malloc (conf->size + 1);
+    size_t hn = 0;
+    bool arrays = false;
+    for (size_t k = 0; hex && k < conf->size; k++) {
+      char ch = (char) conf->data[k];
+      if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))
+        hex[hn++] = ch;
+      else if (ch >= 'A' && ch <= 'F')
+        hex[hn++] = (char) (ch - 'A' + 'a');
+      else if (ch == '\n')
+        hex[hn++] = '\n';
+      if (k + 6 <= conf->size && memcmp (conf->data + k, "ARRAY ", 6) == 0 &&
+          (k == 0 || conf->data[k - 1] == '\n'))
+        arrays = true;
+    }
+    if (hex)
+      hex[hn] = '\0';
+    json_array_foreach (mds, i, a) {
+      const char *uuid = json_string_value (json_object_get (a, "uuid")) ?: "";
+      char want[40], s[200];
+      size_t w = 0;
+      for (const char *u = uuid; *u && w < sizeof want - 1; u++)
+        if (*u != '-')
+          want[w++] = *u;
+      want[w] = '\0';
+      if (hex && arrays && !strstr (hex, want)) {
+        snprintf (s, sizeof s, "mdadm.conf lists arrays, not %s (UUID %s)",
+                  json_string_value (json_object_get (a, "name")) ?: "?", uuid);
+        list_add (&bad, s);
+      }
+    }
+  }
+  if (bad)
+    ADD (c, "linux-initramfs-md", ird, "fail", hint,
+         "kernel %s: the initramfs cannot assemble the md arrays: %s", kver,
+         bad);
+  else
+    ADD (c, "linux-initramfs-md", ird, "pass", NULL,
+         "kernel %s: %s, mdadm and %s: it assembles %zu md arrays", kver,
+         found ?: "", conf ? conf->path : "udev (no mdadm.conf)",
+         json_array_size (mds));
+}
+
 static void
 check_initramfs (struct lf_os *os, const char *kver, const char *ird,
                  const struct lf_hw_profile *p, json_t *c)
@@ -262,10 +367,12 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
   const char *hint = "landfall fix --profile PROFILE adds the profile's "
     "modules and their dependencies to every initramfs";
 
+  json_t *mds = json_object_get (os->facts, "md_arrays");
   if (!p->linux_modules[0]) {
     ADD (c, "linux-initramfs-modules", ird, "pass", NULL,
          "the profile needs no modules");
-    return;
+    if (!json_array_size (mds))
+      return;
   }
   if (lf_guest_read (&os->mounts, ird, INITRAMFS_READ_MAX, &buf, &len) == 0) {
     img = lf_linux_initramfs_parse (buf, len, ird, true);
@@ -304,6 +411,9 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
     lf_error_clear ();
   }
 
+  if (json_array_size (mds))
+    check_initramfs_md (img, dir, have_dep ? &dep : NULL, builtin, blen,
+                        gbuiltin, gblen, mds, kver, ird, c);
   for (char **m = p->linux_modules; *m; m++) {
     struct lf_modcheck mc;
     char s[900];
@@ -332,7 +442,9 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
   }
   if (!have_dep && missing)
     list_add (&missing, "(the image has no modules.dep)");
-  if (missing || unresolved)
+  if (!p->linux_modules[0])
+    ;
+  else if (missing || unresolved)
     ADD (c, "linux-initramfs-modules", ird, "fail", hint,
          "kernel %s: %s%s%s%s%s", kver,
          missing ? "missing from the initramfs: " : "", missing ? missing : "",

@@ -176,6 +176,16 @@ lf_linux_fs_on_os_disk (struct lf_guest *g, struct lf_os *os,
   if (os->root >= g->nfs)
     return false;
   const struct lf_guest_fs *root = &g->fss[os->root];
+  /* An md array: on the OS disk if it has a member there (the root's
+   * disk, or a disk of the root's own array).
+   */
+  const struct lf_md_array *fa = lf_guest_md (g, f), *ra = lf_guest_md (g, root);
+  if (fa || ra) {
+    uint64_t fd = fa ? fa->disks : f->disk < 64 ? UINT64_C (1) << f->disk : 0;
+    uint64_t rd = ra ? ra->disks
+      : root->disk < 64 ? UINT64_C (1) << root->disk : 0;
+    return (fd & rd) != 0;
+  }
   if (f->disk != SIZE_MAX)
     return root->disk != SIZE_MAX && f->disk == root->disk;
   /* A logical volume: on the OS disk if in the root's volume group (the

@@ -2,10 +2,12 @@
 """Boot a disk image under QEMU, log in on the serial console, run commands.
 
 Usage: qemu-login.py [--timeout S] [--nic MODEL] [--scsi CONTROLLER] [--uefi]
-                     [--log FILE] IMG USER PASSWORD COMMAND...
+                     [--log FILE] [--disk FILE]... IMG USER PASSWORD COMMAND...
 
 --scsi puts the disk on that SCSI controller (pvscsi: VMware's paravirtual
 one) instead of IDE; the firmware boots from it (SeaBIOS knows pvscsi).
+--disk adds a raw disk on IDE after IMG (the second member of an md
+mirror, a data disk).
 
 The disk is opened with -snapshot (never changed).  Prints each command's
 output; exits 0 if the login and every command worked, 1 on a timeout or
@@ -31,6 +33,8 @@ def main():
     ap.add_argument("--machine", default="pc")
     ap.add_argument("--format", default="raw")
     ap.add_argument("--log")
+    ap.add_argument("--disk", action="append", default=[],
+                    help="another disk (raw), after IMG")
     ap.add_argument("img")
     ap.add_argument("user")
     ap.add_argument("password")
@@ -51,6 +55,8 @@ def main():
                 "-device", "scsi-hd,drive=d0,bus=scsi0.0,bootindex=0"]
     else:
         cmd += ["-drive", "file=%s,format=%s,if=ide" % (a.img, a.format)]
+    for d in a.disk:
+        cmd += ["-drive", "file=%s,format=raw,if=ide" % d]
     if a.uefi:
         cmd += ["-bios", "/usr/share/ovmf/OVMF.fd"]
     log = open(a.log or a.img + ".login.log", "wb")
