@@ -455,7 +455,7 @@ lf_guestfs_filesystems (struct lf_guestfs *h, struct lf_guestfs_fs **ret,
 {
   char **l;
   struct lf_guestfs_fs *v = NULL;
-  size_t n = 0;
+  size_t n = 0, cap = 0;
 
   *ret = NULL;
   *nret = 0;
@@ -478,14 +478,11 @@ lf_guestfs_filesystems (struct lf_guestfs *h, struct lf_guestfs_fs **ret,
       LF_DEBUG (1, "libguestfs: %s: skipped (too many or too long)", dev);
       continue;
     }
-    struct lf_guestfs_fs *nv = realloc (v, (n + 1) * sizeof *nv);
-    if (!nv) {
+    if (lf_grow (&v, &cap, n + 1, sizeof *v) == -1) {
       free (v);
       free_strings (l);
-      lf_error (ENOMEM, "out of memory");
       return -1;
     }
-    v = nv;
     f = &v[n++];
     memset (f, 0, sizeof *f);
     snprintf (f->device, sizeof f->device, "%s", dev);
@@ -599,7 +596,7 @@ H (struct lf_fs *fs)
 }
 
 static int
-gfs_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
+gfs_lookup (struct lf_fs *fs, const char *path, struct lf_stat *st)
 {
   CLEANUP_FREE char *p = full_path (fs, path);
   struct guestfs_statns *s;
@@ -608,6 +605,9 @@ gfs_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
     return -1;
   s = guestfs_lstatns (G (fs), p);
   if (!s) {
+    int e = guestfs_last_errno (G (fs));
+    if (e == ENOENT || e == ENOTDIR)
+      return 0;
     gerror (H (fs), "%s: %s", fs->name, path);
     return -1;
   }
@@ -619,7 +619,7 @@ gfs_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
                            .gid = (uint32_t) s->st_gid,
                            .mtime = s->st_mtime_sec };
   guestfs_free_statns (s);
-  return 0;
+  return 1;
 }
 
 static int
@@ -646,7 +646,7 @@ gfs_read (struct lf_fs *fs, const char *path, size_t max, char **bufp,
   char *data, *buf;
   size_t size = 0;
 
-  if (!p || gfs_lstat (fs, path, &st) == -1)
+  if (!p || lf_fs_lstat_by_lookup (fs, path, &st) == -1)
     return -1;
   if (!S_ISREG (st.mode)) {
     lf_error (S_ISDIR (st.mode) ? EISDIR : EINVAL,
@@ -865,7 +865,7 @@ gfs_remove (struct lf_fs *fs, const char *path)
   struct lf_stat st;
   int r;
 
-  if (!p || gfs_lstat (fs, path, &st) == -1)
+  if (!p || lf_fs_lstat_by_lookup (fs, path, &st) == -1)
     return -1;
   if (strcmp (path, "/") == 0) {
     lf_error (EINVAL, "%s: cannot remove the root", fs->name);
@@ -924,13 +924,15 @@ gfs_close (struct lf_fs *fs)
 
 static const struct lf_fs_ops gfs_ops_ro = {
   .name = "guestfs",
-  .lstat = gfs_lstat, .readlink = gfs_readlink, .read = gfs_read,
+  .lstat = lf_fs_lstat_by_lookup, .lookup = gfs_lookup,
+  .readlink = gfs_readlink, .read = gfs_read,
   .list = gfs_list, .close = gfs_close,
 };
 
 static const struct lf_fs_ops gfs_ops_rw = {
   .name = "guestfs",
-  .lstat = gfs_lstat, .readlink = gfs_readlink, .read = gfs_read,
+  .lstat = lf_fs_lstat_by_lookup, .lookup = gfs_lookup,
+  .readlink = gfs_readlink, .read = gfs_read,
   .list = gfs_list, .write_atomic = gfs_write_atomic, .mkdir = gfs_mkdir,
   .rename = gfs_rename, .remove = gfs_remove, .symlink = gfs_symlink,
   .sync = gfs_sync, .close = gfs_close,

@@ -133,7 +133,7 @@ lf_guest_open (const char *const *paths, size_t n, bool writable)
 {
   struct lf_guest *g = calloc (1, sizeof *g);
   struct lf_blockdev **pvs = NULL;
-  size_t npvs = 0;
+  size_t npvs = 0, pvs_cap = 0;
 
   if (!g) {
     lf_error (ENOMEM, "out of memory");
@@ -183,12 +183,8 @@ lf_guest_open (const char *const *paths, size_t n, bool writable)
   /* LVM: every PV found, across all disks, then the LVs on them. */
   for (size_t i = 0; i < g->nfs; i++)
     if (strcmp (g->fss[i].info.type, "LVM2_member") == 0) {
-      struct lf_blockdev **np = realloc (pvs, (npvs + 1) * sizeof *np);
-      if (!np) {
-        lf_error (ENOMEM, "out of memory");
+      if (lf_grow (&pvs, &pvs_cap, npvs + 1, sizeof *pvs) == -1)
         goto error;
-      }
-      pvs = np;
       pvs[npvs++] = g->fss[i].bd;
     }
   if (npvs > 0) {
