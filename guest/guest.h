@@ -531,12 +531,12 @@ struct lf_guest {
   struct lf_disk **disks;
   struct lf_blockdev **disk_bds;
   struct lf_partition_table *tables;
-  size_t nbds;
+  size_t nbds, bds_cap;
   struct lf_blockdev **bds;     /* partitions (LVs belong to lvm) */
   struct lf_lvm lvm;
-  size_t nfs;
+  size_t nfs, fss_cap;
   struct lf_guest_fs *fss;
-  size_t nos;
+  size_t nos, oses_cap;
   struct lf_os *oses;
 };
 

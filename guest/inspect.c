@@ -29,13 +29,10 @@ add_bd (struct lf_guest *g, struct lf_blockdev *bd)
     lf_bd_free (bd);
     return -1;
   }
-  struct lf_blockdev **n = realloc (g->bds, (g->nbds + 1) * sizeof *n);
-  if (!n) {
+  if (lf_grow (&g->bds, &g->bds_cap, g->nbds + 1, sizeof *g->bds) == -1) {
     lf_bd_free (bd);
-    lf_error (ENOMEM, "out of memory");
     return -1;
   }
-  g->bds = n;
   g->bds[g->nbds++] = bd;
   return 0;
 }
@@ -49,13 +46,9 @@ add_fs (struct lf_guest *g, struct lf_blockdev *bd, size_t disk,
         unsigned part, const char *lv)
 {
   struct lf_guest_fs *f;
-  struct lf_guest_fs *n = realloc (g->fss, (g->nfs + 1) * sizeof *n);
 
-  if (!n) {
-    lf_error (ENOMEM, "out of memory");
+  if (lf_grow (&g->fss, &g->fss_cap, g->nfs + 1, sizeof *g->fss) == -1)
     return -1;
-  }
-  g->fss = n;
   f = &g->fss[g->nfs];
   memset (f, 0, sizeof *f);
   f->bd = bd;
@@ -302,14 +295,11 @@ lf_guest_open_guestfs (struct lf_guest *g, bool always)
           : !g->fss[i].lv[0] && g->fss[i].disk == disk && g->fss[i].part == part)
         f = &g->fss[i];
     if (!f && lv[0]) {          /* an LV lvm.c could not map */
-      struct lf_guest_fs *n = realloc (g->fss, (g->nfs + 1) * sizeof *n);
-      if (!n) {
+      if (lf_grow (&g->fss, &g->fss_cap, g->nfs + 1, sizeof *g->fss) == -1) {
         free (l);
         lf_guestfs_close (h);
-        lf_error (ENOMEM, "out of memory");
         return -1;
       }
-      g->fss = n;
       f = &g->fss[g->nfs++];
       memset (f, 0, sizeof *f);
       f->disk = SIZE_MAX;
@@ -354,7 +344,7 @@ free_oses (struct lf_guest *g)
   }
   free (g->oses);
   g->oses = NULL;
-  g->nos = 0;
+  g->nos = g->oses_cap = 0;
 }
 
 int
@@ -434,12 +424,8 @@ lf_guest_inspect (struct lf_guest *g)
 
     if (!f->fs || !(type = os_type (f->fs)))
       continue;
-    struct lf_os *n = realloc (g->oses, (g->nos + 1) * sizeof *n);
-    if (!n) {
-      lf_error (ENOMEM, "out of memory");
+    if (lf_grow (&g->oses, &g->oses_cap, g->nos + 1, sizeof *g->oses) == -1)
       return -1;
-    }
-    g->oses = n;
     os = &g->oses[g->nos++];
     memset (os, 0, sizeof *os);
     os->root = i;
