@@ -39,9 +39,9 @@ struct lf_finding_rec {
 
 struct lf_plan {
   struct lf_mounts *ms;
-  size_t nedits;
+  size_t nedits, edits_cap;
   struct lf_edit *edits;
-  size_t nfindings;
+  size_t nfindings, findings_cap;
   struct lf_finding_rec *findings;
   struct lf_gpt_conv *disk_conv; /* an MBR->GPT conversion, or NULL */
   void *disk_gap;               /* its gap bytes, journalled */

@@ -125,12 +125,11 @@ find_edit (struct lf_plan *p, struct lf_fs *fs, const char *fspath)
 static struct lf_edit *
 new_edit (struct lf_plan *p)
 {
-  struct lf_edit *e = realloc (p->edits, (p->nedits + 1) * sizeof *e);
-  if (!e) {
-    lf_error (ENOMEM, "out of memory");
+  struct lf_edit *e;
+
+  if (lf_grow (&p->edits, &p->edits_cap, p->nedits + 1,
+               sizeof *p->edits) == -1)
     return NULL;
-  }
-  p->edits = e;
   e = &p->edits[p->nedits++];
   memset (e, 0, sizeof *e);
   return e;
@@ -148,12 +147,11 @@ lf_plan_note (struct lf_plan *p, const char *concern, enum lf_finding what,
   if (vasprintf (&msg, fmt, ap) == -1)
     msg = NULL;
   va_end (ap);
-  f = realloc (p->findings, (p->nfindings + 1) * sizeof *f);
-  if (!f || !msg) {
+  if (!msg || lf_grow (&p->findings, &p->findings_cap, p->nfindings + 1,
+                      sizeof *p->findings) == -1) {
     free (msg);
     return;                     /* a lost note is not worth failing for */
   }
-  p->findings = f;
   f = &p->findings[p->nfindings++];
   f->concern = strdup (concern);
   f->what = what;
@@ -168,12 +166,18 @@ static int
 resolve_any (struct lf_plan *p, const char *path, bool follow,
              struct lf_fs **fs, char **fspath)
 {
-  if (lf_mounts_resolve (p->ms, path, follow, fs, fspath) == -1) {
+  int r = lf_mounts_resolve_opt (p->ms, path, follow, fs, fspath);
+
+  if (r == -1)
+    return -1;
+  if (r == 0) {
     const char *slash = strrchr (path, '/');
     CLEANUP_FREE char *dir = NULL;
     CLEANUP_FREE char *dirfs = NULL;
-    if (lf_last_errno () != ENOENT || !slash || slash == path)
+    if (!slash || slash == path) {
+      lf_error (ENOENT, "%s: no such file or directory", path);
       return -1;
+    }
     dir = strndup (path, (size_t) (slash - path));
     if (!dir || resolve_any (p, dir, true, fs, &dirfs) == -1)
       return -1;
@@ -183,7 +187,6 @@ resolve_any (struct lf_plan *p, const char *path, bool follow,
       lf_error (ENOMEM, "out of memory");
       return -1;
     }
-    lf_error_clear ();
   }
   return 0;
 }
@@ -269,10 +272,10 @@ load_old (struct lf_plan *p, struct lf_edit *e)
   struct lf_stat st;
 
   (void) p;
-  if (e->fs->ops->lstat (e->fs, e->fspath, &st) == -1) {
-    if (lf_last_errno () != ENOENT)
-      return -1;
-    lf_error_clear ();
+  switch (e->fs->ops->lookup (e->fs, e->fspath, &st)) {
+  case -1:
+    return -1;
+  case 0:
     e->old_exists = false;
     return 0;
   }
@@ -602,7 +605,7 @@ lf_plan_exists (struct lf_plan *p, const char *path)
   CLEANUP_FREE char *fspath = NULL;
   struct lf_edit *e;
   struct lf_stat st;
-  bool r;
+  int r;
 
   if (resolve_any (p, path, true, &fs, &fspath) == -1) {
     lf_error_clear ();
@@ -611,9 +614,10 @@ lf_plan_exists (struct lf_plan *p, const char *path)
   e = find_edit (p, fs, fspath);
   if (e)
     return e->kind != LF_EDIT_REMOVE;
-  r = fs->ops->lstat (fs, fspath, &st) == 0;
-  lf_error_clear ();
-  return r;
+  r = fs->ops->lookup (fs, fspath, &st);
+  if (r == -1)
+    lf_error_clear ();          /* unreadable: as if absent */
+  return r == 1;
 }
 
 size_t

@@ -63,6 +63,9 @@ extern void lf_debug_print (const char *func, const char *fmt, ...)
 /* checked.h: overflow-checked arithmetic (see checked.h). */
 #include "checked.h"
 
+/* vector.c: growable arrays (see vector.h). */
+#include "vector.h"
+
 /* cleanup.c */
 extern void lf_cleanup_free (void *ptr);
 extern void lf_cleanup_close (int *fd);

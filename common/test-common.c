@@ -178,6 +178,70 @@ START_TEST (test_path_beside)
 }
 END_TEST
 
+LF_VECTOR (int_vector, int)
+
+START_TEST (test_vector_append)
+{
+  struct int_vector v = { 0 };
+  for (int i = 0; i < 1000; i++)
+    ck_assert_int_eq (int_vector_append (&v, i * 3), 0);
+  ck_assert_uint_eq (v.len, 1000);
+  for (int i = 0; i < 1000; i++)
+    ck_assert_int_eq (v.ptr[i], i * 3);
+  /* Doubling from LF_VECTOR_MIN_CAP: 8, 16, ... 1024. */
+  ck_assert_uint_eq (v.cap, 1024);
+  int_vector_reset (&v);
+  ck_assert_ptr_null (v.ptr);
+  ck_assert_uint_eq (v.len, 0);
+  ck_assert_uint_eq (v.cap, 0);
+}
+END_TEST
+
+START_TEST (test_vector_grow)
+{
+  uint64_t *a = NULL;
+  size_t cap = 0;
+
+  ck_assert_int_eq (lf_grow (&a, &cap, 1, sizeof *a), 0);
+  ck_assert_uint_eq (cap, LF_VECTOR_MIN_CAP);
+  a[0] = 42;
+  uint64_t *before = a;
+  /* Room already there: nothing moves. */
+  ck_assert_int_eq (lf_grow (&a, &cap, LF_VECTOR_MIN_CAP, sizeof *a), 0);
+  ck_assert_ptr_eq (a, before);
+  ck_assert_uint_eq (cap, LF_VECTOR_MIN_CAP);
+  ck_assert_int_eq (lf_grow (&a, &cap, 100, sizeof *a), 0);
+  ck_assert_uint_eq (cap, 128);
+  ck_assert_uint_eq (a[0], 42);
+  before = a;
+
+  /* count * size overflows: refused, the array left as it was. */
+  lf_error_clear ();
+  ck_assert_int_eq (lf_grow (&a, &cap, SIZE_MAX / 4, sizeof *a), -1);
+  ck_assert_int_eq (lf_last_errno (), EOVERFLOW);
+  ck_assert_ptr_eq (a, before);
+  ck_assert_uint_eq (cap, 128);
+  ck_assert_int_eq (lf_grow (&a, &cap, SIZE_MAX, 1), -1);
+  ck_assert_int_eq (lf_last_errno (), EOVERFLOW);
+  ck_assert_uint_eq (a[0], 42);
+  free (a);
+}
+END_TEST
+
+START_TEST (test_vector_reserve_overflow)
+{
+  struct int_vector v = { 0 };
+  ck_assert_int_eq (int_vector_append (&v, 7), 0);
+  /* len + n wraps around: must fail, not reserve a tiny array. */
+  lf_error_clear ();
+  ck_assert_int_eq (int_vector_reserve (&v, SIZE_MAX), -1);
+  ck_assert_int_eq (lf_last_errno (), EOVERFLOW);
+  ck_assert_uint_eq (v.len, 1);
+  ck_assert_int_eq (v.ptr[0], 7);
+  int_vector_reset (&v);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -191,6 +255,9 @@ main (void)
   tcase_add_test (tc, test_utf16);
   tcase_add_test (tc, test_error_prefix);
   tcase_add_test (tc, test_path_beside);
+  tcase_add_test (tc, test_vector_append);
+  tcase_add_test (tc, test_vector_grow);
+  tcase_add_test (tc, test_vector_reserve_overflow);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

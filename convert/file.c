@@ -25,14 +25,13 @@
  * Set while the command line and the job are read, before any thread.
  */
 static char **allowed;
-static size_t nallowed;
+static size_t nallowed, allowed_cap;
 
 int
 lf_allow_backing (const char *dir)
 {
   char *real = realpath (dir, NULL);
   struct stat st;
-  char **t;
 
   if (!real || stat (real, &st) == -1) {
     lf_error (errno, "%s: allowed backing directory: %m", dir);
@@ -49,13 +48,10 @@ lf_allow_backing (const char *dir)
       free (real);
       return 0;
     }
-  t = realloc (allowed, (nallowed + 1) * sizeof *t);
-  if (!t) {
-    lf_error (ENOMEM, "out of memory");
+  if (lf_grow (&allowed, &allowed_cap, nallowed + 1, sizeof *allowed) == -1) {
     free (real);
     return -1;
   }
-  allowed = t;
   allowed[nallowed++] = real;
   return 0;
 }

@@ -156,7 +156,7 @@ struct vmdk {
   struct lf_disk *d;
   struct lf_file *file;         /* the disk's file: descriptor or sparse */
   struct vmdk_extent *ext;
-  size_t nr_ext;
+  size_t nr_ext, ext_cap;
   uint64_t max_grain;           /* largest grain, for scratch buffers */
   bool has_cid;
   uint32_t cid;
@@ -178,7 +178,7 @@ struct vmdk_desc {
   uint32_t cid, parent_cid;
   char *parent_hint;
   struct vmdk_desc_extent *ext;
-  size_t nr_ext;
+  size_t nr_ext, ext_cap;
 };
 
 static void
@@ -421,17 +421,12 @@ parse_extent_line (const char *path, unsigned lineno, const char *line,
     free (e.name);
     return -1;
   }
-  {
-    struct vmdk_desc_extent *ne =
-      realloc (dd->ext, (dd->nr_ext + 1) * sizeof *ne);
-    if (!ne) {
-      lf_error (errno, "out of memory");
-      free (e.name);
-      return -1;
-    }
-    dd->ext = ne;
-    dd->ext[dd->nr_ext++] = e;
+  if (lf_grow (&dd->ext, &dd->ext_cap, dd->nr_ext + 1,
+               sizeof *dd->ext) == -1) {
+    free (e.name);
+    return -1;
   }
+  dd->ext[dd->nr_ext++] = e;
   return 0;
 
  malformed:
@@ -1286,19 +1281,13 @@ open_sparse_file (struct vmdk_extent *e, struct vmdk_desc *desc)
 static int
 add_extent (struct vmdk *h, const struct vmdk_extent *e)
 {
-  struct vmdk_extent *ne;
-
   if (h->nr_ext >= VMDK_MAX_EXTENTS) {
     lf_error (EINVAL, "%s: more than %d extents", h->file->path,
               VMDK_MAX_EXTENTS);
     return -1;
   }
-  ne = realloc (h->ext, (h->nr_ext + 1) * sizeof *ne);
-  if (!ne) {
-    lf_error (errno, "out of memory");
+  if (lf_grow (&h->ext, &h->ext_cap, h->nr_ext + 1, sizeof *h->ext) == -1)
     return -1;
-  }
-  h->ext = ne;
   h->ext[h->nr_ext++] = *e;
   return 0;
 }

@@ -681,7 +681,7 @@ commit (struct e2 *p, const char *path)
  * than interpreted.
  */
 static int
-lookup (struct e2 *p, const char *path, ext2_ino_t *ret)
+lookup_opt (struct e2 *p, const char *path, ext2_ino_t *ret)
 {
   ext2_ino_t ino = EXT2_ROOT_INO;
   const char *s = path;
@@ -731,10 +731,8 @@ lookup (struct e2 *p, const char *path, ext2_ino_t *ret)
       return -1;
     }
     err = ext2fs_lookup (p->fs, ino, s, (int) len, NULL, &ino);
-    if (err == EXT2_ET_FILE_NOT_FOUND) {
-      lf_error (ENOENT, "%s: %s: no such file or directory", p->name, path);
-      return -1;
-    }
+    if (err == EXT2_ET_FILE_NOT_FOUND)
+      return 0;
     if (err) {
       e2_error (p, err, "%s: looking up \"%.*s\"", path, (int) len, s);
       return -1;
@@ -744,14 +742,23 @@ lookup (struct e2 *p, const char *path, ext2_ino_t *ret)
     /* A killed create's leftover (see lookup_child), which the kernel
      * does not show either (ESTALE).
      */
-    if (inode.i_links_count == 0) {
-      lf_error (ENOENT, "%s: %s: no such file or directory", p->name, path);
-      return -1;
-    }
+    if (inode.i_links_count == 0)
+      return 0;
     s = end;
   }
   *ret = ino;
-  return 0;
+  return 1;
+}
+
+/* lookup_opt, with absence an error. */
+static int
+lookup (struct e2 *p, const char *path, ext2_ino_t *ret)
+{
+  int r = lookup_opt (p, path, ret);
+
+  if (r == 0)
+    lf_error (ENOENT, "%s: %s: no such file or directory", p->name, path);
+  return r == 1 ? 0 : -1;
 }
 
 /* NAME in directory DIR, as it is: 1 and *INO if found, 0 if not, -1
@@ -1798,16 +1805,17 @@ recover (struct e2 *p)
 /* --- Operations. --- */
 
 static int
-e2_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
+e2_lookup (struct lf_fs *fs, const char *path, struct lf_stat *st)
 {
   struct e2 *p = e2_begin (fs);
   struct ext2_inode_large inode;
   ext2_ino_t ino;
   errcode_t err;
   int64_t mtime;
+  int r = lookup_opt (p, path, &ino);
 
-  if (lookup (p, path, &ino) == -1)
-    return -1;
+  if (r <= 0)
+    return r;
   memset (&inode, 0, sizeof inode);
   err = ext2fs_read_inode_full (p->fs, ino, (struct ext2_inode *) &inode,
                                 sizeof inode);
@@ -1829,7 +1837,7 @@ e2_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
   st->uid = inode_uid (inode);
   st->gid = inode_gid (inode);
   st->mtime = mtime;
-  return 0;
+  return 1;
 }
 
 /* Read the whole of INO (SIZE bytes per its inode) into BUF. */
@@ -2731,7 +2739,8 @@ e2_close (struct lf_fs *fs)
 
 static const struct lf_fs_ops ext2_ops = {
   .name         = "ext2fs",
-  .lstat        = e2_lstat,
+  .lstat        = lf_fs_lstat_by_lookup,
+  .lookup       = e2_lookup,
   .readlink     = e2_readlink,
   .read         = e2_read,
   .list         = e2_list,

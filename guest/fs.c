@@ -64,6 +64,16 @@ lf_fs_open (struct lf_blockdev *bd, const struct lf_fsinfo *info,
   return NULL;
 }
 
+int
+lf_fs_lstat_by_lookup (struct lf_fs *fs, const char *path, struct lf_stat *st)
+{
+  int r = fs->ops->lookup (fs, path, st);
+
+  if (r == 0)
+    lf_error (ENOENT, "%s: %s: no such file or directory", fs->name, path);
+  return r == 1 ? 0 : -1;
+}
+
 void
 lf_fs_close (struct lf_fs *fs)
 {
@@ -97,12 +107,9 @@ lf_mounts_add (struct lf_mounts *ms, const char *mountpoint, struct lf_fs *fs)
     lf_error (EINVAL, "mount point '%s' is not absolute", mountpoint);
     return -1;
   }
-  m = realloc (ms->m, (ms->n + 1) * sizeof *m);
-  if (!m) {
-    lf_error (ENOMEM, "out of memory");
+  if (lf_grow (&ms->m, &ms->cap, ms->n + 1, sizeof *ms->m) == -1)
     return -1;
-  }
-  ms->m = m;
+  m = ms->m;
   /* Keep the longest mount point first: the first match wins. */
   for (i = 0; i < ms->n && strlen (ms->m[i].mountpoint) >= strlen (mountpoint); i++)
     ;
@@ -124,7 +131,7 @@ lf_mounts_free (struct lf_mounts *ms)
     free (ms->m[i].mountpoint);
   free (ms->m);
   ms->m = NULL;
-  ms->n = 0;
+  ms->n = ms->cap = 0;
 }
 
 /* The filesystem holding the absolute, normalised PATH, and the path
@@ -219,14 +226,21 @@ join (const struct comps *r, const char *extra)
   return s;
 }
 
-int
-lf_mounts_resolve (struct lf_mounts *ms, const char *path, bool follow_last,
-                   struct lf_fs **fsp, char **fspath)
+/* lf_mounts_resolve, and whether the path exists.  1: resolved, and
+ * *LAST_EXISTS says whether the last component exists (if FOLLOW_LAST;
+ * otherwise it is not looked at, and true).  0 (only if QUIET): a
+ * directory on the way does not exist, nothing recorded.  -1 on error
+ * (one on the way that is not a directory is ENOTDIR).
+ */
+static int
+resolve (struct lf_mounts *ms, const char *path, bool follow_last, bool quiet,
+         struct lf_fs **fsp, char **fspath, bool *last_exists)
 {
   struct comps res = { .n = 0 }, q = { .n = 0 };
   unsigned links = 0;
   int ret = -1;
 
+  *last_exists = true;
   if (!path || path[0] != '/' || strlen (path) > LF_MAX_PATH) {
     lf_error (EINVAL, "guest path '%s' is not absolute or is too long",
               path ? path : "(null)");
@@ -269,13 +283,24 @@ lf_mounts_resolve (struct lf_mounts *ms, const char *path, bool follow_last,
       lf_error (ENOENT, "%s: no filesystem is mounted there", cand);
       goto out;
     }
-    if (fs->ops->lstat (fs, rel, &st) == -1) {
+    int found = fs->ops->lookup (fs, rel, &st);
+    if (found == -1) {
+      free (c);
+      goto out;
+    }
+    if (found == 0) {
       /* A missing last component is fine: the caller may create it. */
-      if (last && lf_last_errno () == ENOENT) {
+      if (last) {
+        *last_exists = false;
         res.c[res.n++] = c;
         break;
       }
       free (c);
+      if (quiet) {
+        ret = 0;
+        goto out;
+      }
+      lf_error (ENOENT, "%s: %s: no such file or directory", fs->name, rel);
       goto out;
     }
     if (S_ISLNK (st.mode)) {
@@ -325,11 +350,46 @@ lf_mounts_resolve (struct lf_mounts *ms, const char *path, bool follow_last,
       goto out;
     }
   }
-  ret = 0;
+  ret = 1;
  out:
   comps_clear (&res);
   comps_clear (&q);
   return ret;
+}
+
+int
+lf_mounts_resolve (struct lf_mounts *ms, const char *path, bool follow_last,
+                   struct lf_fs **fsp, char **fspath)
+{
+  bool last_exists;
+
+  return resolve (ms, path, follow_last, false, fsp, fspath,
+                  &last_exists) == 1 ? 0 : -1;
+}
+
+int
+lf_mounts_resolve_opt (struct lf_mounts *ms, const char *path,
+                       bool follow_last, struct lf_fs **fsp, char **fspath)
+{
+  bool last_exists;
+
+  return resolve (ms, path, follow_last, true, fsp, fspath, &last_exists);
+}
+
+/* For the _opt readers: 1 and *FSP, *FSPATH if PATH exists, 0 if not. */
+static int
+resolve_opt (struct lf_mounts *ms, const char *path, bool follow_last,
+             struct lf_fs **fsp, char **fspath)
+{
+  bool last_exists;
+  int r = resolve (ms, path, follow_last, true, fsp, fspath, &last_exists);
+
+  if (r == 1 && !last_exists) {
+    free (*fspath);
+    *fspath = NULL;
+    return 0;
+  }
+  return r;
 }
 
 int
@@ -356,7 +416,68 @@ bool
 lf_guest_exists (struct lf_mounts *ms, const char *path)
 {
   struct lf_stat st;
-  return lf_guest_stat (ms, path, &st) == 0;
+  return lf_guest_stat_opt (ms, path, &st) == 1;
+}
+
+int
+lf_guest_stat_opt (struct lf_mounts *ms, const char *path, struct lf_stat *st)
+{
+  struct lf_fs *fs;
+  CLEANUP_FREE char *p = NULL;
+  int r = resolve_opt (ms, path, true, &fs, &p);
+
+  return r <= 0 ? r : fs->ops->lookup (fs, p, st);
+}
+
+int
+lf_guest_lstat_opt (struct lf_mounts *ms, const char *path,
+                    struct lf_stat *st)
+{
+  struct lf_fs *fs;
+  CLEANUP_FREE char *p = NULL;
+  int r = resolve_opt (ms, path, false, &fs, &p);
+
+  return r <= 0 ? r : fs->ops->lookup (fs, p, st);
+}
+
+int
+lf_guest_read_opt (struct lf_mounts *ms, const char *path, size_t max,
+                   char **buf, size_t *len)
+{
+  struct lf_fs *fs;
+  CLEANUP_FREE char *p = NULL;
+  int r = resolve_opt (ms, path, true, &fs, &p);
+
+  if (r <= 0)
+    return r;
+  return fs->ops->read (fs, p, max, buf, len) == -1 ? -1 : 1;
+}
+
+int
+lf_guest_readlink_opt (struct lf_mounts *ms, const char *path, char **target)
+{
+  struct lf_fs *fs;
+  struct lf_stat st;
+  CLEANUP_FREE char *p = NULL;
+  int r = resolve_opt (ms, path, false, &fs, &p);
+
+  if (r == 1)
+    r = fs->ops->lookup (fs, p, &st);
+  if (r <= 0)
+    return r;
+  return fs->ops->readlink (fs, p, target) == -1 ? -1 : 1;
+}
+
+int
+lf_guest_list_opt (struct lf_mounts *ms, const char *path, char ***names)
+{
+  struct lf_fs *fs;
+  CLEANUP_FREE char *p = NULL;
+  int r = resolve_opt (ms, path, true, &fs, &p);
+
+  if (r <= 0)
+    return r;
+  return fs->ops->list (fs, p, names) == -1 ? -1 : 1;
 }
 
 int

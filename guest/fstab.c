@@ -69,7 +69,7 @@ lf_fstab_free (struct lf_fstab *t)
   }
   free (t->e);
   t->e = NULL;
-  t->n = 0;
+  t->n = t->cap = 0;
 }
 
 int
@@ -102,13 +102,9 @@ lf_fstab_parse (const char *buf, size_t len, const char *name,
       lf_error (EINVAL, "%s: more than %d entries", name, FSTAB_MAX_ENTRIES);
       goto error;
     }
-    struct lf_fstab_entry *e = realloc (t->e, (t->n + 1) * sizeof *e);
-    if (!e) {
-      lf_error (ENOMEM, "out of memory");
+    if (lf_grow (&t->e, &t->cap, t->n + 1, sizeof *t->e) == -1)
       goto error;
-    }
-    t->e = e;
-    e = &t->e[t->n++];
+    struct lf_fstab_entry *e = &t->e[t->n++];
     memset (e, 0, sizeof *e);
     e->line = lineno;
     e->spec = lf_fstab_unescape (f[0], fl[0]);

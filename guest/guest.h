@@ -158,9 +158,9 @@ struct lf_lvm_vg {
   struct lf_lvm_pv *pvs;
 };
 struct lf_lvm {
-  size_t n;
+  size_t n, lvs_cap;
   struct lf_lvm_lv *lvs;
-  size_t nvgs;
+  size_t nvgs, vgs_cap;
   struct lf_lvm_vg *vgs;
 };
 /* PVS are the LVM2_member devices found; LVs of every VG complete across
@@ -205,8 +205,15 @@ struct lf_fs;
 
 struct lf_fs_ops {
   const char *name;             /* "ext2fs", "ntfs-3g", "tree", "guestfs" */
-  /* lstat: the last component is not followed.  Required. */
+  /* lstat: the last component is not followed.  Required (every backend
+   * uses lf_fs_lstat_by_lookup).
+   */
   int (*lstat) (struct lf_fs *fs, const char *path, struct lf_stat *st);
+  /* lstat with absence as a result: 1 and *ST if PATH exists, 0 if it or
+   * a directory on the way does not (nothing recorded: a guest lacking
+   * /etc/netplan is a fact, not an error), -1 on error.  Required.
+   */
+  int (*lookup) (struct lf_fs *fs, const char *path, struct lf_stat *st);
   /* Required. */
   int (*readlink) (struct lf_fs *fs, const char *path, char **target);
   /* Whole file into a new buffer; more than MAX bytes is an error (EFBIG).
@@ -244,6 +251,9 @@ struct lf_fs {
  * with libext2fs, ntfs with libntfs-3g), writable if asked and possible.
  * Types no native backend reads are an error naming the type.
  */
+/* The lstat op of every backend: lookup, with absence an ENOENT error. */
+extern int lf_fs_lstat_by_lookup (struct lf_fs *fs, const char *path,
+                                  struct lf_stat *st);
 extern struct lf_fs *lf_fs_open (struct lf_blockdev *bd,
                                  const struct lf_fsinfo *info, bool writable);
 extern void lf_fs_close (struct lf_fs *fs);
@@ -372,7 +382,7 @@ struct lf_mount {
 };
 
 struct lf_mounts {
-  size_t n;
+  size_t n, cap;
   struct lf_mount *m;           /* longest mount point first */
 };
 
@@ -388,19 +398,46 @@ extern void lf_mounts_free (struct lf_mounts *ms);
 extern int lf_mounts_resolve (struct lf_mounts *ms, const char *path,
                               bool follow_last, struct lf_fs **fs,
                               char **fspath);
+/* The same with a missing directory on the way a result: 1 resolved (the
+ * last component may not exist: the caller may create it), 0 if a
+ * directory on the way does not exist (nothing recorded), -1 on error.
+ */
+extern int lf_mounts_resolve_opt (struct lf_mounts *ms, const char *path,
+                                  bool follow_last, struct lf_fs **fs,
+                                  char **fspath);
 
-/* Convenience wrappers over lf_mounts_resolve + the ops. */
+/* Convenience wrappers over lf_mounts_resolve + the ops: 0, or -1 with
+ * the error recorded (a missing file is ENOENT).
+ */
 extern int lf_guest_stat (struct lf_mounts *ms, const char *path,
                           struct lf_stat *st);      /* follows */
 extern int lf_guest_lstat (struct lf_mounts *ms, const char *path,
                            struct lf_stat *st);
-extern bool lf_guest_exists (struct lf_mounts *ms, const char *path);
 extern int lf_guest_read (struct lf_mounts *ms, const char *path, size_t max,
                           char **buf, size_t *len);
 extern int lf_guest_readlink (struct lf_mounts *ms, const char *path,
                               char **target);
 extern int lf_guest_list (struct lf_mounts *ms, const char *path,
                           char ***names);
+/* The same for what a guest may well not have: 1 (LF_MATCH) if PATH
+ * exists (and was read), 0 (LF_NO_MATCH) if it, or a directory on the
+ * way, does not, with nothing recorded; -1 on a real error (recorded; a
+ * file on the way where a directory should be is ENOTDIR).
+ * Symlinks are followed, but by lf_guest_lstat_opt and
+ * lf_guest_readlink_opt for the last component.
+ */
+extern int lf_guest_stat_opt (struct lf_mounts *ms, const char *path,
+                              struct lf_stat *st);
+extern int lf_guest_lstat_opt (struct lf_mounts *ms, const char *path,
+                               struct lf_stat *st);
+extern int lf_guest_read_opt (struct lf_mounts *ms, const char *path,
+                              size_t max, char **buf, size_t *len);
+extern int lf_guest_readlink_opt (struct lf_mounts *ms, const char *path,
+                                  char **target);
+extern int lf_guest_list_opt (struct lf_mounts *ms, const char *path,
+                              char ***names);
+/* lf_guest_stat_opt == 1; a real error is recorded and gives false. */
+extern bool lf_guest_exists (struct lf_mounts *ms, const char *path);
 extern void lf_free_names (char **names);
 
 /* fstab.c: /etc/fstab (fstab(5)), parsed as hostile input. */
@@ -411,7 +448,7 @@ struct lf_fstab_entry {
   bool valid;                   /* has at least the first three fields */
 };
 struct lf_fstab {
-  size_t n;
+  size_t n, cap;
   struct lf_fstab_entry *e;
 };
 /* NAME is used in messages.  Comments and blank lines are skipped. */
@@ -583,14 +620,14 @@ struct lf_guest {
   struct lf_disk **disks;
   struct lf_blockdev **disk_bds;
   struct lf_partition_table *tables;
-  size_t nbds;
+  size_t nbds, bds_cap;
   struct lf_blockdev **bds;     /* partitions (LVs belong to lvm) */
   struct lf_lvm lvm;
-  size_t nfs;
+  size_t nfs, fss_cap;
   struct lf_guest_fs *fss;
-  size_t nos;
+  size_t nos, oses_cap;
   struct lf_os *oses;
-  size_t nmd;
+  size_t nmd, md_cap;
   struct lf_md_array *md;       /* md arrays with a member on the disks */
 };
 

@@ -464,16 +464,12 @@ snapshot_path (const char *path)
 }
 
 static struct lf_guestfs_fs *
-grow (struct lf_guestfs_fs **v, size_t *n)
+grow (struct lf_guestfs_fs **v, size_t *n, size_t *cap)
 {
-  struct lf_guestfs_fs *nv = realloc (*v, (*n + 1) * sizeof *nv);
-  if (!nv) {
-    lf_error (ENOMEM, "out of memory");
+  if (lf_grow (v, cap, *n + 1, sizeof **v) == -1)
     return NULL;
-  }
-  *v = nv;
-  memset (&nv[*n], 0, sizeof *nv);
-  return &nv[(*n)++];
+  memset (&(*v)[*n], 0, sizeof **v);
+  return &(*v)[(*n)++];
 }
 
 /* After btrfs device D (the last of V): its subvolumes, but the default
@@ -482,7 +478,8 @@ grow (struct lf_guestfs_fs **v, size_t *n)
  * names in them (/dev/sdb1 for our /dev/sda1).
  */
 static int
-add_subvolumes (struct lf_guestfs *h, struct lf_guestfs_fs **v, size_t *n)
+add_subvolumes (struct lf_guestfs *h, struct lf_guestfs_fs **v, size_t *n,
+                size_t *cap)
 {
   size_t di = *n - 1;
   char dev[sizeof (*v)->volume];
@@ -515,7 +512,7 @@ add_subvolumes (struct lf_guestfs *h, struct lf_guestfs_fs **v, size_t *n)
                 snapshot_path (path) ? "a snapshot" : "too many, or its name");
       continue;
     }
-    struct lf_guestfs_fs *f = grow (v, n);
+    struct lf_guestfs_fs *f = grow (v, n, cap);
     if (!f) {
       guestfs_free_btrfssubvolume_list (l);
       return -1;
@@ -540,7 +537,7 @@ lf_guestfs_filesystems (struct lf_guestfs *h, struct lf_guestfs_fs **ret,
 {
   char **l;
   struct lf_guestfs_fs *v = NULL;
-  size_t n = 0;
+  size_t n = 0, cap = 0;
 
   *ret = NULL;
   *nret = 0;
@@ -563,7 +560,7 @@ lf_guestfs_filesystems (struct lf_guestfs *h, struct lf_guestfs_fs **ret,
       LF_DEBUG (1, "libguestfs: %s: skipped (too many or too long)", dev);
       continue;
     }
-    if (!(f = grow (&v, &n)))
+    if (!(f = grow (&v, &n, &cap)))
       goto error;
     snprintf (f->device, sizeof f->device, "%s", dev);
     snprintf (f->volume, sizeof f->volume, "%s", dev);
@@ -599,7 +596,7 @@ lf_guestfs_filesystems (struct lf_guestfs *h, struct lf_guestfs_fs **ret,
     LF_DEBUG (1, "libguestfs: %s: %s uuid=%s label=%s%s%s", f->device,
               *f->info.type ? f->info.type : "unknown", f->info.uuid,
               f->info.label, f->md_uuid[0] ? " md array " : "", f->md_uuid);
-    if (strcmp (f->info.type, "btrfs") == 0 && add_subvolumes (h, &v, &n) == -1)
+    if (strcmp (f->info.type, "btrfs") == 0 && add_subvolumes (h, &v, &n, &cap) == -1)
       goto error;
   }
   free_strings (l);
@@ -701,7 +698,7 @@ H (struct lf_fs *fs)
 }
 
 static int
-gfs_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
+gfs_lookup (struct lf_fs *fs, const char *path, struct lf_stat *st)
 {
   CLEANUP_FREE char *p = full_path (fs, path);
   struct guestfs_statns *s;
@@ -710,6 +707,9 @@ gfs_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
     return -1;
   s = guestfs_lstatns (G (fs), p);
   if (!s) {
+    int e = guestfs_last_errno (G (fs));
+    if (e == ENOENT || e == ENOTDIR)
+      return 0;
     gerror (H (fs), "%s: %s", fs->name, path);
     return -1;
   }
@@ -721,7 +721,7 @@ gfs_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
                            .gid = (uint32_t) s->st_gid,
                            .mtime = s->st_mtime_sec };
   guestfs_free_statns (s);
-  return 0;
+  return 1;
 }
 
 static int
@@ -748,7 +748,7 @@ gfs_read (struct lf_fs *fs, const char *path, size_t max, char **bufp,
   char *data, *buf;
   size_t size = 0;
 
-  if (!p || gfs_lstat (fs, path, &st) == -1)
+  if (!p || lf_fs_lstat_by_lookup (fs, path, &st) == -1)
     return -1;
   if (!S_ISREG (st.mode)) {
     lf_error (S_ISDIR (st.mode) ? EISDIR : EINVAL,
@@ -967,7 +967,7 @@ gfs_remove (struct lf_fs *fs, const char *path)
   struct lf_stat st;
   int r;
 
-  if (!p || gfs_lstat (fs, path, &st) == -1)
+  if (!p || lf_fs_lstat_by_lookup (fs, path, &st) == -1)
     return -1;
   if (strcmp (path, "/") == 0) {
     lf_error (EINVAL, "%s: cannot remove the root", fs->name);
@@ -1026,13 +1026,15 @@ gfs_close (struct lf_fs *fs)
 
 static const struct lf_fs_ops gfs_ops_ro = {
   .name = "guestfs",
-  .lstat = gfs_lstat, .readlink = gfs_readlink, .read = gfs_read,
+  .lstat = lf_fs_lstat_by_lookup, .lookup = gfs_lookup,
+  .readlink = gfs_readlink, .read = gfs_read,
   .list = gfs_list, .close = gfs_close,
 };
 
 static const struct lf_fs_ops gfs_ops_rw = {
   .name = "guestfs",
-  .lstat = gfs_lstat, .readlink = gfs_readlink, .read = gfs_read,
+  .lstat = lf_fs_lstat_by_lookup, .lookup = gfs_lookup,
+  .readlink = gfs_readlink, .read = gfs_read,
   .list = gfs_list, .write_atomic = gfs_write_atomic, .mkdir = gfs_mkdir,
   .rename = gfs_rename, .remove = gfs_remove, .symlink = gfs_symlink,
   .sync = gfs_sync, .close = gfs_close,

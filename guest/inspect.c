@@ -30,13 +30,10 @@ add_bd (struct lf_guest *g, struct lf_blockdev *bd)
     lf_bd_free (bd);
     return -1;
   }
-  struct lf_blockdev **n = realloc (g->bds, (g->nbds + 1) * sizeof *n);
-  if (!n) {
+  if (lf_grow (&g->bds, &g->bds_cap, g->nbds + 1, sizeof *g->bds) == -1) {
     lf_bd_free (bd);
-    lf_error (ENOMEM, "out of memory");
     return -1;
   }
-  g->bds = n;
   g->bds[g->nbds++] = bd;
   return 0;
 }
@@ -50,13 +47,9 @@ add_fs (struct lf_guest *g, struct lf_blockdev *bd, size_t disk,
         unsigned part, const char *lv)
 {
   struct lf_guest_fs *f;
-  struct lf_guest_fs *n = realloc (g->fss, (g->nfs + 1) * sizeof *n);
 
-  if (!n) {
-    lf_error (ENOMEM, "out of memory");
+  if (lf_grow (&g->fss, &g->fss_cap, g->nfs + 1, sizeof *g->fss) == -1)
     return -1;
-  }
-  g->fss = n;
   f = &g->fss[g->nfs];
   memset (f, 0, sizeof *f);
   f->bd = bd;
@@ -227,12 +220,8 @@ scan_md (struct lf_guest *g)
       if (strcmp (g->md[k].sb.uuid, m.uuid) == 0)
         a = &g->md[k];
     if (!a) {
-      struct lf_md_array *n = realloc (g->md, (g->nmd + 1) * sizeof *n);
-      if (!n) {
-        lf_error (ENOMEM, "out of memory");
+      if (lf_grow (&g->md, &g->md_cap, g->nmd + 1, sizeof *g->md) == -1)
         return -1;
-      }
-      g->md = n;
       a = &g->md[g->nmd++];
       memset (a, 0, sizeof *a);
       a->sb = m;
@@ -291,7 +280,7 @@ lf_guest_open (const char *const *paths, size_t n, bool writable)
 {
   struct lf_guest *g = calloc (1, sizeof *g);
   struct lf_blockdev **pvs = NULL;
-  size_t npvs = 0;
+  size_t npvs = 0, pvs_cap = 0;
 
   if (!g) {
     lf_error (ENOMEM, "out of memory");
@@ -341,12 +330,8 @@ lf_guest_open (const char *const *paths, size_t n, bool writable)
   /* LVM: every PV found, across all disks, then the LVs on them. */
   for (size_t i = 0; i < g->nfs; i++)
     if (strcmp (g->fss[i].info.type, "LVM2_member") == 0) {
-      struct lf_blockdev **np = realloc (pvs, (npvs + 1) * sizeof *np);
-      if (!np) {
-        lf_error (ENOMEM, "out of memory");
+      if (lf_grow (&pvs, &pvs_cap, npvs + 1, sizeof *pvs) == -1)
         goto error;
-      }
-      pvs = np;
       pvs[npvs++] = g->fss[i].bd;
     }
   if (npvs > 0) {
@@ -516,14 +501,11 @@ lf_guest_open_guestfs (struct lf_guest *g, bool always)
     if (f && l[k].subvol[0] && !l[k].subvol_default) {
       /* Another subvolume of the same btrfs: an entry of its own. */
       size_t at = (size_t) (f - g->fss);
-      struct lf_guest_fs *n = realloc (g->fss, (g->nfs + 1) * sizeof *n);
-      if (!n) {
+      if (lf_grow (&g->fss, &g->fss_cap, g->nfs + 1, sizeof *g->fss) == -1) {
         free (l);
         lf_guestfs_close (h);
-        lf_error (ENOMEM, "out of memory");
         return -1;
       }
-      g->fss = n;
       f = &g->fss[g->nfs++];
       *f = g->fss[at];
       f->fs = NULL;
@@ -553,14 +535,11 @@ lf_guest_open_guestfs (struct lf_guest *g, bool always)
       f->subvolid = l[k].subvolid;
     }
     if (!f && lv[0]) {          /* an LV lvm.c could not map, an md array */
-      struct lf_guest_fs *n = realloc (g->fss, (g->nfs + 1) * sizeof *n);
-      if (!n) {
+      if (lf_grow (&g->fss, &g->fss_cap, g->nfs + 1, sizeof *g->fss) == -1) {
         free (l);
         lf_guestfs_close (h);
-        lf_error (ENOMEM, "out of memory");
         return -1;
       }
-      g->fss = n;
       f = &g->fss[g->nfs++];
       memset (f, 0, sizeof *f);
       f->disk = SIZE_MAX;
@@ -607,7 +586,7 @@ free_oses (struct lf_guest *g)
   }
   free (g->oses);
   g->oses = NULL;
-  g->nos = 0;
+  g->nos = g->oses_cap = 0;
 }
 
 int
@@ -755,12 +734,8 @@ lf_guest_inspect (struct lf_guest *g)
 
     if (!f->fs || !(type = os_type (f->fs)))
       continue;
-    struct lf_os *n = realloc (g->oses, (g->nos + 1) * sizeof *n);
-    if (!n) {
-      lf_error (ENOMEM, "out of memory");
+    if (lf_grow (&g->oses, &g->oses_cap, g->nos + 1, sizeof *g->oses) == -1)
       return -1;
-    }
-    g->oses = n;
     os = &g->oses[g->nos++];
     memset (os, 0, sizeof *os);
     os->root = i;

@@ -894,14 +894,9 @@ static int
 add_lv (struct lf_lvm *ret, const char *vg, const char *name,
         const char *uuid, struct lf_lvm_lv **lv)
 {
-  struct lf_lvm_lv *t = realloc (ret->lvs, (ret->n + 1) * sizeof *t);
-
-  if (!t) {
-    lf_error (ENOMEM, "out of memory");
+  if (lf_grow (&ret->lvs, &ret->lvs_cap, ret->n + 1, sizeof *ret->lvs) == -1)
     return -1;
-  }
-  ret->lvs = t;
-  *lv = &t[ret->n++];
+  *lv = &ret->lvs[ret->n++];
   memset (*lv, 0, sizeof **lv);
   snprintf ((*lv)->vg, sizeof (*lv)->vg, "%s", vg);
   snprintf ((*lv)->name, sizeof (*lv)->name, "%s", name);
@@ -1160,17 +1155,17 @@ map_vg (const struct cfg_node *root, struct pv *found, size_t nfound,
     }
   }
   {
-    struct lf_lvm_vg *nv = realloc (ret->vgs, (ret->nvgs + 1) * sizeof *nv);
     struct lf_lvm_pv *lp = calloc (npvs ? npvs : 1, sizeof *lp);
-    if (!nv || !lp) {
-      if (nv)
-        ret->vgs = nv;
-      free (lp);
+    if (!lp) {
       lf_error (ENOMEM, "out of memory");
       return -1;
     }
-    ret->vgs = nv;
-    nv = &ret->vgs[ret->nvgs++];
+    if (lf_grow (&ret->vgs, &ret->vgs_cap, ret->nvgs + 1,
+                 sizeof *ret->vgs) == -1) {
+      free (lp);
+      return -1;
+    }
+    struct lf_lvm_vg *nv = &ret->vgs[ret->nvgs++];
     memset (nv, 0, sizeof *nv);
     snprintf (nv->name, sizeof nv->name, "%s", vgname);
     nv->pvs = lp;
@@ -1227,12 +1222,12 @@ lf_lvm_free (struct lf_lvm *lvm)
     lf_bd_free (lvm->lvs[i].bd);
   free (lvm->lvs);
   lvm->lvs = NULL;
-  lvm->n = 0;
+  lvm->n = lvm->lvs_cap = 0;
   for (size_t i = 0; i < lvm->nvgs; i++)
     free (lvm->vgs[i].pvs);
   free (lvm->vgs);
   lvm->vgs = NULL;
-  lvm->nvgs = 0;
+  lvm->nvgs = lvm->vgs_cap = 0;
 }
 
 int

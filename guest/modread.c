@@ -46,17 +46,27 @@ lf_linux_initramfs_parse (void *buf, size_t len, const char *name,
   return lf_initramfs_parse_take (buf, len, name, &lim);
 }
 
+/* Is there an entry at PATH?  An unresolvable path is as good as none. */
+static bool
+has_entry (struct lf_initramfs *img, const char *path)
+{
+  const struct lf_initramfs_entry *e;
+  int r = lf_initramfs_lookup_opt (img, path, true, &e);
+
+  if (r == -1)
+    lf_error_clear ();
+  return r == 1;
+}
+
 /* The generator an image's contents show. */
 const char *
 lf_initramfs_generator (struct lf_initramfs *img)
 {
-  if (lf_initramfs_lookup (img, "conf/initramfs.conf", true))
+  if (has_entry (img, "conf/initramfs.conf"))
     return "initramfs-tools";
-  if (lf_initramfs_lookup (img, "usr/lib/dracut", true) ||
-      lf_initramfs_lookup (img, "etc/cmdline.d", true))
+  if (has_entry (img, "usr/lib/dracut") || has_entry (img, "etc/cmdline.d"))
     return "dracut";
-  if (lf_initramfs_lookup (img, "linuxrc", true) &&
-      lf_initramfs_lookup (img, "run_all.sh", true))
+  if (has_entry (img, "linuxrc") && has_entry (img, "run_all.sh"))
     return "mkinitrd";
   return "unknown";
 }
@@ -65,13 +75,14 @@ int
 lf_initramfs_text (struct lf_initramfs *img, const char *path, char **out,
                    size_t *len)
 {
-  const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
+  const struct lf_initramfs_entry *e = NULL;
   char *s;
 
   *out = NULL;
   *len = 0;
-  if (!e || !S_ISREG (e->mode)) {
-    lf_error_clear ();
+  if (lf_initramfs_lookup_opt (img, path, true, &e) != 1 ||
+      !S_ISREG (e->mode)) {
+    lf_error_clear ();          /* unresolvable: as if absent */
     return 0;
   }
   if (e->size && !e->data) {
@@ -127,8 +138,9 @@ lf_initramfs_has_module (struct lf_initramfs *img, const char *dir,
   for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
     snprintf (path, sizeof path, "%s%s%.*s%s", dir, *dir ? "/" : "",
               (int) (ko - rel), rel, exts[i]);
-    const struct lf_initramfs_entry *e = lf_initramfs_lookup (img, path, true);
-    if (e && S_ISREG (e->mode))
+    const struct lf_initramfs_entry *e = NULL;
+    if (lf_initramfs_lookup_opt (img, path, true, &e) == 1 &&
+        S_ISREG (e->mode))
       return true;
   }
   lf_error_clear ();

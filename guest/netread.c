@@ -920,12 +920,9 @@ static int
 add_fact (struct lf_netfacts *f, enum lf_net_stack s, const char *path,
           const struct lf_net_nic *nic)
 {
-  struct lf_net_fact *v = realloc (f->v, (f->n + 1) * sizeof *v);
-  if (!v) {
-    lf_error (ENOMEM, "out of memory");
+  if (lf_grow (&f->v, &f->cap, f->n + 1, sizeof *f->v) == -1)
     return -1;
-  }
-  f->v = v;
+  struct lf_net_fact *v = f->v;
   v[f->n].stack = s;
   snprintf (v[f->n].file, sizeof v[f->n].file, "%s", path);
   v[f->n].nic = *nic;
@@ -1046,7 +1043,7 @@ read_one (struct lf_mounts *ms, enum lf_net_stack s, const char *path,
   struct lf_stat st;
   int r;
 
-  if (lf_guest_stat (ms, path, &st) == -1 || !S_ISREG (st.mode)) {
+  if (lf_guest_stat_opt (ms, path, &st) != 1 || !S_ISREG (st.mode)) {
     lf_error_clear ();
     return 0;
   }
@@ -1075,7 +1072,7 @@ lf_net_facts_read (struct lf_mounts *ms, struct lf_netfacts *ret)
       goto oom;
     if (!d->dir)
       continue;
-    if (lf_guest_list (ms, d->dir, &names) == -1) {
+    if (lf_guest_list_opt (ms, d->dir, &names) != 1) {
       lf_error_clear ();
       continue;
     }

@@ -219,7 +219,7 @@ struct lf_net_fact {
   struct lf_net_nic nic;
 };
 struct lf_netfacts {
-  size_t n;
+  size_t n, cap;
   struct lf_net_fact *v;
   size_t primary;               /* by lf_net_primary; SIZE_MAX: none */
   size_t unreadable;            /* files refused (hostile or unreadable) */

@@ -467,24 +467,44 @@ join (const char *dir, const char *name)
   return p;
 }
 
-static ntfs_inode *
-open_path (struct lf_fs *fs, const char *path)
+/* PATH's inode: 1 and *RET, 0 if there is no such file (nothing
+ * recorded), -1 on error.
+ */
+static int
+open_path_opt (struct lf_fs *fs, const char *path, ntfs_inode **ret)
 {
   struct ntfs_fs *nf = fs->priv;
   ntfs_inode *ni;
 
   if (path[0] != '/') {
     lf_error (EINVAL, "%s: %s: need an absolute path", fs->name, path);
-    return NULL;
+    return -1;
   }
+  errno = 0;
   NVolClearCaseSensitive (nf->vol);     /* see lf_fs_open_ntfs */
   ni = ntfs_pathname_to_inode (nf->vol, NULL, path);
   NVolSetCaseSensitive (nf->vol);
   if (!ni) {
     int e = errno ? errno : EIO;
+    /* ntfs-3g says ENOENT for a missing name, an I/O error aside. */
+    if ((e == ENOENT || e == ENOTDIR) && !nf->io.failed)
+      return 0;
     ntfs_fail (fs, e, "%s: %s", path, strerror (e));
+    return -1;
   }
-  return ni;
+  *ret = ni;
+  return 1;
+}
+
+static ntfs_inode *
+open_path (struct lf_fs *fs, const char *path)
+{
+  ntfs_inode *ni = NULL;
+  int r = open_path_opt (fs, path, &ni);
+
+  if (r == 0)
+    ntfs_fail (fs, ENOENT, "%s: %s", path, strerror (ENOENT));
+  return r == 1 ? ni : NULL;
 }
 
 static bool
@@ -701,15 +721,16 @@ dir_number (struct lf_fs *fs, const char *dirpath, u64 *dir_no)
 /* ---- read operations ---- */
 
 static int
-ntfs_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
+ntfs_lookup (struct lf_fs *fs, const char *path, struct lf_stat *st)
 {
-  ntfs_inode *ni;
+  ntfs_inode *ni = NULL;
   ntfs_attr *na;
+  int r;
 
   op_begin (fs);
-  ni = open_path (fs, path);
-  if (!ni)
-    return -1;
+  r = open_path_opt (fs, path, &ni);
+  if (r <= 0)
+    return r;
   memset (st, 0, sizeof *st);
   st->ino = ni->mft_no;
   st->nlink = LF_MAX (le16_to_cpu (ni->mrec->link_count), 1);
@@ -731,7 +752,7 @@ ntfs_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
     }
   }
   ntfs_inode_close (ni);
-  return 0;
+  return 1;
 }
 
 static int
@@ -1700,7 +1721,8 @@ lf_ntfs_state (struct lf_fs *fs, bool *dirty, bool *hibernated)
 
 static const struct lf_fs_ops ntfs_ops = {
   .name         = "ntfs-3g",
-  .lstat        = ntfs_lstat,
+  .lstat        = lf_fs_lstat_by_lookup,
+  .lookup       = ntfs_lookup,
   .readlink     = ntfs_readlink_op,
   .read         = ntfs_read_op,
   .list         = ntfs_list_op,

@@ -258,6 +258,15 @@ START_TEST (test_read_ops)
   ck_assert_int_eq (lf_last_errno (), ENOTDIR);
   ck_assert_int_eq (fs->ops->lstat (fs, "/etc/../etc", &st), -1);
   ck_assert_int_eq (lf_last_errno (), EINVAL);
+  /* lookup: absence is a result, with nothing recorded; errors stay. */
+  lf_error_clear ();
+  ck_assert_int_eq (fs->ops->lookup (fs, "/etc/nope/x", &st), 0);
+  ck_assert_int_eq (fs->ops->lookup (fs, "/etc/nope", &st), 0);
+  ck_assert_int_eq (lf_last_errno (), 0);
+  ck_assert_int_eq (fs->ops->lookup (fs, "/etc/fstab", &st), 1);
+  ck_assert (S_ISREG (st.mode));
+  ck_assert_int_eq (fs->ops->lookup (fs, "/etc/fstab/x", &st), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOTDIR);
 
   /* readlink: fast, slow, and not a link */
   ck_assert_int_eq (fs->ops->readlink (fs, "/etc/localtime", &target), 0);

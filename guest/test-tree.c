@@ -236,6 +236,65 @@ START_TEST (test_bad_paths)
 }
 END_TEST
 
+/* Absence is a result of the _opt readers, not a recorded error (-v
+ * printed every "error recorded" a reader then cleared); real errors
+ * still are errors.
+ */
+START_TEST (test_absence)
+{
+  char *buf = NULL, *target = NULL;
+  char **names = NULL;
+  size_t len;
+  struct lf_stat st;
+
+  link_ (root, "/nowhere", "/etc/dangling");
+  lf_error_clear ();
+  ck_assert (!lf_guest_exists (&ms, "/etc/nope"));
+  ck_assert (!lf_guest_exists (&ms, "/no/dir/at/all"));
+  ck_assert (!lf_guest_exists (&ms, "/etc/dangling"));
+  ck_assert_int_eq (lf_guest_read_opt (&ms, "/etc/nope", 100, &buf, &len), 0);
+  ck_assert_int_eq (lf_guest_read_opt (&ms, "/nodir/x", 100, &buf, &len), 0);
+  ck_assert_int_eq (lf_guest_list_opt (&ms, "/etc/nosuch", &names), 0);
+  ck_assert_int_eq (lf_guest_stat_opt (&ms, "/etc/dangling", &st), 0);
+  ck_assert_int_eq (lf_guest_readlink_opt (&ms, "/etc/nope", &target), 0);
+  ck_assert_int_eq (rootfs->ops->lookup (rootfs, "/etc/nope", &st), 0);
+  ck_assert_int_eq (rootfs->ops->lookup (rootfs, "/nodir/x", &st), 0);
+  ck_assert_ptr_null (buf);
+  ck_assert_ptr_null (names);
+  ck_assert_ptr_null (target);
+  ck_assert_int_eq (lf_last_errno (), 0);
+  ck_assert_str_eq (lf_last_error (), "unknown error");
+
+  /* Found. */
+  ck_assert_int_eq (lf_guest_lstat_opt (&ms, "/etc/dangling", &st), 1);
+  ck_assert (S_ISLNK (st.mode));
+  ck_assert_int_eq (lf_guest_readlink_opt (&ms, "/etc/dangling", &target), 1);
+  ck_assert_str_eq (target, "/nowhere");
+  free (target);
+  ck_assert_int_eq (lf_guest_read_opt (&ms, "/etc/hn", 100, &buf, &len), 1);
+  ck_assert_str_eq (buf, "web01\n");
+  free (buf);
+  ck_assert_int_eq (lf_guest_list_opt (&ms, "/etc/grubdir", &names), 1);
+  ck_assert_str_eq (names[0], "grub.cfg");
+  lf_free_names (names);
+  ck_assert (lf_guest_exists (&ms, "/etc/grubdir/grub.cfg"));
+
+  /* Errors: a loop, a file where a directory should be. */
+  ck_assert_int_eq (lf_guest_read_opt (&ms, "/etc/loop1", 100, &buf, &len),
+                    -1);
+  ck_assert_int_eq (lf_last_errno (), ELOOP);
+  ck_assert_int_eq (lf_guest_stat_opt (&ms, "/etc/hostname/x", &st), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOTDIR);
+  /* The plain readers keep their contract: absence is ENOENT. */
+  ck_assert_int_eq (lf_guest_read (&ms, "/etc/nope", 100, &buf, &len), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  ck_assert_int_eq (lf_guest_stat (&ms, "/nodir/x", &st), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+  ck_assert_int_eq (rootfs->ops->lstat (rootfs, "/etc/nope", &st), -1);
+  ck_assert_int_eq (lf_last_errno (), ENOENT);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -253,6 +312,7 @@ main (void)
   tcase_add_test (tc, test_write_ops);
   tcase_add_test (tc, test_readonly);
   tcase_add_test (tc, test_bad_paths);
+  tcase_add_test (tc, test_absence);
   suite_add_tcase (s, tc);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);

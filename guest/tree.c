@@ -29,8 +29,10 @@ struct tree {
   bool mounted;                 /* ROOT is our kernel mount: unmount it */
 };
 
+/* open_in_root without recording: -1 with errno set. */
 static int
-open_in_root (struct lf_fs *fs, const char *path, int flags, mode_t mode)
+open_in_root_quiet (struct lf_fs *fs, const char *path, int flags,
+                    mode_t mode)
 {
   struct tree *t = fs->priv;
   struct open_how how = {
@@ -44,7 +46,14 @@ open_in_root (struct lf_fs *fs, const char *path, int flags, mode_t mode)
     rel++;
   if (!*rel)
     rel = ".";
-  int fd = (int) syscall (SYS_openat2, t->rootfd, rel, &how, sizeof how);
+  return (int) syscall (SYS_openat2, t->rootfd, rel, &how, sizeof how);
+}
+
+static int
+open_in_root (struct lf_fs *fs, const char *path, int flags, mode_t mode)
+{
+  int fd = open_in_root_quiet (fs, path, flags, mode);
+
   if (fd == -1)
     lf_error (errno, "%s: %s: %m", fs->name, path);
   return fd;
@@ -73,10 +82,11 @@ open_parent (struct lf_fs *fs, const char *path, const char **name)
 }
 
 static int
-tree_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
+tree_lookup (struct lf_fs *fs, const char *path, struct lf_stat *st)
 {
   CLEANUP_CLOSE int dfd = -1;
-  const char *name;
+  CLEANUP_FREE char *dir = NULL;
+  const char *name = path;
   struct stat s;
   int r;
 
@@ -85,11 +95,26 @@ tree_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
     r = dfd == -1 ? -1 : fstat (dfd, &s);
   }
   else {
-    dfd = open_parent (fs, path, &name);
-    if (dfd == -1)
+    /* The parent as open_parent finds it, but a missing one is absence. */
+    const char *slash = strrchr (path, '/');
+    if (slash) {
+      name = slash + 1;
+      dir = strndup (path, (size_t) (slash - path));
+      if (!dir) {
+        lf_error (ENOMEM, "out of memory");
+        return -1;
+      }
+    }
+    if (!*name || strcmp (name, "..") == 0 || strcmp (name, ".") == 0) {
+      lf_error (EINVAL, "%s: %s: no file name", fs->name, path);
       return -1;
-    r = fstatat (dfd, name, &s, AT_SYMLINK_NOFOLLOW);
+    }
+    dfd = open_in_root_quiet (fs, dir && *dir ? dir : ".",
+                              O_RDONLY | O_DIRECTORY, 0);
+    r = dfd == -1 ? -1 : fstatat (dfd, name, &s, AT_SYMLINK_NOFOLLOW);
   }
+  if (r == -1 && (errno == ENOENT || errno == ENOTDIR))
+    return 0;
   if (r == -1) {
     lf_error (errno, "%s: %s: %m", fs->name, path);
     return -1;
@@ -98,7 +123,7 @@ tree_lstat (struct lf_fs *fs, const char *path, struct lf_stat *st)
                            .ino = s.st_ino, .nlink = (uint32_t) s.st_nlink,
                            .uid = s.st_uid, .gid = s.st_gid,
                            .mtime = s.st_mtime };
-  return 0;
+  return 1;
 }
 
 static int
@@ -184,7 +209,7 @@ tree_list (struct lf_fs *fs, const char *path, char ***namesp)
   DIR *d;
   struct dirent *e;
   char **names = NULL;
-  size_t n = 0;
+  size_t n = 0, cap = 0;
 
   if (fd == -1)
     return -1;
@@ -197,9 +222,8 @@ tree_list (struct lf_fs *fs, const char *path, char ***namesp)
   while ((e = readdir (d)) != NULL) {
     if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0)
       continue;
-    char **nn = realloc (names, (n + 2) * sizeof *names);
-    if (!nn || !(nn[n] = strdup (e->d_name))) {
-      names = nn ? nn : names;
+    if (lf_grow (&names, &cap, n + 2, sizeof *names) == -1 ||
+        !(names[n] = strdup (e->d_name))) {
       if (names)
         names[n] = NULL;
       lf_free_names (names);
@@ -207,7 +231,6 @@ tree_list (struct lf_fs *fs, const char *path, char ***namesp)
       lf_error (ENOMEM, "out of memory");
       return -1;
     }
-    names = nn;
     names[++n] = NULL;
   }
   closedir (d);
@@ -456,7 +479,8 @@ tree_close (struct lf_fs *fs)
 
 static const struct lf_fs_ops tree_ops = {
   .name = "tree",
-  .lstat = tree_lstat, .readlink = tree_readlink, .read = tree_read,
+  .lstat = lf_fs_lstat_by_lookup, .lookup = tree_lookup,
+  .readlink = tree_readlink, .read = tree_read,
   .list = tree_list, .write_atomic = tree_write_atomic, .mkdir = tree_mkdir,
   .rename = tree_rename, .remove = tree_remove, .symlink = tree_symlink,
   .sync = tree_sync, .close = tree_close,

@@ -45,7 +45,7 @@ struct lf_initramfs {
   uint8_t *raw;                 /* a copy of the input */
   size_t rawlen;
   struct seg *segs;
-  size_t nsegs;
+  size_t nsegs, segcap;
   struct ent **ents;
   size_t nents, entcap;
   /* Path index: open addressing, the last entry with a path wins. */
@@ -304,22 +304,35 @@ lf_initramfs_find (struct lf_initramfs *img, const char *path)
   return &e->pub;
 }
 
-const struct lf_initramfs_entry *
-lf_initramfs_lookup (struct lf_initramfs *img, const char *path, bool follow)
+int
+lf_initramfs_lookup_opt (struct lf_initramfs *img, const char *path,
+                         bool follow, const struct lf_initramfs_entry **ret)
 {
   CLEANUP_FREE char *real = NULL;
   struct ent *e;
 
   real = resolve (img, path, follow);
   if (!real)
-    return NULL;
+    return -1;
   e = find_exact (img, real);
-  if (!e) {
+  if (!e)
+    return 0;
+  *ret = &e->pub;
+  return 1;
+}
+
+const struct lf_initramfs_entry *
+lf_initramfs_lookup (struct lf_initramfs *img, const char *path, bool follow)
+{
+  const struct lf_initramfs_entry *e = NULL;
+  int r = lf_initramfs_lookup_opt (img, path, follow, &e);
+
+  if (r == 0) {
+    CLEANUP_FREE char *real = resolve (img, path, follow);
     lf_error (ENOENT, "%s: \"%s\" (resolved to \"%s\") not found",
-              img->name, path, real);
-    return NULL;
+              img->name, path, real ? real : "?");
   }
-  return &e->pub;
+  return r == 1 ? e : NULL;
 }
 
 /* Accessors. */
@@ -882,12 +895,9 @@ new_segment (struct lf_initramfs *img, enum lf_compression c, uint64_t off)
               off);
     return NULL;
   }
-  p = realloc (img->segs, (img->nsegs + 1) * sizeof *p);
-  if (!p) {
-    lf_error (ENOMEM, "out of memory");
+  if (lf_grow (&img->segs, &img->segcap, img->nsegs + 1,
+               sizeof *img->segs) == -1)
     return NULL;
-  }
-  img->segs = p;
   p = &img->segs[img->nsegs++];
   memset (p, 0, sizeof *p);
   p->comp = c;

@@ -164,6 +164,12 @@ lf_initramfs_find (struct lf_initramfs *img, const char *path);
 extern const struct lf_initramfs_entry *
 lf_initramfs_lookup (struct lf_initramfs *img, const char *path,
                      bool follow);
+/* The same with absence as a result: 1 and *RET, 0 if no entry is there
+ * (nothing recorded), -1 on error (ELOOP, ENOTDIR, ENAMETOOLONG...).
+ */
+extern int lf_initramfs_lookup_opt (struct lf_initramfs *img,
+                                    const char *path, bool follow,
+                                    const struct lf_initramfs_entry **ret);
 /* The same resolution, giving the real path (a new string, "." for the
  * root) whether or not an entry exists there.
  */

@@ -762,6 +762,15 @@ START_TEST (test_merged_usr)
   /* Stored as named, never resolved to. */
   ck_assert (lf_initramfs_find (img, "a/../b") != NULL);
   ck_assert (lf_initramfs_lookup (img, "b", true) == NULL);
+  /* The _opt lookup: absence with nothing recorded, errors as before. */
+  lf_error_clear ();
+  ck_assert_int_eq (lf_initramfs_lookup_opt (img, "escape", true, &e), 0);
+  ck_assert_int_eq (lf_initramfs_lookup_opt (img, "no/such", true, &e), 0);
+  ck_assert_int_eq (lf_last_errno (), 0);
+  ck_assert_int_eq (lf_initramfs_lookup_opt (img, "lib64/file", true, &e), 1);
+  ck_assert_str_eq (e->path, "usr/lib/file");
+  ck_assert_int_eq (lf_initramfs_lookup_opt (img, "lib/self", true, &e), -1);
+  ck_assert_int_eq (lf_last_errno (), ELOOP);
 
   /* Adding through lib -> usr/lib lands in usr/lib. */
   ck_assert (lf_initramfs_add (img, "lib/modules/6.1/kernel/hv.ko", 0644,

@@ -59,6 +59,9 @@ collect () {
     done
 }
 
+# Include discipline: no layer includes a higher one (DESIGN.md).
+part unit && run "unit/check-layers" tests/check-layers.sh
+
 # Unit suites (check prints "100%: Checks: N, Failures: 0, Errors: 0").
 for t in "$BUILD"/*/test-*; do
     part unit || break

@@ -59,7 +59,7 @@ remove_link (struct lf_plan *p, struct lf_os *os, const char *path,
   struct lf_stat st;
   CLEANUP_FREE char *target = NULL;
 
-  if (lf_guest_lstat (&os->mounts, path, &st) == -1 || !S_ISLNK (st.mode)) {
+  if (lf_guest_lstat_opt (&os->mounts, path, &st) != 1 || !S_ISLNK (st.mode)) {
     lf_error_clear ();
     return 0;
   }
@@ -92,7 +92,7 @@ disable_vmware_tools (struct lf_plan *p, struct lf_os *os)
   int r;
 
   /* systemd: <target>.wants/, <unit>.requires/ and Alias= links. */
-  if (lf_guest_list (&os->mounts, sd, &names) == -1)
+  if (lf_guest_list_opt (&os->mounts, sd, &names) == -1)
     lf_error_clear ();
   for (size_t i = 0; names && names[i] && i < NETCFG_MAX_FILES; i++) {
     char path[4096];
@@ -107,7 +107,7 @@ disable_vmware_tools (struct lf_plan *p, struct lf_os *os)
     if (!lf_net_has_suffix (n, ".wants") && !lf_net_has_suffix (n, ".requires"))
       continue;
     char **units = NULL;
-    if (lf_guest_list (&os->mounts, path, &units) == -1) {
+    if (lf_guest_list_opt (&os->mounts, path, &units) != 1) {
       lf_error_clear ();
       continue;
     }
@@ -129,7 +129,7 @@ disable_vmware_tools (struct lf_plan *p, struct lf_os *os)
 
   /* SysV: S<nn><script> links. */
   for (size_t d = 0; d < sizeof sysv_dirs / sizeof sysv_dirs[0]; d++) {
-    if (lf_guest_list (&os->mounts, sysv_dirs[d], &names) == -1) {
+    if (lf_guest_list_opt (&os->mounts, sysv_dirs[d], &names) != 1) {
       lf_error_clear ();
       names = NULL;
       continue;

@@ -109,7 +109,7 @@ edit_dir (struct boot_ctx *c, const char *dir, const char *suffix,
   char **names = NULL;
   int r = 0;
 
-  if (lf_guest_list (&c->os->mounts, dir, &names) == -1) {
+  if (lf_guest_list_opt (&c->os->mounts, dir, &names) != 1) {
     lf_error_clear ();
     return 0;
   }
@@ -142,7 +142,7 @@ find_nocase (struct lf_os *os, const char *dir, const char *name)
 {
   char **names = NULL;
   char *r = NULL;
-  if (lf_guest_list (&os->mounts, dir, &names) == -1) {
+  if (lf_guest_list_opt (&os->mounts, dir, &names) != 1) {
     lf_error_clear ();
     return NULL;
   }
@@ -291,7 +291,7 @@ lf_fix_linux_boot (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
     return -1;
   /* The ESP's grub.cfg (UEFI), where the ESP could be opened. */
   char **dirs = NULL;
-  if (lf_guest_list (&os->mounts, "/boot/efi/EFI", &dirs) == 0) {
+  if (lf_guest_list_opt (&os->mounts, "/boot/efi/EFI", &dirs) == 1) {
     int r = 0;
     for (char **d = dirs; *d && r == 0; d++) {
       char path[4096];

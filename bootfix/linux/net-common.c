@@ -16,7 +16,6 @@ lf_netnotes_add (struct lf_netnotes *ns, enum lf_finding what,
 {
   va_list ap;
   char *msg = NULL;
-  struct lf_netnote *v;
 
   if (ns->n >= NETCFG_MAX_NOTES) {
     ns->dropped++;
@@ -28,12 +27,10 @@ lf_netnotes_add (struct lf_netnotes *ns, enum lf_finding what,
   va_end (ap);
   if (!msg)
     return;                     /* a lost note is not worth failing for */
-  v = realloc (ns->v, (ns->n + 1) * sizeof *v);
-  if (!v) {
+  if (lf_grow (&ns->v, &ns->cap, ns->n + 1, sizeof *ns->v) == -1) {
     free (msg);
     return;
   }
-  ns->v = v;
   ns->v[ns->n].what = what;
   ns->v[ns->n].msg = msg;
   ns->n++;

@@ -36,7 +36,7 @@ struct lf_netnote {
   char *msg;
 };
 struct lf_netnotes {
-  size_t n;
+  size_t n, cap;
   struct lf_netnote *v;
   size_t dropped;               /* over NETCFG_MAX_NOTES */
 };

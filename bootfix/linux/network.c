@@ -111,7 +111,7 @@ lf_net_list (struct lf_netctx *c, const char *dir,
   char **names = NULL;
   size_t n = 0, o = 0;
 
-  if (lf_guest_list (&c->os->mounts, dir, &names) == -1) {
+  if (lf_guest_list_opt (&c->os->mounts, dir, &names) != 1) {
     lf_error_clear ();
     return NULL;
   }
@@ -132,7 +132,7 @@ lf_net_list (struct lf_netctx *c, const char *dir,
     struct lf_stat st;
     snprintf (path, sizeof path, "%s/%s", dir, names[i]);
     if ((keep && !keep (names[i])) || !lf_plan_exists (c->p, path) ||
-        lf_guest_stat (&c->os->mounts, path, &st) == -1 ||
+        lf_guest_stat_opt (&c->os->mounts, path, &st) != 1 ||
         !S_ISREG (st.mode)) {
       lf_error_clear ();
       free (names[i]);
@@ -267,7 +267,7 @@ fix_udev (struct lf_netctx *c)
     CLEANUP_FREE char *buf = NULL;
     size_t len;
     struct lf_stat st;
-    if (lf_guest_lstat (&c->os->mounts, gone[i], &st) == -1 ||
+    if (lf_guest_lstat_opt (&c->os->mounts, gone[i], &st) != 1 ||
         !lf_plan_exists (c->p, gone[i])) {
       lf_error_clear ();
       continue;
@@ -291,7 +291,7 @@ fix_udev (struct lf_netctx *c)
       gen = true;
   lf_error_clear ();
   struct lf_stat st;
-  if (lf_guest_lstat (&c->os->mounts, mask, &st) == 0) {
+  if (lf_guest_lstat_opt (&c->os->mounts, mask, &st) == 1) {
     gen = true;                 /* an /etc copy is the active generator */
     if (S_ISLNK (st.mode)) {
       CLEANUP_FREE char *target = NULL;
