@@ -234,4 +234,22 @@ extern int lf_fix_os (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
 extern char *lf_win_driver_path (const char *sysroot, const char *image,
                                  const char *file);
 
+/* readiness.c: a profile's report-only items against a guest, as one
+ * line for a note, or NULL when there is nothing to say (or out of
+ * memory).  Linux: linux.readiness for kernel KVER (module present, built
+ * in, or absent, and a kernel older than the item's "since").
+ */
+extern char *lf_linux_readiness (struct lf_os *os, const char *kver,
+                                 const struct lf_hw_profile *p);
+/* Windows: windows.readiness, each driver file present or absent. */
+extern char *lf_win_readiness (struct lf_os *os,
+                               const struct lf_hw_profile *p);
+/* The fix's "readiness" concern: the above as notes, nothing changed. */
+extern int lf_fix_linux_readiness (struct lf_guest *g, struct lf_os *os,
+                                   struct lf_plan *p,
+                                   const struct lf_fix_opts *o);
+/* linux.udev_rules that no rules directory of the guest holds. */
+extern char *lf_linux_udev_missing (struct lf_os *os,
+                                    const struct lf_hw_profile *p);
+
 #endif /* LF_BOOTFIX_H */

@@ -22,13 +22,21 @@ swap_uuid (void *opaque, const char *dev)
   return strcmp (dev, "/dev/sda2") == 0 ? "5555-swap" : NULL;
 }
 
+/* The arguments of the shipped azure-gen1 profile (hw/azure-gen1.json):
+ * the outputs below are what fix writes for it.
+ */
 static struct lf_cmdline_opts
 opts (void)
 {
+  static struct lf_hw_profile *hw;
   struct lf_cmdline_opts o = {
     .root_uuid = UUID, .resolve = swap_uuid, .add = true, .ifnames = true,
     .rootdelay = -1,
   };
+  if (!hw)
+    hw = lf_hw_profile_load ("hw", "azure-gen1");
+  ck_assert_msg (hw, "hw/azure-gen1.json: %s", lf_last_error ());
+  ck_assert_int_eq (lf_cmdline_opts_profile (&o, hw), 0);
   return o;
 }
 

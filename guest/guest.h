@@ -466,6 +466,8 @@ extern int lf_hive_delete_value (struct lf_hive *hv, uint64_t node,
 /* A new subkey (0 with the error recorded). */
 extern uint64_t lf_hive_add_child (struct lf_hive *hv, uint64_t parent,
                                    const char *name);
+/* Delete key NODE and everything below it (not the root). */
+extern int lf_hive_delete_key (struct lf_hive *hv, uint64_t node);
 /* The edited hive's bytes (*BUF malloc'd). */
 extern int lf_hive_commit (struct lf_hive *hv, char **buf, size_t *len);
 

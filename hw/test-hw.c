@@ -107,6 +107,23 @@ START_TEST (test_errors)
                 "field 'agents.disable': 'sshd' is not 'vmware-tools'");
   expect_error ("\"qemu\": {", "\"agents\": { \"remove\": [] }, \"qemu\": {",
                 "field 'agents.remove': not a known field");
+  /* The target model: kernel parameters, registry edits, readiness. */
+  expect_error ("\"ttyS0\" }", "\"ttyS0\", \"kernel_params\": { \"add\": [\"a b\"] } }",
+                "field 'linux.kernel_params.add': 'a b' is not one kernel argument");
+  expect_error ("\"ttyS0\" }", "\"ttyS0\", \"kernel_params\": { \"drop\": [] } }",
+                "field 'linux.kernel_params.drop': not a known field");
+  expect_error ("\"ttyS0\" }", "\"ttyS0\", \"rootdelay\": -1 }",
+                "field 'linux.rootdelay': -1 is out of range");
+  expect_error ("\"ttyS0\" }", "\"ttyS0\", \"readiness\": [ { \"module\": \"mana\", \"since\": \"6.x\", \"why\": \"w\" } ] }",
+                "'6.x' is not a kernel version");
+  expect_error ("\"needs\": [\"x.sys\"] } ]", "\"needs\": [\"x.sys\"] } ], \"registry\": [ { \"key\": \"Services\\\\x\", \"why\": \"w\" } ]",
+                "windows.registry[0]': needs 'delete': true");
+  expect_error ("\"needs\": [\"x.sys\"] } ]", "\"needs\": [\"x.sys\"] } ], \"registry\": [ { \"key\": \"\\\\x\", \"delete\": true, \"why\": \"w\" } ]",
+                "is not a relative registry path");
+  expect_error ("\"needs\": [\"x.sys\"] } ]", "\"needs\": [\"x.sys\"] } ], \"readiness\": [ { \"service\": \"mana\", \"why\": \"w\" } ]",
+                "windows.readiness[0].file': missing");
+  expect_error ("\"disk_bus\": \"ide\"", "\"disk_bus\": \"sata\"",
+                "'sata' is not one of 'ide', 'scsi', 'nvme'");
 }
 END_TEST
 
