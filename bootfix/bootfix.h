@@ -121,14 +121,6 @@ extern int lf_undo (struct lf_mounts *ms, const char *dir, json_t **report);
 
 /* The image reader, lf_linux_initramfs_parse, is guest/modread.h's. */
 
-/* For each initramfs inspection listed in OS's facts, open it (read-only)
- * and add what it holds: its segments and their compression, the
- * generator its contents show, and whether each Hyper-V module is in it
- * (or built into the kernel).  Problems with one image are recorded in
- * its entry ("error"), not returned.
- */
-extern int lf_linux_initramfs_facts (struct lf_guest *g, struct lf_os *os);
-
 /* linux/modules-dep.c moved to guest/ (modread.h): a reader. */
 
 /* linux/kmod-index.c

@@ -564,4 +564,13 @@ extern int lf_win_select_check (const struct lf_os *os, char *buf,
  */
 extern char *lf_win_image_path (const char *sysroot, const char *image);
 
+/* inspect-windows.c: facts of the driver services SERVICES (with the
+ * files FILES they load when their key has no ImagePath; both NULL-
+ * terminated, the caller's, from a profile) in every control set listed
+ * in OS: "profile_drivers" {service: {"service", "file", "start",
+ * "start_name"}}.  -1 if the SYSTEM hive cannot be opened.
+ */
+extern int lf_win_driver_facts (struct lf_os *os, const char *const *services,
+                                const char *const *files);
+
 #endif /* LF_GUEST_H */

@@ -27,7 +27,6 @@
 
 #define GPT_ESP       "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 #define GPT_BIOS_BOOT "21686148-6449-6e6f-744e-656564454649"
-#define INITRAMFS_READ_MAX (512 * LF_MiB)
 #define MODULES_TEXT_MAX   (64 * LF_MiB)
 #define SAN_ONLINE_ALL 1
 
@@ -267,7 +266,7 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
          "the profile needs no modules");
     return;
   }
-  if (lf_guest_read (&os->mounts, ird, INITRAMFS_READ_MAX, &buf, &len) == 0) {
+  if (lf_guest_read (&os->mounts, ird, LF_INITRAMFS_READ_MAX, &buf, &len) == 0) {
     img = lf_linux_initramfs_parse (buf, len, ird, true);
     buf = NULL;                 /* taken over by the parser */
   }

@@ -1,13 +1,13 @@
-/* landfall bootfix/linux: the Hyper-V drivers in the guest's initramfs
+/* landfall bootfix/linux: the target's drivers in the guest's initramfs
  * images (reference/linux.md §2), natively: nothing from the guest runs.
  *
- * For every kernel with an initramfs: the modules hv_vmbus, hv_storvsc and
- * hv_netvsc and their dependency closure (from the guest's own
+ * For every kernel with an initramfs: the profile's linux.modules (Azure's
+ * hv_vmbus, hv_storvsc and hv_netvsc) and their dependency closure (from the guest's own
  * modules.dep) are copied from the guest's module tree into the image's
  * main segment, at the same relative path and with the same compression;
  * the image's module indexes, text and binary, are rebuilt from the
  * guest's full-tree ones filtered to the modules the image holds (what
- * "depmod -b" over the image gives); the three go into the generator's
+ * "depmod -b" over the image gives); they go into the generator's
  * early-load list; and the guest's generator config gets them too, so
  * the next kernel update keeps them.
  */
@@ -19,80 +19,6 @@
 #include <ctype.h>
 
 #include "bootfix.h"
-
-static const char *const lf_hyperv_modules[3] = { "hv_vmbus", "hv_storvsc",
-                                           "hv_netvsc" };
-
-/* Initramfs images of big distributions reach 100-200 MiB. */
-#define INITRAMFS_READ_MAX (512 * LF_MiB)
-
-static json_t *
-kernel_facts (struct lf_os *os, const char *kver)
-{
-  size_t i;
-  json_t *k;
-
-  json_array_foreach (json_object_get (os->facts, "kernels"), i, k)
-    if (strcmp (json_string_value (json_object_get (k, "version")) ?: "",
-                kver) == 0)
-      return k;
-  return NULL;
-}
-
-int
-lf_linux_initramfs_facts (struct lf_guest *g, struct lf_os *os)
-{
-  size_t i;
-  json_t *ent;
-
-  (void) g;
-  json_array_foreach (json_object_get (os->facts, "initramfs"), i, ent) {
-    const char *path = json_string_value (json_object_get (ent, "path"));
-    const char *kver = json_string_value (json_object_get (ent, "kernel"));
-    char *buf = NULL;
-    size_t len;
-    struct lf_initramfs *img;
-
-    if (!path || !kver)
-      continue;
-    if (lf_guest_read (&os->mounts, path, INITRAMFS_READ_MAX, &buf, &len) == -1) {
-      json_object_set_new (ent, "error", json_string (lf_last_error ()));
-      lf_error_clear ();
-      continue;
-    }
-    img = lf_linux_initramfs_parse (buf, len, path, false);
-    if (!img) {
-      json_object_set_new (ent, "error", json_string (lf_last_error ()));
-      lf_error_clear ();
-      continue;
-    }
-    json_t *segs = json_array ();
-    for (size_t s = 0; s < lf_initramfs_nsegments (img); s++)
-      json_array_append_new (segs, json_string (lf_initramfs_segment (img, s)->compression));
-    json_object_set_new (ent, "segments", segs);
-    json_object_set_new (ent, "contents_generator",
-                         json_string (lf_initramfs_generator (img)));
-
-    json_t *mods = json_object ();
-    json_t *kmods = json_object_get (kernel_facts (os, kver), "hyperv_modules");
-    for (size_t m = 0; m < 3; m++) {
-      json_t *km = json_object_get (kmods, lf_hyperv_modules[m]);
-      const char *state = json_string_value (json_object_get (km, "state"));
-      const char *file = json_string_value (json_object_get (km, "file"));
-      const char *v;
-      if (state && strcmp (state, "builtin") == 0)
-        v = "builtin";
-      else if (file && file[0] == '/' && lf_initramfs_has_module (img, "", file + 1))
-        v = "present";
-      else
-        v = "absent";
-      json_object_set_new (mods, lf_hyperv_modules[m], json_string (v));
-    }
-    json_object_set_new (ent, "hyperv_modules", mods);
-    lf_initramfs_free (img);
-  }
-  return 0;
-}
 
 /* ---- The fix -------------------------------------------------------- */
 
@@ -822,7 +748,7 @@ check_rescue (struct lf_plan *p, const char *path,
   struct lf_initramfs *img;
   char missing[512] = "";
 
-  if (lf_plan_read (p, path, INITRAMFS_READ_MAX, &buf, &len) == -1) {
+  if (lf_plan_read (p, path, LF_INITRAMFS_READ_MAX, &buf, &len) == -1) {
     lf_plan_note (p, CONCERN, LF_WARNING, "rescue image: %s", lf_last_error ());
     lf_error_clear ();
     return;
@@ -956,7 +882,7 @@ fix_image (struct lf_plan *p, struct lf_os *os, const char *path,
   *persist = true;
 
   /* The image. */
-  if (lf_plan_read (p, path, INITRAMFS_READ_MAX, &imgbuf, &imglen) == -1)
+  if (lf_plan_read (p, path, LF_INITRAMFS_READ_MAX, &imgbuf, &imglen) == -1)
     goto failed;
   img = lf_linux_initramfs_parse (imgbuf, imglen, path, true);
   imgbuf = NULL;
