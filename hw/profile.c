@@ -336,48 +336,85 @@ static const char *const qemu_firmwares[] = { "seabios", "ovmf", NULL };
 static const char *const qemu_buses[] = { "ide", "scsi", "nvme", NULL };
 static const char *const tables[] = { "dos", "gpt", NULL };
 
+/* The array of objects OBJ[KEY] (optional) in *ARR, and zeroed room for
+ * its entries (SIZE bytes each, one more at the end) in *MEM.  Their
+ * number; 0 when absent, empty or failed (*ARR NULL then, so a
+ * json_array_foreach over it does nothing).
+ */
+static size_t
+get_objects (struct ctx *c, json_t *obj, const char *key, const char *field,
+             json_t **arr, void **mem, size_t size)
+{
+  json_t *v = json_object_get (obj, key);
+  size_t n;
+
+  *arr = NULL;
+  if (c->failed || !v)
+    return 0;
+  if (!json_is_array (v)) {
+    fail (c, field, "expected an array of objects");
+    return 0;
+  }
+  n = json_array_size (v);
+  if (n > LF_HW_MAX_LIST) {
+    fail (c, field, "%zu entries (at most %d)", n, LF_HW_MAX_LIST);
+    return 0;
+  }
+  if (n && !(*mem = calloc (n + 1, size))) {
+    fail (c, field, "out of memory");
+    return 0;
+  }
+  *arr = n ? v : NULL;
+  return n;
+}
+
+/* Element I of array FIELD: an object with only KEYS; its name
+ * ("windows.registry[0]") in F.
+ */
+static bool
+element (struct ctx *c, json_t *e, const char *field, size_t i,
+         const char *const *keys, char *f, size_t fsize)
+{
+  snprintf (f, fsize, "%s[%zu]", field, i);
+  if (!json_is_object (e)) {
+    fail (c, f, "expected an object");
+    return false;
+  }
+  only_keys (c, e, f, keys);
+  return !c->failed;
+}
+
+/* String KEY of element F, named "F.KEY" in messages. */
+static char *
+elem_string (struct ctx *c, json_t *e, const char *f, const char *key,
+             bool required, const char *dflt)
+{
+  char ff[200];
+  snprintf (ff, sizeof ff, "%s.%s", f, key);
+  return get_string (c, e, key, ff, required, dflt);
+}
+
 static void
 parse_drivers (struct ctx *c, json_t *win, struct lf_hw_profile *p)
 {
-  json_t *v = json_object_get (win, "boot_drivers"), *e;
+  json_t *v, *e;
   size_t i;
 
-  if (!v)
-    return;
-  if (!json_is_array (v)) {
-    fail (c, "windows.boot_drivers", "expected an array of objects");
-    return;
-  }
-  if (json_array_size (v) > LF_HW_MAX_LIST) {
-    fail (c, "windows.boot_drivers", "%zu entries (at most %d)",
-          json_array_size (v), LF_HW_MAX_LIST);
-    return;
-  }
-  p->win_drivers = calloc (json_array_size (v) + 1, sizeof *p->win_drivers);
-  if (!p->win_drivers) {
-    fail (c, "windows.boot_drivers", "out of memory");
-    return;
-  }
+  get_objects (c, win, "boot_drivers", "windows.boot_drivers", &v,
+               (void **) &p->win_drivers, sizeof *p->win_drivers);
   json_array_foreach (v, i, e) {
     char f[128], ff[160];
     struct lf_hw_win_driver *d = &p->win_drivers[i];
-    snprintf (f, sizeof f, "windows.boot_drivers[%zu]", i);
-    if (!json_is_object (e)) {
-      fail (c, f, "expected an object");
+    if (!element (c, e, "windows.boot_drivers", i, driver_keys, f, sizeof f))
       return;
-    }
     p->nwin_drivers = i + 1;
-    only_keys (c, e, f, driver_keys);
-    snprintf (ff, sizeof ff, "%s.service", f);
-    d->service = get_string (c, e, "service", ff, true, NULL);
-    snprintf (ff, sizeof ff, "%s.file", f);
-    d->file = get_string (c, e, "file", ff, true, NULL);
+    d->service = elem_string (c, e, f, "service", true, NULL);
+    d->file = elem_string (c, e, f, "file", true, NULL);
     snprintf (ff, sizeof ff, "%s.needs", f);
     d->needs = get_list (c, e, "needs", ff, false, false);
+    d->group = elem_string (c, e, f, "group", false, "");
+    d->any_of = elem_string (c, e, f, "any_of", false, "");
     snprintf (ff, sizeof ff, "%s.group", f);
-    d->group = get_string (c, e, "group", ff, false, "");
-    snprintf (ff, sizeof ff, "%s.any_of", f);
-    d->any_of = get_string (c, e, "any_of", ff, false, "");
     if (c->failed)
       return;
     /* The group is a registry value: printable, no control characters. */
@@ -399,33 +436,6 @@ parse_drivers (struct ctx *c, json_t *win, struct lf_hw_profile *p)
       if (!is_name (*n))
         fail (c, f, "needs '%s' is not a plain file name", *n);
   }
-}
-
-/* An array of objects at OBJ[KEY] (optional): its size, or 0 with *ARR
- * NULL when absent; SIZE_MAX after a failure.
- */
-static size_t
-get_objects (struct ctx *c, json_t *obj, const char *key, const char *field,
-             json_t **arr)
-{
-  json_t *v = json_object_get (obj, key);
-
-  *arr = NULL;
-  if (c->failed)
-    return SIZE_MAX;
-  if (!v)
-    return 0;
-  if (!json_is_array (v)) {
-    fail (c, field, "expected an array of objects");
-    return SIZE_MAX;
-  }
-  if (json_array_size (v) > LF_HW_MAX_LIST) {
-    fail (c, field, "%zu entries (at most %d)", json_array_size (v),
-          LF_HW_MAX_LIST);
-    return SIZE_MAX;
-  }
-  *arr = v;
-  return json_array_size (v);
 }
 
 /* A kernel command line argument: printable, no blanks or quotes (it is
@@ -460,39 +470,27 @@ parse_readiness (struct ctx *c, json_t *o, const char *field, bool windows,
                  struct lf_hw_readiness **out, size_t *nout)
 {
   json_t *arr, *e;
-  size_t n = get_objects (c, o, "readiness", field, &arr), i;
+  size_t i;
 
-  if (n == SIZE_MAX || n == 0)
-    return;
-  if (!(*out = calloc (n, sizeof **out))) {
-    fail (c, field, "out of memory");
-    return;
-  }
+  get_objects (c, o, "readiness", field, &arr, (void **) out, sizeof **out);
   json_array_foreach (arr, i, e) {
     char f[128], ff[160];
     struct lf_hw_readiness *r = &(*out)[i];
-    snprintf (f, sizeof f, "%s[%zu]", field, i);
-    if (!json_is_object (e)) {
-      fail (c, f, "expected an object");
+    if (!element (c, e, field, i, readiness_keys, f, sizeof f))
       return;
-    }
     *nout = i + 1;
-    only_keys (c, e, f, readiness_keys);
-    snprintf (ff, sizeof ff, "%s.%s", f, windows ? "service" : "module");
-    r->name = get_string (c, e, windows ? "service" : "module", ff, true,
-                          NULL);
-    snprintf (ff, sizeof ff, "%s.file", f);
+    r->name = elem_string (c, e, f, windows ? "service" : "module", true,
+                           NULL);
+    snprintf (ff, sizeof ff, "%s.%s", f, windows ? "since" : "file");
     if (windows)
-      r->file = get_string (c, e, "file", ff, true, NULL);
-    else if (json_object_get (e, "file"))
-      fail (c, ff, "only Windows readiness items name a file");
-    snprintf (ff, sizeof ff, "%s.since", f);
-    if (!windows)
-      r->since = get_string (c, e, "since", ff, false, "");
-    else if (json_object_get (e, "since"))
-      fail (c, ff, "only Linux readiness items name a kernel version");
-    snprintf (ff, sizeof ff, "%s.why", f);
-    r->why = get_string (c, e, "why", ff, true, NULL);
+      r->file = elem_string (c, e, f, "file", true, NULL);
+    else
+      r->since = elem_string (c, e, f, "since", false, "");
+    if (json_object_get (e, windows ? "since" : "file"))
+      fail (c, ff, "only %s readiness items name a %s",
+            windows ? "Linux" : "Windows",
+            windows ? "kernel version" : "file");
+    r->why = elem_string (c, e, f, "why", true, NULL);
     if (c->failed)
       return;
     if (!is_name (r->name) || (r->file && !is_name (r->file)))
@@ -507,38 +505,25 @@ static void
 parse_registry (struct ctx *c, json_t *win, struct lf_hw_profile *p)
 {
   json_t *arr, *e;
-  size_t n = get_objects (c, win, "registry", "windows.registry", &arr), i;
+  size_t i;
 
-  if (n == SIZE_MAX || n == 0)
-    return;
-  if (!(p->win_registry = calloc (n, sizeof *p->win_registry))) {
-    fail (c, "windows.registry", "out of memory");
-    return;
-  }
+  get_objects (c, win, "registry", "windows.registry", &arr,
+               (void **) &p->win_registry, sizeof *p->win_registry);
   json_array_foreach (arr, i, e) {
     char f[128], ff[160];
     struct lf_hw_reg_edit *r = &p->win_registry[i];
-    snprintf (f, sizeof f, "windows.registry[%zu]", i);
-    if (!json_is_object (e)) {
-      fail (c, f, "expected an object");
+    if (!element (c, e, "windows.registry", i, registry_keys, f, sizeof f))
       return;
-    }
     p->nwin_registry = i + 1;
-    only_keys (c, e, f, registry_keys);
-    snprintf (ff, sizeof ff, "%s.key", f);
-    r->key = get_string (c, e, "key", ff, true, NULL);
-    snprintf (ff, sizeof ff, "%s.why", f);
-    r->why = get_string (c, e, "why", ff, true, NULL);
+    r->key = elem_string (c, e, f, "key", true, NULL);
+    r->why = elem_string (c, e, f, "why", true, NULL);
     if (c->failed)
       return;
     json_t *val = json_object_get (e, "value"), *del = json_object_get (e,
                                                                       "delete");
     json_t *dw = json_object_get (e, "dword");
-    if (val) {
-      snprintf (ff, sizeof ff, "%s.value", f);
-      if (!(r->value = get_string (c, e, "value", ff, true, NULL)))
-        return;
-    }
+    if (val && !(r->value = elem_string (c, e, f, "value", true, NULL)))
+      return;
     if (del && !json_is_true (del)) {
       fail (c, f, "'delete' may only be true");
       return;

@@ -164,6 +164,22 @@ START_TEST (test_shipped)
                  "%s", lf_last_error ());
   ck_assert_ptr_null (lf_hw_profile_load ("hw", "../etc/passwd"));
 
+  /* NVMe: its registry edits, kernel parameter and QEMU controller. */
+  struct lf_hw_profile *nv = lf_hw_profile_load ("hw", "azure-gen2-nvme");
+  ck_assert_msg (nv != NULL, "%s", lf_last_error ());
+  ck_assert_str_eq (nv->boot_bus, "nvme");
+  ck_assert_str_eq (nv->qemu_disk_bus, "nvme");
+  ck_assert_uint_eq (nv->nwin_registry, 2);
+  ck_assert_int_eq (nv->win_registry[0].action, LF_HW_REG_DELETE_KEY);
+  ck_assert_str_eq (nv->win_registry[0].key, "Services\\stornvme\\StartOverride");
+  bool io = false;
+  for (char **a = nv->kernel_params_add; *a; a++)
+    io |= strcmp (*a, "nvme_core.io_timeout=240") == 0;
+  ck_assert (io);
+  ck_assert_int_eq (nv->rootdelay, 300);
+  json_decref (lf_hw_profile_json (nv));
+  lf_hw_profile_free (nv);
+
   /* The failback target: its storage drivers are alternatives. */
   struct lf_hw_profile *vm = lf_hw_profile_load ("hw", "vmware");
   ck_assert_msg (vm != NULL, "%s", lf_last_error ());
