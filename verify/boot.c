@@ -259,8 +259,12 @@ lf_verify_boot (struct lf_guest *g, const struct lf_hw_profile *p,
   }
   for (size_t i = 0; i < g->ndisks; i++) {
     if (nvme || strcmp (p->qemu_disk_bus, "scsi") == 0) {
-      snprintf (disk_opt[i], sizeof disk_opt[i],
-                "file=%s,format=qcow2,if=none,id=disk%zu", ovl[i], i);
+      if ((size_t) snprintf (disk_opt[i], sizeof disk_opt[i],
+                             "file=%s,format=qcow2,if=none,id=disk%zu",
+                             ovl[i], i) >= sizeof disk_opt[i]) {
+        lf_error (ENAMETOOLONG, "%s: path too long for QEMU's -drive", ovl[i]);
+        goto out;
+      }
       if (nvme)
         snprintf (dev_opt[i], sizeof dev_opt[i],
                   "nvme-ns,drive=disk%zu,bus=nvme0,nsid=%zu%s", i, i + 1,
@@ -275,8 +279,12 @@ lf_verify_boot (struct lf_guest *g, const struct lf_hw_profile *p,
       argv[ac++] = dev_opt[i];
     }
     else {
-      snprintf (disk_opt[i], sizeof disk_opt[i],
-                "file=%s,format=qcow2,if=ide,index=%zu,media=disk", ovl[i], i);
+      if ((size_t) snprintf (disk_opt[i], sizeof disk_opt[i],
+                             "file=%s,format=qcow2,if=ide,index=%zu,media=disk",
+                             ovl[i], i) >= sizeof disk_opt[i]) {
+        lf_error (ENAMETOOLONG, "%s: path too long for QEMU's -drive", ovl[i]);
+        goto out;
+      }
       argv[ac++] = "-drive";
       argv[ac++] = disk_opt[i];
     }

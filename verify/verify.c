@@ -432,7 +432,7 @@ static void
 check_kernel_params (const char *args, const char *cfg,
                      const struct lf_hw_profile *p, json_t *c)
 {
-  struct lf_cmdline_opts co = { .rootdelay = -1 };
+  struct lf_cmdline_opts co = { .rootdelay = p->rootdelay };
   CLEANUP_FREE char *missing = NULL;
   CLEANUP_FREE char *unwanted = NULL;
 

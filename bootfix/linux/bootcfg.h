@@ -68,7 +68,8 @@ extern int lf_cmdline_opts_profile (struct lf_cmdline_opts *o,
  * *MISSING the arguments O appends that ARGS lacks, *UNWANTED the words
  * of ARGS O's remove list drops; each a ", "-separated list, or NULL.
  * The serial console's word is never unwanted, and its absence is not
- * listed: verify's linux-serial-console check says that.
+ * listed: verify's linux-serial-console check says that.  With
+ * O->ROOTDELAY >= 0 (the target has a value), no rootdelay= is unwanted.
  */
 extern void lf_cmdline_audit (const char *args,
                               const struct lf_cmdline_opts *o,

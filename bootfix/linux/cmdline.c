@@ -173,7 +173,11 @@ lf_cmdline_audit (const char *args, const struct lf_cmdline_opts *o,
       s++;
     const char *we = lf_cmdline_word_end (s, end);
     size_t n = (size_t) (we - s);
-    bool wanted = *o->serial_word && word_is (s, n, o->serial_word);
+    /* rootdelay= is the fix's to choose per generator (or --rootdelay)
+     * where the target has a value for it at all.
+     */
+    bool wanted = (*o->serial_word && word_is (s, n, o->serial_word)) ||
+      (o->rootdelay >= 0 && word_has_prefix (s, n, "rootdelay="));
     for (const char *const *a = o->params_add; !wanted && a && *a; a++)
       wanted = word_is (s, n, *a);
     if (n && !wanted) {
