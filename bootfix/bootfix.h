@@ -231,14 +231,6 @@ extern int lf_undo_disk_record (struct lf_mounts *ms, const char *dir,
 
 /* The image reader, lf_linux_initramfs_parse, is guest/modread.h's. */
 
-/* For each initramfs inspection listed in OS's facts, open it (read-only)
- * and add what it holds: its segments and their compression, the
- * generator its contents show, and whether each Hyper-V module is in it
- * (or built into the kernel).  Problems with one image are recorded in
- * its entry ("error"), not returned.
- */
-extern int lf_linux_initramfs_facts (struct lf_guest *g, struct lf_os *os);
-
 /* linux/modules-dep.c moved to guest/ (modread.h): a reader. */
 
 /* linux/kmod-index.c
@@ -343,5 +335,23 @@ extern int lf_fix_os (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
  */
 extern char *lf_win_driver_path (const char *sysroot, const char *image,
                                  const char *file);
+
+/* readiness.c: a profile's report-only items against a guest, as one
+ * line for a note, or NULL when there is nothing to say (or out of
+ * memory).  Linux: linux.readiness for kernel KVER (module present, built
+ * in, or absent, and a kernel older than the item's "since").
+ */
+extern char *lf_linux_readiness (struct lf_os *os, const char *kver,
+                                 const struct lf_hw_profile *p);
+/* Windows: windows.readiness, each driver file present or absent. */
+extern char *lf_win_readiness (struct lf_os *os,
+                               const struct lf_hw_profile *p);
+/* The fix's "readiness" concern: the above as notes, nothing changed. */
+extern int lf_fix_linux_readiness (struct lf_guest *g, struct lf_os *os,
+                                   struct lf_plan *p,
+                                   const struct lf_fix_opts *o);
+/* linux.udev_rules that no rules directory of the guest holds. */
+extern char *lf_linux_udev_missing (struct lf_os *os,
+                                    const struct lf_hw_profile *p);
 
 #endif /* LF_BOOTFIX_H */

@@ -22,13 +22,21 @@ swap_uuid (void *opaque, const char *dev)
   return strcmp (dev, "/dev/sda2") == 0 ? "5555-swap" : NULL;
 }
 
+/* The arguments of the shipped azure-gen1 profile (hw/azure-gen1.json):
+ * the outputs below are what fix writes for it.
+ */
 static struct lf_cmdline_opts
 opts (void)
 {
+  static struct lf_hw_profile *hw;
   struct lf_cmdline_opts o = {
     .root_uuid = UUID, .resolve = swap_uuid, .add = true, .ifnames = true,
     .rootdelay = -1,
   };
+  if (!hw)
+    hw = lf_hw_profile_load ("hw", "azure-gen1");
+  ck_assert_msg (hw, "hw/azure-gen1.json: %s", lf_last_error ());
+  ck_assert_int_eq (lf_cmdline_opts_profile (&o, hw), 0);
   return o;
 }
 
@@ -147,6 +155,48 @@ START_TEST (test_cmdline_basic)
   r = lf_cmdline_edit (S (""), &o, &changed);
   ck_assert (!changed);
   free (r);
+}
+END_TEST
+
+/* A target's own lists: an added key replaces every old value of it, a
+ * removed key with '=' drops all its values; verify's audit agrees.
+ */
+START_TEST (test_cmdline_profile_lists)
+{
+  static const char *const add[] = { "nvme_core.io_timeout=240", "nomodeset",
+                                     NULL };
+  static const char *const rm[] = { "panic=", "quiet", NULL };
+  struct lf_cmdline_opts o = { .add = true, .rootdelay = -1,
+                               .params_add = add, .params_remove = rm,
+                               .serial_word = "console=ttyS0,115200n8" };
+  bool changed;
+  char *missing, *unwanted;
+  char *r = lf_cmdline_edit (S ("ro panic=-1 nvme_core.io_timeout=30 quiet "
+                                "console=tty0 nomodeset x=1"), &o, &changed);
+  ck_assert (changed);
+  ck_assert_str_eq (r, "ro x=1 nvme_core.io_timeout=240 nomodeset "
+                    "console=ttyS0,115200n8");
+  lf_cmdline_audit (r, &o, &missing, &unwanted);
+  ck_assert_ptr_null (missing);
+  ck_assert_ptr_null (unwanted);
+  free (r);
+  lf_cmdline_audit ("ro panic=-1 quiet nomodeset rootdelay=300", &o, &missing,
+                    &unwanted);
+  ck_assert_str_eq (missing, "nvme_core.io_timeout=240");
+  ck_assert_str_eq (unwanted, "panic=-1, quiet");
+  free (missing);
+  free (unwanted);
+  /* A target with a rootdelay: the fix's choice of it is no fault. */
+  static const char *const rm2[] = { "rootdelay=", NULL };
+  o.params_remove = rm2;
+  lf_cmdline_audit ("rootdelay=10", &o, &missing, &unwanted);
+  ck_assert_str_eq (unwanted, "rootdelay=10");
+  free (missing);
+  free (unwanted);
+  o.rootdelay = 300;
+  lf_cmdline_audit ("rootdelay=10", &o, &missing, &unwanted);
+  ck_assert_ptr_null (unwanted);
+  free (missing);
 }
 END_TEST
 
@@ -619,6 +669,7 @@ text_suite (void)
   Suite *s = suite_create ("linux-text");
   TCase *tc = tcase_create ("text");
   tcase_add_test (tc, test_cmdline_basic);
+  tcase_add_test (tc, test_cmdline_profile_lists);
   tcase_add_test (tc, test_cmdline_hostile);
   tcase_add_test (tc, test_grub2_fedora);
   tcase_add_test (tc, test_grub2_rhel7);

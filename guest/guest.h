@@ -551,6 +551,8 @@ extern int lf_hive_delete_value (struct lf_hive *hv, uint64_t node,
 /* A new subkey (0 with the error recorded). */
 extern uint64_t lf_hive_add_child (struct lf_hive *hv, uint64_t parent,
                                    const char *name);
+/* Delete key NODE and everything below it (not the root). */
+extern int lf_hive_delete_key (struct lf_hive *hv, uint64_t node);
 /* The edited hive's bytes (*BUF malloc'd). */
 extern int lf_hive_commit (struct lf_hive *hv, char **buf, size_t *len);
 
@@ -705,5 +707,14 @@ extern int lf_win_select_check (const struct lf_os *os, char *buf,
  * drive, a quoted command line, an empty or overlong value.
  */
 extern char *lf_win_image_path (const char *sysroot, const char *image);
+
+/* inspect-windows.c: facts of the driver services SERVICES (with the
+ * files FILES they load when their key has no ImagePath; both NULL-
+ * terminated, the caller's, from a profile) in every control set listed
+ * in OS: "profile_drivers" {service: {"service", "file", "start",
+ * "start_name"}}.  -1 if the SYSTEM hive cannot be opened.
+ */
+extern int lf_win_driver_facts (struct lf_os *os, const char *const *services,
+                                const char *const *files);
 
 #endif /* LF_GUEST_H */

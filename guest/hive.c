@@ -486,6 +486,20 @@ lf_hive_add_child (struct lf_hive *hv, uint64_t parent, const char *name)
 }
 
 int
+lf_hive_delete_key (struct lf_hive *hv, uint64_t node)
+{
+  if (node == lf_hive_root (hv)) {
+    lf_error (EINVAL, "%s: the root key cannot be deleted", hv->name);
+    return -1;
+  }
+  if (hivex_node_delete_child (hv->h, node) == -1) {
+    lf_error (hivex_errno (), "%s: hivex cannot delete a key: %m", hv->name);
+    return -1;
+  }
+  return 0;
+}
+
+int
 lf_hive_commit (struct lf_hive *hv, char **buf, size_t *len)
 {
   char out[64] = "";

@@ -211,7 +211,6 @@ initramfs_generator (struct lf_os *os)
 static void
 inspect_kernels (struct lf_os *os)
 {
-  static const char *const hv[] = { "hv_vmbus", "hv_storvsc", "hv_netvsc" };
   json_t *kernels = json_array (), *initrds = json_array ();
   char **names = NULL;
   const char *gen = initramfs_generator (os);
@@ -235,34 +234,6 @@ inspect_kernels (struct lf_os *os)
     json_object_set_new (k, "version", json_string (kver));
     json_object_set_new (k, "path", json_sprintf ("/boot/%s", *n));
     json_object_set_new (k, "modules_dir", json_boolean (exists (os, moddir)));
-    snprintf (f, sizeof f, "%s/modules.builtin", moddir);
-    CLEANUP_FREE char *builtin = read_text (os, f);
-    snprintf (f, sizeof f, "%s/modules.dep", moddir);
-    char *deptext = NULL;
-    size_t deplen;
-    struct lf_moddep dep = { 0 };
-    bool have_dep = false;
-    if (lf_guest_read (&os->mounts, f, MODULES_DEP_MAX_SIZE, &deptext,
-                       &deplen) == 0)
-      have_dep = lf_moddep_parse (deptext, deplen, f, &dep) == 0;
-    if (!have_dep && deptext)
-      json_object_set_new (k, "modules_dep_error", json_string (lf_last_error ()));
-    lf_error_clear ();
-    free (deptext);
-    json_t *mods = json_object ();
-    for (size_t i = 0; i < 3; i++) {
-      CLEANUP_FREE char *path = NULL;
-      const char *st = module_state (os, kver, hv[i], builtin,
-                                     have_dep ? &dep : NULL, &path);
-      json_t *m = json_pack ("{s:s}", "state", st);
-      if (path)
-        json_object_set_new (m, "file", json_string (path));
-      json_object_set_new (mods, hv[i], m);
-    }
-    if (have_dep)
-      lf_moddep_free (&dep);
-    json_object_set_new (k, "hyperv_modules", mods);
-
     /* Its initramfs, by each generator's naming. */
     static const char *const patterns[] = {
       "/boot/initrd.img-%s", "/boot/initramfs-%s.img", "/boot/initrd-%s",
@@ -285,6 +256,99 @@ inspect_kernels (struct lf_os *os)
   lf_free_names (names);
   json_object_set_new (os->facts, "kernels", kernels);
   json_object_set_new (os->facts, "initramfs", initrds);
+}
+
+int
+lf_linux_module_facts (struct lf_os *os, const char *const *names)
+{
+  size_t i;
+  json_t *k, *ent;
+
+  json_array_foreach (json_object_get (os->facts, "kernels"), i, k) {
+    const char *kver = json_string_value (json_object_get (k, "version"));
+    char f[600];
+    if (!kver)
+      continue;
+    snprintf (f, sizeof f, "/lib/modules/%s/modules.builtin", kver);
+    CLEANUP_FREE char *builtin = read_text (os, f);
+    snprintf (f, sizeof f, "/lib/modules/%s/modules.dep", kver);
+    char *deptext = NULL;
+    size_t deplen;
+    struct lf_moddep dep = { 0 };
+    bool have_dep = false;
+    if (lf_guest_read (&os->mounts, f, MODULES_DEP_MAX_SIZE, &deptext,
+                       &deplen) == 0)
+      have_dep = lf_moddep_parse (deptext, deplen, f, &dep) == 0;
+    if (!have_dep && deptext)
+      json_object_set_new (k, "modules_dep_error", json_string (lf_last_error ()));
+    lf_error_clear ();
+    free (deptext);
+    json_t *mods = json_object ();
+    for (const char *const *m = names; *m; m++) {
+      CLEANUP_FREE char *path = NULL;
+      const char *st = module_state (os, kver, *m, builtin,
+                                     have_dep ? &dep : NULL, &path);
+      json_t *mj = json_pack ("{s:s}", "state", st);
+      if (path)
+        json_object_set_new (mj, "file", json_string (path));
+      json_object_set_new (mods, *m, mj);
+    }
+    if (have_dep)
+      lf_moddep_free (&dep);
+    json_object_set_new (k, "profile_modules", mods);
+  }
+
+  /* What each image holds of them: a module's file at its path inside. */
+  json_array_foreach (json_object_get (os->facts, "initramfs"), i, ent) {
+    const char *path = json_string_value (json_object_get (ent, "path"));
+    const char *kver = json_string_value (json_object_get (ent, "kernel"));
+    char *buf = NULL;
+    size_t len, j;
+    struct lf_initramfs *img;
+
+    if (!path || !kver)
+      continue;
+    if (lf_guest_read (&os->mounts, path, LF_INITRAMFS_READ_MAX, &buf,
+                       &len) == -1) {
+      json_object_set_new (ent, "error", json_string (lf_last_error ()));
+      lf_error_clear ();
+      continue;
+    }
+    if (!(img = lf_linux_initramfs_parse (buf, len, path, false))) {
+      json_object_set_new (ent, "error", json_string (lf_last_error ()));
+      lf_error_clear ();
+      continue;
+    }
+    json_t *segs = json_array ();
+    for (size_t s = 0; s < lf_initramfs_nsegments (img); s++)
+      json_array_append_new (segs, json_string (lf_initramfs_segment (img, s)->compression));
+    json_object_set_new (ent, "segments", segs);
+    json_object_set_new (ent, "contents_generator",
+                         json_string (lf_initramfs_generator (img)));
+    json_t *kmods = NULL;
+    json_array_foreach (json_object_get (os->facts, "kernels"), j, k)
+      if (strcmp (json_string_value (json_object_get (k, "version")) ?: "",
+                  kver) == 0)
+        kmods = json_object_get (k, "profile_modules");
+    json_t *mods = json_object ();
+    for (const char *const *m = names; *m; m++) {
+      json_t *km = json_object_get (kmods, *m);
+      const char *state = json_string_value (json_object_get (km, "state"));
+      const char *file = json_string_value (json_object_get (km, "file"));
+      const char *v;
+      if (state && strcmp (state, "builtin") == 0)
+        v = "builtin";
+      else if (file && file[0] == '/' &&
+               lf_initramfs_has_module (img, "", file + 1))
+        v = "present";
+      else
+        v = "absent";
+      json_object_set_new (mods, *m, json_string (v));
+    }
+    json_object_set_new (ent, "profile_modules", mods);
+    lf_initramfs_free (img);
+  }
+  return 0;
 }
 
 /* Resolve an fstab spec to a filesystem of the guest. */

@@ -1,7 +1,8 @@
 /* landfall guest/: Windows inspection, from the registry hives alone.
  *
  * SOFTWARE gives the product, version, build and edition; SYSTEM gives the
- * control sets, the state of the boot drivers Azure needs, the SAN policy,
+ * control sets, the state of the drivers a profile names (lf_win_driver_facts:
+ * the list is the caller's), the SAN policy,
  * MountedDevices (drive letters), the NICs' addressing, VMware Tools and
  * the Azure agent.  The hives are also checked for unreplayed transaction
  * logs, and the volume for BitLocker and hibernation.
@@ -14,16 +15,6 @@
 #include <strings.h>
 
 #include "guest.h"
-
-/* The drivers Azure's Hyper-V boot needs (reference/windows.md), with the
- * file each loads when its service has no usable ImagePath: storflt's is
- * not named after the service.
- */
-static const char *const boot_drivers[][2] = {
-  { "storvsc", "storvsc.sys" }, { "vmbus", "vmbus.sys" },
-  { "storflt", "vmstorfl.sys" }, { "intelide", "intelide.sys" },
-  { "atapi", "atapi.sys" },
-};
 
 /* An ImagePath longer than this is no driver path (MAX_PATH is 260). */
 #define WIN_MAX_IMAGE_PATH 1024
@@ -191,33 +182,12 @@ md_value (void *opaque, const char *name, uint32_t type, const void *data,
 }
 
 static json_t *
-control_set_json (struct lf_os *os, struct lf_hive *hv, const char *cs,
-                  const char *sysroot)
+control_set_json (struct lf_hive *hv, const char *cs)
 {
-  json_t *j = json_object (), *drivers = json_object (), *vmw = json_array ();
+  json_t *j = json_object (), *vmw = json_array ();
   json_t *nics = json_array ();
   char path[512];
 
-  for (size_t i = 0; i < sizeof boot_drivers / sizeof boot_drivers[0]; i++) {
-    uint32_t start;
-    snprintf (path, sizeof path, "%s\\Services\\%s", cs, boot_drivers[i][0]);
-    uint64_t n = lf_hive_node (hv, path);
-    CLEANUP_FREE char *image = n ? lf_hive_get_string (hv, n, "ImagePath")
-      : NULL;
-    CLEANUP_FREE char *sys = lf_win_image_path (sysroot, image);
-    if (!sys && asprintf (&sys, "%s/System32/drivers/%s", sysroot,
-                          boot_drivers[i][1]) == -1)
-      sys = NULL;
-    bool file = sys && lf_guest_exists (&os->mounts, sys);
-    lf_error_clear ();
-    json_t *d = json_pack ("{s:b, s:b}", "service", n != 0, "file", file);
-    if (n && lf_hive_get_dword (hv, n, "Start", &start) == 0) {
-      json_object_set_new (d, "start", json_integer (start));
-      json_object_set_new (d, "start_name", json_string (start_name (start)));
-    }
-    json_object_set_new (drivers, boot_drivers[i][0], d);
-  }
-  json_object_set_new (j, "boot_drivers", drivers);
 
   uint32_t san;
   snprintf (path, sizeof path, "%s\\Services\\partmgr\\Parameters", cs);
@@ -324,7 +294,7 @@ inspect_system (struct lf_guest *g, struct lf_os *os, const char *sysroot)
   char **roots = lf_hive_children (hv, lf_hive_node (hv, ""));
   for (char **n = roots; n && *n; n++)
     if (strncasecmp (*n, "ControlSet", 10) == 0)
-      json_object_set_new (sets, *n, control_set_json (os, hv, *n, sysroot));
+      json_object_set_new (sets, *n, control_set_json (hv, *n));
   lf_free_names (roots);
   json_object_set_new (os->facts, "control_sets", sets);
   snprintf (path, sizeof path, "ControlSet%03u", current);
@@ -435,5 +405,48 @@ lf_inspect_windows (struct lf_guest *g, struct lf_os *os)
   }
   lf_error_clear ();
   lf_guest_firmware (g, os);
+  return 0;
+}
+
+int
+lf_win_driver_facts (struct lf_os *os, const char *const *services,
+                     const char *const *files)
+{
+  const char *sysroot = json_string_value (json_object_get (os->facts,
+                                                            "systemroot"));
+  const char *hive = json_string_value (json_object_get (
+      json_object_get (os->facts, "system_hive"), "path"));
+  json_t *sets = json_object_get (os->facts, "control_sets"), *set;
+  const char *cs;
+  CLEANUP_HIVE struct lf_hive *hv = NULL;
+
+  if (!sysroot || !hive || !sets)
+    return 0;
+  if (!(hv = lf_hive_open (&os->mounts, hive, false)))
+    return -1;
+  json_object_foreach (sets, cs, set) {
+    json_t *drivers = json_object ();
+    for (size_t i = 0; services[i] && files[i]; i++) {
+      char path[512];
+      uint32_t start;
+      snprintf (path, sizeof path, "%s\\Services\\%s", cs, services[i]);
+      uint64_t n = lf_hive_node (hv, path);
+      CLEANUP_FREE char *image = n ? lf_hive_get_string (hv, n, "ImagePath")
+        : NULL;
+      CLEANUP_FREE char *sys = lf_win_image_path (sysroot, image);
+      if (!sys && asprintf (&sys, "%s/System32/drivers/%s", sysroot,
+                            files[i]) == -1)
+        sys = NULL;
+      bool file = sys && lf_guest_exists (&os->mounts, sys);
+      lf_error_clear ();
+      json_t *d = json_pack ("{s:b, s:b}", "service", n != 0, "file", file);
+      if (n && lf_hive_get_dword (hv, n, "Start", &start) == 0) {
+        json_object_set_new (d, "start", json_integer (start));
+        json_object_set_new (d, "start_name", json_string (start_name (start)));
+      }
+      json_object_set_new (drivers, services[i], d);
+    }
+    json_object_set_new (set, "profile_drivers", drivers);
+  }
   return 0;
 }

@@ -56,6 +56,9 @@ extern bool lf_modules_builtin_has (const char *builtin, size_t len,
 
 /* ---- initramfs images (modread.c) ---- */
 
+/* Initramfs images of big distributions reach 100-200 MiB. */
+#define LF_INITRAMFS_READ_MAX (512 * LF_MiB)
+
 /* Parse an initramfs image read from a guest (BUF, LEN, taken over and
  * freed; NAME for messages) as every reader of guest images must: its
  * decoded bytes
@@ -111,5 +114,15 @@ extern int lf_initramfs_module (struct lf_initramfs *img, const char *dir,
                                 const char *builtin, size_t blen,
                                 const char *gbuiltin, size_t gblen,
                                 const char *name, struct lf_modcheck *ret);
+
+/* inspect-linux.c: facts of the kernel modules NAMES (NULL-terminated;
+ * the caller's, from a profile: guest/ only reports) for every kernel and
+ * initramfs inspection listed in OS.  Each kernel gets "profile_modules"
+ * {name: {"state": builtin|module|missing, "file"}}; each image its
+ * segments and their compression, the generator its contents show, and
+ * "profile_modules" {name: builtin|present|absent}.  Problems with one
+ * image are recorded in its entry ("error"), not returned.
+ */
+extern int lf_linux_module_facts (struct lf_os *os, const char *const *names);
 
 #endif /* LF_MODREAD_H */

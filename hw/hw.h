@@ -39,6 +39,33 @@ struct lf_hw_win_driver {
                                    failure only when none is present. */
 };
 
+/* A registry edit in every control set; KEY is relative to ControlSetNNN
+ * ("Services\\stornvme\\StartOverride").
+ */
+enum lf_hw_reg_action {
+  LF_HW_REG_DELETE_KEY,         /* the key and everything below it */
+  LF_HW_REG_DELETE_VALUE,       /* value VALUE of KEY */
+  LF_HW_REG_SET_DWORD,          /* VALUE = DWORD, where KEY exists */
+};
+struct lf_hw_reg_edit {
+  enum lf_hw_reg_action action;
+  char *key;
+  char *value;                  /* NULL for LF_HW_REG_DELETE_KEY */
+  uint32_t dword;
+  char *why;                    /* for reports: why the target needs it */
+};
+
+/* Report-only readiness (accelerated networking): a Linux module or a
+ * Windows driver whose absence is a note, never a failure.
+ */
+struct lf_hw_readiness {
+  char *name;                   /* module ("mana") or service ("mana") */
+  char *file;                   /* Windows: driver file; Linux: NULL */
+  char *since;                  /* Linux: kernel version it is in-tree
+                                   from ("6.2"), or "" */
+  char *why;                    /* what it is for */
+};
+
 struct lf_hw_profile {
   char *name;                   /* "azure-gen1": the file's base name */
   char *file;                   /* where it was read from */
@@ -58,9 +85,27 @@ struct lf_hw_profile {
   char **linux_modules_optional;  /* added to every initramfs where the
                                      kernel has them; reported when not */
   char *serial_console;         /* "ttyS0": console= on the command line */
+  /* The kernel command line: each of ADD is appended (an old value of
+   * the same "key=" goes first), each of REMOVE dropped wherever found
+   * (one ending in '=' drops every value of that key).  The serial
+   * console's console=, if any, is appended last.
+   */
+  char **kernel_params_add;
+  char **kernel_params_remove;
+  int rootdelay;                /* seconds for initramfs generators that do
+                                   not wait for the root device themselves;
+                                   -1: none */
+  char **udev_rules;            /* rule files whose absence is a warning
+                                   ("80-azure-disk.rules") */
+  size_t nlinux_readiness;
+  struct lf_hw_readiness *linux_readiness;
   /* windows */
   size_t nwin_drivers;
   struct lf_hw_win_driver *win_drivers;   /* boot start, files present */
+  size_t nwin_registry;
+  struct lf_hw_reg_edit *win_registry;    /* in every control set */
+  size_t nwin_readiness;
+  struct lf_hw_readiness *win_readiness;
   /* agents ("vmware-tools", "waagent", "cloud-init"): the source's to turn
    * off, the target's to configure (or recommend), and those that do not
    * belong on the target: reported where found, since they would hurt there
@@ -73,7 +118,7 @@ struct lf_hw_profile {
   char *qemu_firmware;          /* "seabios" or "ovmf" */
   char **qemu_ovmf_code;        /* candidate paths, first existing wins */
   char **qemu_ovmf_vars;        /* the matching variable store templates */
-  char *qemu_disk_bus;          /* "ide" or "scsi" */
+  char *qemu_disk_bus;          /* "ide", "scsi" or "nvme" */
   char *qemu_scsi_controller;   /* "virtio-scsi-pci", "lsi53c895a" */
   char *qemu_nic;               /* "e1000", "virtio-net-pci" */
   char *qemu_cpu;               /* model under TCG ("qemu64") */

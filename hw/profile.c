@@ -258,6 +258,15 @@ is_name (const char *s)
   return true;
 }
 
+static void
+free_readiness (struct lf_hw_readiness *r, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free (r[i].name); free (r[i].file); free (r[i].since); free (r[i].why);
+  }
+  free (r);
+}
+
 void
 lf_hw_profile_free (struct lf_hw_profile *p)
 {
@@ -267,6 +276,16 @@ lf_hw_profile_free (struct lf_hw_profile *p)
   free_list (p->partition_tables); free (p->boot_bus); free (p->container);
   free_list (p->linux_modules); free (p->serial_console);
   free_list (p->linux_modules_optional);
+  free_list (p->kernel_params_add); free_list (p->kernel_params_remove);
+  free_list (p->udev_rules);
+  free_readiness (p->linux_readiness, p->nlinux_readiness);
+  free_readiness (p->win_readiness, p->nwin_readiness);
+  for (size_t i = 0; i < p->nwin_registry; i++) {
+    free (p->win_registry[i].key);
+    free (p->win_registry[i].value);
+    free (p->win_registry[i].why);
+  }
+  free (p->win_registry);
   free_list (p->agents_disable); free_list (p->agents_configure);
   free_list (p->agents_report);
   for (size_t i = 0; i < p->nwin_drivers; i++) {
@@ -294,8 +313,16 @@ static const char *const agent_names[] = { "vmware-tools", "waagent",
 static const char *const disk_keys[] = {
   "container", "size_multiple", "max_os_disk_size", NULL };
 static const char *const linux_keys[] = { "modules", "modules_optional",
-                                          "serial_console", NULL };
-static const char *const windows_keys[] = { "boot_drivers", NULL };
+                                          "serial_console", "kernel_params",
+                                          "rootdelay", "udev_rules",
+                                          "readiness", NULL };
+static const char *const params_keys[] = { "add", "remove", NULL };
+static const char *const windows_keys[] = { "boot_drivers", "registry",
+                                            "readiness", NULL };
+static const char *const registry_keys[] = { "key", "value", "delete",
+                                             "dword", "why", NULL };
+static const char *const readiness_keys[] = { "module", "service", "file",
+                                              "since", "why", NULL };
 static const char *const driver_keys[] = { "service", "file", "needs",
                                            "group", "any_of", NULL };
 static const char *const qemu_keys[] = {
@@ -306,51 +333,88 @@ static const char *const firmwares[] = { "bios", "uefi", NULL };
 static const char *const buses[] = { "ide", "scsi", "nvme", NULL };
 static const char *const containers[] = { "vhd-fixed", "any", NULL };
 static const char *const qemu_firmwares[] = { "seabios", "ovmf", NULL };
-static const char *const qemu_buses[] = { "ide", "scsi", NULL };
+static const char *const qemu_buses[] = { "ide", "scsi", "nvme", NULL };
 static const char *const tables[] = { "dos", "gpt", NULL };
+
+/* The array of objects OBJ[KEY] (optional) in *ARR, and zeroed room for
+ * its entries (SIZE bytes each, one more at the end) in *MEM.  Their
+ * number; 0 when absent, empty or failed (*ARR NULL then, so a
+ * json_array_foreach over it does nothing).
+ */
+static size_t
+get_objects (struct ctx *c, json_t *obj, const char *key, const char *field,
+             json_t **arr, void **mem, size_t size)
+{
+  json_t *v = json_object_get (obj, key);
+  size_t n;
+
+  *arr = NULL;
+  if (c->failed || !v)
+    return 0;
+  if (!json_is_array (v)) {
+    fail (c, field, "expected an array of objects");
+    return 0;
+  }
+  n = json_array_size (v);
+  if (n > LF_HW_MAX_LIST) {
+    fail (c, field, "%zu entries (at most %d)", n, LF_HW_MAX_LIST);
+    return 0;
+  }
+  if (n && !(*mem = calloc (n + 1, size))) {
+    fail (c, field, "out of memory");
+    return 0;
+  }
+  *arr = n ? v : NULL;
+  return n;
+}
+
+/* Element I of array FIELD: an object with only KEYS; its name
+ * ("windows.registry[0]") in F.
+ */
+static bool
+element (struct ctx *c, json_t *e, const char *field, size_t i,
+         const char *const *keys, char *f, size_t fsize)
+{
+  snprintf (f, fsize, "%s[%zu]", field, i);
+  if (!json_is_object (e)) {
+    fail (c, f, "expected an object");
+    return false;
+  }
+  only_keys (c, e, f, keys);
+  return !c->failed;
+}
+
+/* String KEY of element F, named "F.KEY" in messages. */
+static char *
+elem_string (struct ctx *c, json_t *e, const char *f, const char *key,
+             bool required, const char *dflt)
+{
+  char ff[200];
+  snprintf (ff, sizeof ff, "%s.%s", f, key);
+  return get_string (c, e, key, ff, required, dflt);
+}
 
 static void
 parse_drivers (struct ctx *c, json_t *win, struct lf_hw_profile *p)
 {
-  json_t *v = json_object_get (win, "boot_drivers"), *e;
+  json_t *v, *e;
   size_t i;
 
-  if (!v)
-    return;
-  if (!json_is_array (v)) {
-    fail (c, "windows.boot_drivers", "expected an array of objects");
-    return;
-  }
-  if (json_array_size (v) > LF_HW_MAX_LIST) {
-    fail (c, "windows.boot_drivers", "%zu entries (at most %d)",
-          json_array_size (v), LF_HW_MAX_LIST);
-    return;
-  }
-  p->win_drivers = calloc (json_array_size (v) + 1, sizeof *p->win_drivers);
-  if (!p->win_drivers) {
-    fail (c, "windows.boot_drivers", "out of memory");
-    return;
-  }
+  get_objects (c, win, "boot_drivers", "windows.boot_drivers", &v,
+               (void **) &p->win_drivers, sizeof *p->win_drivers);
   json_array_foreach (v, i, e) {
     char f[128], ff[160];
     struct lf_hw_win_driver *d = &p->win_drivers[i];
-    snprintf (f, sizeof f, "windows.boot_drivers[%zu]", i);
-    if (!json_is_object (e)) {
-      fail (c, f, "expected an object");
+    if (!element (c, e, "windows.boot_drivers", i, driver_keys, f, sizeof f))
       return;
-    }
     p->nwin_drivers = i + 1;
-    only_keys (c, e, f, driver_keys);
-    snprintf (ff, sizeof ff, "%s.service", f);
-    d->service = get_string (c, e, "service", ff, true, NULL);
-    snprintf (ff, sizeof ff, "%s.file", f);
-    d->file = get_string (c, e, "file", ff, true, NULL);
+    d->service = elem_string (c, e, f, "service", true, NULL);
+    d->file = elem_string (c, e, f, "file", true, NULL);
     snprintf (ff, sizeof ff, "%s.needs", f);
     d->needs = get_list (c, e, "needs", ff, false, false);
+    d->group = elem_string (c, e, f, "group", false, "");
+    d->any_of = elem_string (c, e, f, "any_of", false, "");
     snprintf (ff, sizeof ff, "%s.group", f);
-    d->group = get_string (c, e, "group", ff, false, "");
-    snprintf (ff, sizeof ff, "%s.any_of", f);
-    d->any_of = get_string (c, e, "any_of", ff, false, "");
     if (c->failed)
       return;
     /* The group is a registry value: printable, no control characters. */
@@ -372,6 +436,147 @@ parse_drivers (struct ctx *c, json_t *win, struct lf_hw_profile *p)
       if (!is_name (*n))
         fail (c, f, "needs '%s' is not a plain file name", *n);
   }
+}
+
+/* A kernel command line argument: printable, no blanks or quotes (it is
+ * one word of every boot loader's configuration).
+ */
+static bool
+is_param (const char *s)
+{
+  if (!*s || *s == '=')
+    return false;
+  for (; *s; s++)
+    if (*s == ' ' || *s == '\t' || *s == '"' || *s == '\'' || *s == '\\' ||
+        *s == '$' || *s == ';' || *s == '#' || *s == '`')
+      return false;
+  return true;
+}
+
+/* Registry paths: backslash-separated names, no empty component. */
+static bool
+is_reg_path (const char *s)
+{
+  if (!*s || *s == '\\')
+    return false;
+  for (const char *q = s; *q; q++)
+    if (*q == '\\' && (q[1] == '\\' || q[1] == '\0'))
+      return false;
+  return true;
+}
+
+static void
+parse_readiness (struct ctx *c, json_t *o, const char *field, bool windows,
+                 struct lf_hw_readiness **out, size_t *nout)
+{
+  json_t *arr, *e;
+  size_t i;
+
+  get_objects (c, o, "readiness", field, &arr, (void **) out, sizeof **out);
+  json_array_foreach (arr, i, e) {
+    char f[128], ff[160];
+    struct lf_hw_readiness *r = &(*out)[i];
+    if (!element (c, e, field, i, readiness_keys, f, sizeof f))
+      return;
+    *nout = i + 1;
+    r->name = elem_string (c, e, f, windows ? "service" : "module", true,
+                           NULL);
+    snprintf (ff, sizeof ff, "%s.%s", f, windows ? "since" : "file");
+    if (windows)
+      r->file = elem_string (c, e, f, "file", true, NULL);
+    else
+      r->since = elem_string (c, e, f, "since", false, "");
+    if (json_object_get (e, windows ? "since" : "file"))
+      fail (c, ff, "only %s readiness items name a %s",
+            windows ? "Linux" : "Windows",
+            windows ? "kernel version" : "file");
+    r->why = elem_string (c, e, f, "why", true, NULL);
+    if (c->failed)
+      return;
+    if (!is_name (r->name) || (r->file && !is_name (r->file)))
+      fail (c, f, "'%s' is not a plain name", r->name);
+    for (const char *v = r->since ? r->since : ""; !c->failed && *v; v++)
+      if (!(*v >= '0' && *v <= '9') && *v != '.')
+        fail (c, ff, "'%s' is not a kernel version like 6.2", r->since);
+  }
+}
+
+static void
+parse_registry (struct ctx *c, json_t *win, struct lf_hw_profile *p)
+{
+  json_t *arr, *e;
+  size_t i;
+
+  get_objects (c, win, "registry", "windows.registry", &arr,
+               (void **) &p->win_registry, sizeof *p->win_registry);
+  json_array_foreach (arr, i, e) {
+    char f[128], ff[160];
+    struct lf_hw_reg_edit *r = &p->win_registry[i];
+    if (!element (c, e, "windows.registry", i, registry_keys, f, sizeof f))
+      return;
+    p->nwin_registry = i + 1;
+    r->key = elem_string (c, e, f, "key", true, NULL);
+    r->why = elem_string (c, e, f, "why", true, NULL);
+    if (c->failed)
+      return;
+    json_t *val = json_object_get (e, "value"), *del = json_object_get (e,
+                                                                      "delete");
+    json_t *dw = json_object_get (e, "dword");
+    if (val && !(r->value = elem_string (c, e, f, "value", true, NULL)))
+      return;
+    if (del && !json_is_true (del)) {
+      fail (c, f, "'delete' may only be true");
+      return;
+    }
+    if (!is_reg_path (r->key)) {
+      fail (c, f, "key '%s' is not a relative registry path", r->key);
+      return;
+    }
+    if (del && dw)
+      fail (c, f, "'delete' and 'dword' exclude each other");
+    else if (del)
+      r->action = val ? LF_HW_REG_DELETE_VALUE : LF_HW_REG_DELETE_KEY;
+    else if (dw && val) {
+      snprintf (ff, sizeof ff, "%s.dword", f);
+      r->action = LF_HW_REG_SET_DWORD;
+      r->dword = (uint32_t) get_uint (c, e, "dword", ff, 0, UINT32_MAX);
+    }
+    else
+      fail (c, f, "needs 'delete': true, or 'value' with 'dword'");
+  }
+}
+
+static void
+parse_linux_extras (struct ctx *c, json_t *o, struct lf_hw_profile *p)
+{
+  json_t *kp = json_object_get (o, "kernel_params") ?
+    get_object (c, o, "kernel_params", "linux.kernel_params", true) : NULL;
+  static const char *const fields[] = { "linux.kernel_params.add",
+                                        "linux.kernel_params.remove" };
+  char ***lists[] = { &p->kernel_params_add, &p->kernel_params_remove };
+
+  if (kp)
+    only_keys (c, kp, "linux.kernel_params", params_keys);
+  for (size_t l = 0; l < 2; l++) {
+    /* Absent: an empty list (get_list on an object without the key). */
+    *lists[l] = get_list (c, kp ? kp : o, kp ? params_keys[l] : "-",
+                          fields[l], false, false);
+    for (char **w = *lists[l]; !c->failed && w && *w; w++)
+      if (!is_param (*w))
+        fail (c, fields[l], "'%s' is not one kernel argument (no blanks, "
+              "quotes, '$', ';', '#' or a leading '=')", *w);
+  }
+  p->rootdelay = -1;
+  if (!c->failed && json_object_get (o, "rootdelay"))
+    p->rootdelay = (int) get_uint (c, o, "rootdelay", "linux.rootdelay", 0,
+                                   3600);
+  p->udev_rules = get_list (c, o, "udev_rules", "linux.udev_rules", false,
+                            false);
+  for (char **r = p->udev_rules; !c->failed && r && *r; r++)
+    if (!is_name (*r))
+      fail (c, "linux.udev_rules", "'%s' is not a plain file name", *r);
+  parse_readiness (c, o, "linux.readiness", false, &p->linux_readiness,
+                   &p->nlinux_readiness);
 }
 
 struct lf_hw_profile *
@@ -474,6 +679,10 @@ lf_hw_profile_parse (const char *buf, size_t len, const char *file)
         fail (&c, "linux.modules_optional", "'%s' is not a module name", *m);
     p->serial_console = get_string (&c, o, "serial_console",
                                     "linux.serial_console", false, "");
+    if (!c.failed && !is_name (p->serial_console) && *p->serial_console)
+      fail (&c, "linux.serial_console", "'%s' is not a device name",
+            p->serial_console);
+    parse_linux_extras (&c, o, p);
   }
 
   /* Optional: a profile without it leaves every agent alone. */
@@ -506,6 +715,9 @@ lf_hw_profile_parse (const char *buf, size_t len, const char *file)
     only_keys (&c, o, "windows", windows_keys);
     if (!c.failed)
       parse_drivers (&c, o, p);
+    parse_registry (&c, o, p);
+    parse_readiness (&c, o, "windows.readiness", true, &p->win_readiness,
+                     &p->nwin_readiness);
   }
 
   o = get_object (&c, root, "qemu", "qemu", true);
@@ -572,6 +784,57 @@ list_json (char **l)
   return a;
 }
 
+static json_t *
+readiness_json (const struct lf_hw_readiness *r, size_t n)
+{
+  json_t *a = json_array ();
+  for (size_t i = 0; i < n; i++) {
+    json_t *o = json_pack ("{s:s, s:s}", "name", r[i].name, "why", r[i].why);
+    if (r[i].file)
+      json_object_set_new (o, "file", json_string (r[i].file));
+    if (r[i].since && *r[i].since)
+      json_object_set_new (o, "since", json_string (r[i].since));
+    json_array_append_new (a, o);
+  }
+  return a;
+}
+
+/* The parts of the model past the original fields, added to J. */
+static json_t *
+profile_json_extras (const struct lf_hw_profile *p, json_t *j)
+{
+  static const char *const actions[] = { "delete-key", "delete-value",
+                                         "set-dword" };
+  json_t *lx = json_object_get (j, "linux"), *win = json_object_get (j,
+                                                                    "windows");
+  json_t *reg = json_array ();
+
+  if (!lx || !win)
+    return j;
+  json_object_set_new (lx, "kernel_params",
+                       json_pack ("{s:o, s:o}",
+                                  "add", list_json (p->kernel_params_add),
+                                  "remove", list_json (p->kernel_params_remove)));
+  json_object_set_new (lx, "rootdelay", json_integer (p->rootdelay));
+  json_object_set_new (lx, "udev_rules", list_json (p->udev_rules));
+  json_object_set_new (lx, "readiness",
+                       readiness_json (p->linux_readiness, p->nlinux_readiness));
+  for (size_t i = 0; i < p->nwin_registry; i++) {
+    const struct lf_hw_reg_edit *r = &p->win_registry[i];
+    json_t *o = json_pack ("{s:s, s:s, s:s}", "action", actions[r->action],
+                           "key", r->key, "why", r->why);
+    if (r->value)
+      json_object_set_new (o, "value", json_string (r->value));
+    if (r->action == LF_HW_REG_SET_DWORD)
+      json_object_set_new (o, "dword", json_integer (r->dword));
+    json_array_append_new (reg, o);
+  }
+  json_object_set_new (win, "registry", reg);
+  json_object_set_new (win, "readiness",
+                       readiness_json (p->win_readiness, p->nwin_readiness));
+  return j;
+}
+
 json_t *
 lf_hw_profile_json (const struct lf_hw_profile *p)
 {
@@ -583,7 +846,7 @@ lf_hw_profile_json (const struct lf_hw_profile *p)
                            "needs", list_json (p->win_drivers[i].needs),
                            "group", p->win_drivers[i].group,
                            "any_of", p->win_drivers[i].any_of));
-  json_t *j = json_pack ("{s:s, s:s, s:s, s:s, s:o, s:s, "
+  json_t *j = profile_json_extras (p, json_pack ("{s:s, s:s, s:s, s:s, s:o, s:s, "
                     "s:{s:s, s:I, s:I}, s:{s:o, s:o, s:s}, s:{s:o}, s:{s:o, s:o, s:o}, "
                     "s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}}",
                     "name", p->name, "file", p->file,
@@ -607,7 +870,7 @@ lf_hw_profile_json (const struct lf_hw_profile *p)
                     "scsi_controller", p->qemu_scsi_controller,
                     "nic", p->qemu_nic, "cpu", p->qemu_cpu,
                     "hyperv", p->qemu_hyperv,
-                    "memory_mib", (int) p->qemu_memory_mib);
+                    "memory_mib", (int) p->qemu_memory_mib));
   if (j)
     json_object_set_new (j, "secure_boot", json_boolean (p->secure_boot));
   return j;

@@ -111,6 +111,23 @@ START_TEST (test_errors)
                 "field 'agents.disable': 'sshd' is not 'vmware-tools'");
   expect_error ("\"qemu\": {", "\"agents\": { \"remove\": [] }, \"qemu\": {",
                 "field 'agents.remove': not a known field");
+  /* The target model: kernel parameters, registry edits, readiness. */
+  expect_error ("\"ttyS0\" }", "\"ttyS0\", \"kernel_params\": { \"add\": [\"a b\"] } }",
+                "field 'linux.kernel_params.add': 'a b' is not one kernel argument");
+  expect_error ("\"ttyS0\" }", "\"ttyS0\", \"kernel_params\": { \"drop\": [] } }",
+                "field 'linux.kernel_params.drop': not a known field");
+  expect_error ("\"ttyS0\" }", "\"ttyS0\", \"rootdelay\": -1 }",
+                "field 'linux.rootdelay': -1 is out of range");
+  expect_error ("\"ttyS0\" }", "\"ttyS0\", \"readiness\": [ { \"module\": \"mana\", \"since\": \"6.x\", \"why\": \"w\" } ] }",
+                "'6.x' is not a kernel version");
+  expect_error ("\"needs\": [\"x.sys\"] } ]", "\"needs\": [\"x.sys\"] } ], \"registry\": [ { \"key\": \"Services\\\\x\", \"why\": \"w\" } ]",
+                "windows.registry[0]': needs 'delete': true");
+  expect_error ("\"needs\": [\"x.sys\"] } ]", "\"needs\": [\"x.sys\"] } ], \"registry\": [ { \"key\": \"\\\\x\", \"delete\": true, \"why\": \"w\" } ]",
+                "is not a relative registry path");
+  expect_error ("\"needs\": [\"x.sys\"] } ]", "\"needs\": [\"x.sys\"] } ], \"readiness\": [ { \"service\": \"mana\", \"why\": \"w\" } ]",
+                "windows.readiness[0].file': missing");
+  expect_error ("\"disk_bus\": \"ide\"", "\"disk_bus\": \"sata\"",
+                "'sata' is not one of 'ide', 'scsi', 'nvme'");
 }
 END_TEST
 
@@ -150,6 +167,22 @@ START_TEST (test_shipped)
   ck_assert_msg (strstr (lf_last_error (), "azure-gen1, azure-gen2") != NULL,
                  "%s", lf_last_error ());
   ck_assert_ptr_null (lf_hw_profile_load ("hw", "../etc/passwd"));
+
+  /* NVMe: its registry edits, kernel parameter and QEMU controller. */
+  struct lf_hw_profile *nv = lf_hw_profile_load ("hw", "azure-gen2-nvme");
+  ck_assert_msg (nv != NULL, "%s", lf_last_error ());
+  ck_assert_str_eq (nv->boot_bus, "nvme");
+  ck_assert_str_eq (nv->qemu_disk_bus, "nvme");
+  ck_assert_uint_eq (nv->nwin_registry, 2);
+  ck_assert_int_eq (nv->win_registry[0].action, LF_HW_REG_DELETE_KEY);
+  ck_assert_str_eq (nv->win_registry[0].key, "Services\\stornvme\\StartOverride");
+  bool io = false;
+  for (char **a = nv->kernel_params_add; *a; a++)
+    io |= strcmp (*a, "nvme_core.io_timeout=240") == 0;
+  ck_assert (io);
+  ck_assert_int_eq (nv->rootdelay, 300);
+  json_decref (lf_hw_profile_json (nv));
+  lf_hw_profile_free (nv);
 
   /* The failback target: its storage drivers are alternatives. */
   struct lf_hw_profile *vm = lf_hw_profile_load ("hw", "vmware");

@@ -20,12 +20,13 @@ usage (FILE *fp)
 "partitions; filesystems (type, UUID, label); LVM logical volumes; and for\n"
 "each operating system found:\n"
 "  Windows: product, version, build, edition, architecture, control sets,\n"
-"    the boot drivers Azure needs (storvsc, vmbus, storflt, intelide,\n"
-"    atapi: service, Start, .sys), SAN policy, drive letters mapped to\n"
+"    the profile's boot drivers (service, Start, .sys), SAN policy,\n"
+"    drive letters mapped to\n"
 "    partitions, NICs (static or DHCP), VMware Tools, Azure agent,\n"
 "    BitLocker, hive state;\n"
-"  Linux: distribution, version, family, architecture, kernels with their\n"
-"    Hyper-V modules, initramfs images and generator, boot loaders,\n"
+"  Linux: distribution, version, family, architecture, kernels with the\n"
+"    profile's modules, initramfs images (which of them each holds) and\n"
+"    generator, boot loaders,\n"
 "    firmware, fstab and what each entry resolves to, network stacks and\n"
 "    their addressing, persistent-net rules, VMware tools, waagent,\n"
 "    cloud-init, SELinux;\n"
@@ -37,6 +38,8 @@ usage (FILE *fp)
 "\n"
 "Options:\n"
 "      --json        the report as JSON on stdout\n"
+"      --profile P   the target whose drivers and modules are reported (a\n"
+"                    profile of hw/, default azure-gen1)\n"
 "      --guestfs=WHEN  read what no native backend reads (XFS, btrfs, LVs\n"
 "                    that are not linear) with libguestfs, which boots a\n"
 "                    helper VM (seconds with KVM, ~30 s without): 'auto'\n"
@@ -97,9 +100,10 @@ print_human (json_t *r)
 int
 lf_cmd_inspect (int argc, char *argv[])
 {
-  enum { OPT_JSON = 256, OPT_GUESTFS };
+  enum { OPT_JSON = 256, OPT_GUESTFS, OPT_PROFILE };
   static const struct option longopts[] = {
     { "json",    no_argument, NULL, OPT_JSON },
+    { "profile", required_argument, NULL, OPT_PROFILE },
     { "guestfs", required_argument, NULL, OPT_GUESTFS },
     { "verbose", no_argument, NULL, 'v' },
     LF_CLI_ALLOW_BACKING_OPTION,
@@ -111,6 +115,10 @@ lf_cmd_inspect (int argc, char *argv[])
   json_t *report = NULL;
   int c, ret = LF_EXIT_FAILED;
   const char *guestfs = getenv ("LANDFALL_GUESTFS");
+  const char *profile = "azure-gen1";
+  struct lf_hw_profile *hw = NULL;
+  const char *svc[LF_HW_MAX_LIST + 1] = { NULL };
+  const char *files[LF_HW_MAX_LIST + 1] = { NULL };
 
   if (!guestfs || !*guestfs)
     guestfs = "auto";
@@ -119,6 +127,7 @@ lf_cmd_inspect (int argc, char *argv[])
     switch (c) {
     case OPT_JSON: json = true; break;
     case OPT_GUESTFS: guestfs = optarg; break;
+    case OPT_PROFILE: profile = optarg; break;
     case 'v': lf_debug_level++; break;
     case LF_OPT_ALLOW_BACKING:
       if (lf_cli_allow_backing ("inspect", optarg) == -1)
@@ -146,16 +155,28 @@ lf_cmd_inspect (int argc, char *argv[])
   if (strcmp (guestfs, "never") != 0 &&
       lf_guest_open_guestfs (g, strcmp (guestfs, "always") == 0) == -1)
     goto out;
+  if (!(hw = lf_hw_profile_load (NULL, profile))) {
+    lf_error_prefix ("--profile");
+    goto out;
+  }
   if (lf_guest_inspect (g) == -1)
     goto out;
-  /* What the initramfs images hold needs initramfs/, a layer guest/ does
-   * not use; bootfix/ reads both.
+  /* guest/ reports facts; which drivers and modules matter is the
+   * profile's to say.
    */
+  for (size_t i = 0; i < hw->nwin_drivers && i < LF_HW_MAX_LIST; i++) {
+    svc[i] = hw->win_drivers[i].service;
+    files[i] = hw->win_drivers[i].file;
+  }
   for (size_t i = 0; i < g->nos; i++)
-    if (strcmp (g->oses[i].type, "linux") == 0 &&
-        lf_linux_initramfs_facts (g, &g->oses[i]) == -1)
-    goto out;
+    if ((strcmp (g->oses[i].type, "linux") == 0 &&
+         lf_linux_module_facts (&g->oses[i],
+                                (const char *const *) hw->linux_modules) == -1) ||
+        (strcmp (g->oses[i].type, "windows") == 0 &&
+         lf_win_driver_facts (&g->oses[i], svc, files) == -1))
+      goto out;
   report = lf_guest_report (g);
+  json_object_set_new (report, "profile", json_string (hw->name));
   if (json)
     lf_cli_print_json (report);
   else
@@ -173,5 +194,6 @@ lf_cmd_inspect (int argc, char *argv[])
   }
   json_decref (report);
   lf_guest_close (g);
+  lf_hw_profile_free (hw);
   return ret;
 }

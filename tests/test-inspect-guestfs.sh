@@ -109,6 +109,6 @@ k = kernels["$KERNEL_VERSION"]
 assert k["initramfs"] == "/boot/initramfs-$KERNEL_VERSION.img", k
 assert k["modules_dir"], k
 for m in ("hv_vmbus", "hv_storvsc", "hv_netvsc"):
-    assert k["hyperv_modules"][m]["state"] == "module", k["hyperv_modules"]
+    assert k["profile_modules"][m]["state"] == "module", k["profile_modules"]
 EOF
 pass "xfs-on-LVM inspected through libguestfs (rhel/root, /boot, RHEL $DISTRO_VERSION)"

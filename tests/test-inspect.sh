@@ -45,12 +45,12 @@ assert os["distro"]["family"] == "debian" and os["arch"] == "x86_64"
 k = [k for k in os["kernels"] if k["version"] == f["KERNEL_VERSION"]]
 assert k and k[0]["modules_dir"], os["kernels"]
 for m in ("hv_vmbus", "hv_storvsc", "hv_netvsc"):
-    assert k[0]["hyperv_modules"][m]["state"] == "module", k[0]["hyperv_modules"]
+    assert k[0]["profile_modules"][m]["state"] == "module", k[0]["profile_modules"]
 assert k[0]["initramfs"] == "/boot/initrd.img-" + f["KERNEL_VERSION"]
 assert os["initramfs_generator"] == "initramfs-tools"
 i = [i for i in os["initramfs"] if i["kernel"] == f["KERNEL_VERSION"]][0]
 assert i["contents_generator"] == "initramfs-tools" and i["segments"], i
-assert all(v == "present" for v in i["hyperv_modules"].values()), i
+assert all(v == "present" for v in i["profile_modules"].values()), i
 assert {"type": "grub2", "config": "/boot/grub/grub.cfg"} in os["bootloaders"]
 assert os["firmware"] == ["bios"] and "azure_generations" not in os, os.get("azure_generations")
 root = [e for e in os["fstab"] if e["mountpoint"] == "/"][0]
@@ -84,10 +84,10 @@ assert rootm["resolves_to"].endswith(":p1"), rootm
 assert os["persistent_net_rules"] == ["/etc/udev/rules.d/70-persistent-net.rules"]
 assert os["vmware_tools"], os["vmware_tools"]
 k = [k for k in os["kernels"] if k["version"] == f["KERNEL_VERSION"]][0]
-assert k["hyperv_modules"]["hv_vmbus"]["state"] == "module"
+assert k["profile_modules"]["hv_vmbus"]["state"] == "module"
 # The initramfs was rebuilt without them, as on a VMware guest.
 i = [i for i in os["initramfs"] if i["kernel"] == f["KERNEL_VERSION"]][0]
-assert all(v == "absent" for v in i["hyperv_modules"].values()), i
+assert all(v == "absent" for v in i["profile_modules"].values()), i
 '
 pass "debian12-vmware: fstab by /dev/sda1 resolved, persistent-net rules, VMware tools, initramfs without Hyper-V modules"
 
@@ -101,7 +101,7 @@ assert os["select"]["current"] == 1 and os["select"]["last_known_good"] == 2
 cs = os["control_sets"]
 assert sorted(cs) == ["ControlSet001", "ControlSet002"], sorted(cs)
 for name, c in cs.items():
-    d = c["boot_drivers"]
+    d = c["profile_drivers"]
     assert d["storvsc"]["start"] == 3 and d["storvsc"]["file"], d["storvsc"]
     for drv in ("vmbus", "storflt", "intelide", "atapi"):
         assert d[drv]["service"] and d[drv]["start"] == 0, (drv, d[drv])
@@ -119,6 +119,26 @@ assert os["bitlocker"] is False and os["hibernated"] is False and os["ntfs_dirty
 assert os["system_hive"]["dirty"] is False
 '
 pass "windows-ntfs: product, 2 control sets, storvsc Start=3, SAN policy 1, static NICs, C: mapped, VMware Tools"
+
+# The drivers and modules reported are the profile's (guest/ reads, the
+# profile decides what matters): vmware's for a failback.
+"$LANDFALL" inspect --profile vmware --json "$fix/debian12-vmware.img" >vreport.json ||
+    fail "inspect --profile vmware failed"
+"$LANDFALL" inspect --profile vmware --json "$fix/windows-ntfs.img" >wreport.json ||
+    fail "inspect --profile vmware failed on Windows"
+python3 - <<'PY' || fail "inspect --profile vmware does not report the profile's drivers"
+import json
+r = json.load(open("vreport.json"))
+assert r["profile"] == "vmware"
+os = r["operating_systems"][0]
+k = os["kernels"][0]["profile_modules"]
+assert sorted(k) == ["ahci", "vmw_pvscsi", "vmxnet3"], k
+assert "hv_vmbus" not in os["initramfs"][0]["profile_modules"], os["initramfs"][0]
+w = json.load(open("wreport.json"))["operating_systems"][0]["control_sets"]["ControlSet001"]
+assert sorted(w["profile_drivers"]) == ["LSI_SAS", "pvscsi", "storahci"], w["profile_drivers"]
+assert not w["profile_drivers"]["pvscsi"]["service"], w["profile_drivers"]
+PY
+pass "inspect --profile vmware reports vmware's modules and drivers, not Azure's"
 
 # A multi-disk guest: the LVM fixture's disk given with another disk, in
 # both orders; /dev/sdX names follow the order given.

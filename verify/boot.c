@@ -222,27 +222,47 @@ lf_verify_boot (struct lf_guest *g, const struct lf_hw_profile *p,
     argv[ac++] = "-drive";
     argv[ac++] = vars_opt;
   }
-  if (strcmp (p->qemu_disk_bus, "scsi") == 0) {
-    snprintf (ctrl_opt, sizeof ctrl_opt, "%s,id=scsi0",
-              p->qemu_scsi_controller);
+  bool nvme = strcmp (p->qemu_disk_bus, "nvme") == 0;
+  /* NVMe as Azure presents it: one controller, the OS disk its first
+   * namespace (nvme0n1), data disks the next ones.
+   */
+  if (strcmp (p->qemu_disk_bus, "scsi") == 0 || nvme) {
+    if (nvme)
+      snprintf (ctrl_opt, sizeof ctrl_opt, "nvme,id=nvme0,serial=landfall0");
+    else
+      snprintf (ctrl_opt, sizeof ctrl_opt, "%s,id=scsi0",
+                p->qemu_scsi_controller);
     argv[ac++] = "-device";
     argv[ac++] = ctrl_opt;
   }
   for (size_t i = 0; i < g->ndisks; i++) {
-    if (strcmp (p->qemu_disk_bus, "scsi") == 0) {
-      snprintf (disk_opt[i], sizeof disk_opt[i],
-                "file=%s,format=qcow2,if=none,id=disk%zu", ovl[i], i);
-      snprintf (dev_opt[i], sizeof dev_opt[i],
-                "scsi-hd,drive=disk%zu,bus=scsi0.0,scsi-id=%zu%s", i, i,
-                i == 0 ? ",bootindex=0" : "");
+    if (nvme || strcmp (p->qemu_disk_bus, "scsi") == 0) {
+      if ((size_t) snprintf (disk_opt[i], sizeof disk_opt[i],
+                             "file=%s,format=qcow2,if=none,id=disk%zu",
+                             ovl[i], i) >= sizeof disk_opt[i]) {
+        lf_error (ENAMETOOLONG, "%s: path too long for QEMU's -drive", ovl[i]);
+        goto out;
+      }
+      if (nvme)
+        snprintf (dev_opt[i], sizeof dev_opt[i],
+                  "nvme-ns,drive=disk%zu,bus=nvme0,nsid=%zu%s", i, i + 1,
+                  i == 0 ? ",bootindex=0" : "");
+      else
+        snprintf (dev_opt[i], sizeof dev_opt[i],
+                  "scsi-hd,drive=disk%zu,bus=scsi0.0,scsi-id=%zu%s", i, i,
+                  i == 0 ? ",bootindex=0" : "");
       argv[ac++] = "-drive";
       argv[ac++] = disk_opt[i];
       argv[ac++] = "-device";
       argv[ac++] = dev_opt[i];
     }
     else {
-      snprintf (disk_opt[i], sizeof disk_opt[i],
-                "file=%s,format=qcow2,if=ide,index=%zu,media=disk", ovl[i], i);
+      if ((size_t) snprintf (disk_opt[i], sizeof disk_opt[i],
+                             "file=%s,format=qcow2,if=ide,index=%zu,media=disk",
+                             ovl[i], i) >= sizeof disk_opt[i]) {
+        lf_error (ENAMETOOLONG, "%s: path too long for QEMU's -drive", ovl[i]);
+        goto out;
+      }
       argv[ac++] = "-drive";
       argv[ac++] = disk_opt[i];
     }

@@ -27,7 +27,6 @@
 
 #define GPT_ESP       "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 #define GPT_BIOS_BOOT "21686148-6449-6e6f-744e-656564454649"
-#define INITRAMFS_READ_MAX (512 * LF_MiB)
 #define MODULES_TEXT_MAX   (64 * LF_MiB)
 #define SAN_ONLINE_ALL 1
 
@@ -374,7 +373,7 @@ check_initramfs (struct lf_os *os, const char *kver, const char *ird,
     if (!json_array_size (mds))
       return;
   }
-  if (lf_guest_read (&os->mounts, ird, INITRAMFS_READ_MAX, &buf, &len) == 0) {
+  if (lf_guest_read (&os->mounts, ird, LF_INITRAMFS_READ_MAX, &buf, &len) == 0) {
     img = lf_linux_initramfs_parse (buf, len, ird, true);
     buf = NULL;                 /* taken over by the parser */
   }
@@ -538,6 +537,39 @@ check_fstab (struct lf_os *os, const char *subject, json_t *c)
          skipped);
 }
 
+/* The profile's linux.kernel_params on the default entry: the same lists
+ * and matching the fix applies (bootfix/linux/cmdline.c).
+ */
+static void
+check_kernel_params (const char *args, const char *cfg,
+                     const struct lf_hw_profile *p, json_t *c)
+{
+  struct lf_cmdline_opts co = { .rootdelay = p->rootdelay };
+  CLEANUP_FREE char *missing = NULL;
+  CLEANUP_FREE char *unwanted = NULL;
+
+  if (!p->kernel_params_add[0] && !p->kernel_params_remove[0])
+    return;
+  if (lf_cmdline_opts_profile (&co, p) == -1) {
+    ADD (c, "linux-kernel-params", cfg, "unknown", NULL, "%s",
+         lf_last_error ());
+    lf_error_clear ();
+    return;
+  }
+  lf_cmdline_audit (args, &co, &missing, &unwanted);
+  if (missing || unwanted)
+    ADD (c, "linux-kernel-params", cfg, "fail",
+         "landfall fix --profile sets the profile's kernel parameters",
+         "the default entry's command line%s%s%s%s (profile %s)",
+         missing ? " lacks " : "", missing ? missing : "",
+         unwanted ? (missing ? " and has " : " has ") : "",
+         unwanted ? unwanted : "", p->name);
+  else
+    ADD (c, "linux-kernel-params", cfg, "pass", NULL,
+         "the default entry's command line has %s's kernel parameters "
+         "(what it adds, none it removes)", p->name);
+}
+
 static void
 check_linux (struct lf_guest *g, struct lf_os *os,
              const struct lf_hw_profile *p, json_t *c)
@@ -648,10 +680,30 @@ check_linux (struct lf_guest *g, struct lf_os *os,
            "no console=%s on the default entry's command line: Azure's "
            "serial console and boot diagnostics show nothing",
            p->serial_console);
+    check_kernel_params (args, cfg, p, c);
   }
 
   lf_boot_entry_free (&entry);
   check_fstab (os, subject, c);
+
+  /* Report-only: what the fix notes too (bootfix/readiness.c). */
+  json_array_foreach (json_object_get (os->facts, "kernels"), i, k) {
+    const char *kv = json_string_value (json_object_get (k, "version"));
+    CLEANUP_FREE char *r = kv ? lf_linux_readiness (os, kv, p) : NULL;
+    if (r)
+      ADD (c, "linux-readiness", subject, "note", NULL,
+           "kernel %s, accelerated networking: %s", kv, r);
+  }
+  CLEANUP_FREE char *udev = lf_linux_udev_missing (os, p);
+  if (udev)
+    ADD (c, "linux-udev-rules", subject, "note",
+         "install azure-vm-utils in the guest (SLES 15 SP5+, RHEL 9.6+, "
+         "Ubuntu 25.04+ have it)",
+         "warning: no udev rules %s: the /dev/disk/azure/... links of %s's disks "
+         "will be missing", udev, p->name);
+  else if (p->udev_rules && p->udev_rules[0])
+    ADD (c, "linux-udev-rules", subject, "pass", NULL,
+         "the udev rules %s needs are there", p->name);
 
   /* The primary NIC, as the inspection's reader marked it (the one rule
    * fix applies too: guest/netread.h).
@@ -741,6 +793,70 @@ driver_ok (struct lf_hive *hv, struct lf_os *os, const char *sysroot,
   return ok;
 }
 
+/* The profile's registry edits (windows.registry), in every control set
+ * the inspection found: the fix applies them to all, and Windows boots
+ * LastKnownGood's when the current one fails.
+ */
+static void
+check_win_registry (struct lf_hive *hv, struct lf_os *os,
+                    const struct lf_hw_profile *p, const char *hive,
+                    json_t *c)
+{
+  CLEANUP_FREE char *bad = NULL;
+  const char *cs;
+  json_t *v;
+  size_t nsets = 0;
+
+  if (p->nwin_registry == 0)
+    return;
+  json_object_foreach (json_object_get (os->facts, "control_sets"), cs, v) {
+    nsets++;
+    for (size_t i = 0; i < p->nwin_registry; i++) {
+      const struct lf_hw_reg_edit *e = &p->win_registry[i];
+      char path[600], s[900];
+      uint32_t d;
+      snprintf (path, sizeof path, "%s\\%s", cs, e->key);
+      uint64_t node = lf_hive_node (hv, path);
+      lf_error_clear ();
+      bool ok = true;
+      switch (e->action) {
+      case LF_HW_REG_DELETE_KEY:
+        ok = !node;
+        break;
+      case LF_HW_REG_DELETE_VALUE:
+        {
+          char *k = node ? lf_hive_value_key (hv, node, e->value) : NULL;
+          ok = !k;
+          free (k);
+        }
+        break;
+      case LF_HW_REG_SET_DWORD:
+        ok = !node || (lf_hive_get_dword (hv, node, e->value, &d) == 0 &&
+                       d == e->dword);
+        break;
+      }
+      lf_error_clear ();
+      if (ok)
+        continue;
+      if (e->action == LF_HW_REG_SET_DWORD)
+        snprintf (s, sizeof s, "%s\\%s is not %u (%s)", path, e->value,
+                  (unsigned) e->dword, e->why);
+      else
+        snprintf (s, sizeof s, "%s%s%s exists (%s)", path,
+                  e->value ? "\\" : "", e->value ? e->value : "", e->why);
+      list_add (&bad, s);
+    }
+  }
+  if (bad)
+    ADD (c, "windows-registry", hive, "fail",
+         "landfall fix --profile applies the profile's registry edits in "
+         "every control set", "%s", bad);
+  else
+    ADD (c, "windows-registry", hive, "pass", NULL,
+         "%s's %zu registry edit%s hold in all %zu control sets", p->name,
+         p->nwin_registry, p->nwin_registry == 1 ? "" : "s", nsets);
+}
+
 static void
 check_windows (struct lf_guest *g, struct lf_os *os,
                const struct lf_hw_profile *p, json_t *c)
@@ -812,6 +928,12 @@ check_windows (struct lf_guest *g, struct lf_os *os,
       list_add (&bad, s);
     }
   }
+  if (hv)
+    check_win_registry (hv, os, p, hive, c);
+  CLEANUP_FREE char *ready = lf_win_readiness (os, p);
+  if (ready)
+    ADD (c, "windows-readiness", hive, "note", NULL,
+         "accelerated networking: %s", ready);
   if (hv) {
     if (bad)
       ADD (c, "windows-boot-drivers", hive, "fail", hint,

@@ -2,9 +2,10 @@
  * configuration, and the UEFI fallback loader (reference/linux.md §3, §12).
  *
  * Added: net.ifnames=0 (the network concern names the NIC eth0),
- * earlyprintk=ttyS0, rootdelay=N where it helps, console=tty1 and
- * console=ttyS0,115200n8 last (the last console is /dev/console); removed:
- * rhgb, quiet, splash and the rest of §3's list, and every other console=;
+ * rootdelay=N where it helps, the profile's linux.kernel_params.add
+ * (Azure's: earlyprintk=ttyS0 console=tty1; NVMe's io_timeout) and its
+ * serial console last (the last console is /dev/console); removed: its
+ * remove list (rhgb, quiet, splash, §3's list, every other console=);
  * root=/dev/sdXN becomes root=UUID= of the root filesystem, resume= the
  * UUID of its swap.  grub.cfg is edited as well as /etc/default/grub,
  * since grub-mkconfig is not run (it would be a guest program).  The text
@@ -26,8 +27,9 @@
  * in its initqueue (rd.retry) or through systemd's device unit
  * (rd.timeout, default none), so the argument is useless there.  For both
  * it is left out and an old one removed.  Older generators (SUSE and RHEL
- * 5 mkinitrd) and unknown ones get Azure's 300, the value its SLES 11 and
- * RHEL 6 steps use.  --rootdelay N (struct lf_fix_opts) overrides.
+ * 5 mkinitrd) and unknown ones get the profile's linux.rootdelay (Azure's
+ * 300, the value its SLES 11 and RHEL 6 steps use; none for VMware).
+ * --rootdelay N (struct lf_fix_opts) overrides.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +46,7 @@ struct boot_ctx {
   struct lf_os *os;
   struct lf_plan *p;
   struct lf_cmdline_opts co;
+  const struct lf_hw_profile *profile;
   unsigned files;               /* boot configurations found */
 };
 
@@ -85,13 +88,15 @@ edit_file (struct boot_ctx *c, const char *path, enum lf_bootcfg_kind kind)
     lf_plan_note (c->p, CONCERN, fnd.f[i].what, "%s", fnd.f[i].msg);
   if (n == 0)
     lf_plan_note (c->p, CONCERN, LF_ALREADY_RIGHT, "%s: kernel command line "
-                  "and serial console already set for Azure", path);
+                  "and serial console already set for %s", path,
+                  c->profile->name);
   else {
-    lf_plan_note (c->p, CONCERN, LF_CHANGED, "%s: %d edit%s (serial console, "
-                  "quiet/rhgb removed, root by UUID)", path, n,
-                  n == 1 ? "" : "s");
+    lf_plan_note (c->p, CONCERN, LF_CHANGED, "%s: %d edit%s (%s's kernel "
+                  "parameters and serial console, root by UUID)", path, n,
+                  n == 1 ? "" : "s", c->profile->name);
     if (lf_plan_write (c->p, CONCERN, path, out, outlen, 0644,
-                       "kernel command line and serial console for Azure")
+                       "kernel command line and serial console for the "
+                       "target")
         == -1)
       goto out;
   }
@@ -252,7 +257,7 @@ int
 lf_fix_linux_boot (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
                    const struct lf_fix_opts *o)
 {
-  struct boot_ctx c = { .g = g, .os = os, .p = p };
+  struct boot_ctx c = { .g = g, .os = os, .p = p, .profile = o->profile };
   const char *gen = json_string_value (json_object_get (os->facts,
                                                        "initramfs_generator"));
   bool waits = gen && (strcmp (gen, "initramfs-tools") == 0 ||
@@ -264,7 +269,10 @@ lf_fix_linux_boot (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
   c.co.opaque = &c;
   c.co.add = true;
   c.co.ifnames = true;
-  c.co.rootdelay = o->rootdelay >= 0 ? o->rootdelay : waits ? -1 : 300;
+  c.co.rootdelay = o->rootdelay >= 0 ? o->rootdelay : waits ? -1
+    : o->profile->rootdelay;
+  if (lf_cmdline_opts_profile (&c.co, o->profile) == -1)
+    return -1;
   if (!c.co.root_uuid)
     lf_plan_note (p, CONCERN, LF_WARNING, "the root filesystem has no UUID: "
                   "root= left as it is");
@@ -320,8 +328,10 @@ lf_fix_linux_boot (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
     lf_plan_note (p, CONCERN, LF_ALREADY_RIGHT, "no rootdelay: %s waits for "
                   "the root device by itself (initramfs-tools would sleep "
                   "rootdelay seconds on every boot; dracut ignores it)", gen);
-  else
-    lf_plan_note (p, CONCERN, LF_ALREADY_RIGHT, "rootdelay=300 (Azure's "
-                  "value) for the %s initramfs generator", gen ? gen : "unknown");
+  else if (o->profile->rootdelay >= 0)
+    lf_plan_note (p, CONCERN, LF_ALREADY_RIGHT, "rootdelay=%d (%s's "
+                  "value) for the %s initramfs generator",
+                  o->profile->rootdelay, o->profile->name,
+                  gen ? gen : "unknown");
   return uefi_fallback (&c);
 }

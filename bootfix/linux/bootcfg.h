@@ -42,16 +42,38 @@ struct lf_cmdline_opts {
   /* resume=/dev/...: the UUID of the swap it names, or NULL (left). */
   const char *(*resolve) (void *opaque, const char *device);
   void *opaque;
-  /* Append our arguments (console=tty1 console=ttyS0,115200n8 last,
-   * earlyprintk=ttyS0, net.ifnames=0 if IFNAMES, rootdelay=ROOTDELAY if
-   * ROOTDELAY >= 0).  Without ADD, only the remove list applies and
+  /* Append our arguments (net.ifnames=0 if IFNAMES, rootdelay=ROOTDELAY
+   * if ROOTDELAY >= 0, the profile's, the serial console last).  Without ADD, only the remove list applies and
    * arguments of ours are dropped (GRUB_CMDLINE_LINUX_DEFAULT, which
    * grub-mkconfig puts after GRUB_CMDLINE_LINUX).
    */
   bool add;
   bool ifnames;
   int rootdelay;
+  /* The target's arguments (its profile's linux.kernel_params: NULL-
+   * terminated, either may be NULL), and "console=ttyS0,115200n8" for its
+   * serial console or "".  Set by lf_cmdline_opts_profile.
+   */
+  const char *const *params_add;
+  const char *const *params_remove;
+  char serial_word[LF_HW_MAX_STRING + 32];
 };
+
+/* The target's arguments in O from profile P (which must outlive O).
+ * -1 with the error recorded if its serial console is too long.
+ */
+extern int lf_cmdline_opts_profile (struct lf_cmdline_opts *o,
+                                    const struct lf_hw_profile *p);
+/* What verify checks on a command line ARGS (one line, quote-aware):
+ * *MISSING the arguments O appends that ARGS lacks, *UNWANTED the words
+ * of ARGS O's remove list drops; each a ", "-separated list, or NULL.
+ * The serial console's word is never unwanted, and its absence is not
+ * listed: verify's linux-serial-console check says that.  With
+ * O->ROOTDELAY >= 0 (the target has a value), no rootdelay= is unwanted.
+ */
+extern void lf_cmdline_audit (const char *args,
+                              const struct lf_cmdline_opts *o,
+                              char **missing, char **unwanted);
 
 /* Edit the arguments ARGS (LEN bytes, one line).  A new string; the
  * original bytes if nothing changes (*CHANGED false).  NULL (ENOMEM,

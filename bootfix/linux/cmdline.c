@@ -60,18 +60,6 @@ lf_findings_free (struct lf_findings *fs)
 
 /* ---- the command line itself ---- */
 
-/* Removed wherever found (reference §3 "Default remove list"). */
-static const char *const drop_words[] = {
-  "rhgb", "quiet", "splash", "splash=silent", "crashkernel=auto", "acpi=0",
-  "libata.atapi_enabled=0", "reserve=0x1f0,0x8",
-};
-/* Ours: any old value goes, ours is appended (every console=: Azure's
- * recovery path strips them all, and a console=ttyS0 must be last).
- */
-static const char *const our_prefixes[] = {
-  "console=", "earlyprintk=", "rootdelay=", "net.ifnames=",
-};
-
 static bool
 is_blank (char c)
 {
@@ -91,18 +79,126 @@ word_has_prefix (const char *w, size_t n, const char *prefix)
   return n >= l && memcmp (w, prefix, l) == 0;
 }
 
-/* A device name that changes on Azure, after "root=" or "resume=". */
+static bool region_has_word (const char *s, const char *end,
+                             const char *prefix, bool exact);
+
+/* PARAM's key: up to and including its '=', or all of it. */
+static size_t
+param_key_len (const char *param)
+{
+  const char *eq = strchr (param, '=');
+  return eq ? (size_t) (eq - param) + 1 : strlen (param);
+}
+
+/* Does word W (N bytes) match PARAM: the same word, or, for a PARAM
+ * ending in '=' ("console="), any value of that key?
+ */
+static bool
+param_matches (const char *w, size_t n, const char *param)
+{
+  size_t l = strlen (param);
+  if (l && param[l - 1] == '=')
+    return word_has_prefix (w, n, param);
+  return word_is (w, n, param);
+}
+
+/* Is W one of ours: a value of a key we append (any old value goes, so
+ * that ours can be appended again in the same order)?
+ */
+static bool
+is_own (const struct lf_cmdline_opts *o, const char *w, size_t n)
+{
+  for (const char *const *a = o->params_add; a && *a; a++) {
+    size_t kl = param_key_len (*a);
+    if (n >= kl && memcmp (w, *a, kl) == 0 &&
+        ((*a)[kl - 1] == '=' || n == kl))
+      return true;
+  }
+  return (*o->serial_word && word_has_prefix (w, n, "console=")) ||
+    (o->ifnames && word_has_prefix (w, n, "net.ifnames=")) ||
+    (o->rootdelay >= 0 && word_has_prefix (w, n, "rootdelay="));
+}
+
+static bool
+is_removed (const struct lf_cmdline_opts *o, const char *w, size_t n)
+{
+  for (const char *const *r = o->params_remove; r && *r; r++)
+    if (param_matches (w, n, *r))
+      return true;
+  return is_own (o, w, n);
+}
+
+int
+lf_cmdline_opts_profile (struct lf_cmdline_opts *o,
+                         const struct lf_hw_profile *p)
+{
+  o->params_add = (const char *const *) p->kernel_params_add;
+  o->params_remove = (const char *const *) p->kernel_params_remove;
+  o->serial_word[0] = '\0';
+  if (*p->serial_console &&
+      (size_t) snprintf (o->serial_word, sizeof o->serial_word,
+                         "console=%s,115200n8", p->serial_console)
+      >= sizeof o->serial_word) {
+    o->serial_word[0] = '\0';
+    lf_error (ENAMETOOLONG, "profile %s: serial console '%s' too long",
+              p->name, p->serial_console);
+    return -1;
+  }
+  return 0;
+}
+
+/* Append S to the comma-separated list *L. */
+static void
+list_append (char **l, const char *s, size_t n)
+{
+  char *nl = NULL;
+  if (asprintf (&nl, "%s%s%.*s", *l ? *l : "", *l ? ", " : "", (int) n, s) < 0)
+    return;
+  free (*l);
+  *l = nl;
+}
+
+void
+lf_cmdline_audit (const char *args, const struct lf_cmdline_opts *o,
+                  char **missing, char **unwanted)
+{
+  const char *end = args + strlen (args);
+
+  *missing = *unwanted = NULL;
+  for (const char *const *a = o->params_add; a && *a; a++)
+    if (!region_has_word (args, end, *a, true))
+      list_append (missing, *a, strlen (*a));
+  for (const char *s = args; s < end; ) {
+    while (s < end && is_blank (*s))
+      s++;
+    const char *we = lf_cmdline_word_end (s, end);
+    size_t n = (size_t) (we - s);
+    /* rootdelay= is the fix's to choose per generator (or --rootdelay)
+     * where the target has a value for it at all.
+     */
+    bool wanted = (*o->serial_word && word_is (s, n, o->serial_word)) ||
+      (o->rootdelay >= 0 && word_has_prefix (s, n, "rootdelay="));
+    for (const char *const *a = o->params_add; !wanted && a && *a; a++)
+      wanted = word_is (s, n, *a);
+    if (n && !wanted) {
+      for (const char *const *r = o->params_remove; r && *r; r++)
+        if (param_matches (s, n, *r)) {
+          list_append (unwanted, s, n);
+          break;
+        }
+    }
+    s = we;
+  }
+}
+
+/* A device name that changes on the target, after "root=" or "resume=":
+ * fstab's rule, on the word's bytes.
+ */
 static bool
 is_device_name (const char *s, size_t n)
 {
-  static const char *const pfx[] = {
-    "/dev/sd", "/dev/hd", "/dev/vd", "/dev/xvd", "/dev/disk/by-id/",
-    "/dev/disk/by-path/",
-  };
-  for (size_t i = 0; i < sizeof pfx / sizeof pfx[0]; i++)
-    if (n > strlen (pfx[i]) && memcmp (s, pfx[i], strlen (pfx[i])) == 0)
-      return true;
-  return false;
+  CLEANUP_FREE char *spec = strndup (s, n);
+  return spec && lf_fstab_spec_is_device_name (spec);
 }
 
 char *
@@ -144,14 +240,7 @@ lf_cmdline_edit (const char *args, size_t len, const struct lf_cmdline_opts *o,
                 BOOTCFG_MAX_WORDS);
       return NULL;
     }
-    bool skip = false;
-    for (size_t i = 0; i < sizeof drop_words / sizeof drop_words[0]; i++)
-      if (word_is (w, wl, drop_words[i]))
-        skip = true;
-    for (size_t i = 0; i < sizeof our_prefixes / sizeof our_prefixes[0]; i++)
-      if (word_has_prefix (w, wl, our_prefixes[i]))
-        skip = true;
-    if (!skip) {
+    if (!is_removed (o, w, wl)) {
       if (!first)
         fwrite (sep, 1, (size_t) (w - sep), fp);
       if (o->root_uuid && word_has_prefix (w, wl, "root=") &&
@@ -177,9 +266,6 @@ lf_cmdline_edit (const char *args, size_t len, const struct lf_cmdline_opts *o,
       break;
   }
   if (o->add) {
-    static const char *const tail[] = {
-      "earlyprintk=ttyS0", "console=tty1", "console=ttyS0,115200n8",
-    };
     if (o->ifnames) {
       fputs (first ? "" : " ", fp);
       fputs ("net.ifnames=0", fp);
@@ -189,8 +275,12 @@ lf_cmdline_edit (const char *args, size_t len, const struct lf_cmdline_opts *o,
       fprintf (fp, "%srootdelay=%d", first ? "" : " ", o->rootdelay);
       first = false;
     }
-    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++) {
-      fprintf (fp, "%s%s", first ? "" : " ", tail[i]);
+    for (const char *const *a = o->params_add; a && *a; a++) {
+      fprintf (fp, "%s%s", first ? "" : " ", *a);
+      first = false;
+    }
+    if (*o->serial_word) {
+      fprintf (fp, "%s%s", first ? "" : " ", o->serial_word);
       first = false;
     }
   }

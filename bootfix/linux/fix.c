@@ -22,6 +22,7 @@ lf_fix_linux (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
     lf_fix_linux_initramfs,
     lf_fix_linux_network,
     lf_fix_linux_agents,
+    lf_fix_linux_readiness,
   };
 
   /* An fstab entry that must mount, on a btrfs subvolume the inspection

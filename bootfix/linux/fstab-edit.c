@@ -31,9 +31,12 @@ static const char *const net_types[] = {
 bool
 lf_fstab_spec_is_device_name (const char *spec)
 {
+  /* NVMe (Azure Boost) names disks /dev/nvme0nN and has no SCSI LUNs,
+   * so the azure-vm-utils SCSI links vanish there too.
+   */
   static const char *const pfx[] = {
-    "/dev/sd", "/dev/hd", "/dev/vd", "/dev/xvd", "/dev/disk/by-id/",
-    "/dev/disk/by-path/",
+    "/dev/sd", "/dev/hd", "/dev/vd", "/dev/xvd", "/dev/nvme",
+    "/dev/disk/by-id/", "/dev/disk/by-path/", "/dev/disk/azure/scsi",
   };
   for (size_t i = 0; i < sizeof pfx / sizeof pfx[0]; i++)
     if (strncmp (spec, pfx[i], strlen (pfx[i])) == 0 &&

@@ -374,6 +374,52 @@ fix_drivers (struct lf_whive *w, const char *sysroot, const char *cs,
   return 0;
 }
 
+/* The profile's registry edits (windows.registry) in control set CS:
+ * NVMe's StartOverride keys, which would override Start=0.
+ */
+static int
+fix_registry (struct lf_whive *w, const char *cs,
+              const struct lf_hw_profile *hw)
+{
+  for (size_t i = 0; i < hw->nwin_registry; i++) {
+    const struct lf_hw_reg_edit *e = &hw->win_registry[i];
+    char path[600];
+    int r = 0;
+
+    if ((size_t) snprintf (path, sizeof path, "%s\\%s", cs, e->key)
+        >= sizeof path) {
+      lf_error (ENAMETOOLONG, "%s: registry key too long", e->key);
+      return -1;
+    }
+    uint64_t node = lf_whive_node (w, 0, path);
+    switch (e->action) {
+    case LF_HW_REG_DELETE_KEY:
+      r = lf_whive_delete_key (w, path);
+      break;
+    case LF_HW_REG_DELETE_VALUE:
+      r = node ? lf_whive_delete (w, node, path, e->value) : 0;
+      break;
+    case LF_HW_REG_SET_DWORD:
+      /* Only where the key exists: a value of a service the guest does
+       * not have would create nothing that loads.
+       */
+      r = node ? lf_whive_set_dword (w, node, path, e->value, e->dword) : 0;
+      if (r == 0 && !node)
+        lf_plan_note (w->p, CONCERN, LF_SKIPPED, "SYSTEM\\%s: no such key "
+                      "(%s needs %s = %u: %s)", path, hw->name, e->value,
+                      (unsigned) e->dword, e->why);
+      break;
+    }
+    if (r == -1)
+      return -1;
+    if (r == 0 && e->action != LF_HW_REG_SET_DWORD)
+      lf_plan_note (w->p, CONCERN, LF_ALREADY_RIGHT, "SYSTEM\\%s%s%s: "
+                    "absent, as %s needs (%s)", path, e->value ? "\\" : "",
+                    e->value ? e->value : "", hw->name, e->why);
+  }
+  return 0;
+}
+
 int
 lf_fix_windows_boot_drivers (struct lf_winfix *c)
 {
@@ -382,6 +428,7 @@ lf_fix_windows_boot_drivers (struct lf_winfix *c)
   const char *sysroot = lf_win_sysroot (os);
   struct lf_whive *w = c->system;
   char **sets = NULL;
+  char *ready = NULL;
   int r = -1;
 
   if (!(sets = lf_whive_control_sets (w)))
@@ -395,7 +442,8 @@ lf_fix_windows_boot_drivers (struct lf_winfix *c)
                     "the control set is damaged", where);
       continue;
     }
-    if (fix_drivers (w, sysroot, *cs, services, c->o->profile) == -1)
+    if (fix_drivers (w, sysroot, *cs, services, c->o->profile) == -1 ||
+        fix_registry (w, *cs, c->o->profile) == -1)
       goto out;
     for (size_t i = 0; i < sizeof core / sizeof core[0]; i++) {
       if (strcmp (core[i], "volume") == 0 &&
@@ -420,8 +468,13 @@ lf_fix_windows_boot_drivers (struct lf_winfix *c)
       goto out;
   }
   lf_win_check_vmbus_acpi (w, os);
+  ready = lf_win_readiness (os, c->o->profile);
+  if (ready)
+    lf_plan_note (p, CONCERN, LF_SKIPPED, "%s's accelerated networking "
+                  "(reported, not enforced): %s", c->o->profile->name, ready);
   r = 0;
  out:
   lf_free_names (sets);
+  free (ready);
   return r;
 }

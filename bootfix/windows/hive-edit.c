@@ -508,6 +508,58 @@ lf_whive_delete (struct lf_whive *w, uint64_t node, const char *where,
   return 1;
 }
 
+int
+lf_whive_delete_key (struct lf_whive *w, const char *path)
+{
+  uint64_t node = lf_whive_node (w, 0, path);
+  char **values = NULL, **subkeys = NULL;
+  char *was = NULL;
+  size_t n = 0, cap = 64;
+  int r = -1;
+
+  if (!node)
+    return 0;
+  if (!(was = calloc (1, cap))) {
+    lf_error (ENOMEM, "out of memory");
+    return -1;
+  }
+  /* What goes, for the report: its values (and how many subkeys). */
+  if (!(values = lf_hive_value_names (w->hv, node)) ||
+      !(subkeys = lf_whive_children (w, node)))
+    goto out;
+  for (char **v = values; *v; v++) {
+    uint32_t t;
+    CLEANUP_FREE char *d = NULL;
+    CLEANUP_FREE char *desc = NULL;
+    size_t len;
+    if (lf_whive_get (w, node, *v, &t, &d, &len) != LF_MATCH)
+      continue;
+    desc = lf_whive_describe (t, d, len);
+    if (append (&was, &n, &cap, "%s%s = %s", n ? ", " : "", **v ? *v : "@",
+                desc ? desc : "?") == -1) {
+      lf_error (ENOMEM, "out of memory");
+      goto out;
+    }
+  }
+  if (lf_hive_delete_key (w->hv, node) == -1) {
+    lf_error_prefix ("%s", path);
+    goto out;
+  }
+  count_change (w);
+  size_t nsub = 0;
+  while (subkeys[nsub])
+    nsub++;
+  lf_plan_note (w->p, w->concern, LF_CHANGED, "%s\\%s: key deleted (%s%s; "
+                "%zu subkey%s)", w->label, path, n ? "values: " : "no values",
+                was, nsub, nsub == 1 ? "" : "s");
+  r = 1;
+ out:
+  lf_free_names (values);
+  lf_free_names (subkeys);
+  free (was);
+  return r;
+}
+
 uint64_t
 lf_whive_key (struct lf_whive *w, uint64_t parent, const char *where,
               const char *name)

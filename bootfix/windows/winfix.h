@@ -133,6 +133,10 @@ extern int lf_whive_set_multi (struct lf_whive *w, uint64_t node,
  */
 extern int lf_whive_delete (struct lf_whive *w, uint64_t node,
                             const char *where, const char *name);
+/* Delete key PATH (from the root) and all below it, its values in the
+ * report: 1 if deleted, 0 if absent, -1 on error.
+ */
+extern int lf_whive_delete_key (struct lf_whive *w, const char *path);
 /* Subkey NAME of PARENT, created (and reported) if absent; 0 on error. */
 extern uint64_t lf_whive_key (struct lf_whive *w, uint64_t parent,
                                  const char *where, const char *name);

@@ -34,9 +34,15 @@ resolve_fstab (void *opaque, const char *spec, const char *mp,
 static void
 fuzz_one (const char *data, size_t size)
 {
+  /* A target's lists of arguments to add and remove, of each kind: a
+   * whole word, a key with a value, a key whose every value goes.
+   */
+  static const char *const add[] = { "quiet2", "a.b=1", NULL };
+  static const char *const rm[] = { "quiet", "console=", "x=1", NULL };
   struct lf_cmdline_opts o = {
     .root_uuid = "0000-root", .resolve = resolve_resume, .add = true,
-    .ifnames = true, .rootdelay = -1,
+    .ifnames = true, .rootdelay = -1, .params_add = add, .params_remove = rm,
+    .serial_word = "console=ttyS0,115200n8",
   };
   struct lf_findings fnd = { 0 };
   char *out = NULL, *out2 = NULL;
@@ -50,6 +56,10 @@ fuzz_one (const char *data, size_t size)
   if (lf_grub_default_entry (data, size, &e)) {
     free (lf_cmdline_get (e.args, "root"));
     (void) lf_cmdline_has_console (e.args, "ttyS0");
+    char *missing, *unwanted;
+    lf_cmdline_audit (e.args, &o, &missing, &unwanted);
+    free (missing);
+    free (unwanted);
   }
   lf_boot_entry_free (&e);
   unsigned kind = (unsigned char) data[0] % (LF_BOOTCFG_KERNEL_CMDLINE + 2);
