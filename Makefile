@@ -50,7 +50,7 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wvla -Werror \
            -Wformat=2 -Wmissing-prototypes -Wno-format-nonliteral \
            -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread \
            -DLF_HW_DIR='"$(PREFIX)/share/landfall/hw"' \
-           $(addprefix -I,$(LIBDIRS) supervisor) $(PKG_CFLAGS)
+           -I. -I$(BUILD) $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -pthread
 
 ifeq ($(SAN),1)

@@ -7,10 +7,10 @@
 #ifndef LF_BOOTFIX_H
 #define LF_BOOTFIX_H
 
-#include "guest.h"
-#include "modread.h"
-#include "initramfs.h"
-#include "hw.h"
+#include "guest/guest.h"
+#include "guest/modread.h"
+#include "initramfs/initramfs.h"
+#include "hw/hw.h"
 
 #include <stdio.h>
 

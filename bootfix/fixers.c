@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "bootfix.h"
+#include "bootfix/bootfix.h"
 
 static const struct lf_fixer fixers[] = {
   { .type = "linux",   .fix = lf_fix_linux,

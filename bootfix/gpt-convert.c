@@ -28,8 +28,8 @@
 
 #include <libfdisk/libfdisk.h>
 
-#include "bootfix.h"
-#include "convert.h"
+#include "bootfix/bootfix.h"
+#include "convert/convert.h"
 
 extern char **environ;
 

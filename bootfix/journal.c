@@ -22,8 +22,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "plan-internal.h"
-#include "convert.h"
+#include "bootfix/plan-internal.h"
+#include "convert/convert.h"
 
 #define JOURNAL_MAX (16 * LF_MiB)
 #define BACKUP_MAX  (512 * LF_MiB)

@@ -4,7 +4,7 @@
 #ifndef LF_PLAN_INTERNAL_H
 #define LF_PLAN_INTERNAL_H
 
-#include "bootfix.h"
+#include "bootfix/bootfix.h"
 
 enum lf_edit_kind { LF_EDIT_WRITE, LF_EDIT_REMOVE, LF_EDIT_MKDIR,
                     LF_EDIT_SYMLINK };

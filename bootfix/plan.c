@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bootfix.h"
-#include "plan-internal.h"
+#include "bootfix/bootfix.h"
+#include "bootfix/plan-internal.h"
 
 /* Configuration and initramfs files; nothing larger is edited. */
 #define PLAN_MAX_FILE (512 * LF_MiB)

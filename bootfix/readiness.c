@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bootfix.h"
-#include "modread.h"
+#include "bootfix/bootfix.h"
+#include "guest/modread.h"
 
 /* Append to the growing list *L ("a; b"); false when out of memory. */
 static bool

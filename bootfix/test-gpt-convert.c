@@ -12,8 +12,8 @@
 
 #include <libfdisk/libfdisk.h>
 
-#include "bootfix.h"
-#include "convert.h"
+#include "bootfix/bootfix.h"
+#include "convert/convert.h"
 
 static char dir[64], img[128], orig[128];
 

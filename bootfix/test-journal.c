@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bootfix.h"
+#include "bootfix/bootfix.h"
 
 static char root[64];
 static struct lf_fs *fs;

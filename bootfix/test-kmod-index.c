@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bootfix.h"
+#include "bootfix/bootfix.h"
 
 static void
 write_index (struct lf_kmod_index *idx, void **buf, size_t *len)

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bootfix.h"
-#include "netcfg.h"
+#include "bootfix/bootfix.h"
+#include "bootfix/linux/netcfg.h"
 
 /* Does some note contain NEEDLE? */
 static bool

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bootcfg.h"
+#include "bootfix/linux/bootcfg.h"
 
 #define S(lit) (lit), (sizeof (lit) - 1)
 #define UUID "4f3c9d2a-5b1e-4c6f-9a7d-0e8b1c2d3e43"

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bootfix.h"
-#include "winfix.h"
+#include "bootfix/bootfix.h"
+#include "bootfix/windows/winfix.h"
 
 static char root[64];
 static struct lf_fs *fs;

@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "child.h"
+#include "common/common.h"
+#include "common/child.h"
 
 #define POLL_NS (50 * 1000 * 1000)
 

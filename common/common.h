@@ -58,13 +58,13 @@ extern void lf_debug_print (const char *func, const char *fmt, ...)
   } while (0)
 
 /* endian.h: byte order, one place (see endian.h). */
-#include "endian.h"
+#include "common/endian.h"
 
 /* checked.h: overflow-checked arithmetic (see checked.h). */
-#include "checked.h"
+#include "common/checked.h"
 
 /* vector.c: growable arrays (see vector.h). */
-#include "vector.h"
+#include "common/vector.h"
 
 /* cleanup.c */
 extern void lf_cleanup_free (void *ptr);

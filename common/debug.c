@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "common.h"
+#include "common/common.h"
 
 int lf_debug_level;
 FILE *lf_debug_fp;              /* NULL: stderr */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common.h"
+#include "common/common.h"
 
 static _Thread_local struct lf_error_record last;
 

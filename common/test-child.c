@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "child.h"
+#include "common/common.h"
+#include "common/child.h"
 
 static char dir[] = "/tmp/lf-test-spawn-XXXXXX";
 

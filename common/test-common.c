@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "common/common.h"
 
 /* Table-driven, as e2fsprogs' tst_byteswap.c: each value in both orders. */
 static const struct {

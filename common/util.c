@@ -12,7 +12,7 @@
 
 #include <openssl/evp.h>
 
-#include "common.h"
+#include "common/common.h"
 
 bool
 lf_is_zero (const void *buf, size_t len)

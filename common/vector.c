@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "common/common.h"
 
 int
 lf_grow (void *ptrp, size_t *cap, size_t n, size_t elem)

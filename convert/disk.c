@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 /* Probe order matters: formats with a magic at offset 0 first; VHD also
  * matches a fixed disk by the footer at the end, so it comes before raw;

@@ -17,7 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 /* What a disk's metadata names (backing files, parents, extents) may come
  * from its own directory and from these, each a resolved directory the

@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "common.h"
-#include "convert.h"
+#include "common/common.h"
+#include "convert/convert.h"
 
 /* file.c
  *

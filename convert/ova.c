@@ -17,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 /* A tar header.  Numbers are octal ASCII (or GNU base-256 for sizes). */
 struct tar_header {

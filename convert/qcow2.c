@@ -26,7 +26,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 /* The header.  NB. All fields are big-endian.  Version 2 headers end at
  * 0x48 (72 bytes); version 3 headers are header_length bytes, at least

@@ -4,7 +4,7 @@
  * lf_file_extent), so a sparse 8 GiB file with 2 GiB of data is never read
  * in full.
  */
-#include "format.h"
+#include "convert/format.h"
 
 static int
 raw_probe (struct lf_file *f)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 #define ASSERT_ERROR(needle)                                            \
   ck_assert_msg (strstr (lf_last_error (), (needle)) != NULL,           \

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "qcow2.c"
+#include "convert/qcow2.c"
 
 #define CB      12                      /* 4 KiB clusters */
 #define CS      (1u << CB)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 START_TEST (test_footer_layout)
 {

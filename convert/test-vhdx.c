@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vhdx.c"
+#include "convert/vhdx.c"
 
 #define FRAGMENTS "../shared/testdata/images/libvhdi-fragments/"
 

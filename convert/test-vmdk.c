@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 /* The layout vmdk.c declares, repeated so a change there fails here. */
 struct t_vmdk4_header {

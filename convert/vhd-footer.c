@@ -10,7 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 /* Seconds between the Unix epoch and 2000-01-01 00:00:00 UTC. */
 #define VHD_EPOCH_OFFSET 946684800u

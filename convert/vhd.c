@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 /* The dynamic disk header.  NB. All fields are big-endian. */
 struct vhd_parent_locator {

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 /* ---------------------------------------------------------------------- */
 /* On-disk structures.  NB. All fields are little-endian. */

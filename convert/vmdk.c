@@ -29,7 +29,7 @@
 #include <strings.h>
 #include <libdeflate.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 /* Named limits: every table, count and size a header or descriptor claims
  * is checked against one of these before it is used.

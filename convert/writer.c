@@ -23,7 +23,7 @@
 
 #include <openssl/evp.h>
 
-#include "format.h"
+#include "convert/format.h"
 
 #define CHUNK_SIZE      (4 * LF_MiB)     /* one worker's read */
 #define ZERO_GRANULE    (4 * LF_KiB)     /* zero detection: a filesystem block */

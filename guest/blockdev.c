@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 enum bd_kind { BD_DISK, BD_WINDOW, BD_LINEAR };
 

@@ -25,7 +25,7 @@
 #include <libdevmapper.h>
 #include <linux/dm-ioctl.h>  /* DM_NAME_LEN, DM_UUID_LEN */
 
-#include "guest.h"
+#include "guest/guest.h"
 
 #define DM_UUID_PREFIX "LANDFALL-"
 

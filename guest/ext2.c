@@ -73,7 +73,7 @@
 #include <ext2fs/ext2_fs.h>
 #include <ext2fs/ext2fs.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 /* Named limits: a hostile image must not make us allocate or loop
  * without bound.

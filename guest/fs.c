@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 /* Caps on guest-controlled input: path length and depth. */
 #define LF_MAX_PATH       4096

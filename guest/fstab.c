@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 #define FSTAB_MAX_ENTRIES 1024
 #define FSTAB_MAX_LINE    4096

@@ -22,8 +22,8 @@
 
 #include <jansson.h>
 
-#include "common.h"
-#include "convert.h"
+#include "common/common.h"
+#include "convert/convert.h"
 
 /* blockdev.c
  *

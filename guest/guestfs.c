@@ -46,7 +46,7 @@
 #include <guestfs.h>
 #endif
 
-#include "guest.h"
+#include "guest/guest.h"
 
 /* Limits on what we hand to the appliance. */
 #define GFS_MAX_DISKS    64     /* as GUEST_MAX_DISKS in inspect.c */

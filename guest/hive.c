@@ -23,7 +23,7 @@
 
 #include <hivex.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 _Static_assert (LF_REG_SZ == hive_t_REG_SZ &&
                 LF_REG_EXPAND_SZ == hive_t_REG_EXPAND_SZ &&

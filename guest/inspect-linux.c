@@ -13,9 +13,9 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "guest.h"
-#include "netread.h"
-#include "modread.h"
+#include "guest/guest.h"
+#include "guest/netread.h"
+#include "guest/modread.h"
 
 /* Config files are small; anything larger is not what we expect. */
 #define CONF_MAX (1 << 20)

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 /* An ImagePath longer than this is no driver path (MAX_PATH is 260). */
 #define WIN_MAX_IMAGE_PATH 1024

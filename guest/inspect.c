@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 #define GUEST_MAX_DISKS 64
 #define GUEST_MAX_BDS   1024

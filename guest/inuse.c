@@ -34,7 +34,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 #define INUSE_MAX_DEVS 256
 

@@ -38,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 /* Limits ("to stop really stupid stuff and/or exploits"). */
 #define LVM_MAX_METADATA   (16 * LF_MiB)  /* one copy of the text */

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 #define MD_MAGIC   0xa92b4efcu
 #define SB1_SIZE   4096         /* what is read: header + dev_roles */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "modread.h"
+#include "guest/modread.h"
 
 /* ---- the images ---- */
 

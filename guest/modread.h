@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "guest.h"
-#include "initramfs.h"
+#include "guest/guest.h"
+#include "initramfs/initramfs.h"
 
 /* modules-dep.c
  *

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "modread.h"
+#include "guest/modread.h"
 
 static const char *const module_exts[] = { ".ko", ".ko.xz", ".ko.zst",
                                            ".ko.gz" };

@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "netread.h"
+#include "guest/netread.h"
 
 /* ---- text primitives ---- */
 

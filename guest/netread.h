@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 /* Limits: "to stop really stupid stuff" (hivex). */
 #define NETCFG_MAX_FILE   (1024 * 1024) /* bytes of one config file */

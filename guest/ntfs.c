@@ -43,7 +43,7 @@
 #include <ntfs-3g/unistr.h>
 #include <ntfs-3g/volume.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 /* Caps on what a (possibly hostile) volume can make us allocate. */
 #define NTFS_MAX_DIR_ENTRIES 1000000    /* names in one directory */

@@ -24,7 +24,7 @@
 
 #include <blkid.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 /* GPT allows more than 128 entries; nothing real has thousands. */
 #define LF_MAX_PARTITIONS 1024

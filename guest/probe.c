@@ -37,7 +37,7 @@
 
 #include <blkid.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 #define LF_PROBE_EDGE            LF_MiB
 #define LF_PROBE_MAX_EBR         128    /* libblkid's dos.c stops at 100 */

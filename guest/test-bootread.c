@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bootread.h"
+#include "guest/bootread.h"
 
 #define S_(x) x, strlen (x)
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 START_TEST (test_names)
 {

@@ -18,7 +18,7 @@
 
 #include <ext2fs/ext2fs.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 #define OFFSET   (1024 * 1024)
 #define BIG_SIZE (5 * 1024 * 1024)

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 START_TEST (test_parse_device)
 {

@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 static char dir[] = "/tmp/landfall-test-lvm-XXXXXX";
 

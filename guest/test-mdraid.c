@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 #define SIZE (8 * 1024 * 1024)
 static char dir[] = "/tmp/landfall-test-mdraid-XXXXXX";

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "netread.h"
+#include "guest/netread.h"
 
 #define S(x) x, strlen (x)
 

@@ -21,7 +21,7 @@
 #include <ntfs-3g/layout.h>
 #include <ntfs-3g/volume.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 #define FS_OFFSET LF_MiB
 #define FS_SIZE   (64 * LF_MiB)

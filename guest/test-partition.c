@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 /* "Linux root ünïcödé" in UTF-8. */
 #define NAME2 "Linux root \xc3\xbc" "n\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9"

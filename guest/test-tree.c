@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 static char root[64], boot[64];
 static struct lf_fs *rootfs, *bootfs;

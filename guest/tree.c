@@ -21,7 +21,7 @@
 
 #include <sys/mount.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 struct tree {
   int rootfd;

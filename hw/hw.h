@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "common.h"
+#include "common/common.h"
 
 #define LF_HW_PROFILE_MAX_SIZE  (64 * 1024)   /* one profile file */
 #define LF_HW_MAX_LIST          64            /* entries of any list */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hw.h"
+#include "hw/hw.h"
 
 /* DMI strings are short (SMBIOS strings are at most 64 bytes in practice). */
 #define DMI_MAX 256

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hw.h"
+#include "hw/hw.h"
 
 #ifndef LF_HW_DIR
 #define LF_HW_DIR "/usr/local/share/landfall/hw"

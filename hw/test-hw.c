@@ -12,7 +12,7 @@
 
 #include <check.h>
 
-#include "hw.h"
+#include "hw/hw.h"
 
 static const char good[] =
   "{ \"name\": \"t\", \"firmware\": \"bios\", \"partition_tables\": [\"dos\"],"

@@ -15,7 +15,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "initramfs.h"
+#include "initramfs/initramfs.h"
 
 /* Codec memory: a hostile xz/lzma header may ask for a huge dictionary. */
 #define DECODER_MEMLIMIT  (256 * LF_MiB)

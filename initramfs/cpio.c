@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "initramfs.h"
+#include "initramfs/initramfs.h"
 
 const char *
 lf_cpio_format_name (enum lf_cpio_format f)

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "initramfs.h"
+#include "initramfs/initramfs.h"
 
 const struct lf_initramfs_limits lf_initramfs_default_limits = {
   .max_uncompressed = INITRAMFS_MAX_UNCOMPRESSED,

@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common.h"
+#include "common/common.h"
 
 /* Limits: "stop really stupid stuff and/or exploits" (hivex).  Each is
  * stated in the error when it is hit.

@@ -14,7 +14,7 @@
 
 #include <check.h>
 
-#include "initramfs.h"
+#include "initramfs/initramfs.h"
 
 #define TESTDATA "../shared/testdata/cpio"
 

@@ -92,6 +92,6 @@ extern int lf_cmd_plan (int argc, char *argv[]);
 /* cmd-points.c */
 extern int lf_cmd_points (int argc, char *argv[]);
 
-#include "verify.h"
+#include "verify/verify.h"
 
 #endif /* LF_CLI_H */

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "convert.h"
-#include "cli.h"
+#include "common/common.h"
+#include "convert/convert.h"
+#include "supervisor/cli.h"
 
 static void
 usage (FILE *fp)

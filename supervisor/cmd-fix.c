@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "guest.h"
-#include "bootfix.h"
-#include "cli.h"
-#include "job.h"
+#include "common/common.h"
+#include "guest/guest.h"
+#include "bootfix/bootfix.h"
+#include "supervisor/cli.h"
+#include "supervisor/job.h"
 
 static void
 usage_fix (FILE *fp)

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "guest.h"
-#include "bootfix.h"
-#include "cli.h"
+#include "common/common.h"
+#include "guest/guest.h"
+#include "bootfix/bootfix.h"
+#include "supervisor/cli.h"
 
 static void
 usage (FILE *fp)

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "job.h"
-#include "cli.h"
+#include "common/common.h"
+#include "supervisor/job.h"
+#include "supervisor/cli.h"
 
 static void
 usage (FILE *fp)

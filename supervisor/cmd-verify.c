@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "guest.h"
-#include "bootfix.h"
-#include "hw.h"
-#include "cli.h"
+#include "common/common.h"
+#include "guest/guest.h"
+#include "bootfix/bootfix.h"
+#include "hw/hw.h"
+#include "supervisor/cli.h"
 
 #define VERIFY_MAX_MARKERS 16
 

@@ -34,8 +34,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "job.h"
+#include "common/common.h"
+#include "supervisor/job.h"
 
 static bool
 parse_ulong (const char *s, unsigned long max, unsigned long *ret)

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "job.h"
+#include "common/common.h"
+#include "supervisor/job.h"
 
 int
 lf_input_read (const char *path, size_t max, char **ret, size_t *ret_len,

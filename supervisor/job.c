@@ -28,10 +28,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "hw.h"
-#include "convert.h"
-#include "job.h"
+#include "common/common.h"
+#include "hw/hw.h"
+#include "convert/convert.h"
+#include "supervisor/job.h"
 
 static const char *const keys[] = {
   "machine", "source", "profile", "output", "os-disk", "disk", "checksum",

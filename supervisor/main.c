@@ -6,10 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "cli.h"
-#include "convert.h"
-#include "job.h"
+#include "common/common.h"
+#include "supervisor/cli.h"
+#include "convert/convert.h"
+#include "supervisor/job.h"
 
 #ifndef LF_VERSION
 #define LF_VERSION "0.1"

@@ -46,10 +46,10 @@
 #include <blkid.h>
 #include <jansson.h>
 
-#include "common.h"
-#include "cli.h"
-#include "hw.h"
-#include "job.h"
+#include "common/common.h"
+#include "supervisor/cli.h"
+#include "hw/hw.h"
+#include "supervisor/job.h"
 
 #define JOBDIR   "/run/landfall/job"
 #define LOGTMP   "/run/landfall/landfall.log"

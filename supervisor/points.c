@@ -35,9 +35,9 @@
 
 #include <jansson.h>
 
-#include "common.h"
-#include "convert.h"
-#include "job.h"
+#include "common/common.h"
+#include "convert/convert.h"
+#include "supervisor/job.h"
 
 const char *const lf_point_options[] = {
   "latest", "latest-processed", "latest-app-consistent",

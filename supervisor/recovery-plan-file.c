@@ -25,8 +25,8 @@
 
 #include <jansson.h>
 
-#include "common.h"
-#include "job.h"
+#include "common/common.h"
+#include "supervisor/job.h"
 
 static const char *const type_names[] = { "test", "planned", "unplanned" };
 

@@ -28,9 +28,9 @@
 
 #include <jansson.h>
 
-#include "common.h"
-#include "child.h"
-#include "job.h"
+#include "common/common.h"
+#include "common/child.h"
+#include "supervisor/job.h"
 
 /* As ASR's runbook context spells them ($RecoveryPlanContext). */
 static const char *const type_context[] = { "Test", "Planned", "Unplanned" };

@@ -4,8 +4,8 @@
 #ifndef LF_RUN_JOB_H
 #define LF_RUN_JOB_H
 
-#include "guest.h"
-#include "run-state.h"
+#include "guest/guest.h"
+#include "supervisor/run-state.h"
 
 struct run {
   const struct lf_job *job;

@@ -18,13 +18,13 @@
 
 #include <openssl/evp.h>
 
-#include "common.h"
-#include "convert.h"
-#include "guest.h"
-#include "bootfix.h"
-#include "cli.h"
-#include "job.h"
-#include "run-job.h"
+#include "common/common.h"
+#include "convert/convert.h"
+#include "guest/guest.h"
+#include "bootfix/bootfix.h"
+#include "supervisor/cli.h"
+#include "supervisor/job.h"
+#include "supervisor/run-job.h"
 
 /* Room the fix may need inside an image is inside the image; this is for
  * the state and report files and the filesystem's own overhead.

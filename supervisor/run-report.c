@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "job.h"
-#include "run-job.h"
+#include "common/common.h"
+#include "supervisor/job.h"
+#include "supervisor/run-job.h"
 
 /* Messages quote guest and file names, which may not be UTF-8. */
 static json_t *

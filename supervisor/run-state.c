@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "run-state.h"
+#include "common/common.h"
+#include "supervisor/run-state.h"
 
 #define STATE_MAX (16 * LF_MiB)
 

@@ -13,9 +13,9 @@
 
 #include <jansson.h>
 
-#include "bootfix.h"
-#include "hw.h"
-#include "job.h"
+#include "bootfix/bootfix.h"
+#include "hw/hw.h"
+#include "supervisor/job.h"
 
 #define LF_STATE_VERSION 1
 

@@ -13,14 +13,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "convert.h"
-#include "guest.h"
-#include "bootfix.h"
-#include "cli.h"
-#include "job.h"
-#include "run-job.h"
-#include "verify.h"
+#include "common/common.h"
+#include "convert/convert.h"
+#include "guest/guest.h"
+#include "bootfix/bootfix.h"
+#include "supervisor/cli.h"
+#include "supervisor/job.h"
+#include "supervisor/run-job.h"
+#include "verify/verify.h"
 
 /* ---- Convert ---------------------------------------------------------- */
 

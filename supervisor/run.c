@@ -39,12 +39,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "guest.h"
-#include "bootfix.h"
-#include "cli.h"
-#include "job.h"
-#include "run-job.h"
+#include "common/common.h"
+#include "guest/guest.h"
+#include "bootfix/bootfix.h"
+#include "supervisor/cli.h"
+#include "supervisor/job.h"
+#include "supervisor/run-job.h"
 
 /* The resolved profile (st.profile), loaded once; NULL with the error
  * recorded.

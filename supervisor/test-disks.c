@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "job.h"
+#include "common/common.h"
+#include "supervisor/job.h"
 
 static char root[64];
 

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "job.h"
+#include "common/common.h"
+#include "supervisor/job.h"
 
 static struct lf_job *
 parse (const char *text)

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "job.h"
+#include "common/common.h"
+#include "supervisor/job.h"
 
 static struct lf_rplan *
 parse (const char *text)

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "job.h"
-#include "run-state.h"
+#include "common/common.h"
+#include "supervisor/job.h"
+#include "supervisor/run-state.h"
 
 static char dir[] = "/tmp/lf-test-run-state-XXXXXX";
 static char path[256];

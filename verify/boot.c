@@ -19,11 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "child.h"
-#include "guest.h"
-#include "hw.h"
-#include "verify.h"
+#include "common/common.h"
+#include "common/child.h"
+#include "guest/guest.h"
+#include "hw/hw.h"
+#include "verify/verify.h"
 
 #define BOOT_ARGV_MAX   64
 #define BOOT_LOG_MAX    (16 * LF_MiB)   /* console bytes searched */

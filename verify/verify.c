@@ -17,13 +17,13 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "common.h"
-#include "guest.h"
-#include "bootfix.h"
-#include "bootcfg.h"
-#include "bootread.h"
-#include "hw.h"
-#include "verify.h"
+#include "common/common.h"
+#include "guest/guest.h"
+#include "bootfix/bootfix.h"
+#include "bootfix/linux/bootcfg.h"
+#include "guest/bootread.h"
+#include "hw/hw.h"
+#include "verify/verify.h"
 
 #define GPT_ESP       "c12a7328-f81f-11d2-ba4b-00a0c93ec93b"
 #define GPT_BIOS_BOOT "21686148-6449-6e6f-744e-656564454649"

@@ -21,8 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bootfix.h"
-#include "netcfg.h"
+#include "bootfix/bootfix.h"
+#include "bootfix/linux/netcfg.h"
 
 #define CONCERN "agents"
 

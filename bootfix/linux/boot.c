@@ -37,7 +37,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bootcfg.h"
+#include "bootfix/linux/bootcfg.h"
 
 #define CONCERN "boot"
 

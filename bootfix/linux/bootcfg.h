@@ -11,7 +11,7 @@
 #ifndef LF_BOOTCFG_H
 #define LF_BOOTCFG_H
 
-#include "bootfix.h"
+#include "bootfix/bootfix.h"
 
 #define BOOTCFG_MAX_SIZE   (4 << 20)  /* one configuration file */
 #define BOOTCFG_MAX_LINE   65536      /* longer lines are left alone */

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bootcfg.h"
-#include "bootread.h"
+#include "bootfix/linux/bootcfg.h"
+#include "guest/bootread.h"
 
 void
 lf_findings_add (struct lf_findings *fs, enum lf_finding what,

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <ctype.h>
 
-#include "initramfs-fix.h"
+#include "bootfix/linux/initramfs-fix.h"
 
 /* What the rebuild needs to know about the modules. */
 struct modset {

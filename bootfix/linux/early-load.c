@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <ctype.h>
 
-#include "initramfs-fix.h"
+#include "bootfix/linux/initramfs-fix.h"
 
 /* Does an early-load list name module NAME?  initramfs-tools style (also
  * /etc/initramfs-tools/modules): a line's first word; dracut style:

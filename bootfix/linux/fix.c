@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "bootfix.h"
+#include "bootfix/bootfix.h"
 
 int
 lf_fix_linux (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bootcfg.h"
+#include "bootfix/linux/bootcfg.h"
 
 #define FSTAB_EDIT_MAX_FIELD 4096
 

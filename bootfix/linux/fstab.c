@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "bootcfg.h"
+#include "bootfix/linux/bootcfg.h"
 
 /* The partition numbered PART on disk DISK. */
 static struct lf_guest_fs *

@@ -8,7 +8,7 @@
 
 #include <sys/types.h>
 
-#include "bootfix.h"
+#include "bootfix/bootfix.h"
 
 #define CONCERN "initramfs"
 #define MODULE_FILE_MAX   (64 * LF_MiB)   /* one module file */

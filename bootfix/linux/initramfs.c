@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <ctype.h>
 
-#include "initramfs-fix.h"
+#include "bootfix/linux/initramfs-fix.h"
 /* ---- The fix -------------------------------------------------------- */
 
 

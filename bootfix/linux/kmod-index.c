@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bootfix.h"
+#include "bootfix/bootfix.h"
 
 struct kidx_entry {
   char *key;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netcfg.h"
+#include "bootfix/linux/netcfg.h"
 
 void
 lf_netnotes_add (struct lf_netnotes *ns, enum lf_finding what,

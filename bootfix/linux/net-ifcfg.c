@@ -17,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "netcfg.h"
+#include "bootfix/linux/netcfg.h"
 
 #define RHEL_DIR "/etc/sysconfig/network-scripts"
 #define SUSE_DIR "/etc/sysconfig/network"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netcfg.h"
+#include "bootfix/linux/netcfg.h"
 
 #define MAX_WORDS 64
 

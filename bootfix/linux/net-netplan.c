@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netcfg.h"
+#include "bootfix/linux/netcfg.h"
 
 #define NETPLAN_DIR "/etc/netplan"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netcfg.h"
+#include "bootfix/linux/netcfg.h"
 
 #define NETWORKD_DIR "/etc/systemd/network"
 

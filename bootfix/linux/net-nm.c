@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netcfg.h"
+#include "bootfix/linux/netcfg.h"
 
 #define NM_DIR "/etc/NetworkManager/system-connections"
 

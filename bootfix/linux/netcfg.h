@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bootfix.h"
-#include "netread.h"
+#include "bootfix/bootfix.h"
+#include "guest/netread.h"
 
 #define NETCFG_MAX_NOTES  64            /* report notes from one file */
 

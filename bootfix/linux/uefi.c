@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bootfix.h"
+#include "bootfix/bootfix.h"
 
 #define CONCERN "uefi"
 #define SHIM LF_SHIM_PATH

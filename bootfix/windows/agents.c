@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "winfix.h"
+#include "bootfix/windows/winfix.h"
 
 #define CONCERN "agents"
 #define SERVICE_USER_MODE 0x30  /* WIN32_OWN_PROCESS | WIN32_SHARE_PROCESS */

@@ -27,7 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "winfix.h"
+#include "bootfix/windows/winfix.h"
 
 #define CONCERN "bcd"
 

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "winfix.h"
+#include "bootfix/windows/winfix.h"
 
 #define CONCERN "boot-drivers"
 

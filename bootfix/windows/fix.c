@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "winfix.h"
+#include "bootfix/windows/winfix.h"
 
 const char *
 lf_win_sysroot (const struct lf_os *os)

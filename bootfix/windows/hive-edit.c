@@ -14,7 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "winfix.h"
+#include "bootfix/windows/winfix.h"
 
 struct lf_whive *
 lf_whive_open (struct lf_plan *p, const char *concern, const char *path,

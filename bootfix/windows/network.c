@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "winfix.h"
+#include "bootfix/windows/winfix.h"
 
 #define CONCERN "network"
 #define DHCP_AUTOMATIC 2

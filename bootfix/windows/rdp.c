@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "winfix.h"
+#include "bootfix/windows/winfix.h"
 
 #define CONCERN "rdp"
 #define RDP_PORT 3389

@@ -9,7 +9,7 @@
  */
 #include <stdio.h>
 
-#include "winfix.h"
+#include "bootfix/windows/winfix.h"
 
 #define CONCERN "san-policy"
 #define SAN_ONLINE_ALL 1

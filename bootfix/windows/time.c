@@ -12,7 +12,7 @@
  */
 #include <stdio.h>
 
-#include "winfix.h"
+#include "bootfix/windows/winfix.h"
 
 #define CONCERN "time"
 #define START_AUTOMATIC 2

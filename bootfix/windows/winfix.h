@@ -14,7 +14,7 @@
 #ifndef LF_WINFIX_H
 #define LF_WINFIX_H
 
-#include "bootfix.h"
+#include "bootfix/bootfix.h"
 
 #define WIN_HIVE_MAX          LF_HIVE_MAX
 /* ControlSet001..ControlSet999 can exist; Windows keeps two or three. */

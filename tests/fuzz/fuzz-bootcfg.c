@@ -5,9 +5,9 @@
  */
 #include <string.h>
 
-#include "bootcfg.h"
-#include "bootread.h"
-#include "fuzz-buffer.h"
+#include "bootfix/linux/bootcfg.h"
+#include "guest/bootread.h"
+#include "tests/fuzz/fuzz-buffer.h"
 
 static const char *
 resolve_resume (void *opaque, const char *dev)

@@ -19,9 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "convert.h"
-#include "format.h"
+#include "common/common.h"
+#include "convert/convert.h"
+#include "convert/format.h"
 
 /* Caps so that one input cannot make the harness read for minutes: a
  * header may legitimately claim 32 TiB of zeros.
@@ -77,4 +77,4 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   return 0;
 }
 
-#include "fuzz-main.h"
+#include "tests/fuzz/fuzz-main.h"

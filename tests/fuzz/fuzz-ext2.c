@@ -24,9 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "convert.h"
-#include "guest.h"
+#include "common/common.h"
+#include "convert/convert.h"
+#include "guest/guest.h"
 
 /* Caps so that one input cannot make the harness run for minutes. */
 #define FUZZ_MAX_DEPTH   8
@@ -115,4 +115,4 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   return 0;
 }
 
-#include "fuzz-main.h"
+#include "tests/fuzz/fuzz-main.h"

@@ -1,6 +1,6 @@
 /* landfall fuzz target: the fstab parser (guest/fstab.c). */
-#include "guest.h"
-#include "fuzz-buffer.h"
+#include "guest/guest.h"
+#include "tests/fuzz/fuzz-buffer.h"
 
 static void
 fuzz_one (const char *data, size_t size)

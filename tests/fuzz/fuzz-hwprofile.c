@@ -1,6 +1,6 @@
 /* landfall fuzz target: the hardware profile parser (hw/profile.c). */
-#include "hw.h"
-#include "fuzz-buffer.h"
+#include "hw/hw.h"
+#include "tests/fuzz/fuzz-buffer.h"
 
 static void
 fuzz_one (const char *data, size_t size)

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "initramfs.h"
-#include "fuzz-buffer.h"
+#include "initramfs/initramfs.h"
+#include "tests/fuzz/fuzz-buffer.h"
 
 static bool
 keep_odd (const char *path, uint64_t size, void *arg)

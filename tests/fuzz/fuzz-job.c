@@ -1,8 +1,8 @@
 /* landfall fuzz target: the job file parser (supervisor/job.c). */
 #include <stdlib.h>
 
-#include "job.h"
-#include "fuzz-buffer.h"
+#include "supervisor/job.h"
+#include "tests/fuzz/fuzz-buffer.h"
 
 /* Disk names (lun:N, serial:S...) are resolved against a fixed set of
  * disks: resolution is a pure function of the scan (disks.c).

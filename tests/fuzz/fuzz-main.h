@@ -12,7 +12,7 @@
  */
 #include <stdio.h>
 
-#include "common.h"
+#include "common/common.h"
 
 __attribute__ ((constructor)) static void
 fuzz_debug_on (void)

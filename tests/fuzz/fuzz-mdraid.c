@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "convert.h"
-#include "guest.h"
+#include "common/common.h"
+#include "convert/convert.h"
+#include "guest/guest.h"
 
 #define DISK_SIZE (1024 * 1024)
 
@@ -60,4 +60,4 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   return 0;
 }
 
-#include "fuzz-main.h"
+#include "tests/fuzz/fuzz-main.h"

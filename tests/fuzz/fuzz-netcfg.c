@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "netcfg.h"
-#include "fuzz-buffer.h"
+#include "bootfix/linux/netcfg.h"
+#include "tests/fuzz/fuzz-buffer.h"
 
 static void
 again (int (*edit) (const char *, const char *, size_t, struct lf_netedit *),

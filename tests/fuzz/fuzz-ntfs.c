@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "guest/guest.h"
 
 #define FUZZ_MAX_ENTRIES 16             /* per directory visited */
 #define FUZZ_MAX_DIRS    4              /* directories below the root */
@@ -95,4 +95,4 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   return 0;
 }
 
-#include "fuzz-main.h"
+#include "tests/fuzz/fuzz-main.h"

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "convert.h"
-#include "format.h"
+#include "common/common.h"
+#include "convert/convert.h"
+#include "convert/format.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -58,4 +58,4 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   return 0;
 }
 
-#include "fuzz-main.h"
+#include "tests/fuzz/fuzz-main.h"

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "convert.h"
-#include "guest.h"
+#include "common/common.h"
+#include "convert/convert.h"
+#include "guest/guest.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -76,4 +76,4 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   return 0;
 }
 
-#include "fuzz-main.h"
+#include "tests/fuzz/fuzz-main.h"

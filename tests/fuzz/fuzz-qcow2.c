@@ -1,3 +1,3 @@
 /* landfall fuzz target: the qcow2 reader (see fuzz-common.h). */
 #define FUZZ_FORMAT "qcow2"
-#include "fuzz-common.h"
+#include "tests/fuzz/fuzz-common.h"

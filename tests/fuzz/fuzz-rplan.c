@@ -3,8 +3,8 @@
  */
 #include <stdlib.h>
 
-#include "job.h"
-#include "fuzz-buffer.h"
+#include "supervisor/job.h"
+#include "tests/fuzz/fuzz-buffer.h"
 
 static void
 fuzz_one (const char *data, size_t size)

@@ -1,3 +1,3 @@
 /* landfall fuzz target: the vhd reader (see fuzz-common.h). */
 #define FUZZ_FORMAT "vhd"
-#include "fuzz-common.h"
+#include "tests/fuzz/fuzz-common.h"

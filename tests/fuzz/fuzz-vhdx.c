@@ -1,3 +1,3 @@
 /* landfall fuzz target: the vhdx reader (see fuzz-common.h). */
 #define FUZZ_FORMAT "vhdx"
-#include "fuzz-common.h"
+#include "tests/fuzz/fuzz-common.h"

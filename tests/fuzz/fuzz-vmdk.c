@@ -1,3 +1,3 @@
 /* landfall fuzz target: the vmdk reader (see fuzz-common.h). */
 #define FUZZ_FORMAT "vmdk"
-#include "fuzz-common.h"
+#include "tests/fuzz/fuzz-common.h"
