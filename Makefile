@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall top-level Makefile.
 #
 #   make            build build/landfall

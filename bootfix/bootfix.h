@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/: the changes that make a guest boot and connect on
  * Azure, one file per concern, grouped here by source file.
  *

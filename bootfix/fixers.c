@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/: which fix an operating system gets, one table for
  * every command (landfall fix, undo, run), so that an OS type with no fix
  * is refused the same way everywhere rather than given another OS's fix.

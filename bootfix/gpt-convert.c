@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/: an MBR disk made GPT with an EFI system partition,
  * offline, for UEFI firmware (Azure generation 2).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/: applying a plan with a journal, and undoing it.
  *
  * The journal is DIR/journal.json on the guest; originals are kept in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/: what plan.c and journal.c share about a plan.  Only
  * those two files include this; concerns use bootfix.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/: the plan of edits (see bootfix.h).
  *
  * Edits are keyed by the file they resolve to (filesystem + path inside

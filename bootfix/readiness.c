@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/: a profile's report-only readiness items (linux.readiness,
  * windows.readiness, linux.udev_rules) judged against a guest: accelerated
  * networking's drivers (mlx4/mlx5 and MANA on Azure) and Azure's NVMe udev

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the MBR -> GPT conversion (gpt-convert.c) on small
  * sparse images made with sfdisk, and for the grub.cfg rewrite.
  */

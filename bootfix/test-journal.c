@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for plans, the journal and undo, on a mounted-tree guest. */
 #include <check.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the kmod index writer and reader (linux/kmod-index.c)
  * and the modules.dep parser (linux/modules-dep.c).  The writer is
  * checked three ways: bytes against a trie worked out by hand from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the network and agent transforms (bootfix/linux/net-*.c,
  * agents.c): per stack, realistic input, the exact output, idempotence
  * and hostile input; then the whole concern on a mounted-tree guest.

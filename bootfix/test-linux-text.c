@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the boot configuration and fstab transforms
  * (bootfix/linux/cmdline.c, fstab-edit.c): exact output on the real grubby
  * files of ../shared/testdata/configs/grubby and on hand-written snippets,

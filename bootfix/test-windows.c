@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for bootfix/windows: the hive-edit helpers on hivex's small
  * test hives (minimal, special) and the BCD edits on the real BCD store
  * from the test data, on a mounted-tree guest.  The planned bytes are

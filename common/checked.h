@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: overflow-checked arithmetic for offsets read from disk.
  *
  * Every "table + index * size" computed from on-disk values goes through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall common/: running a program as a child (child.h).
  *
  * fork and exec rather than posix_spawn: the child needs its own process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall common/: running a program as a child, with a timeout.
  *
  * The child is in a process group of its own, so that a timeout or a

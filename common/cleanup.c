@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: cleanup attribute helpers (see common.h). */
 #include <stdlib.h>
 #include <unistd.h>

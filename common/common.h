@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: helpers shared by every directory (errors, debug, endian,
  * overflow checks, cleanup, progress).  Nothing here knows about disks,
  * guests or jobs, and nothing here includes another landfall header.

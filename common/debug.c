@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: debug output, to stderr (stdout carries --json). */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: every byte-order function, in one place.
  *
  * VHD and qcow2 are big-endian, VMDK, VHDX and the registry little-endian.

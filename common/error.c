@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: the thread-local error record (see common.h). */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: progress reporting.
  *
  * On a terminal, a bar redrawn at most 10 times a second.  Otherwise (a

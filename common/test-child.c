@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for common/child.c: exit status, output, the timeout that
  * stops the whole process group.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for common/: byte order, overflow checks, sizes, UTF-16. */
 #include <check.h>
 #include <errno.h>

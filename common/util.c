@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: small helpers used by every layer. */
 #include <errno.h>
 #include <fcntl.h>

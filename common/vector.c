@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: growable arrays (see vector.h). */
 #include <errno.h>
 #include <stdint.h>

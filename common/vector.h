@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: growable arrays (after nbdkit's common/utils/vector.h).
  *
  * Appending one element at a time with realloc (n + 1) is quadratic and

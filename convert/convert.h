@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: disk image formats, public interface.
  *
  * convert/ knows nothing of filesystems, guests or jobs.  It opens an image

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: opening a disk (probe, chain) and reading from it. */
 #include <errno.h>
 #include <sys/stat.h>

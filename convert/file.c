@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: bounded reads from an image file.
  *
  * Parsers never call read(2) themselves: every read names the structure it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: the format vtable and convert/'s internal header,
  * grouped by source file.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: OVA, a tar archive holding an OVF descriptor and the
  * disks it names (usually streamOptimized VMDKs).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: qcow2 reader (versions 2 and 3).
  *
  * The layout (qemu docs/interop/qcow2.txt): a big-endian header in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: raw images and block devices.
  *
  * The extent map comes from the filesystem (SEEK_DATA/SEEK_HOLE, in

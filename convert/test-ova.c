@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: unit tests of the OVA (tar) reader.
  *
  * Archives are built in memory here, one oddity each: ustar with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: unit tests for the qcow2 reader.
  *
  * Each test builds a tiny image in memory (4 KiB clusters: header, L1,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the VHD footer, the VHD reader and the Azure size rules. */
 #include <check.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: unit tests of the VHDX reader.
  *
  * The reader's structure decoders are static, so this suite includes

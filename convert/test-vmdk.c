@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: unit tests for the VMDK reader.
  *
  * Each test builds a small image in memory (a good one, then one field

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: the VHD footer (disks.md §2–§4).
  *
  * Shared by the VHD reader and the Azure fixed-VHD writer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: VHD reader — fixed, dynamic and differencing.
  *
  * Layout (disks.md §3, §6): a fixed disk is raw data followed by a 512-byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: VHDX reader — fixed, dynamic and differencing, read
  * only, with the metadata log replayed in memory.
  *

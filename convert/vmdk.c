@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: VMDK (VMware virtual disk) reader.
  *
  * Layouts read here (VMware "Virtual Disk Format 5.0"):

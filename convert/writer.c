@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert/: the Azure fixed VHD writer.
  *
  * A copy walks the source's extent map and hands the data ranges, in

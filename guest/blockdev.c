@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: block devices over convert/'s disks.
  *
  * Like nbdkit's partition filter, a window holds its parent and forwards

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: the default boot entry and the kernel command line
  * (bootread.h).  Verify judged root= and console= with a reader of its
  * own that split at every blank, while the fix's editor knew quotes; both

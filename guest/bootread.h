@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: the boot loader's default entry and its kernel command
  * line, read once for verify and for bootfix/linux's editor.
  *

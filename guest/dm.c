@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: device-mapper devices for logical volumes, so that the
  * kernel mounts a filesystem in an LV like one on a partition.  Only in
  * the appliance (LANDFALL_MOUNT=kernel): it has no lvm2 tools, and XFS,

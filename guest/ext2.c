@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: the libext2fs backend (ext2, ext3, ext4).
  *
  * No root and no kernel mount: libext2fs reads and writes the filesystem

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: the filesystem interface, a guest's mounts, and the one
  * place where guest paths are resolved.
  *

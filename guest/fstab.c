@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: /etc/fstab, parsed as hostile input.
  *
  * fstab(5): six whitespace-separated fields, "#" comments, octal escapes

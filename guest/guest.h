@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: everything that reads or writes inside a guest disk,
  * grouped by source file.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: the libguestfs backend, for what no native backend
  * reads (XFS, btrfs, LUKS with a key, LVM volumes that are not linear), on
  * a workstation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: Windows registry hives, through hivex: the one adapter
  * for inspection (read-only) and for the Windows fix (writable).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: Linux inspection.
  *
  * Reads files only (never runs anything from the guest) and records what

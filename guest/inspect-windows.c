@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: Windows inspection, from the registry hives alone.
  *
  * SOFTWARE gives the product, version, build and edition; SYSTEM gives the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: finding what is on a set of disks.
  *
  * Every disk given is opened (any convert/ format), its partition table

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: is a disk we are about to write in use by the kernel?
  *
  * Writing a block device under a mounted filesystem corrupts it: the

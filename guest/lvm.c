@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: LVM2 read natively, without the lvm tools and without
  * device-mapper (neither exists in the appliance's use of it, nor on the
  * build hosts).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: Linux md RAID member superblocks (metadata 0.90 and
  * 1.x), read to know which arrays a set of disks holds and whether every
  * member of each is there.  The arrays themselves are assembled by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: a module and its dependency closure in an initramfs
  * image (modread.h).  Verify walked the closure with its own copy of the
  * image lookup, the fix with another, inspect searched modules.dep with

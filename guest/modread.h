@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: kernel modules as a guest and its initramfs images
  * hold them, read once: modules.dep and modules.builtin (modules-dep.c),
  * and whether a module with its whole dependency closure is inside an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: a guest kernel's modules.dep, parsed as hostile
  * text (modread.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: the guest's network configuration (netread.h).
  *
  * The scanners were bootfix/linux's (the better parsers of the three the

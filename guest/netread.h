@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: the guest's network configuration, read once.
  *
  * One reader per stack (ifupdown, netplan, RHEL ifcfg, SUSE sysconfig as

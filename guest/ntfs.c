@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: the NTFS backend, over libntfs-3g.
  *
  * No root, no kernel, no FUSE: libntfs-3g does all its I/O through a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: partition tables, read with libblkid.
  *
  * libblkid parses MBR (with the EBR chain of an extended partition,

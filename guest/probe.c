@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: the libblkid adapter (what is on a block device), and
  * the file descriptor libblkid reads any of our block devices through.
  *

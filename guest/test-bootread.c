@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the default boot entry and command line reader
  * (bootread.c), which verify and bootfix/linux's editor share: quoted
  * arguments are one word (verify split them at every blank and judged

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for guest/dm.c's pure parts: the device names (LVM's
  * escaping, so that "lf-VG-LV" is unambiguous) and the linear targets'
  * parameters.  The device-mapper calls themselves need a kernel with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the libext2fs backend (guest/ext2.c).
  *
  * Fixtures are made here by the real tools: mkfs.ext4/ext3/ext2 -d over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for guest/guestfs.c that launch nothing: device names, the
  * KVM override, argument checks, and the stubs of a build without
  * libguestfs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for guest/lvm.c: LVM2 volume groups written by the real lvm
  * tools, read natively.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for guest/mdraid.c and the md checks of guest/inspect.c.
  *
  * The host kernel has no md driver, so mdadm cannot make arrays here (the

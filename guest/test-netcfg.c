@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the network readers (netread.c): per stack, a guest with
  * one static NIC (ens192, holding the default gateway) and one on DHCP
  * (ens224) must read as exactly that, and the one rule must pick ens192

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the NTFS backend (guest/ntfs.c).
  *
  * Fixtures are made here with real tools: mkntfs makes a 64 MiB volume,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for guest/partition.c and guest/probe.c (libblkid adapter).
  *
  * main () builds the images once with real tools (sfdisk here-docs,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for path resolution (fs.c) and the mounted-tree backend:
  * guest symlinks must never reach host files.
  */

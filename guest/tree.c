@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall guest/: a guest filesystem that is a directory on this host (a
  * kernel mount in the appliance, or a test fixture).
  *

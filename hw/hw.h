@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall hw/: target hardware profiles as data, and the probe of the
  * hardware landfall itself runs on, grouped by source file.
  *

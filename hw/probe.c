@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall hw/: the hardware landfall runs on.
  *
  * The appliance records where it ran in its report: a failover helper on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall hw/: target hardware profiles, read from JSON files.
  *
  * A profile is data so that QA can add a target (a new Azure generation,

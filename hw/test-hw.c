@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: hw/ unit tests.  The profiles shipped in hw/ must load; each
  * error path of the parser builds a bad profile in memory and checks the
  * message names the file and the field; the host probe reads a fake

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make appliance: the bootable landfall appliance, from Debian packages and
 # landfall's own binary, without root, loop devices or mounts.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: the compressors Linux reads an initramfs with (see
  * lib/decompress.c): detection by magic, one stream decoded at a time with
  * an output cap, and encoders that write what the kernel reads (xz with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: cpio records (see initramfs.h).
  *
  * Read: newc, newc+CRC, odc, old binary in both byte orders.  Write: newc.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: an initramfs image as Linux reads it (see initramfs.h). */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: initramfs images (the directory's one header).
  *
  * An archive layer with no policy: it reads and writes the concatenated

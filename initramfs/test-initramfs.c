@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: initramfs/ unit tests, against the real archives in
  * ../shared/testdata/cpio/ (3cpio, libarchive, dfvfs) and damaged ones
  * built in memory.  Debian's lsinitramfs and dracut's lsinitrd, when

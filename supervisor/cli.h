@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: the command-line interface, grouped by source file.
  *
  * supervisor/ is the only layer that knows a whole job; the CLI around it

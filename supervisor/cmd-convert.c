@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall convert: disk images to Azure fixed VHDs. */
 #include <errno.h>
 #include <getopt.h>

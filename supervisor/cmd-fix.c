@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fix and landfall undo. */
 #include <errno.h>
 #include <getopt.h>

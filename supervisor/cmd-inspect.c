@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall inspect: what is on a machine's disks. */
 #include <getopt.h>
 #include <stdio.h>

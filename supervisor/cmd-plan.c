@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall plan: run a recovery plan (supervisor/recovery-plan.c). */
 #include <getopt.h>
 #include <stdio.h>

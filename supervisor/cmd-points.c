@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall points: list recovery points, show what each option picks,
  * and commit to one (which deletes the others' overlays).
  */

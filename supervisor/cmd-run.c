@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall run: the failover job from the command line (the appliance's
  * PID 1 will call lf_run_job the same way), and `landfall undo JOB`.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall verify: will this machine's disks boot on the target hardware?
  * Static checks against a profile of hw/, and optionally a QEMU boot
  * configured like it.  The disks are opened read-only and never changed.

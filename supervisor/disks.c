@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: disks named as the platform attaches them.
  *
  * A helper VM on Azure gets the replicated disks as data disks at LUNs of

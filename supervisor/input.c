@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: what the job file, the recovery-point manifest
  * and the recovery plan have in common as inputs: small files read whole
  * (capped: the parsers report the size error, with the file's name),

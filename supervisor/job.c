@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: the job file.
  *
  *   # comment (whole lines only: a path may hold '#')

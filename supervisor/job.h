@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: the failover job, grouped by source file.
  *
  * A job names one machine, its disks, where the result goes and how; the

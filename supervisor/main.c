@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall: command-line entry point and subcommand dispatch. */
 #include <getopt.h>
 #include <signal.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: PID 1 of the appliance.
  *
  * The appliance's initramfs holds landfall as /init and nothing else that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: running a recovery plan (failover.md section 8;
  * the file and its parser are in recovery-plan-file.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: one run of a job, shared by run.c (the sequence),
  * run-prereq.c, run-steps.c and run-report.c.
  */

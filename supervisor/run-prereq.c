@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: a job's prerequisites (run-job.h).
  *
  * Everything is checked, and every problem found is reported, before

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: a job's report and its one-screen summary
  * (run-job.h).  The report is JSON: it is written to a file and printed
  * by --json; the summary is read from it, so that what a terminal shows

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: a job's state, typed, and its file (run-state.h).
  *
  * The file is untrusted when read back (a crash, an editor, another

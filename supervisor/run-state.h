@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: a job's state while it runs (run*.c only).
  *
  * Typed inside the process; JSON only at its edges: the state file

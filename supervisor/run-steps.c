@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: a job's convert, fix and verify steps
  * (run-job.h; the sequence and its crash windows are in run.c).
  */

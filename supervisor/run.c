@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall supervisor/: running a job, with resume.
  *
  * Steps: prerequisites, convert, fix, verify, report.  The state file

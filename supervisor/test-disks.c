@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for supervisor/disks.c: disk names (lun:N, serial:S...)
  * resolved against a fake sysfs tree laid out as the kernel lays it out
  * for a helper VM: the appliance's own disk on host0, data disks at LUNs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for supervisor/job.c: the job file parser.  One test per
  * error path, each checking errno and that the message names the line
  * and the key.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for supervisor/points.c: the recovery-point manifest parser
  * (one test per error path, checking errno and that the message names
  * the file and the field) and selection, a pure function.

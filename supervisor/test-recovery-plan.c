@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for supervisor/recovery-plan-file.c: the plan file parser (each
  * error names the file and the field, with the right errno).  Running a
  * plan is tested by tests/test-plan.sh, with real jobs and scripts.

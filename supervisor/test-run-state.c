@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for supervisor/run-state.c and the run summary: a job's
  * state written and read back is the state it was, a state file that is
  * not ours is refused, and the summary counts each concern's changes.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make check: the normal build's pass and the ASan build's pass, side by
 # side.  Each pass is mostly one busy thread (a QEMU boot under TCG, or one
 # landfall process under ASan), so on CI's two cores running them together

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Include discipline (DESIGN.md, "Who may use whom"): every landfall
 # include names its file from the repository root ("guest/guest.h"), and
 # no layer includes a header of a higher layer or of a peer:

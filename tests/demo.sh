@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make demo: build a small VMware-style sample (an OVA holding a
 # streamOptimized VMDK of an MBR disk with an ext4 filesystem), convert it
 # for Azure, and show the result checked by qemu-img and an independent

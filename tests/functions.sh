@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall integration tests: shared helpers.  Each tests/test-*.sh sources
 # this file.  Exit 0 = pass, 77 = skip (say why), anything else = fail.
 set -eu

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Install what landfall needs to build, test and run its demo on Debian 12.
 # Idempotent: does nothing when every package is already installed.
 set -e

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Rewrite landfall's own includes to name their layer from the repository
 # root ("guest/guest.h", not "guest.h"), and the Makefile to pass one -I
 # for the root (and one for the build directory) instead of one per

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Run landfall's unit suites, integration scripts and fuzz-corpus replay
 # for one build directory ($BUILD), and print one summary line.
 #   PARTS="unit fuzz integration"   which of the three to run (default all)

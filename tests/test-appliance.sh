@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The bootable appliance (issues 7 and 18), as the helper VM is during
 # failover.
 #   1. Its environment, without a boot: the initramfs unpacked and the

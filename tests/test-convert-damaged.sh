@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Damaged inputs: truncated files, wrong magics, tables pointing outside
 # the file or into metadata, bad checksums, sizes that overflow, backing
 # loops, missing parents.  Each must fail with an error naming the file and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Every input format and subformat, made by qemu-img (or, for differencing
 # VHDs and OVAs, by a small generator) from one random sparse source, must
 # convert to a fixed VHD that qemu-img compare finds identical to the

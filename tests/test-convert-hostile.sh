@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Hostile inputs from outside (issue 13): what a disk pulls in is confined
 # to the directory of the file that names it (or an --allow-backing DIR),
 # is a regular file, and an OVA is self-contained; OVA outputs never

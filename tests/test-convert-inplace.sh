@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # In-place conversion: a raw image gets a footer (O(1): the I/O done is the
 # same for 1 GiB and 1 TiB), an already-right disk is left untouched, a
 # fixed VHD of the wrong size is fixed, and the limits are enforced.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Every disk image in ../shared/testdata/images/, made by Hyper-V, Virtual
 # PC, Disk2vhd, VMware and qemu, some damaged on purpose (its README says
 # which): converted to what qemu-img reads from it, at the size its creator

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The fstab and boot loader concerns of `landfall fix` on the VMware-like
 # Debian 12 guest: fstab by UUID, the kernel command line in grub.cfg and
 # /etc/default/grub, --dry-run changing nothing, a second fix planning no

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # btrfs with subvolumes through the libguestfs backend (issue 17).
 #   debian12-btrfs (Ubuntu's layout: / in @, /home in @home, fstab and
 #   rootflags by subvol=, /boot inside @): 'landfall fix' killed at a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The network and agent fixes on guest trees in the layouts of RHEL 8,
 # Rocky 9, Ubuntu 22.04/24.04 and SLES 15 (tests/fixtures/mk-distro-trees.sh)
 # and on the VMware-like Debian 12 fixture: after `landfall fix` the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The initramfs concern of the Linux fix (reference/linux.md §2) on the
 # VMware-like Debian guest, whose initramfs-tools image lacks every
 # Hyper-V module, checked with the real tools, never with our own reader:

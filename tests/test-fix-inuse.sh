@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall fix never writes a disk the kernel is using (issue 13, item 6).
 # The host has loop devices but no partition scanning, so the Debian
 # fixture is attached twice, as a whole disk and as its root partition

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # `landfall fix` killed with SIGKILL at points spread over every write of
 # a run, then run again: every time, what the kill left is what e2fsck -p
 # repairs, the re-run leaves a filesystem e2fsck -fn finds nothing in and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The Linux fix on the VMware-like Debian guest: what changes, that a
 # second run changes nothing, that --dry-run changes nothing, and that
 # undo leaves every file of the filesystem byte-identical (compared by

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Linux md RAID1 root and /boot across two disks, as physical servers have
 # them (issue 17; tests/fixtures/debian12-md.sh: md0 / with metadata 1.2,
 # md1 /boot with metadata 1.0, grub on both disks).  The members are fixed

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Bounded memory in the initramfs work (issue 13, item 5), on the
 # VMware-like Debian guest:
 #   - the whole Linux fix peaks under 128 MiB RSS (main held the image

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The must-show of the Linux fix: the VMware-like Debian guest, fixed by
 # landfall, boots under QEMU with a NIC unlike VMware's (e1000 instead of
 # vmxnet3) and reaches userspace with an address from DHCP, read through

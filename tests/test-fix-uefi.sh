@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Offline BIOS -> UEFI for Linux (issue 15): the VMware-like Debian guest
 # (BIOS, MBR) fixed for azure-gen2, whose firmware is UEFI.
 #  - fix --dry-run shows the conversion and writes nothing;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The failback proof of the profile model (issue 14, part 7): a Debian guest
 # as it runs on Azure (debian12-azure: its initramfs holds the Hyper-V
 # drivers and none of VMware's), fixed for Azure and then with

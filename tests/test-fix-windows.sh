@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The Windows fix (issue 5) on NTFS images holding the real hives from the
 # test data: the VMware Windows 7 SYSTEM hive and a real BCD store (the
 # windows-ntfs fixture), synthetic hives built from it with

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # `landfall fix` of the Debian-on-XFS guest (tests/fixtures/debian12-xfs.sh)
 # through libguestfs, killed with SIGKILL at two random points of its
 # apply and run again each time (issue 17): the third run finishes the

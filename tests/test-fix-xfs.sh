@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The libguestfs path of fix, run and undo (issue 17): a VMware-like
 # Debian 12 with / on XFS (tests/fixtures/debian12-xfs.sh), which no native
 # backend reads.  Under --guestfs=never the fix is refused and nothing

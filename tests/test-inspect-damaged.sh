@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # inspect on damaged or hostile disks: a broken partition table, an
 # unknown or truncated filesystem, an encrypted volume, and guest symlinks
 # that point outside the guest.  Each gives a clear error or a finding in

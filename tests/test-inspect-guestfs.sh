@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall inspect through the libguestfs backend: a RHEL-like disk with
 # /boot on XFS and / on XFS in an LVM logical volume (tests/fixtures/
 # xfs-lvm.sh), which no native backend reads.  One appliance launch (the

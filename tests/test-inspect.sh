@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall inspect on real guests built by tests/fixtures/ (debootstrap,
 # mkfs, lvm2, mkntfs, real hives): the report's fields are asserted, not
 # just its success.  Fixtures are cached (tests/fixtures/README.md); the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A new user's first command on a fresh Debian 12 machine is `make demo`:
 # it must reach its own dependency install before anything asks
 # pkg-config for a -dev package.  A fresh machine is stood in for by an

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # inspect, verify and fix agree on the network (issue 14, part 3): for each
 # stack (ifupdown, netplan, RHEL ifcfg, SUSE sysconfig/wicked,
 # NetworkManager keyfiles, systemd-networkd) a guest with one static NIC

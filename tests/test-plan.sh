@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall plan: a three-group recovery plan over real jobs (the Windows
 # sample, converted and fixed for real) with a machine that fails (its
 # disk is missing), a script that fails (it writes on stderr), a script

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Recovery points (issue 9, failover.md 7): a chain of qcow2 overlays and a
 # chain of VHD differencing disks, each point written with known data;
 # every selection option picks the expected point, and converting that

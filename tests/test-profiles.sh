@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A target is one JSON file: a profile added in a temporary LANDFALL_HW_DIR
 # (no C change) is listed by verify --list-profiles and drives fix --profile
 # (the Linux modules it wants land in the initramfs; its Windows boot

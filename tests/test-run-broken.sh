@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall run with broken inputs: a missing disk, a corrupted image (a
 # qcow2 with a garbled header, a VHD with a garbled footer), an OS disk
 # with no OS (an empty ext4 filesystem), and an OS disk of 3 TiB for

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # An in-place job killed with SIGKILL during its fix (the guest journal's
 # crash windows: a plan partly applied), then run again: the job must end
 # with a successful report, the fix complete (verify re-plans it and finds

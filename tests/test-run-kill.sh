@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall run killed with SIGKILL at many points across a job over the
 # VMware-like Debian guest, then run again: every re-run must end with a
 # successful report and output images byte-identical (SHA-256) to those

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall run with disks named as Azure attaches them (issue 18): lun:N,
 # lun:H:N, serial:S, /dev/disk/by-id/..., resolved from sysfs -- here a
 # fake tree ($LANDFALL_SYSFS_ROOT) laid out as a helper VM's: the

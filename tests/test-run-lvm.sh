@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall run on guests whose root is on LVM (issue 17): the debian12-lvm
 # fixture (Debian's guided LVM layout: /boot on sda1, / on vg0/root of a PV
 # on sda2) as a job succeeds, the fix is in the output's LV, and undo JOB

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall run over a Windows sample (the windows-ntfs fixture: the real
 # VMware Windows 7 SYSTEM hive and BCD store on NTFS): the job succeeds,
 # the report matches what was done (the hives it changed, every value's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall run over the VMware-like Debian guest (with a data disk): the
 # job succeeds, the report matches what was done (checksums are the
 # outputs' SHA-256, the changes listed are in the guest), a second run

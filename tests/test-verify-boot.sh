@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall verify --boot: the VMware-like Debian guest, after landfall fix,
 # boots under QEMU configured as azure-gen1 (i440fx, SeaBIOS, IDE disk,
 # e1000 NIC, Hyper-V enlightenments) to a login prompt on the serial

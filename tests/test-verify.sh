@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # landfall verify, static checks: the VMware-like Debian guest fails
 # azure-gen1 before the fix with each reason (initramfs modules, root= and
 # fstab by device name, no serial console, static IP) and passes after;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall verify --boot: boot the disks under QEMU configured like the
  * target profile and watch the serial console for userspace.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall verify: the static checks of a machine's disks against a
  * target hardware profile (hw/).
  *

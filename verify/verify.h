@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall verify/: QA of a disk against a target hardware profile (hw/),
  * statically through guest/'s readers and by booting it under QEMU as the
  * profile says.  A peer of bootfix/: it decides from guest/ facts and the

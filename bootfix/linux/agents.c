@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: VMware tools off, Azure agents configured or
  * reported (reference/linux.md §7, §8, §11).
  *

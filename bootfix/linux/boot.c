@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: the kernel command line in every boot loader
  * configuration, and the UEFI fallback loader (reference/linux.md §3, §12).
  *

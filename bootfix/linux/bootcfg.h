@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: pure text transforms of boot configuration and
  * fstab (reference/linux.md §3, §4), grouped by source file.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: the kernel command line in boot configuration
  * text (reference/linux.md §3), as pure transforms (bootcfg.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: depmod's work on an initramfs image, natively
  * (what "depmod -b" over the image gives): the image's module indexes,
  * text and binary, rebuilt from the guest's full-tree ones filtered to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: the early-load lists of the initramfs
  * generators: the list inside an image (initramfs-tools conf/modules,
  * dracut's rd.driver.pre=) and the guest's generator config that keeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: the Linux fix, every concern in order.
  *
  * The order matters where concerns read each other's planned content:

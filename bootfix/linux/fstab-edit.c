@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: /etc/fstab as a pure text transform
  * (reference/linux.md §4, bootcfg.h).
  *

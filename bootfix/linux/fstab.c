@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: /etc/fstab by UUID, nofail for data disks and
  * swap (reference/linux.md §4).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: the initramfs fix's own parts, shared by
  * initramfs.c (the images and the profile's modules), depmod.c (the
  * image's module indexes) and early-load.c (the generators' early-load

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: the target's drivers in the guest's initramfs
  * images (reference/linux.md §2), natively: nothing from the guest runs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: kmod's binary module index, written and read
  * without libkmod (the initramfs gets new modules.*.bin files and nothing
  * from the guest is run to make them).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: helpers the network transforms share (netcfg.h):
  * report notes, an output buffer, line iteration and the text checks
  * every guest config file goes through before it is parsed.

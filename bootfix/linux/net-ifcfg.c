@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: ifcfg files, RHEL network-scripts (ifcfg-rh,
  * read by initscripts and by NetworkManager's ifcfg-rh plugin) and SUSE
  * sysconfig (wicked) (reference/linux.md §6).

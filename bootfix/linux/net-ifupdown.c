@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: ifupdown, /etc/network/interfaces (interfaces(5))
  * and the files it sources (reference/linux.md §6).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: netplan, the YAML files in /etc/netplan (reference/linux.md
  * §6).
  *

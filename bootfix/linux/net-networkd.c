@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: systemd-networkd, /etc/systemd/network
  * (systemd.network(5), systemd.link(5); reference/linux.md §5-§6).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: NetworkManager keyfiles,
  * /etc/NetworkManager/system-connections (nm-settings-keyfile(5);
  * reference/linux.md §6).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: network and agent configuration transforms,
  * grouped by source file.  Only bootfix/linux/ files and their tests
  * include this.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: the network on Azure (reference/linux.md §5-§6).
  *
  * On Azure the NIC is a hv_netvsc device with a new MAC: static addresses

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/linux: BIOS -> UEFI, offline, when the profile's
  * firmware is UEFI and the guest's boot disk is MBR with no EFI system
  * partition (Azure generation 2 from a BIOS VMware VM).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/windows: VMware Tools off, the Azure guest agent on
  * (reference/windows.md W60-W63), in every control set.
  *

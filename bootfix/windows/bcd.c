@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/windows: the BCD store (reference/windows.md §8).
  *
  * A BCD store is a registry hive: Objects\{GUID}\Description\Type gives

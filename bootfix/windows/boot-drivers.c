@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/windows: the boot-start drivers Azure's (Hyper-V's)
  * storage needs, in every control set (reference/windows.md W01-W11).
  *

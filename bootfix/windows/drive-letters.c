@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/windows: drive letters and the page file
  * (reference/windows.md W23-W28, W76).
  *

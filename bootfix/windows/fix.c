@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/windows: the Windows fix, refusals first, then every
  * concern in order (reference/windows.md).
  *

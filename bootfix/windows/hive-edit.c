@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/windows: editing a hive through the plan (winfix.h).
  *
  * The hive's bytes come from the plan and are opened through guest/'s

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/windows: DHCP everywhere (reference/windows.md
  * W30-W34), in every control set.
  *

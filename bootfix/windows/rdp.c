@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/windows: Remote Desktop on, with its firewall rules
  * (reference/windows.md W40-W48), in every control set.
  *

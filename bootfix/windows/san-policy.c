@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/windows: SAN policy OnlineAll in every control set
  * (reference/windows.md W20-W22).
  *

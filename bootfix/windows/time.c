@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/windows: the clock (reference/windows.md W70-W71), in
  * every control set.
  *

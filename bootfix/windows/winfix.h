@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall bootfix/windows: what the Windows concerns share, grouped by
  * source file.  Only bootfix/windows/ and its unit tests include this;
  * the rest of the tree uses bootfix.h.

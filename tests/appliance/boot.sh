@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Boot the landfall appliance under QEMU with a guest disk and a job disk,
 # and wait until it powers itself off.
 #

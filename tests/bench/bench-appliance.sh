@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make bench: the appliance, under QEMU with SeaBIOS and the accelerator
 # of this machine (TCG on ours), in the same run:
 #   (e) per guest family (Debian 12 ext4 with initramfs-tools, Debian 12

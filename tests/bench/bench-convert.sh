@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make bench: landfall convert against qemu-img convert, same inputs, same
 # run, printing times and ratios (disks.md §10 has the reference numbers).
 #   (a) an 8 GiB raw image holding 2 GiB of data in scattered extents:

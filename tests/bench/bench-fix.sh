@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make bench: the whole fix (landfall fix: open, inspect, plan, journal,
 # write) and its undo
 #   (c) on the VMware-like Debian 12 guest (ext4, native backend; the

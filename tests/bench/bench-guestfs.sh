@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make bench: (e) the whole fix of a guest no native backend reads, through
 # libguestfs: the VMware-like Debian 12 with / on XFS (debian12-xfs
 # fixture), 'landfall fix' from start to exit, with the appliance's launch

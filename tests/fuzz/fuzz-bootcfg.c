@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: the boot configuration and fstab transforms
  * (bootfix/linux/cmdline.c, fstab-edit.c).  The first byte picks the kind
  * of file; every transform must succeed or fail cleanly, and must give

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz targets for parsers of in-memory text (fstab, grub...):
  * the file defines fuzz_one (data, size) and includes this for the
  * libFuzzer entry point and, without FUZZ_TARGET, a corpus replayer.

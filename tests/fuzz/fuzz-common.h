@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz targets: shared harness.
  *
  * Each tests/fuzz/fuzz-FORMAT.c defines FUZZ_FORMAT and includes this.

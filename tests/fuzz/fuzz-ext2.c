@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: the libext2fs backend (guest/ext2.c).
  *
  * Self-contained like fuzz-common.h: built with -DFUZZ_TARGET and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: the fstab parser (guest/fstab.c). */
 #include "guest/guest.h"
 #include "tests/fuzz/fuzz-buffer.h"

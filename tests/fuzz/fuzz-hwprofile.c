@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: the hardware profile parser (hw/profile.c). */
 #include "hw/hw.h"
 #include "tests/fuzz/fuzz-buffer.h"

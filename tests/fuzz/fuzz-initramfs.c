@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: initramfs images (initramfs/): every segment
  * decoded, every entry walked, a few lookups, an add, and a write whose
  * output must parse again.  Caps are lowered so one input cannot decode

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: the job file parser (supervisor/job.c). */
 #include <stdlib.h>
 

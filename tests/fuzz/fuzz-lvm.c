@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: LVM2 (guest/lvm.c).
  *
  * The first byte of the input picks the mode:

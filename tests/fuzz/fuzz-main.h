@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz targets: the corpus replayer, shared by every target.
  *
  * Include this after LLVMFuzzerTestOneInput is defined.  Built with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: md RAID member superblocks (guest/mdraid.c).
  *
  * The first byte of the input picks where the rest goes in a 1 MiB

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: a kernel's modules.dep (guest/modules-dep.c) and its closure,
  * and the same bytes as a kmod binary index (bootfix/linux/kmod-index.c).
  */

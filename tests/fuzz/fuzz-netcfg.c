@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: the network and agent config transforms
  * (bootfix/linux/net-*.c, agents.c) and the readers they scan with
  * (guest/netread.c).  Every parser sees the same bytes;

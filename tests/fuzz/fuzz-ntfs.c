@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: the NTFS backend (guest/ntfs.c over libntfs-3g).
  *
  * Self-contained (fuzz-common.h drives convert/'s formats): the input is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: the OVA (tar) walker and OVF scan.
  *
  * Standalone rather than through fuzz-common.h, which opens one disk of a

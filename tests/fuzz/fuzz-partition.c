@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: partition tables and superblocks through libblkid
  * (guest/partition.c, guest/probe.c).
  *

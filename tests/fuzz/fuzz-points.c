@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: the recovery-point manifest parser and selection
  * (supervisor/points.c).  Opens no file: chains are checked elsewhere.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: the recovery plan parser (supervisor/
  * recovery-plan-file.c).  Opens no file: job files are loaded by the run.
  */

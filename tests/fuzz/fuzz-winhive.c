@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* landfall fuzz target: the Windows fix's hive reading (guest/hive.c, the
  * hivex adapter, bootfix/windows/hive-edit.c and the concerns above it).
  * hivex parses the cells; what

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Damage good images (made by qemu-img) in the ways the issue lists.
 
 Usage: mkdamaged.py DIR   (DIR holds dyn.vhd, v3.qcow2, sparse.vmdk,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Make a differencing VHD over PARENT, as Hyper-V would (no tool here can).
 
 Usage: mkvhd-diff.py PARENT.vhd PARENT.raw CHILD.vhd EXPECTED.raw [SEED]

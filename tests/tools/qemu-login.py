@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Boot a disk image under QEMU, log in on the serial console, run commands.
 
 Usage: qemu-login.py [--timeout S] [--nic MODEL] [--scsi CONTROLLER] [--uefi]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Independent check of an Azure fixed VHD footer (disks.md §1-§4).
 
 Written from the specification, sharing no code with landfall's writer, so
