@@ -663,6 +663,8 @@ extern int lf_guest_inspect (struct lf_guest *g);
  */
 extern int lf_guest_reinspect (struct lf_guest *g);
 extern json_t *lf_guest_report (struct lf_guest *g);
+/* Whether the facts' array ARR (e.g. os->facts' "firmware") holds S. */
+extern bool lf_facts_has (json_t *arr, const char *s);
 /* "disk.img:p1" or "vg0/root". */
 extern const char *lf_guest_fs_device (const struct lf_guest *g,
                                        const struct lf_guest_fs *f);

@@ -884,3 +884,15 @@ lf_guest_report (struct lf_guest *g)
                     "logical_volumes", lvs, "filesystems", fss,
                     "operating_systems", oses);
 }
+
+bool
+lf_facts_has (json_t *arr, const char *s)
+{
+  size_t i;
+  json_t *v;
+
+  json_array_foreach (arr, i, v)
+    if (json_is_string (v) && strcmp (json_string_value (v), s) == 0)
+      return true;
+  return false;
+}

@@ -97,17 +97,6 @@ struct os_facts {
   bool bios, uefi;              /* boot code found for each */
 };
 
-static bool
-has_string (json_t *arr, const char *s)
-{
-  size_t i;
-  json_t *v;
-
-  json_array_foreach (arr, i, v)
-    if (json_is_string (v) && strcmp (json_string_value (v), s) == 0)
-      return true;
-  return false;
-}
 
 static char *
 os_facts_read (const struct lf_os *os, struct os_facts *f)
@@ -122,8 +111,8 @@ os_facts_read (const struct lf_os *os, struct os_facts *f)
   f->windows = strcmp (os->type, "windows") == 0;
   f->bitlocker = json_is_true (json_object_get (os->facts, "bitlocker"));
   f->hibernated = json_is_true (json_object_get (os->facts, "hibernated"));
-  f->bios = has_string (fw, "bios");
-  f->uefi = has_string (fw, "uefi");
+  f->bios = lf_facts_has (fw, "bios");
+  f->uefi = lf_facts_has (fw, "uefi");
   if (asprintf (&desc, "%s%s%s", os->type, name ? ": " : "",
                 name ? name : "") == -1)
     desc = NULL;

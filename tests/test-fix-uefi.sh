@@ -115,13 +115,15 @@ snapshot after.txt
 diff before.txt after.txt >undo.diff || fail "undo left differences: $(head -20 undo.diff)"
 pass "undo: size, MBR boot code, table and gap byte for byte; the $(wc -l <paths.txt) files the fix wrote as before"
 
-# landfall run with the gen2 profile, and one boot under OVMF.
+# landfall run with the Gen2 NVMe profile (the same conversion, and the
+# NVMe modules and kernel parameter), and one boot under OVMF with the
+# disk on an NVMe controller.
 mkdir job
 cp --sparse=always "$img" job/web01-disk1.img
 cat >job/web01.job <<'EOF'
 machine = web01
 source = vmware
-profile = azure-gen2
+profile = azure-gen2-nvme
 os-disk = web01-disk1.img
 output = out
 EOF
@@ -131,16 +133,16 @@ out=job/out/web01-os.vhd
 python3 - job/out/landfall-report.json "$out" <<'EOF' || fail "run report"
 import json, sys, os
 r = json.load(open(sys.argv[1]))
-assert r["profile"] == "azure-gen2" and r["ok"], r["profile"]
+assert r["profile"] == "azure-gen2-nvme" and r["ok"], r["profile"]
 d = r["disks"][0]
 assert d["file_size"] == os.path.getsize(sys.argv[2]) == d["size"] + 512, d
 assert d["size"] % (1 << 20) == 0, d
 assert any(c["concern"] == "uefi" for c in r["changes"] if "concern" in c) or \
        any("/boot/efi" in " ".join(c.get("new_lines", [])) for c in r["changes"]), r["changes"]
 EOF
-"$LANDFALL" verify --json --profile azure-gen2 "$out" >verify-run.json ||
-    fail "verify --profile azure-gen2 of the run's output failed: $(cat verify-run.json)"
-pass "run with profile = azure-gen2: a fixed VHD of a whole MiB, converted, verify passes"
+"$LANDFALL" verify --json --profile azure-gen2-nvme "$out" >verify-run.json ||
+    fail "verify --profile azure-gen2-nvme of the run's output failed: $(cat verify-run.json)"
+pass "run with profile = azure-gen2-nvme: a fixed VHD of a whole MiB, converted, verify passes"
 
 if [ "${SAN:-}" = 1 ]; then
     echo "SKIP (part): the OVMF boot runs in the normal build only (SAN=1 here)" >&2
@@ -149,13 +151,16 @@ fi
 requires qemu-system-x86_64
 [ -f /usr/share/ovmf/OVMF.fd ] || { echo "SKIP: no OVMF (install ovmf)" >&2; exit 77; }
 python3 "$top/tests/tools/qemu-login.py" --timeout 420 --uefi --machine q35 \
-    --format vpc --scsi virtio-scsi-pci --log boot.log "$out" root landfall \
+    --format vpc --nvme --log boot.log "$out" root landfall \
     "for i in \$(seq 60); do ip -4 -o addr show scope global | grep -q dynamic && break; sleep 2; done; ip -4 -o addr show scope global" \
     "test -d /sys/firmware/efi && echo BOOTED-UEFI" \
+    "echo ROOT=\$(findmnt -n -o SOURCE /); cat /proc/cmdline" \
     "for i in \$(seq 30); do findmnt /boot/efi >/dev/null && break; sleep 2; done; findmnt -n -o FSTYPE /boot/efi || systemctl status --no-pager boot-efi.mount" >login.out 2>&1 ||
     { cat login.out; tail -n 40 boot.log | tr -d '\r'; fail "the converted guest did not boot to a login under OVMF"; }
 cat login.out
 grep -q "^BOOTED-UEFI" login.out || fail "not booted with UEFI"
 grep -q "^vfat" login.out || fail "/boot/efi not mounted"
+grep -q "^ROOT=/dev/nvme0n1p" login.out || fail "the root is not on the NVMe disk"
+grep -q "nvme_core.io_timeout=240" login.out || fail "no nvme_core.io_timeout=240 on the kernel command line"
 grep -Eq "inet 10\.0\.2\.[0-9]+/24 .*dynamic" login.out || fail "no DHCP address"
-pass "the converted guest boots under OVMF (q35, virtio-scsi) to a login, /boot/efi mounted, DHCP address"
+pass "the converted guest boots under OVMF (q35) from an NVMe disk to a login, / on nvme0n1, nvme_core.io_timeout=240, /boot/efi mounted, DHCP address"

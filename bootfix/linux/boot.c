@@ -131,16 +131,6 @@ edit_dir (struct boot_ctx *c, const char *dir, const char *suffix,
   return r;
 }
 
-static bool
-facts_have (json_t *arr, const char *s)
-{
-  size_t i;
-  json_t *v;
-  json_array_foreach (arr, i, v)
-    if (json_is_string (v) && strcmp (json_string_value (v), s) == 0)
-      return true;
-  return false;
-}
 
 /* A name in DIR equal to NAME ignoring case (FAT), or NULL. */
 static char *
@@ -169,7 +159,7 @@ uefi_fallback (struct boot_ctx *c)
   struct lf_guest *g = c->g;
   struct lf_os *os = c->os;
 
-  if (!facts_have (json_object_get (os->facts, "firmware"), "uefi"))
+  if (!lf_facts_has (json_object_get (os->facts, "firmware"), "uefi"))
     return 0;
   const struct lf_guest_fs *esp = NULL;
   for (size_t i = 0; i < g->nfs && !esp; i++)

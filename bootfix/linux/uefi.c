@@ -64,16 +64,6 @@ in_path (const char *prog)
   return access (buf, X_OK) == 0;
 }
 
-static bool
-has_string (json_t *arr, const char *s)
-{
-  size_t i;
-  json_t *v;
-  json_array_foreach (arr, i, v)
-    if (json_is_string (v) && strcmp (json_string_value (v), s) == 0)
-      return true;
-  return false;
-}
 
 /* Does the profile's list of partition tables hold T? */
 static bool
@@ -178,7 +168,7 @@ lf_fix_linux_uefi (struct lf_guest *g, struct lf_os *os, struct lf_plan *p,
   void *gap = NULL;
 
   if (!hw || strcmp (hw->firmware, "uefi") != 0 ||
-      has_string (json_object_get (os->facts, "firmware"), "uefi"))
+      lf_facts_has (json_object_get (os->facts, "firmware"), "uefi"))
     return 0;
   if (lf_mounts_resolve (&os->mounts, "/boot", true, &bootfs, &bootpath) == -1) {
     lf_plan_note (p, CONCERN, LF_FAILED, "/boot: %s", lf_last_error ());

@@ -31,6 +31,8 @@ def main():
     ap.add_argument("--nic", default="e1000")
     ap.add_argument("--uefi", action="store_true")
     ap.add_argument("--scsi")
+    ap.add_argument("--nvme", action="store_true",
+                    help="the disk on an NVMe controller")
     ap.add_argument("--machine", default="pc")
     ap.add_argument("--format", default="raw")
     ap.add_argument("--log")
@@ -50,7 +52,10 @@ def main():
            "-nographic", "-no-reboot", "-snapshot",
            "-nic", "user,model=" + a.nic, "-serial", "stdio",
            "-monitor", "none"]
-    if a.scsi:
+    if a.nvme:
+        cmd += ["-drive", "file=%s,format=%s,if=none,id=d0" % (a.img, a.format),
+                "-device", "nvme,serial=landfall0,drive=d0,bootindex=0"]
+    elif a.scsi:
         cmd += ["-device", a.scsi + ",id=scsi0",
                 "-drive", "file=%s,format=%s,if=none,id=d0" % (a.img, a.format),
                 "-device", "scsi-hd,drive=d0,bus=scsi0.0,bootindex=0"]
