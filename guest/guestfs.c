@@ -1091,7 +1091,8 @@ lf_fs_open_guestfs_subvol (struct lf_guestfs *h, const char *device,
     gerror (h, "%s: libguestfs: mkmountpoint %s", device, p->mp);
     goto error;
   }
-  if (subvol) {
+  /* "" is no subvolume: only btrfs knows the option. */
+  if (subvol && *subvol) {
     CLEANUP_FREE char *opts = NULL;
     if (strchr (subvol, ',') ||
         asprintf (&opts, "%ssubvol=%s", writable ? "" : "ro,", subvol) == -1) {
@@ -1123,7 +1124,7 @@ lf_fs_open_guestfs_subvol (struct lf_guestfs *h, const char *device,
   }
   p->mounted = true;
   LF_DEBUG (1, "%s%s%s mounted at %s in the appliance%s", device,
-            subvol ? " subvol=" : "", subvol ? subvol : "", p->mp,
+            subvol && *subvol ? " subvol=" : "", subvol ? subvol : "", p->mp,
             writable ? ", writable" : "");
   return fs;
  error:
